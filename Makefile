@@ -1,0 +1,37 @@
+# glmstack: `make demo` boots a lab node and deploys to it; `make test` runs every test tier.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: venv test test-fast test-lab demo lab-down clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+# Every tier: unit, plan (@fake hosts) and the lab end-to-end tier (root; boots real nodes).
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests --ignore=tests/infra
+
+# Seconds, no root, no network: unit and plan tests only.
+test-fast: venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests/unit tests/plan
+
+test-lab: venv
+	$(BIN)/python -m pytest tests/lab
+
+demo: venv
+	$(BIN)/python -m glmstack.lab.demo
+
+lab-down: venv
+	$(BIN)/glmstack lab down
+
+clean: lab-down
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,44 @@
+"""Settings tables for the README, generated from the typed role defaults (kept in sync by a test).
+
+    python -m glmstack.docs
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from glmstack.config import DeploymentSettings
+from roles.base.defaults import BaseSettings
+from roles.llamacpp.defaults import LlamaCppSettings
+from roles.model.defaults import ModelSettings
+from roles.service.defaults import ServiceSettings
+
+SECTIONS: list[tuple[str, type[BaseModel]]] = [
+    ("Deployment (every host)", DeploymentSettings),
+    ("Role `base`", BaseSettings),
+    ("Role `llamacpp`", LlamaCppSettings),
+    ("Role `model`", ModelSettings),
+    ("Role `service`", ServiceSettings),
+]
+
+
+def _type_name(annotation) -> str:
+    text = getattr(annotation, "__name__", None) if not hasattr(annotation, "__args__") else None
+    text = text or str(annotation).replace("typing.", "").replace("pathlib.", "")
+    return text.replace("NoneType", "None").replace("|", "\\|")
+
+
+def settings_table(model: type[BaseModel]) -> str:
+    rows = ["| setting | type | default | description |", "|---|---|---|---|"]
+    for name, field in model.model_fields.items():
+        default = "required" if field.is_required() else f"`{field.default!r}`"
+        rows.append(f"| `{name}` | {_type_name(field.annotation)} | {default} | {field.description} |")
+    return "\n".join(rows)
+
+
+def all_tables() -> str:
+    return "\n\n".join(f"#### {title}\n\n{settings_table(model)}" for title, model in SECTIONS)
+
+
+if __name__ == "__main__":
+    print(all_tables())

@@ -1,0 +1,43 @@
+"""Helpers for inventory files: host data is validated when the inventory loads.
+
+pyinfra loads inventory files before it connects to anything, so an inventory written with
+`group()` refuses bad data (naming host, field and what is allowed) before any host is touched.
+
+    # inventory/cpu.py
+    from glmstack.inventory import group
+    cpu = group([("cpu-1.lab.example", {"ssh_user": "root"})], accelerator="cpu", ...)
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from glmstack.config import InventoryError, validate_inventory
+
+HostEntry = str | tuple[str, dict[str, Any]]
+
+
+def _merge(hosts: list[HostEntry], group_data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    merged = []
+    for entry in hosts:
+        name, data = (entry, {}) if isinstance(entry, str) else entry
+        merged.append((name, {**group_data, **data}))
+    return merged
+
+
+def group(hosts: list[HostEntry], **group_data: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Hosts with group data merged under their own, validated against the catalog."""
+    merged = _merge(hosts, group_data)
+    try:
+        validate_inventory(merged)
+    except InventoryError as error:
+        # pyinfra would wrap an exception in a traceback; the message is the whole story.
+        sys.stderr.write(f"glmstack: invalid host data, nothing was contacted:\n{error}\n")
+        raise SystemExit(2) from None
+    return merged
+
+
+def hosts_only(hosts: list[HostEntry], **group_data: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Hosts with group data merged, unvalidated (for inventories that only connect)."""
+    return _merge(hosts, group_data)

@@ -1,0 +1,95 @@
+"""The lab's CPU profile: GLM-5.2's llama.cpp recipe, served with a tiny stand-in model.
+
+Shared by `make demo` and the end-to-end tests, so both deploy exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from glmstack.lab.artifacts import llamacpp_source, sha256_of, write_tiny_model
+from glmstack.lab.lab import LabPaths
+from glmstack.lab.network import GATEWAY
+from glmstack.paths import DEPLOYS, REPO_ROOT
+
+# Fixed so the model's source (and so its fingerprint) is the same on every run.
+MODEL_PORT = 8099
+TINY_MODEL = "glm-5.2-tiny-test.gguf"
+SERVED_MODEL_NAME = "glm-5.2-tiny-test"
+
+
+def models_dir(paths: LabPaths) -> Path:
+    return paths.cache_dir / "models"
+
+
+def cpu_profile_data(paths: LabPaths) -> dict[str, Any]:
+    """Host data for the lab nodes; builds the source tarball and the tiny model on first use."""
+    tarball, vocab = llamacpp_source(paths.cache_dir)
+    model = models_dir(paths) / TINY_MODEL
+    if not model.exists():
+        model.parent.mkdir(parents=True, exist_ok=True)
+        write_tiny_model(model.with_suffix(".partial"), vocab).replace(model)
+    return {
+        "accelerator": "cpu",
+        "model": "glm-5.2-gguf",
+        "engine": "llama.cpp",
+        "served_model_name": SERVED_MODEL_NAME,
+        "model_source": f"http://{GATEWAY}:{MODEL_PORT}",
+        "model_files": {TINY_MODEL: sha256_of(model)},
+        "llamacpp_source": str(tarball),
+        # The tiny model's own context is 2048 tokens.
+        "max_model_len": 2048,
+    }
+
+
+@dataclass
+class DeployResult:
+    returncode: int
+    results: dict[str, Any] | None
+    stderr: str
+
+    @property
+    def changed_operations(self) -> list[str]:
+        return [op["name"] for op in (self.results or {}).get("operations", []) if op["success"]]
+
+    @property
+    def failed_operations(self) -> list[str]:
+        return [op["name"] for op in (self.results or {}).get("operations", []) if op["error"]]
+
+
+def _tool_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def run_deploy(inventory: Path, json_output: bool = True, deploy: str = "glm52.py") -> DeployResult:
+    """Run `pyinfra -y INVENTORY deploys/<deploy>` exactly as a user would."""
+    command = [str(Path(sys.executable).parent / "pyinfra"), "-y"]
+    if json_output:
+        command.append("--json")
+    command += [str(inventory), str(DEPLOYS / deploy)]
+    if not json_output:
+        return DeployResult(subprocess.call(command, cwd=REPO_ROOT, env=_tool_env()), None, "")
+    process = subprocess.run(command, cwd=REPO_ROOT, env=_tool_env(), capture_output=True, text=True)
+    try:
+        results = json.loads(process.stdout)["results"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        results = None
+    return DeployResult(process.returncode, results, process.stderr)
+
+
+def run_infra_checks(inventory: Path, paths: LabPaths, addresses: list[str], extra: list[str] = ()) -> int:
+    """The testinfra checks of tests/infra against the given lab nodes."""
+    command = [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(REPO_ROOT / "tests/infra"),
+        "--hosts=" + ",".join(f"paramiko://root@{address}" for address in addresses),
+        f"--ssh-identity-file={paths.ssh_key}", f"--glm-inventory={inventory}", *extra,
+    ]
+    return subprocess.call(command, cwd=REPO_ROOT, env=_tool_env())

@@ -1,0 +1,92 @@
+"""base: what every glmstack host needs before an engine: trust, packages, user, directories, time."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import TYPE_CHECKING
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import files, server, systemd
+
+from glmstack.facts import ContainerVirtualization
+from glmstack.ops import ensure_packages
+
+if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
+    from glmstack.config import DeployPlan
+
+BASE_PACKAGES = ("ca-certificates", "curl", "coreutils", "tar", "gzip")
+CA_DIR = "/usr/local/share/ca-certificates/glmstack"
+
+
+def _apt_proxy_config(plan: DeployPlan) -> str:
+    config = plan.config
+    lines = ["// Managed by glmstack."]
+    if config.base_http_proxy:
+        lines.append(f'Acquire::http::Proxy "{config.base_http_proxy}";')
+    if config.base_https_proxy:
+        lines.append(f'Acquire::https::Proxy "{config.base_https_proxy}";')
+    return "\n".join(lines) + "\n"
+
+
+def _trust_and_proxies(plan: DeployPlan) -> None:
+    config = plan.config
+    certs = []
+    for cert in config.base_extra_ca_certs:
+        certs.append(files.put(name=f"Trust CA certificate {cert.name}", src=str(cert),
+                               dest=f"{CA_DIR}/{cert.stem}.crt", mode="644", create_remote_dir=True))
+    if certs:
+        server.shell(name="Rebuild the CA trust store", commands=["update-ca-certificates"],
+                     _if=lambda: any(op.did_change() for op in certs))
+
+    proxy_file = "/etc/apt/apt.conf.d/95glmstack-proxy"
+    if config.base_http_proxy or config.base_https_proxy:
+        files.put(name="Configure apt proxy", src=StringIO(_apt_proxy_config(plan)), dest=proxy_file,
+                  mode="644")
+    else:
+        files.file(name="No apt proxy", path=proxy_file, present=False)
+
+
+def _service_user(plan: DeployPlan) -> None:
+    config = plan.config
+    server.group(name="Service group", group=config.base_service_group, system=True)
+    server.user(name="Service user", user=config.base_service_user, group=config.base_service_group,
+                system=True, home=config.base_state_dir, shell="/usr/sbin/nologin", create_home=False,
+                # The state directory stays root-owned; the unit gives the engine a HOME of its own.
+                ensure_home=False)
+
+
+def _directories(plan: DeployPlan) -> None:
+    config = plan.config
+    group = config.base_service_group
+    files.directory(name="Program prefix", path=config.base_prefix, user="root", group="root", mode="755")
+    # Weights are readable by the service but owned by root, so the engine cannot alter them.
+    files.directory(name="State directory", path=config.base_state_dir, user="root", group=group,
+                    mode="750")
+    files.directory(name="Model directory", path=f"{config.base_state_dir}/models", user="root",
+                    group=group, mode="750")
+    files.directory(name="Service homes", path=f"{config.base_state_dir}/home", user="root", group=group,
+                    mode="750")
+    files.directory(name="Config directory (secrets)", path=config.base_config_dir, user="root",
+                    group="root", mode="700")
+
+
+def _time_sync(plan: DeployPlan) -> None:
+    if not plan.config.base_time_sync:
+        host.noop("time sync left to the operator (base_time_sync is false)")
+        return
+    container = host.get_fact(ContainerVirtualization)
+    if container:
+        host.noop(f"time sync skipped: this host is a {container} container and shares its host's clock")
+        return
+    ensure_packages("Time sync package", ["systemd-timesyncd"])
+    systemd.service(name="Time sync", service="systemd-timesyncd", running=True, enabled=True)
+
+
+@deploy("glmstack base")
+def install_base(plan: DeployPlan) -> None:
+    _trust_and_proxies(plan)
+    ensure_packages("Base packages", [*BASE_PACKAGES, *plan.config.base_packages])
+    _service_user(plan)
+    _directories(plan)
+    _time_sync(plan)

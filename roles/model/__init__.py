@@ -1,0 +1,126 @@
+"""model: put the model's weights in a fixed place on the host, verified, and mark them ready."""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from typing import TYPE_CHECKING
+
+from pyinfra import host
+from pyinfra.api import deploy, operation
+from pyinfra.facts.files import FileContents
+from pyinfra.operations import files
+
+from glmstack.ops import ensure_packages
+
+if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
+    from glmstack.config import DeployPlan, ModelPlan
+
+HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
+UV_PACKAGE = "uv==0.13.9"
+
+# Shell functions the fetch scripts share: verify a file, download one with resume.
+SHELL_HELPERS = r"""
+verify() { echo "$2  $1" | sha256sum -c --status -; }
+fetch() {
+  target="$dir/$1"
+  if [ -f "$target" ] && verify "$target" "$2"; then return 0; fi
+  mkdir -p "$(dirname "$target")"
+  if ! { [ -f "$target.partial" ] && verify "$target.partial" "$2"; }; then
+    curl -fL --retry 5 --retry-delay 2 --continue-at - --silent --show-error \
+      -o "$target.partial" "$base/$1"
+  fi
+  if ! verify "$target.partial" "$2"; then
+    rm -f "$target.partial"
+    echo "sha256 mismatch for $1 from $base: removed, rerun to fetch it again" >&2
+    exit 1
+  fi
+  mv "$target.partial" "$target"
+}
+""".strip()
+
+
+def ready_marker(plan: DeployPlan) -> str:
+    return posixpath.join(plan.config.base_state_dir, "models", f"{plan.config.model}.ready")
+
+
+def token_path(plan: DeployPlan) -> str:
+    return posixpath.join(plan.config.base_config_dir, "hf-token")
+
+
+def hf_cli(plan: DeployPlan) -> str:
+    return posixpath.join(plan.config.base_prefix, "venvs", "hf", "bin", "hf")
+
+
+def _verify_listed_files(model: ModelPlan) -> list[str]:
+    q = shlex.quote
+    lines = [f'verify "$dir"/{q(name)} {digest} || {{ echo "sha256 mismatch for {name}" >&2; exit 1; }}'
+             for name, digest in model.files]
+    return lines + [f'test -f "$dir"/{q(model.entry)} || {{ echo "missing {model.entry}" >&2; exit 1; }}']
+
+
+def _hf_tool_commands(plan: DeployPlan) -> list[str]:
+    """A uv-made virtual environment holding the hub's own `hf` client, made once."""
+    q = shlex.quote
+    prefix = plan.config.base_prefix
+    uv_env, hf_env = f"{prefix}/venvs/uv", f"{prefix}/venvs/hf"
+    return [
+        f"if [ ! -x {q(hf_cli(plan))} ]; then",
+        f"  rm -rf {q(uv_env)} {q(hf_env)}",
+        f"  python3 -m venv {q(uv_env)}",
+        f"  {q(uv_env)}/bin/pip install --quiet {q(UV_PACKAGE)}",
+        f"  {q(uv_env)}/bin/uv venv --quiet {q(hf_env)}",
+        f"  {q(uv_env)}/bin/uv pip install --quiet --python {q(hf_env)}/bin/python {q(HF_CLI_PACKAGE)}",
+        "fi",
+    ]
+
+
+def fetch_script(plan: DeployPlan) -> str:
+    model = plan.model
+    q = shlex.quote
+    lines = ["set -eu", f"dir={q(model.directory)}", SHELL_HELPERS]
+    if model.kind == "http":
+        lines += [f"base={q(model.source)}", 'mkdir -p "$dir"']
+        lines += [f"fetch {q(name)} {digest}" for name, digest in model.files]
+    elif model.kind == "hf":
+        repo = model.source.removeprefix("hf://")
+        includes = " ".join(f"--include {q(pattern)}" for pattern in model.include)
+        env = "HF_HUB_DISABLE_TELEMETRY=1"
+        if model.token_file:
+            # The token stays in a 0600 file; huggingface_hub reads it from HF_TOKEN_PATH.
+            env += f" HF_TOKEN_PATH={q(token_path(plan))}"
+        lines += _hf_tool_commands(plan) + [
+            'mkdir -p "$dir"',
+            f"{env} {q(hf_cli(plan))} download {q(repo)} --revision {model.revision} {includes} "
+            '--local-dir "$dir"',
+        ]
+    lines += _verify_listed_files(model)
+    if model.kind != "path":
+        group = plan.config.base_service_group
+        lines += [f'chown -R root:{q(group)} "$dir"', 'chmod -R u=rwX,g=rX,o= "$dir"']
+    lines.append(f"printf '%s\\n' {model.fingerprint} > {q(ready_marker(plan))}")
+    return "\n".join(lines)
+
+
+@operation()
+def fetch_model(plan: DeployPlan):
+    """Fetch and verify the weights unless the ready marker records exactly these."""
+    marker = host.get_fact(FileContents, path=ready_marker(plan))
+    if marker == [plan.model.fingerprint]:
+        host.noop(f"model {plan.config.model} is already in place and verified")
+        return
+    # A stale marker must not survive a failed fetch of different weights.
+    yield f"rm -f {shlex.quote(ready_marker(plan))}"
+    yield fetch_script(plan)
+
+
+@deploy("glmstack model")
+def install_model(plan: DeployPlan) -> bool:
+    """Returns whether the weights will change, so the engine knows to restart."""
+    if plan.model.kind == "hf":
+        ensure_packages("Python for the hub client", ["python3-venv"])
+        if plan.model.token_file:
+            files.put(name="Hub token (0600, root only)", src=str(plan.model.token_file),
+                      dest=token_path(plan), user="root", group="root", mode="600")
+    fetched = fetch_model(name=f"Fetch and verify {plan.config.model}", plan=plan)
+    return fetched.will_change

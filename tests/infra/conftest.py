@@ -1,0 +1,55 @@
+"""testinfra checks of a deployed host, with expectations from the same inventory the deploy used.
+
+    pytest tests/infra --hosts=ssh://root@node1 --glm-inventory=inventory/cpu.py
+
+On a failure, the engine unit's recent journal is attached to the report.
+"""
+
+from __future__ import annotations
+
+import runpy
+
+import pytest
+
+from glmstack.config import DeployPlan, resolve
+
+
+def pytest_addoption(parser):
+    parser.addoption("--glm-inventory", help="the pyinfra inventory file the hosts were deployed with")
+
+
+def _inventory_hosts(path: str) -> list[tuple[str, dict]]:
+    hosts = []
+    for value in runpy.run_path(path).values():
+        if isinstance(value, list) and all(isinstance(item, tuple) and len(item) == 2 for item in value):
+            hosts.extend((name, data) for name, data in value if isinstance(data, dict))
+    return hosts
+
+
+@pytest.fixture(scope="session")
+def plans(pytestconfig) -> dict[str, DeployPlan]:
+    path = pytestconfig.getoption("glm_inventory")
+    if not path:
+        pytest.fail("pass --glm-inventory=<inventory file> so the checks know what was deployed")
+    return {name: resolve(name, data) for name, data in _inventory_hosts(path)}
+
+
+@pytest.fixture
+def plan(host, plans) -> DeployPlan:
+    name = host.backend.hostname
+    if name not in plans:
+        pytest.fail(f"host {name} is not in the inventory (has: {', '.join(plans)})")
+    return plans[name]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    host, plan = item.funcargs.get("host"), item.funcargs.get("plan")
+    if host is None or plan is None:
+        return
+    journal = host.run(f"journalctl -u {plan.unit_name}.service -n 40 --no-pager")
+    report.sections.append((f"journal of {plan.unit_name} on {host.backend.hostname}", journal.stdout))

@@ -1,0 +1,68 @@
+"""The engine is installed, running as intended, and serving the model it was given."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+
+def api(host, plan, path: str, body: dict | None = None) -> dict:
+    url = shlex.quote(f"http://127.0.0.1:{plan.port}{path}")
+    if body is None:
+        return json.loads(host.check_output(f"curl -fsS --max-time 30 {url}"))
+    payload = shlex.quote(json.dumps(body))
+    return json.loads(host.check_output(
+        f"curl -fsS --max-time 120 -H 'Content-Type: application/json' -d {payload} {url}"))
+
+
+def test_unit_is_running_and_enabled(host, plan):
+    unit = host.service(f"{plan.unit_name}.service")
+    assert unit.is_running
+    assert unit.is_enabled
+
+
+def test_engine_runs_as_the_service_user(host, plan):
+    main_pid = host.check_output(f"systemctl show -p MainPID --value {plan.unit_name}.service")
+    assert main_pid not in ("", "0")
+    assert host.check_output(f"ps -o user= -p {main_pid}") == plan.config.base_service_user
+
+
+def test_port_is_listening(host, plan):
+    assert host.socket(f"tcp://{plan.config.service_bind_host}:{plan.port}").is_listening
+
+
+def test_health_endpoint_reports_ready(host, plan):
+    status = host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' {shlex.quote(plan.health_url)}")
+    assert status == "200"
+
+
+def test_models_endpoint_lists_the_served_model(host, plan):
+    served = [model["id"] for model in api(host, plan, "/v1/models")["data"]]
+    assert plan.served_model_name in served
+
+
+def test_chat_completion_returns_text(host, plan):
+    reply = api(host, plan, "/v1/chat/completions", {
+        "model": plan.served_model_name,
+        "messages": [{"role": "user", "content": "Say hello."}],
+        "max_tokens": 8,
+        "temperature": 0,
+    })
+    assert reply["usage"]["completion_tokens"] > 0
+    assert reply["choices"][0]["message"]["content"].strip()
+
+
+def test_secrets_file_is_private(host, plan):
+    env_file = host.file(f"{plan.config.base_config_dir}/{plan.unit_name}.env")
+    assert env_file.user == "root"
+    assert env_file.mode == 0o600
+
+
+def test_weights_are_verified_and_not_writable_by_the_engine(host, plan):
+    marker = host.file(f"{plan.config.base_state_dir}/models/{plan.config.model}.ready")
+    assert marker.content_string.strip() == plan.model.fingerprint
+    entry = host.file(plan.model.entry_path)
+    assert entry.user == "root"
+    assert not entry.mode & 0o022
+    for name, digest in plan.model.files:
+        assert host.file(f"{plan.model.directory}/{name}").sha256sum == digest

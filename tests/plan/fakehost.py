@@ -1,0 +1,60 @@
+"""Run the real deploy file in-process against pyinfra's @fake connector.
+
+Facts are answered from canned command output (captured from real hosts of each kind), and the
+connector records every command the deploy would run, in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.connect import connect_all
+from pyinfra.api.operations import run_ops
+from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
+from pyinfra_cli.util import load_deploy_file
+
+from glmstack.paths import DEPLOYS
+
+HOST = "@fake/node1"
+
+
+@dataclass
+class FakeRun:
+    state: State
+    commands: list[str]
+    changed: list[str]
+    unchanged: list[str]
+
+    def ran(self, fragment: str) -> bool:
+        return any(fragment in command for command in self.commands)
+
+    def index_of(self, fragment: str) -> int:
+        for index, command in enumerate(self.commands):
+            if fragment in command:
+                return index
+        raise AssertionError(f"no command contains {fragment!r}")
+
+
+def run_deploy(data: dict, responses: dict, deploy: str = "glm52.py") -> FakeRun:
+    host_data = {**data, "fake_responses": responses, "fake_delay": 0, "fake_delay_jitter": 0}
+    inventory = Inventory(([(HOST, host_data)], {}))
+    config = Config()
+    state = State(inventory, config)
+    with ctx_state.use(state), ctx_inventory.use(inventory), ctx_config.use(config):
+        connect_all(state)
+        load_deploy_file(state, str(DEPLOYS / deploy))
+        run_ops(state)
+        host = inventory.get_host(HOST)
+        changed, unchanged = [], []
+        for op_hash in state.get_op_order():
+            if op_hash not in state.ops[host]:
+                continue
+            meta = state.ops[host][op_hash].operation_meta
+            name = next(iter(state.op_meta[op_hash].names))
+            if not meta.did_succeed(_raise_if_not_complete=False):
+                raise AssertionError(f"operation {name} failed on the fake host")
+            (changed if meta.did_change() else unchanged).append(name)
+        with ctx_host.use(host):
+            commands = list(host.connector.executed_commands)
+    return FakeRun(state, commands, changed, unchanged)

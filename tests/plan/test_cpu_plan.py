@@ -1,0 +1,175 @@
+"""Plan tests: what deploys/glm52.py does on a CPU host, replayed from facts captured on real hosts.
+
+The fixtures in facts/ were recorded by capture_facts.py from a lab node (Debian 12, booted with
+systemd-nspawn): `debian12-fresh` before the first deploy, `debian12-converged` after it.
+Variants below change one captured answer and say which.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from fakehost import run_deploy
+from plan_data import PLAN_DATA
+
+from glmstack.catalog import load_catalog
+
+FACTS = Path(__file__).resolve().parent / "facts"
+DETECT_VIRT = "systemd-detect-virt --container"
+HEALTH_PROBE = "curl --silent --output /dev/null --max-time 5"
+UNIT_SUBSTATE = "--property SubState llama-server.service"
+
+
+def captured(name: str) -> dict:
+    return json.loads((FACTS / f"{name}.json").read_text())["responses"]
+
+
+def answer(responses: dict, fragment: str, stdout: list[str]) -> dict:
+    """The captured responses with the answer to the one command containing `fragment` replaced."""
+    matches = [command for command in responses if fragment in command]
+    assert len(matches) == 1, f"{fragment!r} matches {len(matches)} captured commands"
+    return {**responses, matches[0]: {"success": True, "stdout": stdout, "stderr": []}}
+
+
+def deploy(responses: dict, **data_changes):
+    return run_deploy({**PLAN_DATA, **data_changes}, responses)
+
+
+def new_commands(run, responses: dict) -> list[str]:
+    """Commands the deploy ran that are not fact reads."""
+    return [command for command in run.commands if command not in responses]
+
+
+# A fresh Debian 12 host
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    responses = captured("debian12-fresh")
+    return responses, deploy(responses)
+
+
+def test_fresh_host_gets_every_step_in_order(fresh):
+    responses, run = fresh
+    commands = new_commands(run, responses)
+    order = [
+        "groupadd -r glmstack",
+        "useradd -d /var/lib/glmstack -s /usr/sbin/nologin -g glmstack -r -M glmstack",
+        "apt-get update",
+        "install --no-install-recommends build-essential cmake git ccache pkg-config",
+        "cmake --build /opt/glmstack/build/",
+        "fetch glm-5.2-tiny-test.gguf",
+        "systemctl daemon-reload",
+        "systemctl start llama-server.service",
+        "systemctl enable llama-server.service",
+        "curl -fsS --max-time 5 -o /dev/null http://127.0.0.1:8080/health",
+    ]
+    positions = []
+    for fragment in order:
+        hits = [i for i, command in enumerate(commands) if fragment in command]
+        assert hits, f"the fresh deploy never ran {fragment!r}"
+        positions.append(hits[0])
+    assert positions == sorted(positions), list(zip(order, positions, strict=True))
+
+
+def test_fresh_host_builds_the_catalog_pin_from_git(fresh):
+    responses, run = fresh
+    pin = load_catalog().engines["llama.cpp"].version
+    build = next(command for command in new_commands(run, responses) if "cmake --build" in command)
+    assert f"fetch -q --depth 1 https://github.com/ggml-org/llama.cpp.git {pin}" in build
+    # Built beside, then moved into place: an interrupted build never looks finished.
+    assert build.index("cmake --build") < build.index("BUILD-INFO") < build.rindex("mv /opt/glmstack/llama.cpp/")
+
+
+def test_fresh_host_marks_weights_ready_only_after_verifying(fresh):
+    responses, run = fresh
+    fetch = next(command for command in new_commands(run, responses) if "fetch glm-5.2-tiny-test.gguf" in command)
+    digest = PLAN_DATA["model_files"]["glm-5.2-tiny-test.gguf"]
+    assert f"fetch glm-5.2-tiny-test.gguf {digest}" in fetch
+    assert "--continue-at -" in fetch  # an interrupted download resumes
+    assert fetch.index("sha256sum -c") < fetch.index("glm-5.2-gguf.ready")
+
+
+def test_time_sync_is_left_to_the_container_host(fresh):
+    responses, run = fresh
+    assert "systemd-nspawn" in responses[next(c for c in responses if DETECT_VIRT in c)]["stdout"]
+    assert not run.ran("systemd-timesyncd")
+
+
+def test_bare_metal_host_gets_time_sync():
+    # Variant: the captured fresh host, answering as bare metal does ("none").
+    responses = answer(captured("debian12-fresh"), DETECT_VIRT, ["none"])
+    run = deploy(responses)
+    assert run.ran("install --no-install-recommends systemd-timesyncd")
+    assert run.ran("systemctl enable systemd-timesyncd.service")
+
+
+# A converged host
+
+
+def test_converged_host_changes_nothing():
+    run = deploy(captured("debian12-converged"))
+    assert run.changed == []
+    assert len(run.unchanged) > 10
+
+
+def test_converged_host_with_its_engine_down_is_started_and_waited_for():
+    # Variant: the engine's health probe gets no answer and the unit is not running.
+    responses = captured("debian12-converged")
+    responses = answer(responses, HEALTH_PROBE, ["000"])
+    responses = answer(responses, UNIT_SUBSTATE, ["Id=llama-server.service", "SubState=dead"])
+    run = deploy(responses)
+    assert run.changed == ["glmstack service | Run llama-server",
+                           "glmstack service | Wait for llama-server to be healthy"]
+    assert run.ran("systemctl start llama-server.service")
+
+
+def test_new_weights_restart_the_engine():
+    # Same host, but the operator pinned different bytes for the model file.
+    run = deploy(captured("debian12-converged"), model_files={"glm-5.2-tiny-test.gguf": "0" * 64})
+    assert run.changed == ["glmstack model | Fetch and verify glm-5.2-gguf",
+                           "glmstack service | Run llama-server",
+                           "glmstack service | Wait for llama-server to be healthy"]
+    assert run.index_of("rm -f /var/lib/glmstack/models/glm-5.2-gguf.ready") < run.index_of("fetch glm-5.2")
+    assert run.ran("systemctl restart llama-server.service")
+
+
+def test_new_llamacpp_pin_builds_beside_the_old_and_switches_the_unit():
+    run = deploy(captured("debian12-converged"), llamacpp_version="b9999")
+    assert any(name.startswith("glmstack llama.cpp | Build llama-server b9999-cpu-") for name in run.changed)
+    assert "glmstack service | Engine unit" in run.changed
+    assert run.ran("systemctl daemon-reload") and run.ran("systemctl restart llama-server.service")
+    assert not run.ran("rm -rf /opt/glmstack/llama.cpp/0c1e57098bba-cpu")  # the old build stays
+
+
+# Other sources and bad data on the same host
+
+
+def test_hub_source_keeps_the_token_out_of_commands(tmp_path):
+    token = tmp_path / "hf-token"
+    token.write_text("hf_not_a_real_token_1234")
+    os.chmod(token, 0o600)
+    revision = "a" * 40
+    run = deploy(captured("debian12-converged"), model_source="hf://unsloth/GLM-5.2-GGUF",
+                 model_revision=revision, model_files={},
+                 model_entry="UD-IQ2_XXS/GLM-5.2-UD-IQ2_XXS-00001-of-00005.gguf",
+                 model_hf_token_file=str(token))
+    assert "glmstack model | Hub token (0600, root only)" in run.changed
+    download = next(command for command in run.commands if " download " in command)
+    assert re.search(rf"HF_TOKEN_PATH=/etc/glmstack/hf-token \S+/venvs/hf/bin/hf download "
+                     rf"unsloth/GLM-5.2-GGUF --revision {revision} --include 'UD-IQ2_XXS/\*'", download)
+    assert all("hf_not_a_real_token_1234" not in command for command in run.commands)
+    assert run.ran("uv pip install --quiet --python /opt/glmstack/venvs/hf/bin/python huggingface_hub==")
+
+
+def test_bad_host_data_stops_before_any_operation():
+    from pyinfra.api.exceptions import PyinfraError
+
+    with pytest.raises(PyinfraError) as error:
+        deploy(captured("debian12-converged"), engine="vllm")
+    assert "host @fake/node1: field engine: 'vllm' is not a known engine; allowed: llama.cpp" in str(
+        error.value.__cause__ or error.value)
