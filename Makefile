@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 # Every tier: unit, plan (@fake hosts) and the lab end-to-end tier (root; boots real nodes).
 test: venv
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests --ignore=tests/infra
+	$(BIN)/python -m pytest tests/unit tests/plan tests/lab
 
 # Seconds, no root, no network: unit and plan tests only.
 test-fast: venv
