@@ -17,12 +17,12 @@ $(STAMP): pyproject.toml
 # Every tier: unit, plan (@fake hosts) and the lab end-to-end tier (root; boots real nodes).
 test: venv
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests/unit tests/plan tests/lab
+	$(BIN)/python -m pytest tests/unit tests/facts tests/plan tests/lab
 
 # Seconds, no root, no network: unit and plan tests only.
 test-fast: venv
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests/unit tests/plan
+	$(BIN)/python -m pytest tests/unit tests/facts tests/plan
 
 test-lab: venv
 	$(BIN)/python -m pytest tests/lab

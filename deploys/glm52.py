@@ -23,5 +23,5 @@ except HostDataError as error:
 install_base(plan)
 if plan.llamacpp is not None:
     install_llamacpp(plan)
-weights_changed = install_model(plan)
-run_service(plan, weights_changed=weights_changed)
+install_model(plan)
+run_service(plan)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import TYPE_CHECKING
 
@@ -56,11 +57,26 @@ def service_environment(plan: DeployPlan) -> dict[str, str]:
     return env
 
 
-def render_unit(plan: DeployPlan) -> str:
+# Set in the unit; the running engine's copy says which configuration it was started with.
+FINGERPRINT_VARIABLE = "GLMSTACK_DEPLOYED"
+
+
+def _unit_text(plan: DeployPlan, fingerprint: str) -> str:
     return _jinja.get_template("engine.service.j2").render(
-        plan=plan, config=plan.config, paths=unit_paths(plan),
+        plan=plan, config=plan.config, paths=unit_paths(plan), fingerprint=fingerprint,
+        fingerprint_variable=FINGERPRINT_VARIABLE,
         exec_start=" ".join(systemd_quote(word) for word in plan.serve_argv),
     )
+
+
+def deployed_fingerprint(plan: DeployPlan) -> str:
+    """Identifies the unit, its environment and the weights: what a running engine should match."""
+    material = _unit_text(plan, "") + render_env_file(plan) + plan.model.fingerprint
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def render_unit(plan: DeployPlan) -> str:
+    return _unit_text(plan, deployed_fingerprint(plan))
 
 
 def render_env_file(plan: DeployPlan) -> str:

@@ -115,12 +115,10 @@ def fetch_model(plan: DeployPlan):
 
 
 @deploy("glmstack model")
-def install_model(plan: DeployPlan) -> bool:
-    """Returns whether the weights will change, so the engine knows to restart."""
+def install_model(plan: DeployPlan) -> None:
     if plan.model.kind == "hf":
         ensure_packages("Python for the hub client", ["python3-venv"])
         if plan.model.token_file:
             files.put(name="Hub token (0600, root only)", src=str(plan.model.token_file),
                       dest=token_path(plan), user="root", group="root", mode="600")
-    fetched = fetch_model(name=f"Fetch and verify {plan.config.model}", plan=plan)
-    return fetched.will_change
+    fetch_model(name=f"Fetch and verify {plan.config.model}", plan=plan)

@@ -10,8 +10,8 @@ from pyinfra import host
 from pyinfra.api import deploy, operation
 from pyinfra.operations import files, systemd
 
-from glmstack.facts import HttpStatus
-from glmstack.render import render_env_file, render_unit, unit_paths
+from glmstack.facts import HttpStatus, RunningServiceVariable, UnitNeedsDaemonReload
+from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, render_env_file, render_unit, unit_paths
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan
@@ -45,19 +45,25 @@ def wait_until_healthy(plan: DeployPlan, changed: bool = False):
 
 
 @deploy("glmstack service")
-def run_service(plan: DeployPlan, weights_changed: bool = False) -> None:
-    """Install and start the unit; restart it when the unit, its environment or the weights change."""
+def run_service(plan: DeployPlan) -> None:
+    """Install and start the unit; restart the engine whenever it runs anything but this configuration.
+
+    The running process is asked, not the files: a run interrupted after writing the unit but
+    before restarting still leaves an engine that differs, and the next run restarts it.
+    """
     paths = unit_paths(plan)
+    service = f"{plan.unit_name}.service"
     config = plan.config
     files.directory(name="Engine home", path=paths["home"], user=config.base_service_user,
                     group=config.base_service_group, mode="700")
-    env = files.put(name="Engine environment file", src=StringIO(render_env_file(plan)),
+    files.put(name="Engine environment file", src=StringIO(render_env_file(plan)),
                     dest=paths["env_file"], user="root", group="root", mode="600")
     unit = files.put(name="Engine unit", src=StringIO(render_unit(plan)), dest=paths["unit"],
                      user="root", group="root", mode="644")
-    changed = unit.will_change or env.will_change or weights_changed
-    started = systemd.service(name=f"Run {plan.unit_name}", service=f"{plan.unit_name}.service",
-                              running=True, enabled=True, daemon_reload=unit.will_change,
-                              restarted=changed)
+    running = host.get_fact(RunningServiceVariable, unit=service, variable=FINGERPRINT_VARIABLE)
+    stale_engine = running is not None and running != deployed_fingerprint(plan)
+    started = systemd.service(name=f"Run {plan.unit_name}", service=service, running=True, enabled=True,
+                              daemon_reload=unit.will_change or host.get_fact(UnitNeedsDaemonReload, unit=service),
+                              restarted=stale_engine)
     wait_until_healthy(name=f"Wait for {plan.unit_name} to be healthy", plan=plan,
-                       changed=changed or started.will_change)
+                       changed=started.will_change)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import testinfra
 
+from glmstack.config import resolve
 from glmstack.lab import lab
 from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir, run_deploy, run_infra_checks
 from glmstack.lab.serve import serve_directory
+from glmstack.render import render_unit
 
 pytestmark = pytest.mark.lab
 
@@ -19,7 +22,7 @@ def lab_node():
         node = lab.up(1, paths)[0]
         data = cpu_profile_data(paths)
         inventory = lab.write_inventory(paths, extra_data=data)
-        yield {"paths": paths, "node": node, "inventory": inventory}
+        yield {"paths": paths, "node": node, "inventory": inventory, "data": data}
     finally:
         lab.down(paths)
 
@@ -54,16 +57,35 @@ def test_second_deploy_changes_nothing(lab_node, first_deploy):
     assert second.results["totals"]["no_change"] > 0
 
 
+def node_host(lab_node):
+    return testinfra.get_host(f"paramiko://root@{lab_node['node']['address']}",
+                              ssh_identity_file=str(lab_node["paths"].ssh_key))
+
+
 def test_engine_restarted_by_systemd_after_a_crash(lab_node, first_deploy):
     assert first_deploy.returncode == 0
-    import testinfra
-
-    node = lab_node["node"]
-    host = testinfra.get_host(f"paramiko://root@{node['address']}",
-                              ssh_identity_file=str(lab_node["paths"].ssh_key))
+    host = node_host(lab_node)
     before = host.check_output("systemctl show -p MainPID --value llama-server.service")
     host.run_expect([0], f"kill -9 {before}")
     host.run_expect([0], "for i in $(seq 60); do curl -fs -o /dev/null http://127.0.0.1:8080/health "
                          "&& exit 0; sleep 1; done; exit 1")
     after = host.check_output("systemctl show -p MainPID --value llama-server.service")
     assert after not in ("0", before)
+
+
+def test_rerun_completes_a_run_interrupted_before_its_restart(lab_node, first_deploy, tmp_path):
+    assert first_deploy.returncode == 0
+    host = node_host(lab_node)
+    renamed = {**lab_node["data"], "served_model_name": "glm-5.2-renamed"}
+    unit = render_unit(resolve(lab_node["node"]["address"], renamed))
+    # What a run killed between writing the unit and restarting leaves: new unit, old engine.
+    host.run_expect([0], f"cat > /etc/systemd/system/llama-server.service <<'UNIT'\n{unit}UNIT")
+    inventory = lab.write_inventory(lab_node["paths"], extra_data=renamed, output=tmp_path / "renamed.py")
+
+    rerun = run_deploy(inventory)
+
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    assert "glmstack service | Engine unit" not in rerun.changed_operations  # already on disk
+    assert "glmstack service | Run llama-server" in rerun.changed_operations
+    served = host.check_output("curl -fsS http://127.0.0.1:8080/v1/models")
+    assert '"id":"glm-5.2-renamed"' in served.replace(" ", "")

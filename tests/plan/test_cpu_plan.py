@@ -22,6 +22,8 @@ FACTS = Path(__file__).resolve().parent / "facts"
 DETECT_VIRT = "systemd-detect-virt --container"
 HEALTH_PROBE = "curl --silent --output /dev/null --max-time 5"
 UNIT_SUBSTATE = "--property SubState llama-server.service"
+RUNNING_FINGERPRINT = "GLMSTACK_DEPLOYED="
+NEEDS_RELOAD = "--property NeedDaemonReload"
 
 
 def captured(name: str) -> dict:
@@ -118,10 +120,11 @@ def test_converged_host_changes_nothing():
 
 
 def test_converged_host_with_its_engine_down_is_started_and_waited_for():
-    # Variant: the engine's health probe gets no answer and the unit is not running.
+    # Variant: the unit is not running, so there is no engine process and no health answer.
     responses = captured("debian12-converged")
     responses = answer(responses, HEALTH_PROBE, ["000"])
     responses = answer(responses, UNIT_SUBSTATE, ["Id=llama-server.service", "SubState=dead"])
+    responses = answer(responses, RUNNING_FINGERPRINT, [])
     run = deploy(responses)
     assert run.changed == ["glmstack service | Run llama-server",
                            "glmstack service | Wait for llama-server to be healthy"]
@@ -132,10 +135,28 @@ def test_new_weights_restart_the_engine():
     # Same host, but the operator pinned different bytes for the model file.
     run = deploy(captured("debian12-converged"), model_files={"glm-5.2-tiny-test.gguf": "0" * 64})
     assert run.changed == ["glmstack model | Fetch and verify glm-5.2-gguf",
+                           "glmstack service | Engine unit",
                            "glmstack service | Run llama-server",
                            "glmstack service | Wait for llama-server to be healthy"]
     assert run.index_of("rm -f /var/lib/glmstack/models/glm-5.2-gguf.ready") < run.index_of("fetch glm-5.2")
     assert run.ran("systemctl restart llama-server.service")
+
+
+def test_run_interrupted_before_the_restart_is_completed_by_the_next_run():
+    # Variant: the new unit is on disk but systemd and the engine still run the old one.
+    responses = answer(captured("debian12-converged"), RUNNING_FINGERPRINT, ["running", "GLMSTACK_DEPLOYED=0ld"])
+    responses = answer(responses, NEEDS_RELOAD, ["yes"])
+    run = deploy(responses)
+    assert run.changed == ["glmstack service | Run llama-server",
+                           "glmstack service | Wait for llama-server to be healthy"]
+    assert run.index_of("systemctl daemon-reload") < run.index_of("systemctl restart llama-server.service")
+
+
+def test_engine_started_by_an_older_unit_without_a_fingerprint_is_restarted():
+    responses = answer(captured("debian12-converged"), RUNNING_FINGERPRINT, ["running"])
+    run = deploy(responses)
+    assert run.ran("systemctl restart llama-server.service")
+    assert not run.ran("systemctl daemon-reload")
 
 
 def test_new_llamacpp_pin_builds_beside_the_old_and_switches_the_unit():
@@ -173,3 +194,14 @@ def test_bad_host_data_stops_before_any_operation():
         deploy(captured("debian12-converged"), engine="vllm")
     assert "host @fake/node1: field engine: 'vllm' is not a known engine; allowed: llama.cpp" in str(
         error.value.__cause__ or error.value)
+
+
+def test_tarball_url_source_is_checked_before_it_is_unpacked():
+    digest = "e" * 64
+    run = deploy(captured("debian12-fresh"), llamacpp_source="https://mirror.lab.example/llama.cpp-b9000.tar.gz",
+                 llamacpp_source_sha256=digest, llamacpp_version="b9000")
+    build = next(command for command in run.commands if "cmake --build" in command)
+    tarball = "/opt/glmstack/build/b9000-cpu-"
+    assert build.index(f"curl -fsSL --retry 3 -o {tarball}") < build.index(f"echo '{digest}  {tarball}")
+    assert build.index("sha256sum -c") < build.index("tar -xzf") < build.index("cmake -S")
+    assert "git " not in build

@@ -140,3 +140,8 @@ def test_inventory_group_merges_host_over_group_data():
     hosts = group(["n1", ("n2", {"port": 9000})], **GOOD)
     assert hosts[0] == ("n1", GOOD)
     assert hosts[1][1]["port"] == 9000 and hosts[1][1]["model"] == "glm-5.2-gguf"
+
+
+def test_hub_revision_can_be_given_inline():
+    plan = resolve("n", hf_data(model_source=f"hf://zai-org/GLM-5.2-GGUF@{'9' * 40}", model_entry="a.gguf"))
+    assert plan.model.source == "hf://zai-org/GLM-5.2-GGUF" and plan.model.revision == "9" * 40

@@ -3,7 +3,7 @@
 import pytest
 
 from glmstack.config import resolve
-from glmstack.render import env_quote, render_env_file, render_unit, systemd_quote
+from glmstack.render import deployed_fingerprint, env_quote, render_env_file, render_unit, systemd_quote
 
 DATA = {
     "accelerator": "cpu",
@@ -85,3 +85,27 @@ def test_env_file_carries_proxies_and_extra_env():
     assert 'HTTPS_PROXY="http://proxy.lab:3128"' in text.splitlines()
     assert 'LLAMA_ARG_THREADS="16"' in text.splitlines()
     assert 'HOME="/var/lib/glmstack/home/llama-server"' in text.splitlines()
+
+
+def test_unit_records_the_fingerprint_of_what_it_serves():
+    plan = resolve("n", DATA)
+    assert unit_lines()["Environment"] == [f"GLMSTACK_DEPLOYED={deployed_fingerprint(plan)}"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model_files": {"tiny.gguf": "cd" * 32}},
+        {"extra_env": {"LLAMA_ARG_THREADS": "8"}},
+        {"max_model_len": 4096},
+        {"llamacpp_version": "b9999"},
+        {"base_https_proxy": "http://proxy.lab:3128"},
+    ],
+    ids=["weights", "environment", "tunable", "build", "proxy"],
+)
+def test_fingerprint_changes_with_anything_the_engine_runs_with(change):
+    assert deployed_fingerprint(resolve("n", {**DATA, **change})) != deployed_fingerprint(resolve("n", DATA))
+
+
+def test_fingerprint_is_stable():
+    assert deployed_fingerprint(resolve("n", DATA)) == deployed_fingerprint(resolve("n", dict(DATA)))

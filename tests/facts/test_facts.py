@@ -1,0 +1,15 @@
+"""Each fact's command and parsing, one JSON case per file (pyinfra-testing's fixture format)."""
+
+from pathlib import Path
+
+from pyinfra_testing.facts import make_fact_tests
+
+HERE = Path(__file__).resolve().parent
+
+TestContainerVirtualization = make_fact_tests("glmstack", "facts.ContainerVirtualization",
+                                              HERE / "ContainerVirtualization")
+TestHttpStatus = make_fact_tests("glmstack", "facts.HttpStatus", HERE / "HttpStatus")
+TestRunningServiceVariable = make_fact_tests("glmstack", "facts.RunningServiceVariable",
+                                             HERE / "RunningServiceVariable")
+TestUnitNeedsDaemonReload = make_fact_tests("glmstack", "facts.UnitNeedsDaemonReload",
+                                            HERE / "UnitNeedsDaemonReload")
