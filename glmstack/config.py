@@ -142,6 +142,7 @@ class DeployPlan:
     serve_argv: tuple[str, ...]
     serve_env: dict[str, str] = field(default_factory=dict)
     device_allow: tuple[str, ...] = ()
+    accelerator_cpu_arch: tuple[str, ...] = ()
     llamacpp: LlamaCppPlan | None = None
 
     @property
@@ -348,6 +349,7 @@ def resolve(host: str, data: dict[str, Any], catalog: Catalog | None = None) -> 
         serve_argv=tuple(render_serve_command(config, catalog, binary, model_plan.entry_path)),
         serve_env=env,
         device_allow=tuple(accelerator.device_allow),
+        accelerator_cpu_arch=tuple(accelerator.cpu_arch),
         llamacpp=llamacpp_plan,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from rich.console import Console
@@ -46,17 +47,16 @@ def main() -> int:
         console.print("[red]the checks failed; see above[/]")
         return 1
 
-    address = node["address"]
-    port = data.get("port", 8080)
-    console.print(Panel.fit(
-        f"llama-server serves [bold]{SERVED_MODEL_NAME}[/] on http://{address}:{port}\n\n"
-        f"curl http://{address}:{port}/v1/models\n\n"
-        f"curl http://{address}:{port}/v1/chat/completions -H 'Content-Type: application/json' \\\n"
-        f"  -d '{{\"model\": \"{SERVED_MODEL_NAME}\", \"messages\": [{{\"role\": \"user\", "
-        f"\"content\": \"Hello\"}}], \"max_tokens\": 16}}'\n\n"
-        f"Deploy again (changes nothing): .venv/bin/pyinfra {inventory} deploys/glm52.py\n"
-        f"Tear the lab down:             make lab-down",
-        title="glmstack demo", border_style="green"))
+    base = f"http://{node['address']}:{data.get('port', 8080)}"
+    chat = json.dumps({"model": SERVED_MODEL_NAME, "messages": [{"role": "user", "content": "Hello"}],
+                       "max_tokens": 16})
+    console.print(Panel.fit(f"llama-server serves [bold]{SERVED_MODEL_NAME}[/] on {base}",
+                            title="glmstack demo", border_style="green"))
+    # Plain lines, never wrapped, so they can be copied as they are.
+    print(f"curl {base}/v1/models")
+    print(f"curl {base}/v1/chat/completions -H 'Content-Type: application/json' -d '{chat}'")
+    print(f"deploy again, changing nothing: .venv/bin/pyinfra {inventory} deploys/glm52.py")
+    print("tear the lab down: make lab-down")
     return 0
 
 

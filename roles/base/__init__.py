@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.server import Arch, LinuxDistribution
 from pyinfra.operations import files, server, systemd
 
 from glmstack.facts import ContainerVirtualization
@@ -17,6 +20,24 @@ if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
 
 BASE_PACKAGES = ("ca-certificates", "curl", "coreutils", "tar", "gzip")
 CA_DIR = "/usr/local/share/ca-certificates/glmstack"
+SUPPORTED_DISTRIBUTIONS = ("Debian", "Ubuntu")
+# Installing systemd-timesyncd beside one of these makes apt remove it: keep what the host runs.
+OTHER_TIME_DAEMONS = ("chrony", "ntp", "ntpsec", "openntpd")
+
+
+def preflight(plan: DeployPlan) -> None:
+    """Stop before changing anything on a host this collection cannot provision yet."""
+    distribution = host.get_fact(LinuxDistribution) or {}
+    name = distribution.get("name")
+    if name not in SUPPORTED_DISTRIBUTIONS:
+        release = distribution.get("release_meta", {}).get("PRETTY_NAME") or name or "an unknown OS"
+        raise DeployError(f"host {host.name}: {release} is not supported yet; "
+                          f"supported: {', '.join(SUPPORTED_DISTRIBUTIONS)}")
+    arch = host.get_fact(Arch)
+    allowed = plan.accelerator_cpu_arch
+    if arch not in allowed:
+        raise DeployError(f"host {host.name}: CPU architecture {arch} cannot serve accelerator "
+                          f"{plan.config.accelerator!r}; allowed: {', '.join(allowed)}")
 
 
 def _apt_proxy_config(plan: DeployPlan) -> str:
@@ -79,12 +100,18 @@ def _time_sync(plan: DeployPlan) -> None:
     if container:
         host.noop(f"time sync skipped: this host is a {container} container and shares its host's clock")
         return
+    installed = host.get_fact(DebPackages)
+    running = [daemon for daemon in OTHER_TIME_DAEMONS if daemon in installed]
+    if running:
+        host.noop(f"time sync left to {running[0]}, which this host already has")
+        return
     ensure_packages("Time sync package", ["systemd-timesyncd"])
     systemd.service(name="Time sync", service="systemd-timesyncd", running=True, enabled=True)
 
 
 @deploy("glmstack base")
 def install_base(plan: DeployPlan) -> None:
+    preflight(plan)
     _trust_and_proxies(plan)
     ensure_packages("Base packages", [*BASE_PACKAGES, *plan.config.base_packages])
     _service_user(plan)

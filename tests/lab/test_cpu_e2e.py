@@ -9,7 +9,7 @@ from glmstack.config import resolve
 from glmstack.lab import lab
 from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir, run_deploy, run_infra_checks
 from glmstack.lab.serve import serve_directory
-from glmstack.render import render_unit
+from glmstack.render import render_unit, unit_paths
 
 pytestmark = pytest.mark.lab
 
@@ -65,11 +65,13 @@ def node_host(lab_node):
 def test_engine_restarted_by_systemd_after_a_crash(lab_node, first_deploy):
     assert first_deploy.returncode == 0
     host = node_host(lab_node)
-    before = host.check_output("systemctl show -p MainPID --value llama-server.service")
+    plan = resolve(lab_node["node"]["address"], lab_node["data"])
+    unit = f"{plan.unit_name}.service"
+    before = host.check_output(f"systemctl show -p MainPID --value {unit}")
     host.run_expect([0], f"kill -9 {before}")
-    host.run_expect([0], "for i in $(seq 60); do curl -fs -o /dev/null http://127.0.0.1:8080/health "
+    host.run_expect([0], f"for i in $(seq 60); do curl -fs -o /dev/null {plan.health_url} "
                          "&& exit 0; sleep 1; done; exit 1")
-    after = host.check_output("systemctl show -p MainPID --value llama-server.service")
+    after = host.check_output(f"systemctl show -p MainPID --value {unit}")
     assert after not in ("0", before)
 
 
@@ -77,9 +79,9 @@ def test_rerun_completes_a_run_interrupted_before_its_restart(lab_node, first_de
     assert first_deploy.returncode == 0
     host = node_host(lab_node)
     renamed = {**lab_node["data"], "served_model_name": "glm-5.2-renamed"}
-    unit = render_unit(resolve(lab_node["node"]["address"], renamed))
+    plan = resolve(lab_node["node"]["address"], renamed)
     # What a run killed between writing the unit and restarting leaves: new unit, old engine.
-    host.run_expect([0], f"cat > /etc/systemd/system/llama-server.service <<'UNIT'\n{unit}UNIT")
+    host.run_expect([0], f"cat > {unit_paths(plan)['unit']} <<'UNIT'\n{render_unit(plan)}UNIT")
     inventory = lab.write_inventory(lab_node["paths"], extra_data=renamed, output=tmp_path / "renamed.py")
 
     rerun = run_deploy(inventory)
@@ -87,5 +89,5 @@ def test_rerun_completes_a_run_interrupted_before_its_restart(lab_node, first_de
     assert rerun.returncode == 0, rerun.stderr[-4000:]
     assert "glmstack service | Engine unit" not in rerun.changed_operations  # already on disk
     assert "glmstack service | Run llama-server" in rerun.changed_operations
-    served = host.check_output("curl -fsS http://127.0.0.1:8080/v1/models")
+    served = host.check_output(f"curl -fsS http://127.0.0.1:{plan.port}/v1/models")
     assert '"id":"glm-5.2-renamed"' in served.replace(" ", "")

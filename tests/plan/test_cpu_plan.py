@@ -23,6 +23,13 @@ DETECT_VIRT = "systemd-detect-virt --container"
 HEALTH_PROBE = "curl --silent --output /dev/null --max-time 5"
 UNIT_SUBSTATE = "--property SubState llama-server.service"
 RUNNING_FINGERPRINT = "GLMSTACK_DEPLOYED="
+OS_RELEASE = "*-release"
+ARCH = "uname -m"
+DPKG_LIST = "dpkg -l"
+RHEL9_OS_RELEASE = [  # /etc/os-release as RHEL 9.4 ships it
+    "/etc/os-release", 'NAME="Red Hat Enterprise Linux"', 'VERSION="9.4 (Plow)"', 'ID="rhel"',
+    'ID_LIKE="fedora"', 'VERSION_ID="9.4"', 'PRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"', "---",
+]
 NEEDS_RELOAD = "--property NeedDaemonReload"
 
 
@@ -108,6 +115,37 @@ def test_bare_metal_host_gets_time_sync():
     run = deploy(responses)
     assert run.ran("install --no-install-recommends systemd-timesyncd")
     assert run.ran("systemctl enable systemd-timesyncd.service")
+
+
+def test_bare_metal_host_with_chrony_keeps_it():
+    # Variant: bare metal that already runs chrony; timesyncd would make apt remove it.
+    responses = answer(captured("debian12-fresh"), DETECT_VIRT, ["none"])
+    dpkg = next(command for command in responses if DPKG_LIST in command)
+    listing = responses[dpkg]["stdout"] + ["ii  chrony         4.3-2+deb12u1  amd64  Versatile implementation of NTP"]
+    responses = answer(responses, DPKG_LIST, listing)
+    run = deploy(responses)
+    assert not run.ran("systemd-timesyncd")
+
+
+def test_unsupported_distribution_stops_before_any_change():
+    from pyinfra.api.exceptions import PyinfraError
+
+    responses = answer(captured("debian12-fresh"), OS_RELEASE, RHEL9_OS_RELEASE)
+    with pytest.raises(PyinfraError) as error:
+        deploy(responses)
+    message = str(error.value.__cause__ or error.value)
+    assert "host @fake/node1: Red Hat Enterprise Linux 9.4 (Plow) is not supported yet" in message
+    assert "supported: Debian, Ubuntu" in message
+
+
+def test_unsupported_cpu_architecture_stops_before_any_change():
+    from pyinfra.api.exceptions import PyinfraError
+
+    responses = answer(captured("debian12-fresh"), ARCH, ["riscv64"])
+    with pytest.raises(PyinfraError) as error:
+        deploy(responses)
+    assert "host @fake/node1: CPU architecture riscv64 cannot serve accelerator 'cpu'; allowed: x86_64, aarch64" in str(
+        error.value.__cause__ or error.value)
 
 
 # A converged host
