@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import posixpath
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ DEPLOYMENT_KEYS = (
     "accelerator", "model", "engine", "deployment", "served_model_name", "port",
     "max_model_len", "max_num_seqs", "extra_flags", "extra_env",
 )
+HUB_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
 # Substrings that mark an environment variable as secret: those belong in a 0600 file.
 SECRET_ENV_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY")
 
@@ -192,9 +194,13 @@ def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPl
     entry = config.model_entry or model.entry
     if entry is None and len(files) == 1:
         entry = files[0][0]
+    if entry is not None and ".." in entry.split("/"):
+        problems.append(("model_entry", f"{entry!r} must be a relative path inside the model directory"))
 
     if source.startswith("hf://"):
         repo, _, inline_revision = source.removeprefix("hf://").partition("@")
+        if not HUB_REPO.match(repo):
+            problems.append(("model_source", f"{source!r}: a hub source is hf://<org>/<repo>[@<commit>]"))
         revision = config.model_revision or inline_revision or model.revision
         if not revision:
             problems.append(("model_revision", f"{source} needs a pinned commit: set model_revision "
@@ -290,10 +296,8 @@ def render_serve_command(config: HostConfig, catalog: Catalog, binary: str, entr
     }
     argv = [binary]
     for name, value in values.items():
-        flag = engine.flags.get(name)
-        if flag is None:
-            raise HostDataError(config.model, [(name, f"engine {config.engine} has no flag for it")])
-        argv += [flag, str(value)]
+        # The catalog guarantees every engine has a flag for each of these.
+        argv += [engine.flags[name], str(value)]
     return argv + list(recipe.args) + list(config.extra_flags)
 
 

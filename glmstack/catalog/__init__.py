@@ -56,7 +56,7 @@ class Engine(Strict):
     @field_validator("flags")
     @classmethod
     def _flags_cover_the_basics(cls, flags: dict[str, str]) -> dict[str, str]:
-        missing = {"model_path", "served_model_name", "host", "port"} - flags.keys()
+        missing = {"model_path", "served_model_name", "host", "port", *TUNABLES} - flags.keys()
         if missing:
             raise ValueError(f"flags lacks {sorted(missing)}")
         return flags
@@ -67,7 +67,7 @@ class Model(Strict):
     format: Literal["gguf", "safetensors"]
     quantization: str
     description: str
-    source: str = Field(pattern=r"^(hf|modelscope)://[\w.-]+/[\w.-]+$")
+    source: str = Field(pattern=r"^hf://[\w.-]+/[\w.-]+$")  # ModelScope arrives with its fetcher
     revision: str | None
     include: list[str] = []
     entry: str | None = None

@@ -101,9 +101,9 @@ def _time_sync(plan: DeployPlan) -> None:
         host.noop(f"time sync skipped: this host is a {container} container and shares its host's clock")
         return
     installed = host.get_fact(DebPackages)
-    running = [daemon for daemon in OTHER_TIME_DAEMONS if daemon in installed]
-    if running:
-        host.noop(f"time sync left to {running[0]}, which this host already has")
+    present = [daemon for daemon in OTHER_TIME_DAEMONS if daemon in installed]
+    if present:
+        host.noop(f"time sync left to {present[0]}, which this host already has")
         return
     ensure_packages("Time sync package", ["systemd-timesyncd"])
     systemd.service(name="Time sync", service="systemd-timesyncd", running=True, enabled=True)

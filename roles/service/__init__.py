@@ -56,8 +56,8 @@ def run_service(plan: DeployPlan) -> None:
     config = plan.config
     files.directory(name="Engine home", path=paths["home"], user=config.base_service_user,
                     group=config.base_service_group, mode="700")
-    files.put(name="Engine environment file", src=StringIO(render_env_file(plan)),
-                    dest=paths["env_file"], user="root", group="root", mode="600")
+    files.put(name="Engine environment file", src=StringIO(render_env_file(plan)), dest=paths["env_file"],
+              user="root", group="root", mode="600")
     unit = files.put(name="Engine unit", src=StringIO(render_unit(plan)), dest=paths["unit"],
                      user="root", group="root", mode="644")
     running = host.get_fact(RunningServiceVariable, unit=service, variable=FINGERPRINT_VARIABLE)

@@ -32,9 +32,10 @@ def test_llamacpp_is_pinned_to_a_commit():
         (lambda c: c["recipes"][0]["tunables"].update(max_batch=4), "unknown tunables"),
         (lambda c: c["models"]["glm-5.2-gguf"].update(revision="main"), "40-character commit sha"),
         (lambda c: c["engines"]["llama.cpp"]["flags"].pop("port"), "flags lacks ['port']"),
+        (lambda c: c["engines"]["llama.cpp"]["flags"].pop("max_num_seqs"), "flags lacks ['max_num_seqs']"),
     ],
     ids=["engine-not-on-accelerator", "unknown-model", "duplicate-recipe", "unknown-engine",
-         "unknown-tunable", "branch-as-revision", "missing-port-flag"],
+         "unknown-tunable", "branch-as-revision", "missing-port-flag", "missing-tunable-flag"],
 )
 def test_broken_catalog_is_refused(mutate, message):
     data = raw_catalog()

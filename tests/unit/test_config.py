@@ -3,18 +3,12 @@
 import os
 
 import pytest
+from hostdata import CPU_MIRROR
 
 from glmstack.config import HostDataError, InventoryError, resolve, validate_inventory
 from glmstack.inventory import group
 
-GOOD = {
-    "accelerator": "cpu",
-    "model": "glm-5.2-gguf",
-    "engine": "llama.cpp",
-    "served_model_name": "glm-5.2-tiny-test",
-    "model_source": "http://10.213.0.1:8099",
-    "model_files": {"tiny.gguf": "ab" * 32},
-}
+GOOD = CPU_MIRROR
 
 
 def test_good_data_resolves_to_the_recipe_command_line():
@@ -88,6 +82,9 @@ BAD_CASES = {
                                 "llamacpp_source_sha256", "needs its sha256"),
     "missing-local-tarball": ({"llamacpp_source": "/nonexistent/llama.tar.gz"}, "llamacpp_source",
                               "not a tarball on the control machine"),
+    "hub-source-without-org": ({"model_source": "hf://GLM-5.2-GGUF", "model_revision": "1" * 40},
+                               "model_source", "hf://<org>/<repo>[@<commit>]"),
+    "entry-escapes-the-model-dir": ({"model_entry": "../../etc/passwd"}, "model_entry", "relative path inside"),
     "unknown-backend": ({"llamacpp_backend": "metal"}, "llamacpp_backend", "allowed: cpu"),
     "extra-flags-not-a-list": ({"extra_flags": "--threads 8"}, "extra_flags", "valid list"),
 }

@@ -1,18 +1,12 @@
 """Rendering of the engine unit and its environment file."""
 
 import pytest
+from hostdata import CPU_MIRROR
 
 from glmstack.config import resolve
 from glmstack.render import deployed_fingerprint, env_quote, render_env_file, render_unit, systemd_quote
 
-DATA = {
-    "accelerator": "cpu",
-    "model": "glm-5.2-gguf",
-    "engine": "llama.cpp",
-    "served_model_name": "glm-5.2-tiny-test",
-    "model_source": "http://10.213.0.1:8099",
-    "model_files": {"tiny.gguf": "ab" * 32},
-}
+DATA = CPU_MIRROR
 
 
 @pytest.mark.parametrize(
