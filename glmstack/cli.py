@@ -10,8 +10,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from glmstack.config import InventoryError
 from glmstack.lab import lab
 from glmstack.lab.host import LabError
+from glmstack.planning import host_document, plan_inventory, write_rendered
+from glmstack.render import rendered_files
 
 console = Console(stderr=True)
 
@@ -56,9 +59,90 @@ def _lab_inventory(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokens(value: int | None) -> str:
+    if not value:
+        return "-"
+    return f"{value / 1024:,.0f}K" if value < 1024**2 else f"{value / 1024**2:,.2f}M"
+
+
+def _print_plan(documents: list[dict]) -> None:
+    for doc in documents:
+        sizing = doc["sizing"]
+        fits = {True: "[green]fits[/]", False: "[red]does not fit[/]", None: "[yellow]not checked[/]"}[doc["fits"]]
+        node = f" (deployment {doc['deployment']}, rank {doc['rank']} of {doc['nodes']})" if doc["deployment"] else ""
+        console.rule(f"{doc['host']}{node}")
+        console.print(f"{doc['accelerator']} · {doc['model']} · {doc['engine']} · recipe "
+                      f"{doc['recipe']['variant']} (seed {doc['recipe']['seed']}) · {fits}")
+        if sizing["checked"]:
+            console.print(f"weights {sizing['weights_gb']:,.0f} GB = {sizing['weights_per_device_gb']} GB on each of "
+                          f"{sizing['devices']} devices of {sizing['usable_per_device_gb']} GB usable; KV "
+                          f"{sizing['kv_budget_per_device_gb']} GB/device ({sizing['kv_cache_dtype']}) = "
+                          f"{_tokens(sizing['kv_tokens'])} tokens; context that fits "
+                          f"{_tokens(sizing['context_that_fits'])}")
+        else:
+            console.print(f"sizing: {sizing['reason']}")
+        for line in sizing["problems"]:
+            console.print(f"[red]  ✗ {line}[/]")
+        for line in sizing["notes"]:
+            console.print(f"[yellow]  ! {line}[/]")
+        if not doc["installable"]:
+            console.print(f"[yellow]  ! glmstack cannot install {doc['engine']} yet; plan and render only[/]")
+        console.print("command: " + " ".join(doc["command"]), soft_wrap=True)
+        for name, value in doc["env"].items():
+            console.print(f"  {name}={value}", soft_wrap=True)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    try:
+        documents = [host_document(plan) for plan in plan_inventory(args.inventory)]
+    except InventoryError as error:
+        if args.json:
+            print(json.dumps({"hosts": [], "errors": str(error).splitlines()}, indent=2))
+        else:
+            console.print(f"[red]{error}[/]")
+        return 1
+    if args.json:
+        errors = [f"host {d['host']}: does not fit: {p}" for d in documents for p in d["sizing"]["problems"]]
+        print(json.dumps({"hosts": documents, "errors": errors}, indent=2))
+    else:
+        _print_plan(documents)
+    return 0 if all(doc["fits"] is not False for doc in documents) else 1
+
+
+def _render(args: argparse.Namespace) -> int:
+    try:
+        plans = {plan.host: plan for plan in plan_inventory(args.inventory)}
+    except InventoryError as error:
+        console.print(f"[red]{error}[/]")
+        return 1
+    if args.host not in plans:
+        console.print(f"[red]host {args.host} is not in {args.inventory}; hosts: {', '.join(plans)}[/]")
+        return 1
+    plan = plans[args.host]
+    if args.out:
+        for path in write_rendered(plan, Path(args.out)):
+            print(path)
+        return 0
+    for path, (content, mode) in rendered_files(plan).items():
+        print(f"# ---- {path} (mode {mode})")
+        print(content, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glmstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    plan = commands.add_parser("plan", help="what each host of an inventory would run, and whether it fits")
+    plan.add_argument("inventory")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.set_defaults(func=_plan)
+
+    render = commands.add_parser("render", help="the files the deploy would install on one host")
+    render.add_argument("inventory")
+    render.add_argument("host")
+    render.add_argument("--out", help="write them under this directory instead of printing")
+    render.set_defaults(func=_render)
 
     lab_parser = commands.add_parser("lab", help="local lab of real systemd nodes")
     lab_commands = lab_parser.add_subparsers(dest="lab_command", required=True)

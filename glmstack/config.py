@@ -1,7 +1,8 @@
 """Host data: the typed schema, its validation against the catalog, and the resolved plan.
 
 Everything a role needs is computed here once, from host data plus the catalog, so a bad
-value is reported (host, field, what is allowed) before any host is contacted.
+value is reported (host, field, what is allowed) before any host is contacted. `glmstack plan`
+and the deploy both call `resolve_inventory`: what plan shows is what runs.
 """
 
 from __future__ import annotations
@@ -18,20 +19,23 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from glmstack.catalog import COMMIT_SHA, Catalog, load_catalog
+from glmstack.catalog import COMMIT_SHA, Catalog, Parallelism, Recipe, load_catalog
+from glmstack.sizing import Sizing, size
 from roles.base.defaults import BaseSettings
 from roles.llamacpp.defaults import LlamaCppSettings
 from roles.model.defaults import ModelSettings
 from roles.service.defaults import ServiceSettings
 
 ROLE_PREFIXES = ("base_", "llamacpp_", "model_", "service_")
-DEPLOYMENT_KEYS = (
-    "accelerator", "model", "engine", "deployment", "served_model_name", "port",
-    "max_model_len", "max_num_seqs", "extra_flags", "extra_env",
-)
 HUB_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
 # Substrings that mark an environment variable as secret: those belong in a 0600 file.
 SECRET_ENV_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY")
+# Settings that only one vendor's stack understands; elsewhere they are a copy from the wrong recipe.
+VENDOR_ONLY_MARKERS = {
+    "amd": ("aiter", "VLLM_ROCM_"),
+    "huawei": ("HCCL_", "VLLM_ASCEND_", "--quantization ascend", "PYTORCH_NPU_"),
+}
+HOST_TUNABLES = ("max_model_len", "max_num_seqs", "gpu_memory_utilization", "num_speculative_tokens")
 
 
 class HostDataError(ValueError):
@@ -44,17 +48,30 @@ class HostDataError(ValueError):
         super().__init__("\n".join(lines))
 
 
+class InventoryError(ValueError):
+    """Problems in several hosts' data, one line per problem."""
+
+
 class DeploymentSettings(BaseModel):
     accelerator: str = Field(description="Accelerator id from the catalog (cpu, h200, ...).")
-    model: str = Field(description="Model id from the catalog (glm-5.2-gguf, ...).")
-    engine: str = Field(description="Engine id from the catalog (llama.cpp, vllm, ...).")
+    model: str = Field(description="Model id from the catalog (glm-5.2-fp8, ...).")
+    engine: str = Field(description="Engine id from the catalog (vllm, sglang, vllm-ascend, llama.cpp).")
+    recipe_variant: str | None = Field(None, description="Recipe variant; None: the seed's recommended one.")
     deployment: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]*$",
-                                   description="Name shared by hosts serving one model together.")
+                                   description="Name shared by hosts serving one model together; the first "
+                                               "host listed is rank 0.")
+    address: str | None = Field(None, pattern=r"^[\w.:-]+$",
+                                description="Address other nodes reach this host on; None: the host name.")
+    network_interface: str | None = Field(None, pattern=r"^[\w.-]+$",
+                                          description="NIC for collective traffic (multi-node deployments).")
     served_model_name: str | None = Field(None, pattern=r"^[\w.:/-]+$",
                                           description="Name clients use in requests; None: the model id.")
     port: int | None = Field(None, ge=1, le=65535, description="Port the engine listens on.")
     max_model_len: int | None = Field(None, gt=0, description="Context length per sequence.")
     max_num_seqs: int | None = Field(None, gt=0, description="Sequences served concurrently.")
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1,
+                                                 description="Share of accelerator memory the engine may use.")
+    num_speculative_tokens: int | None = Field(None, ge=0, description="MTP draft tokens; 0 turns MTP off.")
     extra_flags: list[str] = Field([], description="Extra engine arguments, appended verbatim.")
     extra_env: dict[str, str] = Field({}, description="Extra environment for the engine (no secrets).")
 
@@ -84,10 +101,10 @@ class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettin
 
 @dataclass(frozen=True)
 class ModelPlan:
-    kind: Literal["hf", "http", "path"]
+    kind: Literal["hf", "modelscope", "http", "path"]
     source: str
     directory: str
-    entry: str
+    entry: str | None
     revision: str | None = None
     include: tuple[str, ...] = ()
     files: tuple[tuple[str, str], ...] = ()
@@ -95,12 +112,13 @@ class ModelPlan:
 
     @property
     def entry_path(self) -> str:
-        return posixpath.join(self.directory, self.entry)
+        """What the engine is given: the entry file (GGUF), or the checkpoint directory."""
+        return posixpath.join(self.directory, self.entry) if self.entry else self.directory
 
     @property
     def fingerprint(self) -> str:
         """Identifies exactly which bytes are wanted; a ready marker holding it means done."""
-        parts = [self.kind, self.source, self.directory, self.entry, self.revision or "", *self.include,
+        parts = [self.kind, self.source, self.directory, self.entry or "", self.revision or "", *self.include,
                  *(f"{name}={digest}" for name, digest in self.files)]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -135,16 +153,25 @@ class DeployPlan:
     config: HostConfig
     model: ModelPlan
     engine_name: str
+    engine_installable: bool
     unit_name: str
     binary: str
     port: int
     served_model_name: str
     health_path: str
     seed: str
+    recipe_variant: str
+    recipe_note: str
     serve_argv: tuple[str, ...]
+    sizing: Sizing
     serve_env: dict[str, str] = field(default_factory=dict)
     device_allow: tuple[str, ...] = ()
+    supplementary_groups: tuple[str, ...] = ()
     accelerator_cpu_arch: tuple[str, ...] = ()
+    deployment: str | None = None
+    rank: int = 0
+    nodes: int = 1
+    head_address: str | None = None
     llamacpp: LlamaCppPlan | None = None
 
     @property
@@ -181,39 +208,45 @@ def _choice(kind: str, value: str, allowed: list[str]) -> tuple[str, str]:
     return (kind, f"{value!r} is not a known {kind}; allowed: {', '.join(sorted(allowed))}")
 
 
+def _relative_inside(path: str) -> bool:
+    return not path.startswith("/") and ".." not in path.split("/")
+
+
 def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPlan | None:
     model = catalog.models[config.model]
     source = config.model_source or model.source
     directory = config.model_dir or posixpath.join(config.base_state_dir, "models", config.model)
     files = tuple(sorted(config.model_files.items()))
     for name, digest in files:
-        if name.startswith("/") or ".." in name.split("/"):
+        if not _relative_inside(name):
             problems.append(("model_files", f"{name!r} must be a relative path inside the model directory"))
         if not (len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
             problems.append(("model_files", f"{name!r}: sha256 must be 64 lowercase hex digits"))
     entry = config.model_entry or model.entry
-    if entry is None and len(files) == 1:
+    if entry is None and model.format == "gguf" and len(files) == 1:
         entry = files[0][0]
-    if entry is not None and ".." in entry.split("/"):
+    if entry is not None and not _relative_inside(entry):
         problems.append(("model_entry", f"{entry!r} must be a relative path inside the model directory"))
+    needs_entry = model.format == "gguf" and entry is None
 
-    if source.startswith("hf://"):
-        repo, _, inline_revision = source.removeprefix("hf://").partition("@")
+    if source.startswith(("hf://", "modelscope://")):
+        kind = "hf" if source.startswith("hf://") else "modelscope"
+        repo, _, inline_revision = source.split("://", 1)[1].partition("@")
         if not HUB_REPO.match(repo):
-            problems.append(("model_source", f"{source!r}: a hub source is hf://<org>/<repo>[@<commit>]"))
+            problems.append(("model_source", f"{source!r}: a hub source is {kind}://<org>/<repo>[@<commit>]"))
         revision = config.model_revision or inline_revision or model.revision
         if not revision:
-            problems.append(("model_revision", f"{source} needs a pinned commit: set model_revision "
+            problems.append(("model_revision", f"{kind}://{repo} needs a pinned commit: set model_revision "
                                                "to a 40-character commit sha of the repository"))
         elif not COMMIT_SHA.match(revision):
             problems.append(("model_revision", f"{revision!r} is not a 40-character commit sha"))
-        if entry is None:
+        if needs_entry:
             problems.append(("model_entry", "name the file the engine loads (for split GGUFs the "
                                             "-00001-of-N shard), relative to the model directory"))
         if problems:
             return None
         include = tuple(config.model_include if config.model_include is not None else model.include)
-        return ModelPlan("hf", f"hf://{repo}", directory, entry, revision=revision, include=include,
+        return ModelPlan(kind, f"{kind}://{repo}", directory, entry, revision=revision, include=include,
                          files=files, token_file=config.model_hf_token_file)
 
     if source.startswith(("http://", "https://")):
@@ -221,21 +254,21 @@ def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPl
             problems.append(("model_source", f"{source!r} is not a URL with a host"))
         if not files:
             problems.append(("model_files", "an http(s) mirror needs every file with its sha256"))
-        if entry is None:
+        if needs_entry:
             problems.append(("model_entry", "name the file the engine loads"))
-        elif files and entry not in dict(files):
+        elif entry is not None and files and entry not in dict(files):
             problems.append(("model_entry", f"{entry!r} is not one of model_files"))
         if problems:
             return None
         return ModelPlan("http", source.rstrip("/"), directory, entry, files=files)
 
     if source.startswith("/"):
-        if entry is None:
+        if needs_entry:
             problems.append(("model_entry", "name the file the engine loads"))
             return None
         return ModelPlan("path", source, source.rstrip("/") or "/", entry, files=files)
 
-    problems.append(("model_source", f"{source!r}: allowed are hf://org/repo[@commit], "
+    problems.append(("model_source", f"{source!r}: allowed are hf://org/repo[@commit], modelscope://org/repo, "
                                      "http(s)://mirror/base, or an absolute path on the host"))
     return None
 
@@ -278,38 +311,105 @@ def _plan_llamacpp(config: HostConfig, catalog: Catalog, problems: list) -> Llam
     )
 
 
-def render_serve_command(config: HostConfig, catalog: Catalog, binary: str, entry_path: str) -> list[str]:
-    """The engine's command line: catalog flags for tunables, the recipe's args, then extras."""
-    engine = catalog.engines[config.engine]
-    recipe = catalog.recipe(config.model, config.accelerator, config.engine)
-    assert recipe is not None
+def _fill(templates: list[str], values: dict[str, Any]) -> list[str]:
+    words = []
+    for template in templates:
+        for name, value in values.items():
+            template = template.replace("{" + name + "}", str(value))
+        words.append(template)
+    return words
+
+
+def effective_tunables(config: HostConfig, recipe: Recipe) -> dict[str, Any]:
+    """The recipe's tunables with the host's overrides on top; None and 0 draft tokens drop out."""
     tunables = dict(recipe.tunables)
-    for name in ("max_model_len", "max_num_seqs"):
+    for name in HOST_TUNABLES:
         if getattr(config, name) is not None:
             tunables[name] = getattr(config, name)
-    values = {
-        "model_path": entry_path,
+    if tunables.get("num_speculative_tokens") == 0:
+        del tunables["num_speculative_tokens"]
+    return tunables
+
+
+def render_serve_command(config: HostConfig, catalog: Catalog, recipe: Recipe, binary: str, model_path: str,
+                         rank: int = 0, nodes: int = 1, head: str | None = None) -> list[str]:
+    """The engine's command line: catalog argument templates filled from the recipe and host data."""
+    engine = catalog.engines[config.engine]
+    layout = recipe.parallel
+    values: dict[str, Any] = {
+        "model_path": model_path,
         "served_model_name": config.served_model_name or config.model,
         "host": config.service_bind_host,
         "port": config.port or engine.default_port,
-        **tunables,
     }
-    argv = [binary]
+    if layout.tensor_parallel_size:
+        values["tensor_parallel_size"] = layout.tensor_parallel_size
+    if layout.pipeline_parallel_size > 1:
+        values["pipeline_parallel_size"] = layout.pipeline_parallel_size
+    values.update(effective_tunables(config, recipe))
+    argv = [binary, *engine.subcommand]
     for name, value in values.items():
-        # The catalog guarantees every engine has a flag for each of these.
-        argv += [engine.flags[name], str(value)]
-    return argv + list(recipe.args) + list(config.extra_flags)
+        argv += _fill(engine.flags[name], {"value": value})
+    argv += recipe.args
+    if nodes > 1:
+        dp_local = layout.data_parallel_size // nodes
+        placeholders = {"nodes": nodes, "rank": rank, "head": head, "dp": layout.data_parallel_size,
+                        "dp_local": dp_local, "dp_start": rank * dp_local}
+        argv += _fill(engine.multinode_head if rank == 0 else engine.multinode_worker, placeholders)
+    return argv + list(config.extra_flags)
 
 
-def resolve(host: str, data: dict[str, Any], catalog: Catalog | None = None) -> DeployPlan:
-    """Validate one host's data and resolve it against the catalog, or raise HostDataError."""
-    catalog = catalog or load_catalog()
+def _compatibility_problems(config: HostConfig, catalog: Catalog, recipe: Recipe) -> list[tuple[str, str]]:
+    """What the seeds and reference facts say cannot work, beyond the schema."""
+    problems = []
+    accelerator = catalog.accelerators[config.accelerator]
+    engine = catalog.engines[config.engine]
+    model = catalog.models[config.model]
+    for name in HOST_TUNABLES:
+        if getattr(config, name) is not None and name not in engine.flags:
+            allowed = [t for t in HOST_TUNABLES if t in engine.flags]
+            problems.append((name, f"engine {config.engine} takes no {name}; it takes: {', '.join(allowed)}"))
+    tunables = effective_tunables(config, recipe)
+    if tunables.get("num_speculative_tokens") and not model.mtp:
+        problems.append(("num_speculative_tokens", f"{config.model} cannot use MTP: {model.mtp_note}"))
+    kv_dtype = tunables.get("kv_cache_dtype")
+    if kv_dtype and accelerator.kv_cache_dtypes_accepted and kv_dtype not in accelerator.kv_cache_dtypes_accepted:
+        problems.append(("kv_cache_dtype", f"{kv_dtype!r} is not an FP8 KV-cache name on {config.accelerator}; "
+                                           f"allowed: {', '.join(accelerator.kv_cache_dtypes_accepted)}"))
+    for vendor, markers in VENDOR_ONLY_MARKERS.items():
+        if accelerator.vendor == vendor:
+            continue
+        for where, values in (("extra_flags", config.extra_flags), ("extra_env", list(config.extra_env))):
+            text = " ".join(values)
+            for marker in markers:
+                if marker.lower() in text.lower():
+                    problems.append((where, f"{marker!r} only applies to {vendor} accelerators, not "
+                                            f"{config.accelerator}"))
+    return problems
+
+
+def _recipe_for(config: HostConfig, catalog: Catalog, problems: list) -> Recipe | None:
+    recipe = catalog.recipe(config.model, config.accelerator, config.engine, config.recipe_variant)
+    if recipe is not None:
+        return recipe
+    variants = [r.variant for r in catalog.recipes_for(config.model, config.accelerator, config.engine)]
+    if variants:
+        problems.append(("recipe_variant", f"{config.recipe_variant!r} is not a recipe for {config.model} with "
+                                           f"{config.engine} on {config.accelerator}; allowed: {', '.join(variants)}"))
+    else:
+        served = sorted({r.model for r in catalog.recipes if (r.accelerator, r.engine) ==
+                         (config.accelerator, config.engine)})
+        problems.append(("model", f"no recipe serves {config.model!r} with {config.engine} on "
+                                  f"{config.accelerator}; models with one: {', '.join(served) or 'none'}"))
+    return None
+
+
+def _validated(host: str, data: dict[str, Any], catalog: Catalog) -> tuple[HostConfig, Recipe]:
     problems = _unknown_role_keys(data)
     try:
         config = HostConfig.model_validate(data)
     except ValidationError as error:
         raise HostDataError(host, problems + _pydantic_problems(error)) from None
-
     if config.accelerator not in catalog.accelerators:
         problems.append(_choice("accelerator", config.accelerator, list(catalog.accelerators)))
     if config.model not in catalog.models:
@@ -318,58 +418,165 @@ def resolve(host: str, data: dict[str, Any], catalog: Catalog | None = None) -> 
         problems.append(_choice("engine", config.engine, list(catalog.engines)))
     if problems:
         raise HostDataError(host, problems)
-
     accelerator = catalog.accelerators[config.accelerator]
     if config.engine not in accelerator.engines:
-        problems.append(("engine", f"{config.engine!r} cannot run on accelerator {config.accelerator!r}; "
-                                   f"allowed: {', '.join(accelerator.engines)}"))
-    recipe = catalog.recipe(config.model, config.accelerator, config.engine)
-    if recipe is None and not problems:
-        served = sorted(r.model for r in catalog.recipes_for(config.accelerator, config.engine))
-        problems.append(("model", f"no recipe serves {config.model!r} with {config.engine} on "
-                                  f"{config.accelerator}; models with one: {', '.join(served) or 'none'}"))
+        raise HostDataError(host, [("engine", f"{config.engine!r} cannot run on accelerator "
+                                              f"{config.accelerator!r}; allowed: {', '.join(accelerator.engines)}")])
+    recipe = _recipe_for(config, catalog, problems)
+    if recipe is None:
+        raise HostDataError(host, problems)
+    problems += _compatibility_problems(config, catalog, recipe)
     if problems:
         raise HostDataError(host, problems)
+    return config, recipe
 
+
+def _alternatives(config: HostConfig, catalog: Catalog) -> list[str]:
+    """Smaller checkpoints of the same family with a recipe on this accelerator."""
+    model = catalog.models[config.model]
+    smaller = {r.model for r in catalog.recipes if r.accelerator == config.accelerator
+               and catalog.models[r.model].family == model.family and r.model != config.model
+               and (catalog.models[r.model].weights_gb or 0) < (model.weights_gb or 0)}
+    return [f"{name} ({catalog.models[name].weights_gb:,.0f} GB)" for name in sorted(smaller)]
+
+
+def _node_count_problem(config: HostConfig, catalog: Catalog, recipe: Recipe, nodes: int,
+                        deployment: str | None) -> str:
+    """Why the recipe's node count is needed: the sizing on the nodes given, when it does not fit."""
+    accelerator = catalog.accelerators[config.accelerator]
+    tp = min(recipe.parallel.tensor_parallel_size or accelerator.devices_per_node, accelerator.devices_per_node)
+    on_given_nodes = size(config.model, catalog.models[config.model], config.accelerator, accelerator,
+                          Parallelism(nodes=nodes, tensor_parallel_size=tp, pipeline_parallel_size=nodes),
+                          nodes, effective_tunables(config, recipe), explicit_max_model_len=False,
+                          alternatives=_alternatives(config, catalog))
+    where = (f"deployment {deployment!r} has {nodes} host{'s' if nodes > 1 else ''}" if deployment
+             else "this host serves alone (no deployment)")
+    reason = f"{on_given_nodes.problems[0]}; " if on_given_nodes.problems else ""
+    return (f"{reason}the recipe for {config.model} with {config.engine} on {config.accelerator} runs on "
+            f"{recipe.parallel.nodes} nodes sharing a deployment, and {where}")
+
+
+def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, rank: int, peers: list[str],
+               deployment: str | None) -> DeployPlan:
+    problems: list[tuple[str, str]] = []
+    nodes = len(peers)
+    if recipe.parallel.nodes != nodes:
+        problems.append(("deployment", _node_count_problem(config, catalog, recipe, nodes, deployment)))
+    interface_needed = nodes > 1 and any("{interface}" in value for value in recipe.multinode_env.values())
+    if interface_needed and not config.network_interface:
+        problems.append(("network_interface", "a multi-node deployment needs the NIC for collective traffic"))
     model_plan = _plan_model(config, catalog, problems)
     llamacpp_plan = _plan_llamacpp(config, catalog, problems) if config.engine == "llama.cpp" else None
     if problems or model_plan is None:
         raise HostDataError(host, problems)
 
     engine = catalog.engines[config.engine]
-    binary = posixpath.join(llamacpp_plan.install_dir, engine.binary) if llamacpp_plan else engine.binary
-    env = {**recipe.env, **config.extra_env}
+    if llamacpp_plan:
+        binary = posixpath.join(llamacpp_plan.install_dir, engine.binary)
+    else:
+        binary = posixpath.join(config.base_prefix, "venvs", config.engine, engine.binary)
+    head = peers[0]
+    address = config.address or host
+    env = dict(recipe.env)
+    if nodes > 1:
+        env.update({k: _fill([v], {"address": address, "interface": config.network_interface})[0]
+                    for k, v in recipe.multinode_env.items()})
+    env.update(config.extra_env)
+    tunables = effective_tunables(config, recipe)
+    sizing = size(config.model, catalog.models[config.model], config.accelerator,
+                  catalog.accelerators[config.accelerator], recipe.parallel, nodes, tunables,
+                  explicit_max_model_len="max_model_len" in tunables, alternatives=_alternatives(config, catalog))
     return DeployPlan(
         host=host,
         config=config,
         model=model_plan,
         engine_name=config.engine,
+        engine_installable=engine.installable,
         unit_name=engine.unit_name,
         binary=binary,
         port=config.port or engine.default_port,
         served_model_name=config.served_model_name or config.model,
         health_path=engine.health_path,
         seed=recipe.seed,
-        serve_argv=tuple(render_serve_command(config, catalog, binary, model_plan.entry_path)),
+        recipe_variant=recipe.variant,
+        recipe_note=recipe.note,
+        serve_argv=tuple(render_serve_command(config, catalog, recipe, binary, model_plan.entry_path,
+                                              rank=rank, nodes=nodes, head=head)),
+        sizing=sizing,
         serve_env=env,
-        device_allow=tuple(accelerator.device_allow),
-        accelerator_cpu_arch=tuple(accelerator.cpu_arch),
+        device_allow=tuple(catalog.accelerators[config.accelerator].device_allow),
+        supplementary_groups=tuple(catalog.accelerators[config.accelerator].supplementary_groups),
+        accelerator_cpu_arch=tuple(catalog.accelerators[config.accelerator].cpu_arch),
+        deployment=deployment,
+        rank=rank,
+        nodes=nodes,
+        head_address=head if nodes > 1 else None,
         llamacpp=llamacpp_plan,
     )
 
 
-class InventoryError(ValueError):
-    """Problems in several hosts' data, one line per problem."""
+def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog | None = None,
+                      require_fit: bool = True) -> list[DeployPlan]:
+    """Validate and resolve every host, deployments together; report all problems of all hosts at once."""
+    catalog = catalog or load_catalog()
+    errors: list[str] = []
+    validated: dict[str, tuple[HostConfig, Recipe]] = {}
+    for name, data in hosts:
+        try:
+            validated[name] = _validated(name, data, catalog)
+        except HostDataError as error:
+            errors.append(str(error))
+
+    members: dict[str, list[str]] = {}
+    for name, (config, _) in validated.items():
+        if config.deployment:
+            members.setdefault(config.deployment, []).append(name)
+    for deployment, names in members.items():
+        first = validated[names[0]][0]
+        for name in names[1:]:
+            config = validated[name][0]
+            for key in ("accelerator", "model", "engine", "recipe_variant"):
+                if getattr(config, key) != getattr(first, key):
+                    errors.append(f"host {name}: field {key}: deployment {deployment!r} serves one model: "
+                                  f"{getattr(first, key)!r} as on {names[0]} (rank 0)")
+
+    plans = []
+    if not errors:
+        for name, (config, recipe) in validated.items():
+            peers = members[config.deployment] if config.deployment else [name]
+            addresses = [validated[p][0].address or p for p in peers]
+            try:
+                plan = _plan_host(name, config, recipe, catalog, peers.index(name), addresses, config.deployment)
+            except HostDataError as error:
+                errors.append(str(error))
+                continue
+            if require_fit and plan.sizing.problems:
+                errors.extend(f"host {name}: does not fit: {problem}" for problem in plan.sizing.problems)
+            plans.append(plan)
+    if errors:
+        raise InventoryError("\n".join(errors))
+    return plans
+
+
+def resolve(host: str, data: dict[str, Any], catalog: Catalog | None = None) -> DeployPlan:
+    """One host serving alone; raises HostDataError naming the host."""
+    try:
+        return resolve_inventory([(host, data)], catalog)[0]
+    except InventoryError as error:
+        raise _as_host_error(host, error) from None
+
+
+def _as_host_error(host: str, error: InventoryError) -> HostDataError:
+    """The same problems, for one host, as (field, message) pairs; sizing problems under 'sizing'."""
+    problems = []
+    for line in str(error).splitlines():
+        _, _, rest = line.partition(f"host {host}: ")
+        where, _, message = rest.partition(": ")
+        problems.append((where.removeprefix("field "), message) if where.startswith("field ") else
+                        ("sizing", rest.removeprefix("does not fit: ")))
+    return HostDataError(host, problems)
 
 
 def validate_inventory(hosts: list[tuple[str, dict[str, Any]]]) -> list[DeployPlan]:
     """Resolve every host; report the problems of all hosts together."""
-    plans, errors = [], []
-    for name, data in hosts:
-        try:
-            plans.append(resolve(name, data))
-        except HostDataError as error:
-            errors.append(str(error))
-    if errors:
-        raise InventoryError("\n".join(errors))
-    return plans
+    return resolve_inventory(hosts)

@@ -11,9 +11,23 @@ pyinfra loads inventory files before it connects to anything, so an inventory wr
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from glmstack.config import InventoryError, validate_inventory
+
+# `glmstack plan` loads inventories to report on them, so there a problem raises instead of exiting.
+_raise_on_invalid: ContextVar[bool] = ContextVar("raise_on_invalid", default=False)
+
+
+@contextmanager
+def raising_on_invalid_data():
+    token = _raise_on_invalid.set(True)
+    try:
+        yield
+    finally:
+        _raise_on_invalid.reset(token)
 
 HostEntry = str | tuple[str, dict[str, Any]]
 
@@ -32,6 +46,8 @@ def group(hosts: list[HostEntry], **group_data: Any) -> list[tuple[str, dict[str
     try:
         validate_inventory(merged)
     except InventoryError as error:
+        if _raise_on_invalid.get():
+            raise
         # pyinfra would wrap an exception in a traceback; the message is the whole story.
         sys.stderr.write(f"glmstack: invalid host data, nothing was contacted:\n{error}\n")
         raise SystemExit(2) from None

@@ -81,3 +81,9 @@ def render_unit(plan: DeployPlan) -> str:
 
 def render_env_file(plan: DeployPlan) -> str:
     return _jinja.get_template("engine.env.j2").render(plan=plan, env=service_environment(plan))
+
+
+def rendered_files(plan: DeployPlan) -> dict[str, tuple[str, str]]:
+    """Path on the host -> (content, mode) of every file the service role installs."""
+    paths = unit_paths(plan)
+    return {paths["unit"]: (render_unit(plan), "644"), paths["env_file"]: (render_env_file(plan), "600")}

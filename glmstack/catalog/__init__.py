@@ -17,7 +17,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 CATALOG_DIR = Path(__file__).resolve().parent
 
 COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
-TUNABLES = ("max_model_len", "max_num_seqs")
+# Values a recipe sets and a host may override; each engine maps them to its own arguments.
+TUNABLES = (
+    "max_model_len",
+    "max_num_seqs",
+    "gpu_memory_utilization",
+    "num_speculative_tokens",
+    "kv_cache_dtype",
+    "cpu_offload_gb",
+)
+# Set by a recipe's layout (Parallelism), rendered through the same flag templates.
+PARALLEL_SETTINGS = ("tensor_parallel_size", "pipeline_parallel_size")
+# Always rendered: where the weights are, the name clients use, and the listening address.
+SERVE_ARGUMENTS = ("model_path", "served_model_name", "host", "port")
+# How many bytes one KV-cache element takes for each dtype name engines use.
+KV_DTYPE_BYTES = {"auto": 2, "bfloat16": 2, "fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "q8_0": 1}
 
 
 class Strict(BaseModel):
@@ -29,11 +43,17 @@ class Accelerator(Strict):
     description: str
     devices_per_node: int = Field(ge=0)
     memory_per_device_gb: float = Field(ge=0)
+    host_memory_gb: float | None = None
     cpu_arch: list[Literal["x86_64", "aarch64"]]
     engines: list[str]
+    # The FP8 KV-cache dtype name this hardware's engines use, and every name they accept.
+    kv_cache_dtype: str | None = None
+    kv_cache_dtypes_accepted: list[str] = []
     llamacpp_backend: Literal["cpu", "cuda", "hip", "cann"] | None = None
     # Device nodes the engine unit may open (systemd DeviceAllow= entries); none means no devices.
     device_allow: list[str] = []
+    supplementary_groups: list[str] = []
+    source: str = ""
 
 
 class EngineBackend(Strict):
@@ -43,22 +63,33 @@ class EngineBackend(Strict):
 
 class Engine(Strict):
     description: str
-    version: str
+    # None: not pinned yet, so it can be planned but not installed.
+    version: str | None
     source: str
     unit_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     binary: str
+    # Arguments between the binary and the flags (`vllm serve ...`).
+    subcommand: list[str] = []
     default_port: int = Field(ge=1, le=65535)
     health_path: str = Field(pattern=r"^/")
     model_formats: list[str]
-    flags: dict[str, str]
+    # Argument templates per setting; "{value}" is replaced. A setting an engine cannot take is absent.
+    flags: dict[str, list[str]]
+    # Arguments for node `rank` of `nodes`; placeholders {nodes} {rank} {head} {dp_local} {dp_start}.
+    multinode_head: list[str] = []
+    multinode_worker: list[str] = []
     backends: dict[str, EngineBackend] = {}
+    installable: bool = False
 
     @field_validator("flags")
     @classmethod
-    def _flags_cover_the_basics(cls, flags: dict[str, str]) -> dict[str, str]:
-        missing = {"model_path", "served_model_name", "host", "port", *TUNABLES} - flags.keys()
+    def _flags_cover_the_basics(cls, flags: dict[str, list[str]]) -> dict[str, list[str]]:
+        missing = set(SERVE_ARGUMENTS) - flags.keys()
         if missing:
             raise ValueError(f"flags lacks {sorted(missing)}")
+        unknown = flags.keys() - set(SERVE_ARGUMENTS) - set(TUNABLES) - set(PARALLEL_SETTINGS)
+        if unknown:
+            raise ValueError(f"flags has unknown settings {sorted(unknown)}")
         return flags
 
 
@@ -67,12 +98,22 @@ class Model(Strict):
     format: Literal["gguf", "safetensors"]
     quantization: str
     description: str
-    source: str = Field(pattern=r"^hf://[\w.-]+/[\w.-]+$")  # ModelScope arrives with its fetcher
+    source: str = Field(pattern=r"^(hf|modelscope)://[\w.-]+/[\w.-]+$")
     revision: str | None
     include: list[str] = []
     entry: str | None = None
+    # Sizing facts: weight bytes in GB (10^9), attention layers without MTP layers, and the KV
+    # cache elements one token takes in one layer. kv_heads is None for MLA, whose compressed
+    # cache every tensor-parallel rank holds whole; GQA caches are split across up to kv_heads ranks.
+    weights_gb: float | None
+    layers: int = Field(gt=0)
+    kv_elements_per_token_per_layer: int = Field(gt=0)
+    kv_heads: int | None = None
     native_context: int = Field(gt=0)
     mtp: bool
+    mtp_note: str = ""
+    trust_remote_code: bool = False
+    sources: str = ""
 
     @field_validator("revision")
     @classmethod
@@ -82,19 +123,31 @@ class Model(Strict):
         return revision
 
 
+class Parallelism(Strict):
+    nodes: int = Field(1, ge=1)
+    tensor_parallel_size: int | None = Field(None, ge=1)
+    pipeline_parallel_size: int = Field(1, ge=1)
+    data_parallel_size: int = Field(1, ge=1)
+
+
 class Recipe(Strict):
     model: str
     accelerator: str
     engine: str
+    variant: str = Field("default", pattern=r"^[a-z0-9][a-z0-9-]*$")
     seed: str = Field(pattern=r"^\d{3}$")
     note: str
-    tunables: dict[str, int | float]
+    parallel: Parallelism = Parallelism()
+    tunables: dict[str, int | float | str] = {}
     args: list[str] = []
     env: dict[str, str] = {}
+    # Extra environment on multi-node deployments, and for node-specific values:
+    # {address} is the node's own address, {interface} its collective-traffic interface.
+    multinode_env: dict[str, str] = {}
 
     @field_validator("tunables")
     @classmethod
-    def _known_tunables(cls, tunables: dict[str, int | float]) -> dict[str, int | float]:
+    def _known_tunables(cls, tunables: dict[str, int | float | str]) -> dict[str, int | float | str]:
         unknown = set(tunables) - set(TUNABLES)
         if unknown:
             raise ValueError(f"unknown tunables {sorted(unknown)}; known: {list(TUNABLES)}")
@@ -115,8 +168,8 @@ class Catalog(Strict):
                     raise ValueError(f"accelerator {name}: unknown engine {engine!r}")
         seen = set()
         for recipe in self.recipes:
-            key = (recipe.model, recipe.accelerator, recipe.engine)
-            where = "recipe {}/{}/{}".format(*key)
+            key = (recipe.model, recipe.accelerator, recipe.engine, recipe.variant)
+            where = "recipe {}/{}/{}/{}".format(*key)
             if key in seen:
                 raise ValueError(f"{where}: defined twice")
             seen.add(key)
@@ -126,18 +179,25 @@ class Catalog(Strict):
                 raise ValueError(f"{where}: unknown accelerator")
             if recipe.engine not in self.accelerators[recipe.accelerator].engines:
                 raise ValueError(f"{where}: engine not supported by the accelerator")
-            if self.models[recipe.model].format not in self.engines[recipe.engine].model_formats:
+            engine = self.engines[recipe.engine]
+            if self.models[recipe.model].format not in engine.model_formats:
                 raise ValueError(f"{where}: engine cannot load {self.models[recipe.model].format}")
+            for tunable in recipe.tunables:
+                if tunable not in engine.flags:
+                    raise ValueError(f"{where}: engine {recipe.engine} has no argument for {tunable}")
+            if recipe.parallel.nodes > 1 and not engine.multinode_head:
+                raise ValueError(f"{where}: engine {recipe.engine} has no multi-node arguments")
         return self
 
-    def recipe(self, model: str, accelerator: str, engine: str) -> Recipe | None:
-        for recipe in self.recipes:
-            if (recipe.model, recipe.accelerator, recipe.engine) == (model, accelerator, engine):
+    def recipes_for(self, model: str, accelerator: str, engine: str) -> list[Recipe]:
+        return [r for r in self.recipes if (r.model, r.accelerator, r.engine) == (model, accelerator, engine)]
+
+    def recipe(self, model: str, accelerator: str, engine: str, variant: str | None = None) -> Recipe | None:
+        """The named variant, or the first one listed (the seed's recommendation) when None."""
+        for recipe in self.recipes_for(model, accelerator, engine):
+            if variant is None or recipe.variant == variant:
                 return recipe
         return None
-
-    def recipes_for(self, accelerator: str, engine: str) -> list[Recipe]:
-        return [r for r in self.recipes if (r.accelerator, r.engine) == (accelerator, engine)]
 
 
 def _read(name: str):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from pyinfra import host
 from pyinfra.api import deploy, operation
+from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import FileContents
 from pyinfra.operations import files
 
@@ -116,6 +117,9 @@ def fetch_model(plan: DeployPlan):
 
 @deploy("glmstack model")
 def install_model(plan: DeployPlan) -> None:
+    if plan.model.kind == "modelscope":
+        raise DeployError(f"host {host.name}: ModelScope downloads are not supported yet; mirror the weights "
+                          "over http(s) or put them on the host and set model_source to that path")
     if plan.model.kind == "hf":
         ensure_packages("Python for the hub client", ["python3-venv"])
         if plan.model.token_file:

@@ -11,7 +11,7 @@ from pyinfra.api import deploy, operation
 from pyinfra.operations import files, systemd
 
 from glmstack.facts import HttpStatus, RunningServiceVariable, UnitNeedsDaemonReload
-from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, render_env_file, render_unit, unit_paths
+from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, rendered_files, unit_paths
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan
@@ -56,10 +56,14 @@ def run_service(plan: DeployPlan) -> None:
     config = plan.config
     files.directory(name="Engine home", path=paths["home"], user=config.base_service_user,
                     group=config.base_service_group, mode="700")
-    files.put(name="Engine environment file", src=StringIO(render_env_file(plan)), dest=paths["env_file"],
-              user="root", group="root", mode="600")
-    unit = files.put(name="Engine unit", src=StringIO(render_unit(plan)), dest=paths["unit"],
-                     user="root", group="root", mode="644")
+    # The very files `glmstack render` shows.
+    rendered = rendered_files(plan)
+    env_text, env_mode = rendered[paths["env_file"]]
+    unit_text, unit_mode = rendered[paths["unit"]]
+    files.put(name="Engine environment file", src=StringIO(env_text), dest=paths["env_file"],
+              user="root", group="root", mode=env_mode)
+    unit = files.put(name="Engine unit", src=StringIO(unit_text), dest=paths["unit"],
+                     user="root", group="root", mode=unit_mode)
     running = host.get_fact(RunningServiceVariable, unit=service, variable=FINGERPRINT_VARIABLE)
     stale_engine = running is not None and running != deployed_fingerprint(plan)
     started = systemd.service(name=f"Run {plan.unit_name}", service=service, running=True, enabled=True,

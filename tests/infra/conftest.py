@@ -7,23 +7,14 @@ On a failure, the engine unit's recent journal is attached to the report.
 
 from __future__ import annotations
 
-import runpy
-
 import pytest
 
-from glmstack.config import DeployPlan, resolve
+from glmstack.config import DeployPlan
+from glmstack.planning import plan_inventory
 
 
 def pytest_addoption(parser):
     parser.addoption("--glm-inventory", help="the pyinfra inventory file the hosts were deployed with")
-
-
-def _inventory_hosts(path: str) -> list[tuple[str, dict]]:
-    hosts = []
-    for value in runpy.run_path(path).values():
-        if isinstance(value, list) and all(isinstance(item, tuple) and len(item) == 2 for item in value):
-            hosts.extend((name, data) for name, data in value if isinstance(data, dict))
-    return hosts
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +22,7 @@ def plans(pytestconfig) -> dict[str, DeployPlan]:
     path = pytestconfig.getoption("glm_inventory")
     if not path:
         pytest.fail("pass --glm-inventory=<inventory file> so the checks know what was deployed")
-    return {name: resolve(name, data) for name, data in _inventory_hosts(path)}
+    return {plan.host: plan for plan in plan_inventory(path)}
 
 
 @pytest.fixture

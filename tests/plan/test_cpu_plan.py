@@ -230,7 +230,7 @@ def test_bad_host_data_stops_before_any_operation():
 
     with pytest.raises(PyinfraError) as error:
         deploy(captured("debian12-converged"), engine="vllm")
-    assert "host @fake/node1: field engine: 'vllm' is not a known engine; allowed: llama.cpp" in str(
+    assert "host @fake/node1: field engine: 'vllm' cannot run on accelerator 'cpu'; allowed: llama.cpp" in str(
         error.value.__cause__ or error.value)
 
 
@@ -243,3 +243,12 @@ def test_tarball_url_source_is_checked_before_it_is_unpacked():
     assert build.index(f"curl -fsSL --retry 3 -o {tarball}") < build.index(f"echo '{digest}  {tarball}")
     assert build.index("sha256sum -c") < build.index("tar -xzf") < build.index("cmake -S")
     assert "git " not in build
+
+
+def test_engines_that_cannot_be_installed_yet_are_refused_before_any_change():
+    from pyinfra.api.exceptions import PyinfraError
+
+    with pytest.raises(PyinfraError) as error:
+        run_deploy({"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}, captured("debian12-fresh"))
+    assert ("host @fake/node1: engine vllm can be planned (glmstack plan, glmstack render) but glmstack cannot "
+            "install it yet") in str(error.value.__cause__ or error.value)

@@ -62,8 +62,8 @@ def test_hub_source_with_commit_and_entry_resolves():
 
 
 BAD_CASES = {
-    "unknown-accelerator": ({"accelerator": "tpu"}, "accelerator", "allowed: cpu"),
-    "unknown-model": ({"model": "glm-9"}, "model", "allowed: glm-5.2-gguf"),
+    "unknown-accelerator": ({"accelerator": "tpu"}, "accelerator", "allowed: ascend-a2, ascend-a3, b200, cpu, gh200"),
+    "unknown-model": ({"model": "glm-9"}, "model", "allowed: glm-4.5-bf16, glm-4.5-fp8, glm-5.2-awq-int4"),
     "unknown-engine": ({"engine": "tgi"}, "engine", "allowed: llama.cpp"),
     "missing-accelerator": ({"accelerator": None}, "accelerator", "is required"),
     "port-not-a-number": ({"port": "http"}, "port", "valid integer"),

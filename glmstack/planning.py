@@ -1,0 +1,71 @@
+"""`glmstack plan` and `glmstack render`: what a deploy would install, without contacting any host."""
+
+from __future__ import annotations
+
+import os
+import runpy
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from glmstack.config import DeployPlan, InventoryError, resolve_inventory
+from glmstack.inventory import raising_on_invalid_data
+from glmstack.render import rendered_files, service_environment
+
+
+def inventory_hosts(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
+    """Every (host, data) pair a pyinfra inventory file defines, in order."""
+    if not Path(path).is_file():
+        raise InventoryError(f"inventory {path} does not exist")
+    with raising_on_invalid_data():
+        namespace = runpy.run_path(str(path))
+    hosts = []
+    for name, value in namespace.items():
+        if name.startswith("_") or not isinstance(value, list):
+            continue
+        for item in value:
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], dict):
+                hosts.append(item)
+            elif isinstance(item, str):
+                hosts.append((item, {}))
+    return hosts
+
+
+def plan_inventory(path: str | Path) -> list[DeployPlan]:
+    """Resolve an inventory; sizing problems are reported in each plan rather than raised."""
+    return resolve_inventory(inventory_hosts(path), require_fit=False)
+
+
+def host_document(plan: DeployPlan) -> dict[str, Any]:
+    config = plan.config
+    return {
+        "host": plan.host,
+        "accelerator": config.accelerator,
+        "model": config.model,
+        "engine": plan.engine_name,
+        "recipe": {"variant": plan.recipe_variant, "seed": plan.seed, "note": plan.recipe_note},
+        "deployment": plan.deployment,
+        "rank": plan.rank,
+        "nodes": plan.nodes,
+        "fits": plan.sizing.fits,
+        "sizing": asdict(plan.sizing),
+        "served_model_name": plan.served_model_name,
+        "port": plan.port,
+        "unit": f"{plan.unit_name}.service",
+        "installable": plan.engine_installable,
+        "command": list(plan.serve_argv),
+        "env": service_environment(plan),
+        "model_source": {"kind": plan.model.kind, "source": plan.model.source, "revision": plan.model.revision,
+                         "directory": plan.model.directory},
+    }
+
+
+def write_rendered(plan: DeployPlan, out: Path) -> list[Path]:
+    written = []
+    for path, (content, mode) in rendered_files(plan).items():
+        target = out / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+        os.chmod(target, int(mode, 8))
+        written.append(target)
+    return written

@@ -1,0 +1,27 @@
+"""Two Atlas 800 A2 nodes (8 NPUs each): GLM-5.2 W8A8 on vLLM-Ascend, data parallel (seed 002).
+
+    glmstack plan inventory/ascend_a2.py       # what would run, and whether it fits (no host contacted)
+    pyinfra inventory/ascend_a2.py deploys/glm52.py
+
+Both hosts share one `deployment`; the first listed is rank 0 (the head), the other runs headless.
+Set each host's `address` on the NPU network and the `network_interface` carrying HCCL traffic.
+The W8A8 weights are on ModelScope: set model_revision; until then this inventory refuses to load.
+
+Replace the host names with your machines (and their SSH settings); host data is checked
+against the catalog when this file loads, before anything is contacted.
+"""
+
+from glmstack.inventory import group
+
+ascend_a2 = group(
+    [
+        ("a2-1.lab.example", {"ssh_user": "root", "address": "192.0.2.11"}),
+        ("a2-2.lab.example", {"ssh_user": "root", "address": "192.0.2.12"}),
+    ],
+    accelerator="ascend-a2",
+    model="glm-5.2-w8a8",
+    engine="vllm-ascend",
+    deployment="glm52-a2",
+    network_interface="enp189s0f0",
+    # model_revision="<40-character commit sha of Eco-Tech/GLM-5.2-w8a8>",
+)
