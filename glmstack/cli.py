@@ -16,7 +16,8 @@ from glmstack.lab.host import LabError
 from glmstack.planning import host_document, plan_inventory, write_rendered
 from glmstack.render import rendered_files
 
-console = Console(stderr=True)
+# soft_wrap: messages stay whole in logs and pipes instead of being cut at 80 columns.
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _lab_up(args: argparse.Namespace) -> int:
