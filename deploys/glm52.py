@@ -3,7 +3,9 @@
     pyinfra inventory/cpu.py deploys/glm52.py
 
 The whole inventory is validated against the catalog first (deployments span hosts), with the
-same code `glmstack plan` runs; a host whose data cannot work stops here, before any change.
+same code `glmstack plan` runs; a host whose data cannot work stops here, and a host that is not
+what its data says (OS, CPU, accelerator devices) stops in the base role's preflight, all before
+any change.
 """
 
 from pyinfra import host, inventory
@@ -20,9 +22,8 @@ try:
 except InventoryError as error:
     raise DeployError(str(error)) from None
 plan = next(each for each in plans if each.host == host.name)
-if not plan.engine_installable:
-    raise DeployError(f"host {host.name}: engine {plan.engine_name} can be planned (glmstack plan, glmstack "
-                      "render) but glmstack cannot install it yet; installable today: llama.cpp")
+
+# install_base runs the preflight (OS, CPU, accelerator devices, engine) before any change.
 
 install_base(plan)
 if plan.llamacpp is not None:

@@ -168,6 +168,10 @@ class DeployPlan:
     device_allow: tuple[str, ...] = ()
     supplementary_groups: tuple[str, ...] = ()
     accelerator_cpu_arch: tuple[str, ...] = ()
+    accelerator_vendor: str = "none"
+    accelerator_pci_vendor: str | None = None
+    accelerator_pci_classes: tuple[str, ...] = ()
+    devices_per_node: int = 0
     deployment: str | None = None
     rank: int = 0
     nodes: int = 1
@@ -507,6 +511,10 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         device_allow=tuple(catalog.accelerators[config.accelerator].device_allow),
         supplementary_groups=tuple(catalog.accelerators[config.accelerator].supplementary_groups),
         accelerator_cpu_arch=tuple(catalog.accelerators[config.accelerator].cpu_arch),
+        accelerator_vendor=catalog.accelerators[config.accelerator].vendor,
+        accelerator_pci_vendor=catalog.accelerators[config.accelerator].pci_vendor,
+        accelerator_pci_classes=tuple(catalog.accelerators[config.accelerator].pci_classes),
+        devices_per_node=catalog.accelerators[config.accelerator].devices_per_node,
         deployment=deployment,
         rank=rank,
         nodes=nodes,

@@ -88,3 +88,31 @@ class UnitNeedsDaemonReload(FactBase):
 
     def process(self, output: list[str]) -> bool:
         return bool(output) and output[0].strip() == "yes"
+
+
+class PciDevices(FactBase):
+    """
+    PCI functions from sysfs (no pciutils needed), as dicts of slot, class, vendor and device.
+
+    .. code:: python
+
+        [{"slot": "0000:18:00.0", "class": "030200", "vendor": "10de", "device": "2335"}]
+    """
+
+    @staticmethod
+    def default() -> list[dict[str, str]]:
+        return []
+
+    def command(self) -> str:
+        return ('for d in /sys/bus/pci/devices/*; do [ -e "$d/class" ] && '
+                'echo "${d##*/} $(cat "$d/class") $(cat "$d/vendor") $(cat "$d/device")"; done; true')
+
+    def process(self, output: list[str]) -> list[dict[str, str]]:
+        devices = []
+        for line in output:
+            parts = line.split()
+            if len(parts) == 4:
+                slot, pci_class, vendor, device = parts
+                devices.append({"slot": slot, "class": pci_class.removeprefix("0x"),
+                                "vendor": vendor.removeprefix("0x"), "device": device.removeprefix("0x")})
+        return devices

@@ -53,6 +53,8 @@ class Accelerator(Strict):
     # Device nodes the engine unit may open (systemd DeviceAllow= entries); none means no devices.
     device_allow: list[str] = []
     supplementary_groups: list[str] = []
+    pci_vendor: str | None = Field(None, pattern=r"^[0-9a-f]{4}$")
+    pci_classes: list[str] = []
     source: str = ""
 
 

@@ -12,7 +12,7 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Arch, LinuxDistribution
 from pyinfra.operations import files, server, systemd
 
-from glmstack.facts import ContainerVirtualization
+from glmstack.facts import ContainerVirtualization, PciDevices
 from glmstack.ops import ensure_packages
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
@@ -38,6 +38,25 @@ def preflight(plan: DeployPlan) -> None:
     if arch not in allowed:
         raise DeployError(f"host {host.name}: CPU architecture {arch} cannot serve accelerator "
                           f"{plan.config.accelerator!r}; allowed: {', '.join(allowed)}")
+    _accelerators_present(plan)
+    if not plan.engine_installable:
+        raise DeployError(f"host {host.name}: engine {plan.engine_name} can be planned (glmstack plan, glmstack "
+                          "render) but glmstack cannot install it yet; installable today: llama.cpp")
+
+
+def _accelerators_present(plan: DeployPlan) -> None:
+    """The host has the devices its accelerator group promises, found by PCI vendor and class."""
+    if not plan.devices_per_node or plan.accelerator_pci_vendor is None:
+        return
+    found = [device for device in host.get_fact(PciDevices)
+             if device["vendor"] == plan.accelerator_pci_vendor
+             and device["class"][:4] in plan.accelerator_pci_classes]
+    if len(found) < plan.devices_per_node:
+        raise DeployError(
+            f"host {host.name}: accelerator {plan.config.accelerator!r} needs {plan.devices_per_node} "
+            f"{plan.accelerator_vendor} devices (PCI vendor {plan.accelerator_pci_vendor}, class "
+            f"{' or '.join(plan.accelerator_pci_classes)}); this host has {len(found)}. Check the host is in "
+            "the right inventory group and that its devices are visible (lspci, BIOS, passthrough).")
 
 
 def _apt_proxy_config(plan: DeployPlan) -> str:

@@ -13,3 +13,4 @@ TestRunningServiceVariable = make_fact_tests("glmstack", "facts.RunningServiceVa
                                              HERE / "RunningServiceVariable")
 TestUnitNeedsDaemonReload = make_fact_tests("glmstack", "facts.UnitNeedsDaemonReload",
                                             HERE / "UnitNeedsDaemonReload")
+TestPciDevices = make_fact_tests("glmstack", "facts.PciDevices", HERE / "PciDevices")

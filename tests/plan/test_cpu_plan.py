@@ -245,10 +245,42 @@ def test_tarball_url_source_is_checked_before_it_is_unpacked():
     assert "git " not in build
 
 
-def test_engines_that_cannot_be_installed_yet_are_refused_before_any_change():
+PCI_LISTING = "for d in /sys/bus/pci/devices/*"
+
+
+def hgx_h200_pci(gpus: int = 8) -> list[str]:
+    """A constructed /sys/bus/pci listing of an HGX H200: GPUs 10de:2335 (3D controller, 0302) and
+    NVSwitches 10de:22a3 (bridge, 0680), beside the captured host's own devices. Not captured."""
+    return ([f"0000:{0x18 + i:02x}:00.0 0x030200 0x10de 0x2335" for i in range(gpus)]
+            + [f"0000:{0x80 + i:02x}:00.0 0x068000 0x10de 0x22a3" for i in range(4)])
+
+
+H200_DATA = {"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}
+
+
+def test_gpu_group_on_a_host_without_gpus_stops_in_preflight():
     from pyinfra.api.exceptions import PyinfraError
 
     with pytest.raises(PyinfraError) as error:
-        run_deploy({"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}, captured("debian12-fresh"))
+        run_deploy(H200_DATA, captured("debian12-fresh"))
+    assert ("host @fake/node1: accelerator 'h200' needs 8 nvidia devices (PCI vendor 10de, class 0302 or 0300); "
+            "this host has 0") in str(error.value.__cause__ or error.value)
+
+
+def test_gpu_group_short_of_gpus_stops_in_preflight():
+    from pyinfra.api.exceptions import PyinfraError
+
+    responses = {**captured("debian12-fresh"), PCI_LISTING: {"stdout": hgx_h200_pci(gpus=7)}}
+    with pytest.raises(PyinfraError) as error:
+        run_deploy(H200_DATA, responses)
+    assert "this host has 7" in str(error.value.__cause__ or error.value)  # NVSwitches do not count
+
+
+def test_engines_that_cannot_be_installed_yet_are_refused_before_any_change():
+    from pyinfra.api.exceptions import PyinfraError
+
+    responses = {**captured("debian12-fresh"), PCI_LISTING: {"stdout": hgx_h200_pci()}}
+    with pytest.raises(PyinfraError) as error:
+        run_deploy(H200_DATA, responses)
     assert ("host @fake/node1: engine vllm can be planned (glmstack plan, glmstack render) but glmstack cannot "
             "install it yet") in str(error.value.__cause__ or error.value)

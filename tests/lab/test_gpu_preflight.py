@@ -1,0 +1,31 @@
+"""A GPU group deployed to a real node without GPUs stops in preflight and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+import testinfra
+
+from glmstack.lab import lab
+from glmstack.lab.profile import run_deploy
+
+pytestmark = pytest.mark.lab
+
+
+def test_nvidia_group_on_a_node_without_gpus_stops_before_any_change(tmp_path):
+    paths = lab.LabPaths.from_env()
+    lab.down(paths)
+    try:
+        node = lab.up(1, paths)[0]
+        inventory = lab.write_inventory(paths, output=tmp_path / "h200.py",
+                                        extra_data={"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"})
+        result = run_deploy(inventory)
+
+        assert result.returncode != 0
+        assert (f"host {node['address']}: accelerator 'h200' needs 8 nvidia devices (PCI vendor 10de, class "
+                "0302 or 0300); this host has 0") in result.stderr
+        host = testinfra.get_host(f"paramiko://root@{node['address']}", ssh_identity_file=str(paths.ssh_key))
+        assert not host.user("glmstack").exists
+        assert not host.file("/opt/glmstack").exists
+        assert not host.file("/usr/local/share/ca-certificates/glmstack").exists
+    finally:
+        lab.down(paths)
