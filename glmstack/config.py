@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from glmstack.catalog import COMMIT_SHA, Catalog, Parallelism, Recipe, load_catalog
 from glmstack.sizing import Sizing, size
@@ -88,15 +88,15 @@ class DeploymentSettings(BaseModel):
 class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettings, ServiceSettings):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    @model_validator(mode="after")
-    def _token_file_is_private(self) -> HostConfig:
-        token = self.model_hf_token_file
+    @field_validator("model_hf_token_file")
+    @classmethod
+    def _token_file_is_private(cls, token: Path | None) -> Path | None:
         if token is not None:
             if not token.is_file():
-                raise ValueError(f"model_hf_token_file {token} does not exist")
+                raise ValueError(f"{token} does not exist")
             if stat.S_IMODE(token.stat().st_mode) & 0o077:
-                raise ValueError(f"model_hf_token_file {token} is readable by others; chmod 600 it")
-        return self
+                raise ValueError(f"{token} is readable by others; chmod 600 it")
+        return token
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,7 @@ class DeployPlan:
     serve_env: dict[str, str] = field(default_factory=dict)
     device_allow: tuple[str, ...] = ()
     supplementary_groups: tuple[str, ...] = ()
+    unit_hardening: tuple[tuple[str, str], ...] = ()
     accelerator_cpu_arch: tuple[str, ...] = ()
     accelerator_vendor: str = "none"
     accelerator_pci_vendor: str | None = None
@@ -216,9 +217,17 @@ def _relative_inside(path: str) -> bool:
     return not path.startswith("/") and ".." not in path.split("/")
 
 
+def _credentials_in_url(url: str) -> bool:
+    return url.startswith(("http://", "https://")) and "@" in urlparse(url).netloc
+
+
 def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPlan | None:
     model = catalog.models[config.model]
     source = config.model_source or model.source
+    if _credentials_in_url(source):
+        problems.append(("model_source", "credentials in a URL end up in command lines and logs; give the "
+                                         "mirror without them (tokens go in model_hf_token_file)"))
+        return None
     directory = config.model_dir or posixpath.join(config.base_state_dir, "models", config.model)
     files = tuple(sorted(config.model_files.items()))
     for name, digest in files:
@@ -226,11 +235,14 @@ def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPl
             problems.append(("model_files", f"{name!r} must be a relative path inside the model directory"))
         if not (len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
             problems.append(("model_files", f"{name!r}: sha256 must be 64 lowercase hex digits"))
+    if problems:
+        return None  # everything below derives from these files
     entry = config.model_entry or model.entry
     if entry is None and model.format == "gguf" and len(files) == 1:
         entry = files[0][0]
     if entry is not None and not _relative_inside(entry):
         problems.append(("model_entry", f"{entry!r} must be a relative path inside the model directory"))
+        return None
     needs_entry = model.format == "gguf" and entry is None
 
     if source.startswith(("hf://", "modelscope://")):
@@ -285,6 +297,10 @@ def _plan_llamacpp(config: HostConfig, catalog: Catalog, problems: list) -> Llam
                          f"{backend!r} is not built here; allowed: {', '.join(sorted(engine.backends))}"))
         return None
     source = config.llamacpp_source or engine.source
+    if _credentials_in_url(source.removeprefix("git+")):
+        problems.append(("llamacpp_source", "credentials in a URL end up in command lines and logs; "
+                                            "give the URL without them"))
+        return None
     if source.endswith(".git") or source.startswith("git+"):
         kind = "git"
         source = source.removeprefix("git+")
@@ -464,8 +480,6 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
                deployment: str | None) -> DeployPlan:
     problems: list[tuple[str, str]] = []
     nodes = len(peers)
-    if recipe.parallel.nodes != nodes:
-        problems.append(("deployment", _node_count_problem(config, catalog, recipe, nodes, deployment)))
     interface_needed = nodes > 1 and any("{interface}" in value for value in recipe.multinode_env.values())
     if interface_needed and not config.network_interface:
         problems.append(("network_interface", "a multi-node deployment needs the NIC for collective traffic"))
@@ -510,6 +524,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         serve_env=env,
         device_allow=tuple(catalog.accelerators[config.accelerator].device_allow),
         supplementary_groups=tuple(catalog.accelerators[config.accelerator].supplementary_groups),
+        unit_hardening=tuple(engine.unit_hardening.items()),
         accelerator_cpu_arch=tuple(catalog.accelerators[config.accelerator].cpu_arch),
         accelerator_vendor=catalog.accelerators[config.accelerator].vendor,
         accelerator_pci_vendor=catalog.accelerators[config.accelerator].pci_vendor,
@@ -529,6 +544,10 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
     catalog = catalog or load_catalog()
     errors: list[str] = []
     validated: dict[str, tuple[HostConfig, Recipe]] = {}
+    names = [name for name, _ in hosts]
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        errors.append(f"host {name}: field (host): listed {names.count(name)} times; each host may appear "
+                      "once (in a deployment, its place in the list is its rank)")
     for name, data in hosts:
         try:
             validated[name] = _validated(name, data, catalog)
@@ -549,6 +568,13 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
                                   f"{getattr(first, key)!r} as on {names[0]} (rank 0)")
 
     plans = []
+    if not errors:
+        # Each deployment (or lone host) must have as many nodes as its recipe: said once, on rank 0.
+        for names in [*members.values(), *([n] for n, (c, _) in validated.items() if not c.deployment)]:
+            config, recipe = validated[names[0]]
+            if recipe.parallel.nodes != len(names):
+                problem = _node_count_problem(config, catalog, recipe, len(names), config.deployment)
+                errors.append(str(HostDataError(names[0], [("deployment", problem)])))
     if not errors:
         for name, (config, recipe) in validated.items():
             peers = members[config.deployment] if config.deployment else [name]

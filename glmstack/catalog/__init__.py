@@ -82,6 +82,8 @@ class Engine(Strict):
     multinode_worker: list[str] = []
     backends: dict[str, EngineBackend] = {}
     installable: bool = False
+    # Extra [Service] hardening this engine is known to run under (verified where it runs).
+    unit_hardening: dict[str, str] = {}
 
     @field_validator("flags")
     @classmethod

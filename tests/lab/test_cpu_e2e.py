@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import testinfra
 
@@ -91,3 +93,12 @@ def test_rerun_completes_a_run_interrupted_before_its_restart(lab_node, first_de
     assert "glmstack service | Run llama-server" in rerun.changed_operations
     served = host.check_output(f"curl -fsS http://127.0.0.1:{plan.port}/v1/models")
     assert '"id":"glm-5.2-renamed"' in served.replace(" ", "")
+
+
+def test_engine_unit_exposure_is_low(lab_node, first_deploy):
+    assert first_deploy.returncode == 0
+    host = node_host(lab_node)
+    report = host.check_output("systemd-analyze security llama-server.service --no-pager")
+    score = float(re.search(r"Overall exposure level for llama-server.service: ([\d.]+)", report).group(1))
+    print(f"systemd-analyze security llama-server.service: {score}")
+    assert score <= 3.0, report

@@ -1,0 +1,4 @@
+# expect: host bad-1.invalid: field served_model_name: String should match pattern
+from glmstack.inventory import group
+
+hosts = group([("bad-1.invalid", {})], accelerator="h200", model="glm-5.2-fp8", engine="vllm", served_model_name="glm five")
