@@ -130,6 +130,29 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drift(args: argparse.Namespace) -> int:
+    from glmstack.drift import check_drift
+
+    try:
+        report = check_drift(args.inventory)
+    except InventoryError as error:
+        console.print(f"[red]{error}[/]")
+        return 2
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return report.exit_code
+    for host in report.hosts:
+        mark = {"converged": "[green]no change[/]", "drift": "[red]would change[/]",
+                "unreachable": "[yellow]unreachable[/]"}[host.status]
+        console.print(f"{host.host}: {mark}")
+        for change in host.changes:
+            console.print(f"  {change['operation']}: would run: {change['would_run']}")
+    if report.error:
+        console.print(f"[red]{report.error}[/]")
+    console.print(f"checked {len(report.hosts)} hosts in {report.seconds:.1f}s")
+    return report.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glmstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("inventory")
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.set_defaults(func=_plan)
+
+    drift = commands.add_parser(
+        "drift", help="would a deploy change anything? exit 0: no; 1: drift; 2: unreachable hosts or errors")
+    drift.add_argument("inventory")
+    drift.add_argument("--json", action="store_true", help="machine-readable output")
+    drift.set_defaults(func=_drift)
 
     render = commands.add_parser("render", help="the files the deploy would install on one host")
     render.add_argument("inventory")

@@ -8,6 +8,7 @@ import pytest
 import testinfra
 
 from glmstack.config import resolve
+from glmstack.drift import check_drift
 from glmstack.lab import lab
 from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir, run_deploy, run_infra_checks
 from glmstack.lab.serve import serve_directory
@@ -102,3 +103,32 @@ def test_engine_unit_exposure_is_low(lab_node, first_deploy):
     score = float(re.search(r"Overall exposure level for llama-server.service: ([\d.]+)", report).group(1))
     print(f"systemd-analyze security llama-server.service: {score}")
     assert score <= 3.0, report
+
+
+def test_drift_check_is_quiet_on_a_converged_node_and_precise_on_a_drifted_one(lab_node, first_deploy, tmp_path):
+    assert first_deploy.returncode == 0
+    assert run_deploy(lab_node["inventory"]).returncode == 0  # earlier tests may have changed the node
+    converged = check_drift(lab_node["inventory"])
+    assert converged.exit_code == 0, converged.as_dict()
+    assert [host.status for host in converged.hosts] == ["converged"]
+
+    node = lab_node["node"]["address"]
+    node_host(lab_node).run_expect([0], "echo 'TAMPERED=1' >> /etc/glmstack/llama-server.env")
+    hosts = lab.inventory_hosts(lab_node["paths"], lab_node["data"])
+    silent = "10.213.0.99"  # inside the lab's own subnet, where no node answers
+    inventory = tmp_path / "with-a-silent-host.py"
+    inventory.write_text("from glmstack.inventory import group\n"
+                         f"nodes = group({[hosts[0], (silent, hosts[0][1])]!r})\n")
+
+    drifted = check_drift(inventory)
+
+    assert drifted.exit_code == 1
+    by_host = {host.host: host for host in drifted.hosts}
+    assert by_host[silent].status == "unreachable" and not by_host[silent].changes
+    assert by_host[node].status == "drift"
+    changes = {change["operation"]: change["would_run"] for change in by_host[node].changes}
+    assert changes["glmstack service | Engine environment file"] == "upload /etc/glmstack/llama-server.env"
+    assert "TAMPERED" not in str(drifted.as_dict())
+
+    assert run_deploy(lab_node["inventory"]).returncode == 0
+    assert check_drift(lab_node["inventory"]).exit_code == 0
