@@ -69,12 +69,22 @@ def _tool_env() -> dict[str, str]:
     return env
 
 
-def run_deploy(inventory: Path, json_output: bool = True, deploy: str = "glm52.py") -> DeployResult:
-    """Run `pyinfra -y INVENTORY deploys/<deploy>` exactly as a user would."""
+def deploy_command(inventory: Path, json_output: bool = True, deploy: str = "glm52.py") -> list[str]:
     command = [str(Path(sys.executable).parent / "pyinfra"), "-y"]
     if json_output:
         command.append("--json")
-    command += [str(inventory), str(DEPLOYS / deploy)]
+    return command + [str(inventory), str(DEPLOYS / deploy)]
+
+
+def start_deploy(inventory: Path) -> subprocess.Popen:
+    """A deploy running in the background (for tests that interrupt it)."""
+    return subprocess.Popen(deploy_command(inventory), cwd=REPO_ROOT, env=_tool_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run_deploy(inventory: Path, json_output: bool = True, deploy: str = "glm52.py") -> DeployResult:
+    """Run `pyinfra -y INVENTORY deploys/<deploy>` exactly as a user would."""
+    command = deploy_command(inventory, json_output, deploy)
     if not json_output:
         return DeployResult(subprocess.call(command, cwd=REPO_ROOT, env=_tool_env()), None, "")
     process = subprocess.run(command, cwd=REPO_ROOT, env=_tool_env(), capture_output=True, text=True)

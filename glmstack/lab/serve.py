@@ -1,27 +1,85 @@
-"""Serve a directory to the lab nodes over HTTP, bound to the lab's own bridge address only."""
+"""Serve a directory to the lab nodes over HTTP, bound to the lab's own bridge address only.
+
+Like a real mirror it answers byte-range requests, so interrupted downloads can resume; it can be
+slowed down (bytes per second) so a test can interrupt a transfer half-way.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
+import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from glmstack.lab.network import GATEWAY
 
+CHUNK = 64 * 1024
+RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
-class _QuietHandler(SimpleHTTPRequestHandler):
+
+class _MirrorHandler(SimpleHTTPRequestHandler):
+    rate: int | None = None  # bytes per second; None: as fast as it goes
+    stats: dict | None = None  # when given, counts the bytes sent under "bytes_sent"
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's signature
         pass
 
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            return super().do_GET()
+        size = path.stat().st_size
+        start, end = 0, size - 1
+        match = RANGE.match(self.headers.get("Range", ""))
+        if match:
+            start = int(match.group(1))
+            end = int(match.group(2)) if match.group(2) else size - 1
+            if start >= size:
+                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.end_headers()
+                return
+            self.send_response(HTTPStatus.PARTIAL_CONTENT)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        else:
+            self.send_response(HTTPStatus.OK)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        self._send(path, start, end - start + 1)
+
+    def _send(self, path: Path, offset: int, length: int) -> None:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            while length > 0:
+                block = handle.read(min(CHUNK, length))
+                if not block:
+                    return
+                try:
+                    self.wfile.write(block)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                length -= len(block)
+                if self.stats is not None:
+                    self.stats["bytes_sent"] = self.stats.get("bytes_sent", 0) + len(block)
+                if self.rate:
+                    time.sleep(len(block) / self.rate)
+
 
 @contextmanager
-def serve_directory(directory: Path, address: str = GATEWAY, port: int = 0) -> Iterator[str]:
+def serve_directory(directory: Path, address: str = GATEWAY, port: int = 0,
+                    rate: int | None = None, stats: dict | None = None) -> Iterator[str]:
     """Yield the base URL of an HTTP server for `directory`; it stops when the block ends."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
+    handler_class = type("Handler", (_MirrorHandler,), {"rate": rate, "stats": stats})
+    handler = functools.partial(handler_class, directory=os.fspath(directory))
     server = ThreadingHTTPServer((address, port), handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

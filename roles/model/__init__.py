@@ -28,8 +28,12 @@ fetch() {
   if [ -f "$target" ] && verify "$target" "$2"; then return 0; fi
   mkdir -p "$(dirname "$target")"
   if ! { [ -f "$target.partial" ] && verify "$target.partial" "$2"; }; then
+    # Resume what an interrupted run left; a mirror that cannot serve byte ranges gets a fresh start.
     curl -fL --retry 5 --retry-delay 2 --continue-at - --silent --show-error \
-      -o "$target.partial" "$base/$1"
+      -o "$target.partial" "$base/$1" || {
+      rm -f "$target.partial"
+      curl -fL --retry 5 --retry-delay 2 --silent --show-error -o "$target.partial" "$base/$1"
+    }
   fi
   if ! verify "$target.partial" "$2"; then
     rm -f "$target.partial"
