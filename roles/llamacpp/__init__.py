@@ -68,7 +68,17 @@ def build_script(plan: LlamaCppPlan) -> str:
     partial = f"{plan.install_dir}.partial"
     jobs = str(plan.build_jobs) if plan.build_jobs else "$(nproc)"
     flags = " ".join(q(flag) for flag in (*COMMON_CMAKE_FLAGS, *plan.cmake_flags))
-    lines = ["set -eu"]
+    info_file = f"{plan.install_dir}/BUILD-INFO"
+    lines = [
+        "set -eu",
+        f"mkdir -p {q(posixpath.dirname(work))}",
+        # A killed deploy can leave its build running on the host (no terminal, so no hangup):
+        # wait for it, and stop here if it finished the job.
+        f"exec 9>>{q(work + '.lock')}",
+        "flock 9",
+        f"echo $$ > {q(work + '.lock')}",
+        f'if [ "$(cat {q(info_file)} 2>/dev/null)" = {q(build_info(plan))} ]; then exit 0; fi',
+    ]
     if plan.ccache_dir:
         lines += [f"mkdir -p {q(plan.ccache_dir)}", f"export CCACHE_DIR={q(plan.ccache_dir)}"]
     lines += [

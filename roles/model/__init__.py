@@ -29,10 +29,11 @@ fetch() {
   mkdir -p "$(dirname "$target")"
   if ! { [ -f "$target.partial" ] && verify "$target.partial" "$2"; }; then
     # Resume what an interrupted run left; a mirror that cannot serve byte ranges gets a fresh start.
-    curl -fL --retry 5 --retry-delay 2 --continue-at - --silent --show-error \
-      -o "$target.partial" "$base/$1" || {
+    curl -fL --retry 5 --retry-delay 2 --speed-limit 1024 --speed-time 60 --continue-at - --silent \
+      --show-error -o "$target.partial" "$base/$1" || {
       rm -f "$target.partial"
-      curl -fL --retry 5 --retry-delay 2 --silent --show-error -o "$target.partial" "$base/$1"
+      curl -fL --retry 5 --retry-delay 2 --speed-limit 1024 --speed-time 60 --silent --show-error \
+        -o "$target.partial" "$base/$1"
     }
   fi
   if ! verify "$target.partial" "$2"; then
@@ -47,6 +48,10 @@ fetch() {
 
 def ready_marker(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_state_dir, "models", f"{plan.config.model}.ready")
+
+
+def fetch_lock(plan: DeployPlan) -> str:
+    return ready_marker(plan) + ".lock"
 
 
 def token_path(plan: DeployPlan) -> str:
@@ -83,7 +88,20 @@ def _hf_tool_commands(plan: DeployPlan) -> list[str]:
 def fetch_script(plan: DeployPlan) -> str:
     model = plan.model
     q = shlex.quote
-    lines = ["set -eu", f"dir={q(model.directory)}", SHELL_HELPERS]
+    marker = q(ready_marker(plan))
+    lines = [
+        "set -eu",
+        # A killed deploy can leave its fetch running on the host (no terminal, so no hangup):
+        # wait for it, and stop here if it finished the job.
+        f"exec 9>>{q(fetch_lock(plan))}",
+        "flock 9",
+        f"echo $$ > {q(fetch_lock(plan))}",  # who holds it, for an operator (and the fault tests)
+        f'if [ "$(cat {marker} 2>/dev/null)" = {model.fingerprint} ]; then exit 0; fi',
+        # A stale marker must not survive a failed fetch of different weights.
+        f"rm -f {marker}",
+        f"dir={q(model.directory)}",
+        SHELL_HELPERS,
+    ]
     if model.kind == "http":
         lines += [f"base={q(model.source)}", 'mkdir -p "$dir"']
         lines += [f"fetch {q(name)} {digest}" for name, digest in model.files]
@@ -114,8 +132,6 @@ def fetch_model(plan: DeployPlan):
     if marker == [plan.model.fingerprint]:
         host.noop(f"model {plan.config.model} is already in place and verified")
         return
-    # A stale marker must not survive a failed fetch of different weights.
-    yield f"rm -f {shlex.quote(ready_marker(plan))}"
     yield fetch_script(plan)
 
 

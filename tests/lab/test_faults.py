@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import pytest
 import testinfra
@@ -48,31 +49,60 @@ def kill_when(process, condition, timeout: float = 300) -> None:
     pytest.fail("the moment to interrupt never came")
 
 
-def test_deploy_killed_during_the_model_download_resumes_and_marks_ready_only_after(converged_node, tmp_path):
+@contextmanager
+def interrupted_download(converged_node, tmp_path, name: str):
+    """Start a slowed-down fetch of the same weights into a new directory; kill the deploy a
+    quarter of the way in. Yields the plan, the inventory and the size of the weights while the
+    slow mirror is still up (so a fetch the deploy left running can go on)."""
     paths, host = converged_node["paths"], converged_node["host"]
-    # Same weights into another directory: a fresh download of a model the engine can load.
-    data = {**converged_node["data"], "model_dir": "/var/lib/glmstack/models/moved"}
+    data = {**converged_node["data"], "model_dir": f"/var/lib/glmstack/models/{name}"}
     plan = resolve(converged_node["node"]["address"], data)
     partial = f"{plan.model.entry_path}.partial"
-    marker = f"/var/lib/glmstack/models/{plan.config.model}.ready"
-    inventory = lab.write_inventory(paths, extra_data=data, output=tmp_path / "moved.py")
+    inventory = lab.write_inventory(paths, extra_data=data, output=tmp_path / f"{name}.py")
     full_size = (models_dir(paths) / plan.model.entry).stat().st_size
-
     with serve_directory(models_dir(paths), port=MODEL_PORT, rate=1_000_000):
         deploy = start_deploy(inventory)
         kill_when(deploy, lambda: host.file(partial).exists and host.file(partial).size > full_size // 4)
-    assert not host.file(marker).exists, "weights were marked ready before they were complete"
-    left = host.file(partial).size
+        assert not host.file(f"/var/lib/glmstack/models/{plan.config.model}.ready").exists, \
+            "weights were marked ready before they were complete"
+        yield plan, inventory, full_size
+
+
+def assert_weights_ready(host, plan) -> None:
+    marker = f"/var/lib/glmstack/models/{plan.config.model}.ready"
+    assert host.file(marker).content_string.strip() == plan.model.fingerprint
+    assert host.file(plan.model.entry_path).sha256sum == dict(plan.model.files)[plan.model.entry]
+
+
+def test_rerun_waits_for_the_fetch_a_killed_deploy_left_running(converged_node, tmp_path):
+    host = converged_node["host"]
+    # The deploy is gone, but its fetch goes on (no terminal, so no hangup) and holds the lock.
+    with interrupted_download(converged_node, tmp_path, "orphaned") as (plan, inventory, _):
+        lock = f"/var/lib/glmstack/models/{plan.config.model}.ready.lock"
+        assert host.run(f"kill -0 $(cat {lock})").rc == 0, "the interrupted fetch is not running"
+        rerun = run_deploy(inventory)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert_weights_ready(host, plan)
+    assert run_deploy(inventory).results["totals"]["success"] == 0
+
+
+def test_rerun_resumes_a_download_whose_process_died(converged_node, tmp_path):
+    host = converged_node["host"]
+    with interrupted_download(converged_node, tmp_path, "resumed") as (plan, inventory, full_size):
+        # As if the host lost the process too: end the fetch we started, by the PID it recorded.
+        lock = f"/var/lib/glmstack/models/{plan.config.model}.ready.lock"
+        host.run_expect([0], f"pid=$(cat {lock}); pkill -KILL -P $pid; kill -KILL $pid")
+    time.sleep(1)
+    left = host.file(f"{plan.model.entry_path}.partial").size
     assert 0 < left < full_size
 
     stats: dict = {}
-    with serve_directory(models_dir(paths), port=MODEL_PORT, stats=stats):
+    with serve_directory(models_dir(converged_node["paths"]), port=MODEL_PORT, stats=stats):
         rerun = run_deploy(inventory)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     print(f"download resumed: {left} of {full_size} bytes were kept, {stats['bytes_sent']} fetched again")
-    assert stats["bytes_sent"] <= full_size - left + 65536
-    assert host.file(marker).content_string.strip() == plan.model.fingerprint
-    assert host.file(plan.model.entry_path).sha256sum == dict(plan.model.files)[plan.model.entry]
+    assert stats["bytes_sent"] == full_size - left
+    assert_weights_ready(host, plan)
     assert run_deploy(inventory).results["totals"]["success"] == 0
 
 

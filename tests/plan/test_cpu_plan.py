@@ -91,7 +91,9 @@ def test_fresh_host_builds_the_catalog_pin_from_git(fresh):
     build = next(command for command in new_commands(run, responses) if "cmake --build" in command)
     assert f"fetch -q --depth 1 https://github.com/ggml-org/llama.cpp.git {pin}" in build
     # Built beside, then moved into place: an interrupted build never looks finished.
-    assert build.index("cmake --build") < build.index("BUILD-INFO") < build.rindex("mv /opt/glmstack/llama.cpp/")
+    assert build.index("cmake --build") < build.rindex("BUILD-INFO") < build.rindex("mv /opt/glmstack/llama.cpp/")
+    # A build left running by a killed deploy is waited for, and its result kept.
+    assert build.index("flock 9") < build.index("rm -rf")
 
 
 def test_fresh_host_marks_weights_ready_only_after_verifying(fresh):
@@ -100,7 +102,8 @@ def test_fresh_host_marks_weights_ready_only_after_verifying(fresh):
     digest = PLAN_DATA["model_files"]["glm-5.2-tiny-test.gguf"]
     assert f"fetch glm-5.2-tiny-test.gguf {digest}" in fetch
     assert "--continue-at -" in fetch  # an interrupted download resumes
-    assert fetch.index("sha256sum -c") < fetch.index("glm-5.2-gguf.ready")
+    assert fetch.index("sha256sum -c") < fetch.rindex("glm-5.2-gguf.ready")
+    assert "--speed-limit 1024 --speed-time 60" in fetch  # a stalled transfer gives up, never hangs
 
 
 def test_time_sync_is_left_to_the_container_host(fresh):
@@ -176,7 +179,9 @@ def test_new_weights_restart_the_engine():
                            "glmstack service | Engine unit",
                            "glmstack service | Run llama-server",
                            "glmstack service | Wait for llama-server to be healthy"]
-    assert run.index_of("rm -f /var/lib/glmstack/models/glm-5.2-gguf.ready") < run.index_of("fetch glm-5.2")
+    fetch = run.commands[run.index_of("fetch glm-5.2")]
+    assert fetch.index("flock 9") < fetch.index("rm -f /var/lib/glmstack/models/glm-5.2-gguf.ready") < fetch.index(
+        "fetch glm-5.2")
     assert run.ran("systemctl restart llama-server.service")
 
 
