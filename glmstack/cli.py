@@ -130,6 +130,54 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deploy(args: argparse.Namespace) -> int:
+    """Run the deploy with pyinfra, then say per host what happened; unreachable hosts by name."""
+    import subprocess
+
+    from glmstack.paths import DEPLOYS
+    from glmstack.planning import inventory_hosts
+
+    try:
+        names = [name for name, _ in inventory_hosts(args.inventory)]
+    except InventoryError as error:
+        console.print(f"[red]{error}[/]")
+        return 2
+    pyinfra = str(Path(sys.executable).parent / "pyinfra")
+    # pyinfra's progress goes to stderr (shown as it runs); its JSON results come on stdout.
+    run = subprocess.run([pyinfra, "-y", "--json", args.inventory, str(DEPLOYS / "glm52.py")],
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        operations = json.loads(run.stdout)["results"]["operations"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        console.print(f"[red]the deploy stopped before running (pyinfra exit {run.returncode}); see above[/]")
+        return run.returncode or 2
+    summary = {name: {"host": name, "changed": 0, "errors": [], "status": "unreachable"} for name in names}
+    for op in operations:
+        for key in ("success", "no_change", "error"):
+            for name in op[key]:
+                entry = summary.setdefault(name, {"host": name, "changed": 0, "errors": [], "status": "ok"})
+                entry["status"] = "ok" if entry["status"] == "unreachable" else entry["status"]
+                if key == "success":
+                    entry["changed"] += 1
+                elif key == "error":
+                    entry["errors"].append(op["name"])
+                    entry["status"] = "failed"
+    rows = list(summary.values())
+    if args.json:
+        print(json.dumps({"hosts": rows}, indent=2))
+    else:
+        table = Table("host", "status", "changed", "failed operation", title="glmstack deploy")
+        for row in rows:
+            color = {"ok": "green", "failed": "red", "unreachable": "yellow"}[row["status"]]
+            table.add_row(row["host"], f"[{color}]{row['status']}[/]", str(row["changed"]),
+                          ", ".join(row["errors"]) or "-")
+        console.print(table)
+        bad = [row["host"] for row in rows if row["status"] != "ok"]
+        if bad:
+            console.print(f"[red]not deployed: {', '.join(bad)}[/]")
+    return 0 if all(row["status"] == "ok" for row in rows) else 1
+
+
 def _drift(args: argparse.Namespace) -> int:
     from glmstack.drift import check_drift
 
@@ -161,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("inventory")
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.set_defaults(func=_plan)
+
+    deploy = commands.add_parser(
+        "deploy", help="pyinfra INVENTORY deploys/glm52.py, then a per-host summary; exit 0 only if all succeeded")
+    deploy.add_argument("inventory")
+    deploy.add_argument("--json", action="store_true", help="print the summary as JSON")
+    deploy.set_defaults(func=_deploy)
 
     drift = commands.add_parser(
         "drift", help="would a deploy change anything? exit 0: no; 1: drift; 2: unreachable hosts or errors")
