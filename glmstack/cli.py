@@ -15,6 +15,7 @@ from glmstack.lab import lab
 from glmstack.lab.host import LabError
 from glmstack.planning import host_document, plan_inventory, write_rendered
 from glmstack.render import rendered_files
+from glmstack.sizing import format_tokens
 
 # soft_wrap: messages stay whole in logs and pipes instead of being cut at 80 columns.
 console = Console(stderr=True, soft_wrap=True)
@@ -60,12 +61,6 @@ def _lab_inventory(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tokens(value: int | None) -> str:
-    if not value:
-        return "-"
-    return f"{value / 1024:,.0f}K" if value < 1024**2 else f"{value / 1024**2:,.2f}M"
-
-
 def _print_plan(documents: list[dict]) -> None:
     for doc in documents:
         sizing = doc["sizing"]
@@ -78,8 +73,8 @@ def _print_plan(documents: list[dict]) -> None:
             console.print(f"weights {sizing['weights_gb']:,.0f} GB = {sizing['weights_per_device_gb']} GB on each of "
                           f"{sizing['devices']} devices of {sizing['usable_per_device_gb']} GB usable; KV "
                           f"{sizing['kv_budget_per_device_gb']} GB/device ({sizing['kv_cache_dtype']}) = "
-                          f"{_tokens(sizing['kv_tokens'])} tokens; context that fits "
-                          f"{_tokens(sizing['context_that_fits'])}")
+                          f"{format_tokens(sizing['kv_tokens'])} tokens; context that fits "
+                          f"{format_tokens(sizing['context_that_fits'])}")
         else:
             console.print(f"sizing: {sizing['reason']}")
         for line in sizing["problems"]:
@@ -134,18 +129,15 @@ def _deploy(args: argparse.Namespace) -> int:
     """Run the deploy with pyinfra, then say per host what happened; unreachable hosts by name."""
     import subprocess
 
-    from glmstack.paths import DEPLOYS
-    from glmstack.planning import inventory_hosts
+    from glmstack.planning import inventory_hosts, pyinfra_command
 
     try:
         names = [name for name, _ in inventory_hosts(args.inventory)]
     except InventoryError as error:
         console.print(f"[red]{error}[/]")
         return 2
-    pyinfra = str(Path(sys.executable).parent / "pyinfra")
     # pyinfra's progress goes to stderr (shown as it runs); its JSON results come on stdout.
-    run = subprocess.run([pyinfra, "-y", "--json", args.inventory, str(DEPLOYS / "glm52.py")],
-                         stdout=subprocess.PIPE, text=True)
+    run = subprocess.run(pyinfra_command(Path(args.inventory)), stdout=subprocess.PIPE, text=True)
     try:
         operations = json.loads(run.stdout)["results"]["operations"]
     except (json.JSONDecodeError, KeyError, TypeError):

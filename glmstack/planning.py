@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import runpy
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from glmstack.config import DeployPlan, InventoryError, resolve_inventory
 from glmstack.inventory import raising_on_invalid_data
+from glmstack.paths import DEPLOYS
 from glmstack.render import rendered_files, service_environment
 
 
@@ -69,3 +71,11 @@ def write_rendered(plan: DeployPlan, out: Path) -> list[Path]:
         os.chmod(target, int(mode, 8))
         written.append(target)
     return written
+
+
+def pyinfra_command(inventory: Path, json_output: bool = True, deploy: str = "glm52.py") -> list[str]:
+    """`pyinfra -y [--json] INVENTORY deploys/<deploy>` with the pyinfra installed beside glmstack."""
+    command = [str(Path(sys.executable).parent / "pyinfra"), "-y"]
+    if json_output:
+        command.append("--json")
+    return command + [str(inventory), str(DEPLOYS / deploy)]

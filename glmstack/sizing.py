@@ -56,7 +56,9 @@ def _gb(value: float) -> str:
     return f"{value:,.0f} GB" if value >= 10 else f"{value:,.1f} GB"
 
 
-def _tokens(value: int) -> str:
+def format_tokens(value: int | None) -> str:
+    if not value:
+        return "-"
     return f"{value / 1024:,.0f}K" if value < 1024**2 else f"{value / 1024**2:,.2f}M"
 
 
@@ -93,14 +95,15 @@ def size(model_id: str, model: Model, accelerator_id: str, accelerator: Accelera
             f"{devices} devices; {where} {_gb(total)} ({_gb(usable)} usable per device at "
             f"{utilization:.2f} memory utilization)" + (f"; use {' or '.join(ways)}" if ways else ""))
     elif max_len > kv_tokens:
-        message = (f"a {_tokens(max_len)}-token context needs {_gb(max_len * token_bytes / 1e9)} of KV cache "
+        needed = _gb(max_len * token_bytes / 1e9)
+        message = (f"a {format_tokens(max_len)}-token context needs {needed} of KV cache "
                    f"per device ({kv_dtype or 'auto'} KV); {_gb(budget)} remain after the weights, "
-                   f"enough for {_tokens(kv_tokens)} tokens")
+                   f"enough for {format_tokens(kv_tokens)} tokens")
         if explicit_max_model_len:
             problems.append(message + f"; lower max_model_len to {kv_tokens} or less")
         else:
             notes.append(message + f"; set max_model_len to {kv_tokens} or less (the model allows "
-                                   f"{_tokens(model.native_context)})")
+                                   f"{format_tokens(model.native_context)})")
     if max_len > model.native_context:
         problems.append(f"max_model_len {max_len} exceeds {model_id}'s native context of {model.native_context}")
     if offload and accelerator.host_memory_gb is not None:

@@ -143,6 +143,14 @@ def down(paths: LabPaths | None = None, purge_cache: bool = False) -> list[str]:
     return removed
 
 
+def node_connection(address: str, paths: LabPaths | None = None):
+    """A testinfra connection to a lab node as root, with the lab's key (testinfra is a test extra)."""
+    import testinfra
+
+    paths = paths or LabPaths.from_env()
+    return testinfra.get_host(f"paramiko://root@{address}", ssh_identity_file=str(paths.ssh_key))
+
+
 def ssh_answers(address: str) -> bool:
     try:
         with socket.create_connection((address, 22), timeout=2) as conn:

@@ -16,7 +16,8 @@ from typing import Any
 from glmstack.lab.artifacts import llamacpp_source, sha256_of, write_tiny_model
 from glmstack.lab.lab import LabPaths
 from glmstack.lab.network import GATEWAY
-from glmstack.paths import DEPLOYS, REPO_ROOT
+from glmstack.paths import REPO_ROOT
+from glmstack.planning import pyinfra_command
 
 # Fixed so the model's source (and so its fingerprint) is the same on every run.
 MODEL_PORT = 8099
@@ -69,22 +70,15 @@ def _tool_env() -> dict[str, str]:
     return env
 
 
-def deploy_command(inventory: Path, json_output: bool = True, deploy: str = "glm52.py") -> list[str]:
-    command = [str(Path(sys.executable).parent / "pyinfra"), "-y"]
-    if json_output:
-        command.append("--json")
-    return command + [str(inventory), str(DEPLOYS / deploy)]
-
-
 def start_deploy(inventory: Path) -> subprocess.Popen:
     """A deploy running in the background (for tests that interrupt it)."""
-    return subprocess.Popen(deploy_command(inventory), cwd=REPO_ROOT, env=_tool_env(),
+    return subprocess.Popen(pyinfra_command(inventory), cwd=REPO_ROOT, env=_tool_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def run_deploy(inventory: Path, json_output: bool = True, deploy: str = "glm52.py") -> DeployResult:
     """Run `pyinfra -y INVENTORY deploys/<deploy>` exactly as a user would."""
-    command = deploy_command(inventory, json_output, deploy)
+    command = pyinfra_command(inventory, json_output, deploy)
     if not json_output:
         return DeployResult(subprocess.call(command, cwd=REPO_ROOT, env=_tool_env()), None, "")
     process = subprocess.run(command, cwd=REPO_ROOT, env=_tool_env(), capture_output=True, text=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-import testinfra
 
 from glmstack.config import resolve
 from glmstack.drift import check_drift
@@ -61,8 +60,7 @@ def test_second_deploy_changes_nothing(lab_node, first_deploy):
 
 
 def node_host(lab_node):
-    return testinfra.get_host(f"paramiko://root@{lab_node['node']['address']}",
-                              ssh_identity_file=str(lab_node["paths"].ssh_key))
+    return lab.node_connection(lab_node["node"]["address"], lab_node["paths"])
 
 
 def test_engine_restarted_by_systemd_after_a_crash(lab_node, first_deploy):

@@ -6,7 +6,6 @@ import time
 from contextlib import contextmanager
 
 import pytest
-import testinfra
 
 from glmstack.config import resolve
 from glmstack.drift import check_drift
@@ -27,7 +26,7 @@ def converged_node():
         inventory = lab.write_inventory(paths, extra_data=data)
         with serve_directory(models_dir(paths), port=MODEL_PORT):
             assert run_deploy(inventory).returncode == 0
-        host = testinfra.get_host(f"paramiko://root@{node['address']}", ssh_identity_file=str(paths.ssh_key))
+        host = lab.node_connection(node["address"], paths)
         yield {"paths": paths, "node": node, "data": data, "host": host}
     finally:
         lab.down(paths)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import testinfra
 
 from glmstack.lab import lab
 from glmstack.lab.profile import run_deploy
@@ -23,7 +22,7 @@ def test_nvidia_group_on_a_node_without_gpus_stops_before_any_change(tmp_path):
         assert result.returncode != 0
         assert (f"host {node['address']}: accelerator 'h200' needs 8 nvidia devices (PCI vendor 10de, class "
                 "0302 or 0300); this host has 0") in result.stderr
-        host = testinfra.get_host(f"paramiko://root@{node['address']}", ssh_identity_file=str(paths.ssh_key))
+        host = lab.node_connection(node["address"], paths)
         assert not host.user("glmstack").exists
         assert not host.file("/opt/glmstack").exists
         assert not host.file("/usr/local/share/ca-certificates/glmstack").exists

@@ -21,11 +21,8 @@ def test_up_status_down(tmp_path):
         rows = lab.status(paths)
         assert all(row["running"] and row["ssh"] for row in rows), rows
         # Each node is its own machine: its own hostname, systemd as PID 1, in its own netns.
-        import testinfra
-
         for record in records:
-            node = testinfra.get_host(f"paramiko://root@{record['address']}",
-                                      ssh_identity_file=str(paths.ssh_key))
+            node = lab.node_connection(record["address"], paths)
             assert node.check_output("hostname") == record["name"]
             assert node.check_output("ps -o comm= -p 1") == "systemd"
             assert node.check_output("systemctl is-system-running --wait") in ("running", "degraded")

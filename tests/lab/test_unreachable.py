@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import testinfra
 
 from glmstack.lab import lab
 from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir
@@ -38,7 +37,7 @@ def test_unreachable_node_is_named_and_the_others_complete(tmp_path):
         assert summary[SILENT]["status"] == "unreachable"
         for node in nodes:
             assert summary[node["address"]]["status"] == "ok" and summary[node["address"]]["changed"] > 0
-            host = testinfra.get_host(f"paramiko://root@{node['address']}", ssh_identity_file=str(paths.ssh_key))
+            host = lab.node_connection(node["address"], paths)
             assert "glm-5.2-tiny-test" in host.check_output("curl -fsS http://127.0.0.1:8080/v1/models")
     finally:
         lab.down(paths)
