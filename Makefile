@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv test test-fast test-lab demo lab-down clean
+.PHONY: venv test test-fast test-lab test-slow demo lab-down clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,10 @@ test-fast: venv
 
 test-lab: venv
 	$(BIN)/python -m pytest tests/lab
+
+# Opt-in, root, network: installs the pinned vLLM and SGLang environments on a lab node for real.
+test-slow: venv
+	GLMSTACK_SLOW=1 $(BIN)/python -m pytest tests/lab/test_engine_envs.py
 
 demo: venv
 	$(BIN)/python -m glmstack.lab.demo

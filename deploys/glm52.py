@@ -4,15 +4,16 @@
 
 The whole inventory is validated against the catalog first (deployments span hosts), with the
 same code `glmstack plan` runs; a host whose data cannot work stops here, and a host that is not
-what its data says (OS, CPU, accelerator devices) stops in the base role's preflight, all before
-any change.
+what its data says (OS, CPU, accelerator devices, Secure Boot) stops in the preflights, all
+before any change.
 """
 
 from pyinfra import host, inventory
 from pyinfra.api.exceptions import DeployError
 
 from glmstack.config import InventoryError, resolve_inventory
-from roles.base import install_base
+from roles import base, nvidia
+from roles.engine import install_engine
 from roles.llamacpp import install_llamacpp
 from roles.model import install_model
 from roles.service import run_service
@@ -23,10 +24,14 @@ except InventoryError as error:
     raise DeployError(str(error)) from None
 plan = next(each for each in plans if each.host == host.name)
 
-# install_base runs the preflight (OS, CPU, accelerator devices, engine) before any change.
-
-install_base(plan)
+# Preflights raise while pyinfra prepares the deploy, so no host has been changed yet.
+base.install_base(plan)  # its preflight first: OS, CPU, accelerator devices, engine installable
+if plan.nvidia is not None:
+    nvidia.preflight(plan)
+    nvidia.install_nvidia(plan)
 if plan.llamacpp is not None:
     install_llamacpp(plan)
+if plan.engine_env is not None:
+    install_engine(plan.engine_env)
 install_model(plan)
 run_service(plan)

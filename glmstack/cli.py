@@ -83,6 +83,13 @@ def _print_plan(documents: list[dict]) -> None:
             console.print(f"[yellow]  ! {line}[/]")
         if not doc["installable"]:
             console.print(f"[yellow]  ! glmstack cannot install {doc['engine']} yet; plan and render only[/]")
+        platform = doc.get("platform")
+        if platform:
+            env = platform["engine_environment"] or {}
+            console.print(f"platform: NVIDIA driver {platform['driver']['version']} (held) · CUDA "
+                          f"{platform['cuda']['line']} ({platform['cuda']['toolkit']}) · fabric manager if "
+                          f"NVSwitches are found · reboot: {platform['reboot']} · "
+                          f"{' '.join(env.get('requirements', []))}", soft_wrap=True)
         console.print("command: " + " ".join(doc["command"]), soft_wrap=True)
         for name, value in doc["env"].items():
             console.print(f"  {name}={value}", soft_wrap=True)

@@ -24,9 +24,10 @@ from glmstack.sizing import Sizing, size
 from roles.base.defaults import BaseSettings
 from roles.llamacpp.defaults import LlamaCppSettings
 from roles.model.defaults import ModelSettings
+from roles.nvidia.defaults import NvidiaSettings
 from roles.service.defaults import ServiceSettings
 
-ROLE_PREFIXES = ("base_", "llamacpp_", "model_", "service_")
+ROLE_PREFIXES = ("base_", "llamacpp_", "model_", "nvidia_", "service_")
 HUB_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
 # Substrings that mark an environment variable as secret: those belong in a 0600 file.
 SECRET_ENV_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY")
@@ -85,7 +86,8 @@ class DeploymentSettings(BaseModel):
         return env
 
 
-class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettings, ServiceSettings):
+class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettings, NvidiaSettings,
+                 ServiceSettings):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     @field_validator("model_hf_token_file")
@@ -148,6 +150,58 @@ class LlamaCppPlan:
 
 
 @dataclass(frozen=True)
+class NvidiaPlan:
+    """The driver, toolkit and fabric a host gets, resolved from the catalog and host data."""
+
+    repo_url: str
+    keyring_deb: str
+    keyring_file: str
+    distributions: tuple[tuple[str, str], ...]
+    architectures: tuple[tuple[str, str], ...]
+    cuda_line: str
+    toolkit_package: str
+    cuda_home: str
+    driver_branch: str
+    driver_version: str
+    driver_packages: tuple[str, ...]
+    fabricmanager_packages: tuple[str, ...]
+    nvlink5: bool
+    nvlink5_packages: tuple[str, ...]
+    nvlink5_modules: tuple[str, ...]
+    version_globs: tuple[str, ...]
+    build_packages: tuple[str, ...]
+    nvswitch_pci_class: str
+    allow_reboot: bool
+    reboot_timeout: int
+    dcgm_package: str | None
+
+
+@dataclass(frozen=True)
+class EngineEnvPlan:
+    """A Python engine's virtual environment: what uv installs, where, and how it is proven."""
+
+    engine: str
+    version: str
+    prefix: str
+    requirements: tuple[str, ...]
+    torch_backend: str | None
+    system_packages: tuple[str, ...]
+    version_check: tuple[str, ...]
+    imports: tuple[str, ...]
+    gpu_imports: tuple[str, ...]
+
+    @property
+    def install_key(self) -> str:
+        """Environments are keyed by what is installed: same key, same environment, never rebuilt."""
+        material = "\n".join([self.engine, self.version, self.torch_backend or "", *self.requirements])
+        return f"{self.engine}-{self.version}-{hashlib.sha256(material.encode()).hexdigest()[:8]}"
+
+    @property
+    def directory(self) -> str:
+        return posixpath.join(self.prefix, "venvs", self.install_key)
+
+
+@dataclass(frozen=True)
 class DeployPlan:
     host: str
     config: HostConfig
@@ -178,6 +232,9 @@ class DeployPlan:
     nodes: int = 1
     head_address: str | None = None
     llamacpp: LlamaCppPlan | None = None
+    nvidia: NvidiaPlan | None = None
+    engine_env: EngineEnvPlan | None = None
+    ready_timeout: int = 900
 
     @property
     def health_url(self) -> str:
@@ -328,6 +385,99 @@ def _plan_llamacpp(config: HostConfig, catalog: Catalog, problems: list) -> Llam
         build_jobs=config.llamacpp_build_jobs,
         ccache_dir=config.llamacpp_ccache_dir,
         prefix=config.base_prefix,
+    )
+
+
+def _plan_nvidia(config: HostConfig, catalog: Catalog, problems: list) -> NvidiaPlan | None:
+    accelerator = catalog.accelerators[config.accelerator]
+    if accelerator.vendor != "nvidia":
+        for name in sorted(config.model_fields_set):
+            if name.startswith("nvidia_"):
+                problems.append((name, f"only applies to NVIDIA accelerators; {config.accelerator} is "
+                                       f"{accelerator.vendor if accelerator.vendor != 'none' else 'a plain CPU'}"))
+        return None
+    platform = catalog.nvidia
+    line = config.nvidia_cuda or accelerator.cuda_default
+    if line not in platform.cuda_lines:
+        problems.append(("nvidia_cuda", f"{line!r} is not a CUDA line glmstack installs; allowed: "
+                                        f"{', '.join(sorted(platform.cuda_lines))}"))
+        return None
+    cuda = platform.cuda_lines[line]
+    eligible = sorted((b for b in platform.driver_branches if int(b) >= cuda.minimum_driver_branch), key=int)
+    branch = config.nvidia_driver_branch or (config.nvidia_driver_version or "").split(".")[0] or (
+        eligible[-1] if eligible else None)
+    if branch is None or int(branch) < cuda.minimum_driver_branch:
+        problems.append(("nvidia_driver_branch", f"CUDA {line} needs driver branch {cuda.minimum_driver_branch} "
+                                                 f"or newer; got {branch}"))
+        return None
+    pinned = platform.driver_branches.get(branch)
+    version = config.nvidia_driver_version or (pinned.version if pinned else None)
+    if pinned is None:
+        problems.append(("nvidia_driver_branch", f"branch {branch} has no package list in the catalog; "
+                                                 f"allowed: {', '.join(sorted(platform.driver_branches))}"))
+        return None
+    if not version.startswith(f"{branch}."):
+        problems.append(("nvidia_driver_version", f"{version} is not on driver branch {branch}"))
+        return None
+    engine = catalog.engines[config.engine]
+    wheels = engine.python_packages.get("nvidia", {})
+    if wheels and line not in wheels:
+        problems.append(("nvidia_cuda", f"{config.engine} {engine.version} is built for CUDA "
+                                        f"{', '.join(sorted(wheels))} only; got {line}"))
+        return None
+    repo_url = (config.nvidia_repo_url or platform.repository.base_url).rstrip("/")
+    if not repo_url.startswith(("http://", "https://")) or not urlparse(repo_url).netloc:
+        problems.append(("nvidia_repo_url", f"{repo_url!r} is not an http(s) URL with a host"))
+        return None
+    if _credentials_in_url(repo_url):
+        problems.append(("nvidia_repo_url", "credentials in a URL end up in apt sources and logs; give the "
+                                            "mirror without them"))
+        return None
+    cuda_major = line.split(".")[0]
+    return NvidiaPlan(
+        repo_url=repo_url,
+        keyring_deb=platform.repository.keyring_deb,
+        keyring_file=platform.repository.keyring_file,
+        distributions=tuple(sorted(platform.repository.distributions.items())),
+        architectures=tuple(sorted(platform.repository.architectures.items())),
+        cuda_line=line,
+        toolkit_package=cuda.toolkit_package,
+        cuda_home=cuda.home,
+        driver_branch=branch,
+        driver_version=version,
+        driver_packages=tuple(pinned.packages),
+        fabricmanager_packages=tuple(pinned.fabricmanager_packages),
+        nvlink5=accelerator.nvidia_arch == "blackwell",
+        nvlink5_packages=tuple(pinned.nvlink5_packages),
+        nvlink5_modules=tuple(platform.nvlink5_modules),
+        version_globs=tuple(platform.driver_version_globs),
+        build_packages=tuple(platform.build_packages),
+        nvswitch_pci_class=platform.nvswitch_pci_class,
+        allow_reboot=config.nvidia_allow_reboot,
+        reboot_timeout=config.nvidia_reboot_timeout,
+        dcgm_package=platform.dcgm_package.format(cuda_major=cuda_major) if config.nvidia_dcgm else None,
+    )
+
+
+def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | None) -> EngineEnvPlan | None:
+    """The engine's Python environment, when the catalog has wheels for this platform."""
+    engine = catalog.engines[config.engine]
+    accelerator = catalog.accelerators[config.accelerator]
+    line = nvidia.cuda_line if nvidia else None
+    wheels = engine.python_packages.get(accelerator.vendor, {}).get(line) if line else None
+    if wheels is None or engine.version is None:
+        return None
+    values = {"version": engine.version, "arch": accelerator.cpu_arch[0]}
+    return EngineEnvPlan(
+        engine=config.engine,
+        version=engine.version,
+        prefix=config.base_prefix,
+        requirements=tuple(_fill(wheels.requirements, values)),
+        torch_backend=wheels.torch_backend,
+        system_packages=tuple(engine.system_packages),
+        version_check=tuple(engine.version_check),
+        imports=tuple(engine.imports),
+        gpu_imports=tuple(engine.gpu_imports),
     )
 
 
@@ -485,17 +635,26 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         problems.append(("network_interface", "a multi-node deployment needs the NIC for collective traffic"))
     model_plan = _plan_model(config, catalog, problems)
     llamacpp_plan = _plan_llamacpp(config, catalog, problems) if config.engine == "llama.cpp" else None
+    nvidia_plan = _plan_nvidia(config, catalog, problems)
     if problems or model_plan is None:
         raise HostDataError(host, problems)
+    engine_env = _plan_engine_env(config, catalog, nvidia_plan)
 
     engine = catalog.engines[config.engine]
     if llamacpp_plan:
         binary = posixpath.join(llamacpp_plan.install_dir, engine.binary)
+    elif engine_env:
+        binary = posixpath.join(engine_env.directory, engine.binary)
     else:
         binary = posixpath.join(config.base_prefix, "venvs", config.engine, engine.binary)
     head = peers[0]
     address = config.address or host
-    env = dict(recipe.env)
+    env = dict(engine.env)
+    if nvidia_plan:
+        # DeepGEMM and Triton compile kernels at run time with the toolkit's nvcc and headers.
+        env["CUDA_HOME"] = nvidia_plan.cuda_home
+        env["PATH"] = f"{nvidia_plan.cuda_home}/bin:{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
+    env.update(recipe.env)
     if nodes > 1:
         env.update({k: _fill([v], {"address": address, "interface": config.network_interface})[0]
                     for k, v in recipe.multinode_env.items()})
@@ -509,7 +668,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         config=config,
         model=model_plan,
         engine_name=config.engine,
-        engine_installable=engine.installable,
+        engine_installable=engine.installable or engine_env is not None,
         unit_name=engine.unit_name,
         binary=binary,
         port=config.port or engine.default_port,
@@ -535,6 +694,9 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         nodes=nodes,
         head_address=head if nodes > 1 else None,
         llamacpp=llamacpp_plan,
+        nvidia=nvidia_plan,
+        engine_env=engine_env,
+        ready_timeout=config.service_ready_timeout or engine.ready_timeout,
     )
 
 

@@ -11,6 +11,7 @@ from glmstack.config import DeploymentSettings
 from roles.base.defaults import BaseSettings
 from roles.llamacpp.defaults import LlamaCppSettings
 from roles.model.defaults import ModelSettings
+from roles.nvidia.defaults import NvidiaSettings
 from roles.service.defaults import ServiceSettings
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
@@ -18,6 +19,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Role `base`", BaseSettings),
     ("Role `llamacpp`", LlamaCppSettings),
     ("Role `model`", ModelSettings),
+    ("Role `nvidia`", NvidiaSettings),
     ("Role `service`", ServiceSettings),
 ]
 

@@ -116,3 +116,103 @@ class PciDevices(FactBase):
                 devices.append({"slot": slot, "class": pci_class.removeprefix("0x"),
                                 "vendor": vendor.removeprefix("0x"), "device": device.removeprefix("0x")})
         return devices
+
+
+class NvidiaDriver(FactBase):
+    """
+    The NVIDIA kernel module the running kernel has loaded, the one installed for it, and whether
+    nouveau holds the GPUs: a loaded version that differs from the installed one means a reboot
+    (or module reload) is pending, and ``nvidia-smi`` would say "Driver/library version mismatch".
+
+    .. code:: python
+
+        {"loaded": "580.105.08", "installed": "580.105.08", "nouveau": False}
+    """
+
+    @staticmethod
+    def default() -> dict:
+        return {"loaded": None, "installed": None, "nouveau": False}
+
+    def command(self) -> str:
+        return ('echo "loaded=$(cat /sys/module/nvidia/version 2>/dev/null)"; '
+                'echo "installed=$(modinfo -F version nvidia 2>/dev/null)"; '
+                'echo "nouveau=$(test -d /sys/module/nouveau && echo yes)"')
+
+    def process(self, output: list[str]) -> dict:
+        values = dict(line.partition("=")[::2] for line in output if "=" in line)
+        return {"loaded": values.get("loaded", "").strip() or None,
+                "installed": values.get("installed", "").strip() or None,
+                "nouveau": values.get("nouveau", "").strip() == "yes"}
+
+
+# UEFI's global variable GUID; the SecureBoot variable's fifth byte is 1 when it is enforced.
+_SECURE_BOOT_VAR = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+DKMS_MOK_CERT = "/var/lib/dkms/mok.pub"
+
+
+class SecureBoot(FactBase):
+    """
+    Whether UEFI Secure Boot is enforced (``None`` on legacy BIOS boots), and whether the key
+    DKMS signs modules with is already enrolled (so the modules it builds will load).
+
+    .. code:: python
+
+        {"enabled": True, "dkms_key_enrolled": False}
+    """
+
+    @staticmethod
+    def default() -> dict:
+        return {"enabled": None, "dkms_key_enrolled": False}
+
+    def command(self) -> str:
+        return (f'if [ -r {_SECURE_BOOT_VAR} ]; then echo "enabled=$(od -An -t u1 -j4 -N1 {_SECURE_BOOT_VAR})"; '
+                'else echo "enabled=none"; fi; '
+                f'if [ -r {DKMS_MOK_CERT} ] && command -v mokutil >/dev/null; then '
+                f'mokutil --test-key {DKMS_MOK_CERT} 2>&1 | grep -q "already enrolled" '
+                '&& echo "enrolled=yes"; fi; true')
+
+    def process(self, output: list[str]) -> dict:
+        values = dict(line.partition("=")[::2] for line in output if "=" in line)
+        enabled = values.get("enabled", "none").strip()
+        return {"enabled": None if enabled == "none" else enabled == "1",
+                "dkms_key_enrolled": values.get("enrolled", "").strip() == "yes"}
+
+
+class AptHeldPackages(FactBase):
+    """
+    Packages apt keeps at their installed version (``apt-mark hold``).
+
+    .. code:: python
+
+        ["nvidia-open-580", "nvidia-fabricmanager-580"]
+    """
+
+    requires_command = "apt-mark"
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    def command(self) -> str:
+        return "apt-mark showhold"
+
+    def process(self, output: list[str]) -> list[str]:
+        return sorted(line.strip() for line in output if line.strip())
+
+
+class AptComponentEnabled(FactBase):
+    """
+    Whether any apt source of the host (one-line or deb822 format) carries a component.
+
+    .. code:: python
+
+        True
+    """
+
+    def command(self, component: str) -> str:
+        word = shlex.quote(component)
+        return (f"grep -rhsE '^(Components:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/ "
+                f"| grep -qw {word} && echo yes || echo no")
+
+    def process(self, output: list[str]) -> bool:
+        return bool(output) and output[0].strip() == "yes"

@@ -59,6 +59,25 @@ def host_document(plan: DeployPlan) -> dict[str, Any]:
         "env": service_environment(plan),
         "model_source": {"kind": plan.model.kind, "source": plan.model.source, "revision": plan.model.revision,
                          "directory": plan.model.directory},
+        "platform": _platform(plan),
+    }
+
+
+def _platform(plan: DeployPlan) -> dict[str, Any] | None:
+    """What the host gets below the engine: driver, toolkit, fabric, and the engine's environment."""
+    nvidia, env = plan.nvidia, plan.engine_env
+    if nvidia is None:
+        return None
+    fabric = list(nvidia.fabricmanager_packages) + (list(nvidia.nvlink5_packages) if nvidia.nvlink5 else [])
+    return {
+        "repository": nvidia.repo_url,
+        "driver": {"branch": nvidia.driver_branch, "version": nvidia.driver_version,
+                   "packages": list(nvidia.driver_packages)},
+        "cuda": {"line": nvidia.cuda_line, "toolkit": nvidia.toolkit_package},
+        "fabric_if_nvswitch": fabric,
+        "reboot": "allowed" if nvidia.allow_reboot else "stop and report",
+        "engine_environment": {"directory": env.directory, "requirements": list(env.requirements),
+                               "torch_backend": env.torch_backend} if env else None,
     }
 
 

@@ -55,12 +55,26 @@ class Accelerator(Strict):
     supplementary_groups: list[str] = []
     pci_vendor: str | None = Field(None, pattern=r"^[0-9a-f]{4}$")
     pci_classes: list[str] = []
+    # NVIDIA only: the GPU generation (Blackwell fabrics need NVLink5 tooling) and the CUDA line
+    # hosts get unless they name another (nvidia_cuda).
+    nvidia_arch: Literal["hopper", "blackwell"] | None = None
+    device_name: str | None = None
+    cuda_default: str | None = None
     source: str = ""
 
 
 class EngineBackend(Strict):
     cmake_flags: list[str] = []
     build_packages: list[str] = []
+
+
+class PythonWheels(Strict):
+    """What `uv pip install` is given for one platform line; {version} and {arch} are filled in."""
+
+    requirements: list[str] = Field(min_length=1)
+    # uv's --torch-backend (cu129, cu130, ...); None: torch as the package index resolves it.
+    torch_backend: str | None = None
+    note: str = ""
 
 
 class Engine(Strict):
@@ -84,6 +98,18 @@ class Engine(Strict):
     installable: bool = False
     # Extra [Service] hardening this engine is known to run under (verified where it runs).
     unit_hardening: dict[str, str] = {}
+    # Python engines: vendor -> platform line (the CUDA line on NVIDIA) -> what uv installs.
+    python_packages: dict[str, dict[str, PythonWheels]] = {}
+    # OS packages the engine needs at run time (Triton and DeepGEMM compile kernels on the host).
+    system_packages: list[str] = []
+    # Proof an install works: a command run in the environment, and modules that must import;
+    # gpu_imports need the accelerator's driver loaded.
+    version_check: list[str] = []
+    imports: list[str] = []
+    gpu_imports: list[str] = []
+    env: dict[str, str] = {}
+    # Seconds a deploy waits for a (re)started engine to report healthy, unless the host says.
+    ready_timeout: int = Field(900, ge=10)
 
     @field_validator("flags")
     @classmethod
@@ -158,11 +184,51 @@ class Recipe(Strict):
         return tunables
 
 
+class NvidiaRepository(Strict):
+    base_url: str = Field(pattern=r"^https?://")
+    keyring_deb: str
+    keyring_file: str = Field(pattern=r"^/")
+    distributions: dict[str, str]
+    architectures: dict[str, str]
+
+
+class CudaLine(Strict):
+    minimum_driver_branch: int
+    toolkit_package: str
+    home: str = Field(pattern=r"^/")
+
+
+class DriverBranch(Strict):
+    version: str = Field(pattern=r"^\d{3}\.\d+(\.\d+)?$")
+    packages: list[str] = Field(min_length=1)
+    fabricmanager_packages: list[str]
+    nvlink5_packages: list[str] = []
+
+
+class NvidiaPlatform(Strict):
+    repository: NvidiaRepository
+    cuda_lines: dict[str, CudaLine]
+    driver_branches: dict[str, DriverBranch]
+    driver_version_globs: list[str]
+    build_packages: list[str] = []
+    nvlink5_modules: list[str] = []
+    dcgm_package: str
+    nvswitch_pci_class: str = Field(pattern=r"^[0-9a-f]{4}$")
+
+    @model_validator(mode="after")
+    def _pins_belong_to_their_branch(self) -> NvidiaPlatform:
+        for branch, pin in self.driver_branches.items():
+            if not pin.version.startswith(f"{branch}."):
+                raise ValueError(f"driver branch {branch}: version {pin.version} is not on that branch")
+        return self
+
+
 class Catalog(Strict):
     accelerators: dict[str, Accelerator]
     engines: dict[str, Engine]
     models: dict[str, Model]
     recipes: list[Recipe]
+    nvidia: NvidiaPlatform
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:
@@ -170,6 +236,12 @@ class Catalog(Strict):
             for engine in accelerator.engines:
                 if engine not in self.engines:
                     raise ValueError(f"accelerator {name}: unknown engine {engine!r}")
+            if accelerator.vendor == "nvidia" and accelerator.cuda_default not in self.nvidia.cuda_lines:
+                raise ValueError(f"accelerator {name}: cuda_default must be one of {sorted(self.nvidia.cuda_lines)}")
+        for name, engine in self.engines.items():
+            for line in engine.python_packages.get("nvidia", {}):
+                if line not in self.nvidia.cuda_lines:
+                    raise ValueError(f"engine {name}: unknown CUDA line {line!r}")
         seen = set()
         for recipe in self.recipes:
             key = (recipe.model, recipe.accelerator, recipe.engine, recipe.variant)
@@ -216,4 +288,5 @@ def load_catalog() -> Catalog:
         engines=_read("engines"),
         models=_read("models"),
         recipes=_read("recipes"),
+        nvidia=_read("nvidia"),
     )

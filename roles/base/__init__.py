@@ -41,7 +41,8 @@ def preflight(plan: DeployPlan) -> None:
     _accelerators_present(plan)
     if not plan.engine_installable:
         raise DeployError(f"host {host.name}: engine {plan.engine_name} can be planned (glmstack plan, glmstack "
-                          "render) but glmstack cannot install it yet; installable today: llama.cpp")
+                          "render) but glmstack cannot install it yet on accelerator "
+                          f"{plan.config.accelerator!r}; installable today: llama.cpp, and vLLM and SGLang on NVIDIA")
 
 
 def _accelerators_present(plan: DeployPlan) -> None:

@@ -13,12 +13,12 @@ from pyinfra.facts.files import FileContents
 from pyinfra.operations import files
 
 from glmstack.ops import ensure_packages
+from glmstack.uv import ensure_uv_commands, uv_binary
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan, ModelPlan
 
 HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
-UV_PACKAGE = "uv==0.13.9"
 
 # Shell functions the fetch scripts share: verify a file, download one with resume.
 SHELL_HELPERS = r"""
@@ -73,16 +73,13 @@ def _hf_tool_commands(plan: DeployPlan) -> list[str]:
     """A uv-made virtual environment holding the hub's own `hf` client, made once."""
     q = shlex.quote
     prefix = plan.config.base_prefix
-    uv_env, hf_env = f"{prefix}/venvs/uv", f"{prefix}/venvs/hf"
-    return [
-        f"if [ ! -x {q(hf_cli(plan))} ]; then",
-        f"  rm -rf {q(uv_env)} {q(hf_env)}",
-        f"  python3 -m venv {q(uv_env)}",
-        f"  {q(uv_env)}/bin/pip install --quiet {q(UV_PACKAGE)}",
-        f"  {q(uv_env)}/bin/uv venv --quiet {q(hf_env)}",
-        f"  {q(uv_env)}/bin/uv pip install --quiet --python {q(hf_env)}/bin/python {q(HF_CLI_PACKAGE)}",
-        "fi",
-    ]
+    uv, hf_env = uv_binary(prefix), f"{prefix}/venvs/hf"
+    return [*ensure_uv_commands(prefix),
+            f"if [ ! -x {q(hf_cli(plan))} ]; then",
+            f"  rm -rf {q(hf_env)}",
+            f"  {q(uv)} venv --quiet {q(hf_env)}",
+            f"  {q(uv)} pip install --quiet --python {q(hf_env)}/bin/python {q(HF_CLI_PACKAGE)}",
+            "fi"]
 
 
 def fetch_script(plan: DeployPlan) -> str:

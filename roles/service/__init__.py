@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
 
 def wait_script(plan: DeployPlan) -> str:
     """Poll the health endpoint; on timeout print the unit's journal so the failure explains itself."""
-    timeout = plan.config.service_ready_timeout
+    timeout = plan.ready_timeout
     unit = shlex.quote(f"{plan.unit_name}.service")
     url = shlex.quote(plan.health_url)
     return "\n".join([

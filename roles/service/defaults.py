@@ -5,6 +5,7 @@ from pydantic import BaseModel, Field
 
 class ServiceSettings(BaseModel):
     service_bind_host: str = Field("0.0.0.0", description="Address the engine listens on.")
-    service_ready_timeout: int = Field(
-        900, ge=10, description="Seconds to wait for the engine to report healthy after a (re)start.")
+    service_ready_timeout: int | None = Field(
+        None, ge=10, description="Seconds to wait for the engine to report healthy after a (re)start; "
+                                 "None: the engine's (an hour for vLLM and SGLang).")
     service_restart_sec: int = Field(10, ge=1, description="Delay before systemd restarts a failed engine.")

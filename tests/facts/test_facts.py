@@ -14,3 +14,7 @@ TestRunningServiceVariable = make_fact_tests("glmstack", "facts.RunningServiceVa
 TestUnitNeedsDaemonReload = make_fact_tests("glmstack", "facts.UnitNeedsDaemonReload",
                                             HERE / "UnitNeedsDaemonReload")
 TestPciDevices = make_fact_tests("glmstack", "facts.PciDevices", HERE / "PciDevices")
+TestNvidiaDriver = make_fact_tests("glmstack", "facts.NvidiaDriver", HERE / "NvidiaDriver")
+TestSecureBoot = make_fact_tests("glmstack", "facts.SecureBoot", HERE / "SecureBoot")
+TestAptHeldPackages = make_fact_tests("glmstack", "facts.AptHeldPackages", HERE / "AptHeldPackages")
+TestAptComponentEnabled = make_fact_tests("glmstack", "facts.AptComponentEnabled", HERE / "AptComponentEnabled")

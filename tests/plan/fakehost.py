@@ -6,10 +6,11 @@ connector records every command the deploy would run, in order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.connect import connect_all
+from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operations import run_ops
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra_cli.util import load_deploy_file
@@ -25,6 +26,8 @@ class FakeRun:
     commands: list[str]
     changed: list[str]
     unchanged: list[str]
+    failed: list[str] = field(default_factory=list)
+    error: PyinfraError | None = None
 
     def ran(self, fragment: str) -> bool:
         return any(fragment in command for command in self.commands)
@@ -36,25 +39,58 @@ class FakeRun:
         raise AssertionError(f"no command contains {fragment!r}")
 
 
-def run_deploy(data: dict, responses: dict, deploy: str = "glm52.py") -> FakeRun:
+def run_deploy(data: dict, responses: dict, deploy: str = "glm52.py", after: tuple[str, dict] | None = None,
+               allow_failure: bool = False) -> FakeRun:
+    """Deploy against a fake host answering from `responses`.
+
+    after=(fragment, later): once a command containing `fragment` ran (a reboot, say), the host
+    answers from `later` instead, as a real host's facts change after it. allow_failure: a
+    failing operation is recorded in FakeRun.failed instead of failing the test.
+    """
     host_data = {**data, "fake_responses": responses, "fake_delay": 0, "fake_delay_jitter": 0}
     inventory = Inventory(([(HOST, host_data)], {}))
     config = Config()
     state = State(inventory, config)
+    error = None
     with ctx_state.use(state), ctx_inventory.use(inventory), ctx_config.use(config):
         connect_all(state)
-        load_deploy_file(state, str(DEPLOYS / deploy))
-        run_ops(state)
         host = inventory.get_host(HOST)
-        changed, unchanged = [], []
+        if after is not None:
+            _switch_answers_after(host, *after)
+        load_deploy_file(state, str(DEPLOYS / deploy))
+        try:
+            run_ops(state)
+        except PyinfraError as raised:  # every host failed
+            if not allow_failure:
+                raise
+            error = raised
+        changed, unchanged, failed = [], [], []
         for op_hash in state.get_op_order():
             if op_hash not in state.ops[host]:
                 continue
             meta = state.ops[host][op_hash].operation_meta
             name = next(iter(state.op_meta[op_hash].names))
             if not meta.did_succeed(_raise_if_not_complete=False):
-                raise AssertionError(f"operation {name} failed on the fake host")
+                if meta.executed or meta._commands is not None:
+                    failed.append(name)
+                if not allow_failure:
+                    raise AssertionError(f"operation {name} failed on the fake host")
+                continue
             (changed if meta.did_change() else unchanged).append(name)
         with ctx_host.use(host):
             commands = list(host.connector.executed_commands)
-    return FakeRun(state, commands, changed, unchanged)
+    return FakeRun(state, commands, changed, unchanged, failed, error)
+
+
+def _switch_answers_after(host, fragment: str, later: dict) -> None:
+    connector = host.connector
+    original = connector.run_shell_command
+
+    def run_shell_command(command, *args, **kwargs):
+        result = original(command, *args, **kwargs)
+        text = command if isinstance(command, str) else command.get_masked_value()
+        if fragment in text:
+            connector.data["fake_responses"] = later
+        return result
+
+    connector.run_shell_command = run_shell_command

@@ -1,0 +1,29 @@
+"""uv on the node: one pinned copy, bootstrapped from the host's Python, shared by every role.
+
+uv (not pip) builds the engines' and tools' virtual environments: it resolves large CUDA
+dependency sets quickly and takes the index configuration the host already has.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+
+UV_PACKAGE = "uv==0.13.9"
+
+
+def uv_binary(prefix: str) -> str:
+    return posixpath.join(prefix, "venvs", "uv", "bin", "uv")
+
+
+def ensure_uv_commands(prefix: str) -> list[str]:
+    """Shell lines that leave a working uv at uv_binary(prefix), made once."""
+    q = shlex.quote
+    uv_env = posixpath.join(prefix, "venvs", "uv")
+    return [
+        f"if [ ! -x {q(uv_binary(prefix))} ]; then",
+        f"  rm -rf {q(uv_env)}",
+        f"  python3 -m venv {q(uv_env)}",
+        f"  {q(uv_env)}/bin/pip install --quiet {q(UV_PACKAGE)}",
+        "fi",
+    ]

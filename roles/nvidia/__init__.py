@@ -1,0 +1,247 @@
+"""nvidia: NVIDIA's repository, the pinned open-module driver, the CUDA toolkit and the fabric.
+
+What the catalog pins is what gets installed and held: the driver at one exact version (apt
+preferences plus holds, so unattended upgrades cannot split driver and libraries), the fabric
+manager at that same version on NVSwitch systems (found on the PCI bus, not assumed), and the
+CUDA toolkit of the host's line. A host already in that state is left untouched.
+
+When the running kernel has another driver loaded than the one installed, the deploy reboots
+if the host data allows it (nvidia_allow_reboot) and verifies the driver after; otherwise it
+stops there and says what to do.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import shlex
+from io import StringIO
+from typing import TYPE_CHECKING
+
+from pyinfra import host
+from pyinfra.api import deploy, operation
+from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.files import FileContents
+from pyinfra.facts.server import Arch, KernelVersion, LinuxDistribution
+from pyinfra.operations import files, server, systemd
+
+from glmstack.facts import (
+    DKMS_MOK_CERT,
+    AptComponentEnabled,
+    AptHeldPackages,
+    NvidiaDriver,
+    PciDevices,
+    SecureBoot,
+)
+from glmstack.ops import ensure_packages
+
+if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
+    from glmstack.config import DeployPlan, NvidiaPlan
+
+PREFERENCES_FILE = "/etc/apt/preferences.d/glmstack-nvidia"
+NOUVEAU_BLACKLIST = "/etc/modprobe.d/glmstack-blacklist-nouveau.conf"
+NOUVEAU_CONFIG = ("# Managed by glmstack: the NVIDIA driver needs the GPUs.\n"
+                  "blacklist nouveau\noptions nouveau modeset=0\n")
+APT_INSTALL = ("DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-downgrades "
+               "--allow-change-held-packages -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold")
+
+
+# ---- what the host is ----
+
+
+def repository_distribution(plan: DeployPlan) -> str:
+    """NVIDIA's directory name for this host's OS (debian12, ubuntu2404, ...)."""
+    distribution = host.get_fact(LinuxDistribution) or {}
+    os_id = (distribution.get("release_meta", {}).get("ID") or distribution.get("name") or "").lower()
+    version = distribution.get("release_meta", {}).get("VERSION_ID") or str(distribution.get("major") or "")
+    table = dict(plan.nvidia.distributions)
+    for key in (f"{os_id}-{version}", f"{os_id}-{version.split('.')[0]}"):
+        if key in table:
+            return table[key]
+    raise DeployError(f"host {host.name}: NVIDIA's repository has no packages for {os_id} {version}; "
+                      f"supported: {', '.join(sorted(table))}")
+
+
+def repository_url(plan: DeployPlan) -> str:
+    arch = host.get_fact(Arch)
+    return f"{plan.nvidia.repo_url}/{repository_distribution(plan)}/{dict(plan.nvidia.architectures)[arch]}"
+
+
+def has_nvswitch(plan: DeployPlan) -> bool:
+    return any(device["vendor"] == plan.accelerator_pci_vendor
+               and device["class"][:4] == plan.nvidia.nvswitch_pci_class
+               for device in host.get_fact(PciDevices))
+
+
+def driver_pinned(nvidia: NvidiaPlan, package: str) -> bool:
+    return any(fnmatch.fnmatch(package, glob) for glob in nvidia.version_globs)
+
+
+def preferences(nvidia: NvidiaPlan) -> str:
+    return (f"# Managed by glmstack: the NVIDIA driver stays at {nvidia.driver_version}.\n"
+            f"Package: {' '.join(nvidia.version_globs)}\n"
+            f"Pin: version {nvidia.driver_version}-*\n"
+            "Pin-Priority: 1001\n")
+
+
+# ---- preflight ----
+
+
+def preflight(plan: DeployPlan) -> None:
+    """Stop before any change on a host whose firmware would refuse the driver."""
+    nvidia = plan.nvidia
+    repository_distribution(plan)
+    if host.get_fact(NvidiaDriver)["loaded"] == nvidia.driver_version:
+        return  # whatever signed it, the pinned driver already loads here
+    secure_boot = host.get_fact(SecureBoot)
+    if secure_boot["enabled"] and not secure_boot["dkms_key_enrolled"]:
+        raise DeployError(
+            f"host {host.name}: UEFI Secure Boot is on, and the NVIDIA modules DKMS builds would not load "
+            "(CUDA would later report no device). Ways out: (1) turn Secure Boot off in the firmware; or "
+            f"(2) enroll DKMS's signing key once: `mokutil --import {DKMS_MOK_CERT}` (creates it if missing: "
+            "`dkms generate_mok`), reboot and confirm the enrollment at the console, then rerun; or (3) on "
+            "Ubuntu, install Canonical's signed linux-modules-nvidia-<branch>-open-$(uname -r) yourself and "
+            "rerun. Nothing was changed on this host.")
+
+
+# ---- operations ----
+
+
+def _installed_at(installed: dict, package: str, version: str | None) -> bool:
+    versions = installed.get(package) or []
+    if version is None:
+        return bool(versions)
+    return any(str(v).split(":")[-1].startswith(f"{version}-") for v in versions)
+
+
+@operation()
+def pinned_packages(packages: list[str], nvidia: NvidiaPlan):
+    """Install the packages (driver-family ones at the pinned driver version) and hold them."""
+    installed = host.get_fact(DebPackages)
+    held = set(host.get_fact(AptHeldPackages))
+    wrong = [p for p in packages
+             if not _installed_at(installed, p, nvidia.driver_version if driver_pinned(nvidia, p) else None)]
+    unheld = [p for p in packages if p not in held]
+    if not wrong and not unheld:
+        host.noop(f"{', '.join(packages)} installed and held")
+        return
+    q = " ".join(shlex.quote(p) for p in packages)
+    if wrong:
+        # Holds on another branch's packages would block the switch: lift every driver-family hold.
+        stale = sorted(p for p in held if driver_pinned(nvidia, p))
+        if stale:
+            yield "apt-mark unhold " + " ".join(shlex.quote(p) for p in stale)
+        yield f"apt-get update && {APT_INSTALL} {q}"
+    yield f"apt-mark hold {q}"
+
+
+@operation()
+def install_keyring(plan: DeployPlan, url: str):
+    """NVIDIA's repository signing key, from the (possibly mirrored) repository itself."""
+    if "cuda-keyring" in host.get_fact(DebPackages):
+        host.noop("cuda-keyring is installed")
+        return
+    deb = f"/tmp/glmstack-{plan.nvidia.keyring_deb}"
+    yield (f"curl -fsSL --retry 3 -o {shlex.quote(deb)} {shlex.quote(url + '/' + plan.nvidia.keyring_deb)} && "
+           f"dpkg -i {shlex.quote(deb)} && rm -f {shlex.quote(deb)}")
+
+
+@operation()
+def enable_contrib():
+    """Debian keeps the NVIDIA driver's dependencies in contrib: add it to the host's own sources."""
+    if host.get_fact(AptComponentEnabled, component="contrib"):
+        host.noop("contrib is enabled")
+        return
+    yield ("for f in /etc/apt/sources.list.d/*.sources; do [ -f \"$f\" ] && "
+           "sed -i -E '/^Components:/{/contrib/!s/$/ contrib/}' \"$f\"; done; "
+           "[ -f /etc/apt/sources.list ] && sed -i -E '/^deb /{/ contrib/!s/ main/ main contrib/}' "
+           "/etc/apt/sources.list; true")
+
+
+@operation()
+def rebuild_initramfs_for(config_path: str, content: str, stamp_dir: str):
+    """Rebuild the initramfs once per content of a modprobe file: the boot must see the blacklist."""
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    stamp = f"{stamp_dir}/initramfs-{config_path.rsplit('/', 1)[-1]}.sha256"
+    if host.get_fact(FileContents, path=stamp) == [digest]:
+        host.noop("initramfs already has this blacklist")
+        return
+    yield f"update-initramfs -u && printf '%s\\n' {digest} > {shlex.quote(stamp)}"
+
+
+def _mismatch_message(nvidia: NvidiaPlan, loaded: str | None) -> str:
+    what = f"driver {loaded} is loaded" if loaded else "no NVIDIA driver is loaded (nouveau holds the GPUs)"
+    return (f"host {host.name}: NVIDIA driver {nvidia.driver_version} is installed but {what}; a reboot is "
+            "needed. Reboot the host and rerun, or set nvidia_allow_reboot: true to let the deploy do it.")
+
+
+@operation()
+def load_installed_driver(nvidia: NvidiaPlan):
+    """Make the running kernel use the installed driver: load it, or reboot, or stop and say so."""
+    driver = host.get_fact(NvidiaDriver)
+    if driver["loaded"] == nvidia.driver_version:
+        host.noop(f"driver {nvidia.driver_version} is loaded")
+        return
+    if driver["loaded"] is None and not driver["nouveau"]:
+        # Nothing holds the GPUs: the module loads without a reboot.
+        yield "modprobe nvidia && modprobe nvidia_uvm"
+        return
+    if nvidia.allow_reboot:
+        yield from server.reboot._inner(delay=15, interval=5, reboot_timeout=nvidia.reboot_timeout)
+        return
+    yield f"echo {shlex.quote(_mismatch_message(nvidia, driver['loaded']))} >&2; exit 1"
+
+
+@operation()
+def verify_loaded_driver(nvidia: NvidiaPlan):
+    """The driver the kernel runs is exactly the pinned one (after a load or a reboot)."""
+    if host.get_fact(NvidiaDriver)["loaded"] == nvidia.driver_version:
+        host.noop(f"driver {nvidia.driver_version} is loaded")
+        return
+    want = shlex.quote(nvidia.driver_version)
+    message = f"host {host.name}: expected NVIDIA driver {nvidia.driver_version} loaded, found"
+    yield (f'loaded=$(cat /sys/module/nvidia/version 2>/dev/null); if [ "$loaded" != {want} ]; then '
+           f'echo {shlex.quote(message)} "${{loaded:-none}}" >&2; '
+           "dmesg 2>/dev/null | grep -iE 'nvidia|nvrm' | tail -n 20 >&2; exit 1; fi")
+
+
+@deploy("glmstack nvidia")
+def install_nvidia(plan: DeployPlan) -> None:
+    nvidia = plan.nvidia
+    url = repository_url(plan)
+    distribution = repository_distribution(plan)
+    if distribution.startswith("debian"):
+        enable_contrib(name="Enable Debian's contrib component")
+    ensure_packages("Kernel headers and DKMS", [f"linux-headers-{host.get_fact(KernelVersion)}",
+                                                 *nvidia.build_packages])
+    install_keyring(name="NVIDIA repository key", plan=plan, url=url)
+    arch_dir = url.rsplit("/", 1)[-1]
+    # The keyring package ships a source under this very name; ours replaces it with the chosen base URL.
+    files.put(name="NVIDIA repository", dest=f"/etc/apt/sources.list.d/cuda-{distribution}-{arch_dir}.list",
+              src=StringIO(f"deb [signed-by={nvidia.keyring_file}] {url}/ /\n"), mode="644")
+    files.put(name="Pin the driver version", dest=PREFERENCES_FILE, src=StringIO(preferences(nvidia)), mode="644")
+    files.put(name="Blacklist nouveau", dest=NOUVEAU_BLACKLIST, src=StringIO(NOUVEAU_CONFIG), mode="644")
+    pinned_packages(name=f"NVIDIA driver {nvidia.driver_version} (open modules)",
+                    packages=list(nvidia.driver_packages), nvidia=nvidia)
+    rebuild_initramfs_for(name="Rebuild the initramfs without nouveau", config_path=NOUVEAU_BLACKLIST,
+                          content=NOUVEAU_CONFIG, stamp_dir=plan.config.base_state_dir)
+    pinned_packages(name=f"CUDA {nvidia.cuda_line} toolkit", packages=[nvidia.toolkit_package], nvidia=nvidia)
+    nvswitch = has_nvswitch(plan)
+    if nvswitch:
+        pinned_packages(name=f"Fabric manager {nvidia.driver_version}",
+                        packages=list(nvidia.fabricmanager_packages), nvidia=nvidia)
+        if nvidia.nvlink5:
+            pinned_packages(name="NVLink5 subnet manager", packages=list(nvidia.nvlink5_packages), nvidia=nvidia)
+            for module in nvidia.nvlink5_modules:
+                files.put(name=f"Load {module} at boot", dest=f"/etc/modules-load.d/glmstack-{module}.conf",
+                          src=StringIO(f"{module}\n"), mode="644")
+                server.modprobe(name=f"Load {module}", module=module)
+    load_installed_driver(name="Run the installed driver", nvidia=nvidia)
+    verify_loaded_driver(name="Verify the loaded driver", nvidia=nvidia)
+    systemd.service(name="Persistence daemon", service="nvidia-persistenced", running=True, enabled=True)
+    if nvswitch:
+        systemd.service(name="Fabric manager", service="nvidia-fabricmanager", running=True, enabled=True)
+    if nvidia.dcgm_package:
+        pinned_packages(name="DCGM", packages=[nvidia.dcgm_package], nvidia=nvidia)
+        systemd.service(name="DCGM", service="nvidia-dcgm", running=True, enabled=True)

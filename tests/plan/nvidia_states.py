@@ -1,0 +1,171 @@
+"""NVIDIA hosts in each state the plan tests need, as fact answers for the @fake connector.
+
+No NVIDIA machine was available to capture from, so these are built, not captured: the OS
+underneath is the lab node captured in facts/ (Debian 12), and each NVIDIA answer is what the
+fact's command prints on such a host, in the formats the facts' own fixtures pin down
+(tests/facts/NvidiaDriver, SecureBoot, AptHeldPackages, PciDevices). Ubuntu and GH200 variants
+change the os-release and `uname -m` answers. Say so wherever a test relies on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from glmstack.config import DeployPlan, resolve
+from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, rendered_files, unit_paths
+from roles.engine import marker_path
+from roles.model import ready_marker
+from roles.nvidia import NOUVEAU_BLACKLIST, NOUVEAU_CONFIG, PREFERENCES_FILE, preferences
+
+FACTS = Path(__file__).resolve().parent / "facts"
+STAT = "stat -c 'user=%U group=%G mode=%A atime=%X mtime=%Y ctime=%Z size=%s %N'"
+KERNEL = "6.1.0-28-amd64"
+OLD_DRIVER = "570.172.08"
+
+
+def captured(name: str) -> dict:
+    return json.loads((FACTS / f"{name}.json").read_text())["responses"]
+
+
+def os_release(os_id: str, version: str, pretty: str) -> list[str]:
+    return ["/etc/os-release", f'NAME="{pretty.split()[0]}"', f'ID={os_id}', f'VERSION_ID="{version}"',
+            f'PRETTY_NAME="{pretty}"', "---"]
+
+
+UBUNTU_2404 = os_release("ubuntu", "24.04", "Ubuntu 24.04.3 LTS")
+UBUNTU_2204 = os_release("ubuntu", "22.04", "Ubuntu 22.04.5 LTS")
+RHEL_9 = os_release("rhel", "9.4", "Red Hat Enterprise Linux 9.4 (Plow)")
+
+
+def pci_listing(gpus: int, device: str, nvswitches: int) -> list[str]:
+    """GPUs (3D controller 0302) and NVSwitches (bridge 0680), as /sys/bus/pci lists them."""
+    return ([f"0000:{0x18 + i:02x}:00.0 0x030200 0x10de 0x{device}" for i in range(gpus)]
+            + [f"0000:{0x80 + i:02x}:00.0 0x068000 0x10de 0x22a3" for i in range(nvswitches)])
+
+
+HARDWARE = {  # accelerator -> (GPUs, PCI device id, NVSwitches)
+    "h200": (8, "2335", 4),
+    "h100": (8, "2330", 4),
+    "h20": (8, "2329", 4),
+    "b200": (8, "2901", 2),
+    "gh200": (2, "2342", 0),
+}
+
+
+class NvidiaHost:
+    """Fact answers for one host; methods move it between states."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        self.plan: DeployPlan = resolve("@fake/node1", data)
+        gpus, device, nvswitches = HARDWARE[data["accelerator"]]
+        self.overrides: dict[str, object] = {
+            "for d in /sys/bus/pci/devices/*": pci_listing(gpus, device, nvswitches),
+            "uname -r": [KERNEL],
+            "cat /sys/module/nvidia/version": ["loaded=", "installed=", "nouveau="],
+            "SecureBoot-8be4df61": ["enabled=   0"],
+            "apt-mark showhold": [],
+            "grep -rhsE '^(Components:|deb )'": ["no"],
+        }
+        self.extra_packages: list[tuple[str, str]] = []
+        self.base = captured("debian12-fresh")
+
+    # -- building blocks --
+
+    def answer(self, fragment: str, stdout, success: bool = True) -> NvidiaHost:
+        self.overrides[fragment] = {"stdout": stdout, "stderr": [], "success": success}
+        return self
+
+    def os(self, release: list[str], arch: str = "x86_64") -> NvidiaHost:
+        self.answer("*-release", release)
+        return self.answer("uname -m", [arch])
+
+    def driver(self, loaded: str | None, installed: str | None, nouveau: bool = False) -> NvidiaHost:
+        return self.answer("cat /sys/module/nvidia/version",
+                           [f"loaded={loaded or ''}", f"installed={installed or ''}",
+                            f"nouveau={'yes' if nouveau else ''}"])
+
+    def secure_boot(self, enabled: bool, key_enrolled: bool = False) -> NvidiaHost:
+        return self.answer("SecureBoot-8be4df61",
+                           [f"enabled=   {int(enabled)}", *(["enrolled=yes"] if key_enrolled else [])])
+
+    def packages(self, *name_versions: tuple[str, str]) -> NvidiaHost:
+        self.extra_packages += name_versions
+        return self
+
+    def held(self, *names: str) -> NvidiaHost:
+        return self.answer("apt-mark showhold", sorted(names))
+
+    def file(self, path: str, content: str, mode: str, user: str = "root", group: str = "root") -> NvidiaHost:
+        digest = hashlib.sha1(content.encode()).hexdigest()
+        self.answer(f"{STAT} {path} 2>", [f"user={user} group={group} mode={mode} atime=1795335053 "
+                                          f"mtime=1795335053 ctime=1795335053 size={len(content)} '{path}'"])
+        return self.answer(f"sha1sum {path} 2>", [f"{digest}  {path}"])
+
+    def directory(self, path: str, mode: str = "drwxr-xr-x", user: str = "root", group: str = "root") -> NvidiaHost:
+        return self.answer(f"{STAT} {path} 2>", [f"user={user} group={group} mode={mode} atime=1 mtime=1 ctime=1 "
+                                                 f"size=4096 '{path}'"])
+
+    def contents(self, path: str, *lines: str) -> NvidiaHost:
+        return self.answer(f"cat {path}", list(lines))
+
+    def unit(self, name: str, running: bool = True, enabled: bool = True) -> NvidiaHost:
+        self.answer(f"--property SubState {name}.service",
+                    [f"Id={name}.service", f"SubState={'running' if running else 'dead'}"])
+        return self.answer(f"--property UnitFileState {name}.service",
+                           [f"Id={name}.service", f"UnitFileState={'enabled' if enabled else 'disabled'}"])
+
+    # -- whole states --
+
+    def converged(self) -> NvidiaHost:
+        """Everything this deploy installs is in place, held, loaded and running."""
+        plan, nvidia = self.plan, self.plan.nvidia
+        self.base = captured("debian12-converged")
+        version = f"{nvidia.driver_version}-1"
+        pinned = [*nvidia.driver_packages, *nvidia.fabricmanager_packages]
+        if nvidia.nvlink5:
+            pinned += nvidia.nvlink5_packages
+        for package in pinned:
+            self.packages((package, version if not package.startswith("nvlsm") else "2025.06.5-1"))
+        self.packages((nvidia.toolkit_package, "13.0.2-1"), ("cuda-keyring", "1.1-1"),
+                      (f"linux-headers-{KERNEL}", "6.1.119-1"), *((p, "1") for p in nvidia.build_packages),
+                      *((p, "1") for p in plan.engine_env.system_packages))
+        self.held(*pinned, nvidia.toolkit_package)
+        self.driver(nvidia.driver_version, nvidia.driver_version)
+        self.answer("grep -rhsE '^(Components:|deb )'", ["yes"])
+        url = f"{nvidia.repo_url}/debian12/x86_64"
+        self.file("/etc/apt/sources.list.d/cuda-debian12-x86_64.list",
+                  f"deb [signed-by={nvidia.keyring_file}] {url}/ /\n", "-rw-r--r--")
+        self.file(PREFERENCES_FILE, preferences(nvidia), "-rw-r--r--")
+        self.file(NOUVEAU_BLACKLIST, NOUVEAU_CONFIG, "-rw-r--r--")
+        self.contents(f"{plan.config.base_state_dir}/initramfs-glmstack-blacklist-nouveau.conf.sha256",
+                      hashlib.sha256(NOUVEAU_CONFIG.encode()).hexdigest())
+        self.contents(marker_path(plan.engine_env), plan.engine_env.install_key)
+        self.contents(ready_marker(plan), plan.model.fingerprint)
+        for path, (content, mode) in rendered_files(plan).items():
+            self.file(path, content, "-rw-------" if mode == "600" else "-rw-r--r--")
+        for directory in ("/etc/apt/sources.list.d", "/etc/apt/preferences.d", "/etc/modprobe.d"):
+            self.directory(directory)
+        self.directory(unit_paths(plan)["home"], "drwx------", "glmstack", "glmstack")
+        self.unit("nvidia-persistenced")
+        self.unit("nvidia-fabricmanager")
+        self.unit(plan.unit_name)
+        self.answer(f"--property MainPID --value {plan.unit_name}.service",
+                    ["running", f"{FINGERPRINT_VARIABLE}={deployed_fingerprint(plan)}"])
+        self.answer(f"--property NeedDaemonReload --value {plan.unit_name}.service", ["no"])
+        self.answer(f"--write-out '%{{http_code}}' {plan.health_url}", ["200"])
+        return self
+
+    def responses(self) -> dict:
+        base = dict(self.base)
+        dpkg = next(command for command in base if "dpkg -l" in command)
+        listing = list(base[dpkg]["stdout"]) + [f"ii  {name}  {version}  amd64  (constructed)"
+                                                for name, version in self.extra_packages]
+        overrides = dict(self.overrides)
+        overrides.setdefault("dpkg -l", {"stdout": listing, "stderr": [], "success": True})
+        # Answers given here win over the captured ones (the fake takes the first match).
+        for command, response in base.items():
+            overrides.setdefault(command, response)
+        return overrides
