@@ -12,12 +12,14 @@ from pyinfra import host
 
 from glmstack.config import resolve
 from glmstack.ops import ensure_packages
+from roles.base import trust_and_proxies
 from roles.engine import install_engine
 
-ENGINES = ("vllm", "sglang")
-
 data = host.data.dict()
-# Not the base role: its preflight rightly refuses a node without the accelerator's GPUs.
+engines = data.get("lab_engines") or ["vllm", "sglang"]
+plans = [resolve(host.name, {**data, "engine": engine}) for engine in engines]
+# Not the whole base role: its preflight rightly refuses a node without the accelerator's GPUs.
 ensure_packages("Trust store", ["ca-certificates"])
-for engine in ENGINES:
-    install_engine(resolve(host.name, {**data, "engine": engine}).engine_env, gpu_checks=False)
+trust_and_proxies(plans[0])
+for plan in plans:
+    install_engine(plan.engine_env, gpu_checks=False)

@@ -187,8 +187,11 @@ class EngineEnvPlan:
     torch_backend: str | None
     system_packages: tuple[str, ...]
     version_check: tuple[str, ...]
+    version_check_needs_gpu: bool
     imports: tuple[str, ...]
     gpu_imports: tuple[str, ...]
+    # The host's proxies, for the package index (not part of what is installed).
+    proxy_env: tuple[tuple[str, str], ...] = ()
 
     @property
     def install_key(self) -> str:
@@ -476,8 +479,12 @@ def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | 
         torch_backend=wheels.torch_backend,
         system_packages=tuple(engine.system_packages),
         version_check=tuple(engine.version_check),
+        version_check_needs_gpu=engine.version_check_needs_gpu,
         imports=tuple(engine.imports),
         gpu_imports=tuple(engine.gpu_imports),
+        proxy_env=tuple((name, value) for name, value in (
+            ("http_proxy", config.base_http_proxy), ("https_proxy", config.base_https_proxy),
+            ("no_proxy", config.base_no_proxy)) if value),
     )
 
 

@@ -10,6 +10,9 @@ import posixpath
 import shlex
 
 UV_PACKAGE = "uv==0.13.9"
+# The host's own trust store (with any CA the base role added for an inspecting proxy), not the
+# certificate bundles pip and uv carry.
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 def uv_binary(prefix: str) -> str:
@@ -17,10 +20,11 @@ def uv_binary(prefix: str) -> str:
 
 
 def ensure_uv_commands(prefix: str) -> list[str]:
-    """Shell lines that leave a working uv at uv_binary(prefix), made once."""
+    """Shell lines that leave a working uv at uv_binary(prefix), made once, trusting what the host trusts."""
     q = shlex.quote
     uv_env = posixpath.join(prefix, "venvs", "uv")
     return [
+        f"export PIP_CERT={SYSTEM_CA_BUNDLE} UV_NATIVE_TLS=1",
         f"if [ ! -x {q(uv_binary(prefix))} ]; then",
         f"  rm -rf {q(uv_env)}",
         f"  python3 -m venv {q(uv_env)}",

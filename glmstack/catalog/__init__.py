@@ -105,6 +105,7 @@ class Engine(Strict):
     # Proof an install works: a command run in the environment, and modules that must import;
     # gpu_imports need the accelerator's driver loaded.
     version_check: list[str] = []
+    version_check_needs_gpu: bool = False
     imports: list[str] = []
     gpu_imports: list[str] = []
     env: dict[str, str] = {}

@@ -70,7 +70,8 @@ def _apt_proxy_config(plan: DeployPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _trust_and_proxies(plan: DeployPlan) -> None:
+def trust_and_proxies(plan: DeployPlan) -> None:
+    """Extra CA certificates in the host's trust store, and apt's proxy."""
     config = plan.config
     certs = []
     for cert in config.base_extra_ca_certs:
@@ -132,7 +133,7 @@ def _time_sync(plan: DeployPlan) -> None:
 @deploy("glmstack base")
 def install_base(plan: DeployPlan) -> None:
     preflight(plan)
-    _trust_and_proxies(plan)
+    trust_and_proxies(plan)
     ensure_packages("Base packages", [*BASE_PACKAGES, *plan.config.base_packages])
     _service_user(plan)
     _directories(plan)

@@ -48,6 +48,7 @@ def install_script(env: EngineEnvPlan, gpu_checks: bool = True) -> str:
         f"exec 9>>{q(final)}.lock",
         "flock 9",
         f"if [ \"$(cat {q(marker_path(env))} 2>/dev/null)\" = {q(env.install_key)} ]; then exit 0; fi",
+        *(f"export {name}={q(value)} {name.upper()}={q(value)}" for name, value in env.proxy_env),
         *ensure_uv_commands(env.prefix),
         # Built in its final place (virtual environments are not relocatable); without the
         # marker, written last, nothing treats it as installed and a rerun starts it over.
@@ -60,7 +61,7 @@ def install_script(env: EngineEnvPlan, gpu_checks: bool = True) -> str:
         + q(f"import importlib.metadata as m; v = m.version({distribution!r}); "
             f"assert v.split('+')[0] == {env.version!r}, f'installed {{v}}, pinned {env.version}'"),
     ]
-    if env.version_check:
+    if env.version_check and (gpu_checks or not env.version_check_needs_gpu):
         lines.append(" ".join([q(posixpath.join(final, env.version_check[0])),
                                *(q(word) for word in env.version_check[1:])]))
     if env.imports:
