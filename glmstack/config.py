@@ -174,6 +174,15 @@ class NvidiaPlan:
     allow_reboot: bool
     reboot_timeout: int
     dcgm_package: str | None
+    # RHEL 9 (dnf): the branch's module stream and package names, and what holds them.
+    rpm_gpg_key: str = ""
+    rpm_module_stream: str = ""
+    rpm_driver_packages: tuple[str, ...] = ()
+    rpm_fabricmanager_packages: tuple[str, ...] = ()
+    rpm_nvlink5_packages: tuple[str, ...] = ()
+    rpm_version_globs: tuple[str, ...] = ()
+    rpm_versionlock_package: str = ""
+    rpm_required_repositories: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -459,6 +468,14 @@ def _plan_nvidia(config: HostConfig, catalog: Catalog, problems: list) -> Nvidia
         allow_reboot=config.nvidia_allow_reboot,
         reboot_timeout=config.nvidia_reboot_timeout,
         dcgm_package=platform.dcgm_package.format(cuda_major=cuda_major) if config.nvidia_dcgm else None,
+        rpm_gpg_key=platform.repository.rpm_gpg_key,
+        rpm_module_stream=pinned.rpm.module_stream,
+        rpm_driver_packages=tuple(pinned.rpm.packages),
+        rpm_fabricmanager_packages=tuple(pinned.rpm.fabricmanager_packages),
+        rpm_nvlink5_packages=tuple(pinned.rpm.nvlink5_packages),
+        rpm_version_globs=tuple(platform.rpm_version_globs),
+        rpm_versionlock_package=platform.rpm_versionlock_package,
+        rpm_required_repositories=tuple(platform.rpm_required_repositories.items()),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from pyinfra.api import FactBase
@@ -216,3 +217,55 @@ class AptComponentEnabled(FactBase):
 
     def process(self, output: list[str]) -> bool:
         return bool(output) and output[0].strip() == "yes"
+
+
+_LOCKED_NEVRA = re.compile(r"^(?P<name>.+)-(?:\d+:)?(?P<version>[^-]+)-(?P<release>[^-]+?)(?:\.\*)?$")
+
+
+class DnfVersionLocks(FactBase):
+    """
+    Packages dnf's versionlock plugin holds, with the version each is held at.
+
+    .. code:: python
+
+        {"nvidia-open": "580.105.08", "nvidia-fabricmanager": "580.105.08"}
+    """
+
+    @staticmethod
+    def default() -> dict[str, str]:
+        return {}
+
+    def command(self) -> str:
+        return "cat /etc/dnf/plugins/versionlock.list 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> dict[str, str]:
+        locks = {}
+        for line in output:
+            line = line.strip()
+            match = _LOCKED_NEVRA.match(line) if line and not line.startswith("#") else None
+            if match:
+                locks[match["name"]] = match["version"]
+        return locks
+
+
+class DnfEnabledRepositories(FactBase):
+    """
+    The ids of the dnf repositories a host has enabled.
+
+    .. code:: python
+
+        ["appstream", "baseos", "crb", "epel"]
+    """
+
+    requires_command = "dnf"
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    def command(self) -> str:
+        return "dnf repolist --enabled -q"
+
+    def process(self, output: list[str]) -> list[str]:
+        ids = [line.split()[0] for line in output if line.strip() and not line.startswith("repo id")]
+        return sorted(ids)

@@ -1,17 +1,50 @@
-"""Operation helpers shared by the roles."""
+"""Operation helpers shared by the roles: the host's package family, and installing packages."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pyinfra import host
 from pyinfra.facts.deb import DebPackages
-from pyinfra.operations import apt
+from pyinfra.facts.rpm import RpmPackages
+from pyinfra.facts.server import LinuxDistribution
+from pyinfra.operations import apt, dnf
+
+from glmstack.catalog import load_catalog
+
+
+def package_family() -> Literal["deb", "rpm"]:
+    """deb on Debian/Ubuntu, rpm on RHEL (the base role's preflight refuses anything else)."""
+    name = (host.get_fact(LinuxDistribution) or {}).get("name")
+    return load_catalog().packages.families.get(name, "deb")
+
+
+def installed_packages() -> dict[str, list[str]]:
+    return host.get_fact(RpmPackages if package_family() == "rpm" else DebPackages)
+
+
+def native_names(packages: list[str] | tuple[str, ...]) -> list[str]:
+    """Debian-style names as this host's package manager calls them."""
+    if package_family() == "deb":
+        return list(packages)
+    names = load_catalog().packages.rpm_names
+    return list(dict.fromkeys(native for package in packages for native in names.get(package, [package])))
 
 
 def ensure_packages(name: str, packages: list[str] | tuple[str, ...]) -> None:
-    """Install Debian/Ubuntu packages, refreshing the index only when something is missing.
+    """Install packages, refreshing the index only when something is missing.
 
     apt.packages(update=True) refreshes on every run, which a converged host must not do.
     """
-    installed = host.get_fact(DebPackages)
+    packages = native_names(packages)
+    installed = installed_packages()
     missing = [package for package in packages if package not in installed]
-    apt.packages(name=name, packages=list(packages), update=bool(missing), no_recommends=True)
+    if package_family() == "rpm":
+        dnf.packages(name=name, packages=packages)
+    else:
+        apt.packages(name=name, packages=packages, update=bool(missing), no_recommends=True)
+
+
+def engine_python() -> str:
+    """The interpreter engines' virtual environments are made with on this host."""
+    return load_catalog().packages.python[package_family()]

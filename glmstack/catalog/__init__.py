@@ -189,6 +189,7 @@ class NvidiaRepository(Strict):
     base_url: str = Field(pattern=r"^https?://")
     keyring_deb: str
     keyring_file: str = Field(pattern=r"^/")
+    rpm_gpg_key: str
     distributions: dict[str, str]
     architectures: dict[str, str]
 
@@ -199,11 +200,19 @@ class CudaLine(Strict):
     home: str = Field(pattern=r"^/")
 
 
+class RpmDriverPackages(Strict):
+    module_stream: str
+    packages: list[str] = Field(min_length=1)
+    fabricmanager_packages: list[str]
+    nvlink5_packages: list[str] = []
+
+
 class DriverBranch(Strict):
     version: str = Field(pattern=r"^\d{3}\.\d+(\.\d+)?$")
     packages: list[str] = Field(min_length=1)
     fabricmanager_packages: list[str]
     nvlink5_packages: list[str] = []
+    rpm: RpmDriverPackages
 
 
 class NvidiaPlatform(Strict):
@@ -211,7 +220,10 @@ class NvidiaPlatform(Strict):
     cuda_lines: dict[str, CudaLine]
     driver_branches: dict[str, DriverBranch]
     driver_version_globs: list[str]
+    rpm_version_globs: list[str]
     build_packages: list[str] = []
+    rpm_versionlock_package: str
+    rpm_required_repositories: dict[str, str]
     nvlink5_modules: list[str] = []
     dcgm_package: str
     nvswitch_pci_class: str = Field(pattern=r"^[0-9a-f]{4}$")
@@ -224,12 +236,19 @@ class NvidiaPlatform(Strict):
         return self
 
 
+class OsPackages(Strict):
+    rpm_names: dict[str, list[str]]
+    families: dict[str, Literal["deb", "rpm"]]
+    python: dict[Literal["deb", "rpm"], str]
+
+
 class Catalog(Strict):
     accelerators: dict[str, Accelerator]
     engines: dict[str, Engine]
     models: dict[str, Model]
     recipes: list[Recipe]
     nvidia: NvidiaPlatform
+    packages: OsPackages
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:
@@ -290,4 +309,5 @@ def load_catalog() -> Catalog:
         models=_read("models"),
         recipes=_read("recipes"),
         nvidia=_read("nvidia"),
+        packages=_read("packages"),
     )

@@ -8,31 +8,34 @@ from typing import TYPE_CHECKING
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Arch, LinuxDistribution
 from pyinfra.operations import files, server, systemd
 
+from glmstack.catalog import load_catalog
 from glmstack.facts import ContainerVirtualization, PciDevices
-from glmstack.ops import ensure_packages
+from glmstack.ops import ensure_packages, installed_packages, package_family
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan
 
 BASE_PACKAGES = ("ca-certificates", "curl", "coreutils", "tar", "gzip")
-CA_DIR = "/usr/local/share/ca-certificates/glmstack"
-SUPPORTED_DISTRIBUTIONS = ("Debian", "Ubuntu")
+# Where extra CA certificates go, and the command that rebuilds the trust store, per package family.
+TRUST_STORE = {"deb": ("/usr/local/share/ca-certificates/glmstack/{name}.crt", "update-ca-certificates"),
+               "rpm": ("/etc/pki/ca-trust/source/anchors/glmstack-{name}.crt", "update-ca-trust")}
 # Installing systemd-timesyncd beside one of these makes apt remove it: keep what the host runs.
 OTHER_TIME_DAEMONS = ("chrony", "ntp", "ntpsec", "openntpd")
+TIME_SERVICE = {"deb": "systemd-timesyncd", "rpm": "chronyd"}
 
 
 def preflight(plan: DeployPlan) -> None:
     """Stop before changing anything on a host this collection cannot provision yet."""
     distribution = host.get_fact(LinuxDistribution) or {}
     name = distribution.get("name")
-    if name not in SUPPORTED_DISTRIBUTIONS:
+    supported = load_catalog().packages.families
+    if name not in supported:
         release = distribution.get("release_meta", {}).get("PRETTY_NAME") or name or "an unknown OS"
         raise DeployError(f"host {host.name}: {release} is not supported yet; "
-                          f"supported: {', '.join(SUPPORTED_DISTRIBUTIONS)}")
+                          f"supported: {', '.join(supported)}")
     arch = host.get_fact(Arch)
     allowed = plan.accelerator_cpu_arch
     if arch not in allowed:
@@ -71,16 +74,24 @@ def _apt_proxy_config(plan: DeployPlan) -> str:
 
 
 def trust_and_proxies(plan: DeployPlan) -> None:
-    """Extra CA certificates in the host's trust store, and apt's proxy."""
+    """Extra CA certificates in the host's trust store, and the package manager's proxy."""
     config = plan.config
+    family = package_family()
+    destination, rebuild = TRUST_STORE[family]
     certs = []
     for cert in config.base_extra_ca_certs:
         certs.append(files.put(name=f"Trust CA certificate {cert.name}", src=str(cert),
-                               dest=f"{CA_DIR}/{cert.stem}.crt", mode="644", create_remote_dir=True))
+                               dest=destination.format(name=cert.stem), mode="644", create_remote_dir=True))
     if certs:
-        server.shell(name="Rebuild the CA trust store", commands=["update-ca-certificates"],
+        server.shell(name="Rebuild the CA trust store", commands=[rebuild],
                      _if=lambda: any(op.did_change() for op in certs))
 
+    if family == "rpm":
+        proxy = config.base_https_proxy or config.base_http_proxy
+        if proxy:
+            files.line(name="Configure dnf proxy", path="/etc/dnf/dnf.conf", line=r"^proxy=.*",
+                       replace=f"proxy={proxy}")
+        return
     proxy_file = "/etc/apt/apt.conf.d/95glmstack-proxy"
     if config.base_http_proxy or config.base_https_proxy:
         files.put(name="Configure apt proxy", src=StringIO(_apt_proxy_config(plan)), dest=proxy_file,
@@ -121,13 +132,13 @@ def _time_sync(plan: DeployPlan) -> None:
     if container:
         host.noop(f"time sync skipped: this host is a {container} container and shares its host's clock")
         return
-    installed = host.get_fact(DebPackages)
+    installed = installed_packages()
     present = [daemon for daemon in OTHER_TIME_DAEMONS if daemon in installed]
     if present:
         host.noop(f"time sync left to {present[0]}, which this host already has")
         return
     ensure_packages("Time sync package", ["systemd-timesyncd"])
-    systemd.service(name="Time sync", service="systemd-timesyncd", running=True, enabled=True)
+    systemd.service(name="Time sync", service=TIME_SERVICE[package_family()], running=True, enabled=True)
 
 
 @deploy("glmstack base")

@@ -16,7 +16,7 @@ from pyinfra import host
 from pyinfra.api import deploy, operation
 from pyinfra.facts.files import FileContents
 
-from glmstack.ops import ensure_packages
+from glmstack.ops import engine_python, ensure_packages
 from glmstack.uv import ensure_uv_commands, uv_binary
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
@@ -34,7 +34,7 @@ def _python_check(env: EngineEnvPlan, directory: str, modules: tuple[str, ...]) 
     return f"{shlex.quote(directory)}/bin/python -c {shlex.quote(imports)}"
 
 
-def install_script(env: EngineEnvPlan, gpu_checks: bool = True) -> str:
+def install_script(env: EngineEnvPlan, gpu_checks: bool = True, python: str = "python3") -> str:
     """Build the environment beside its final place, prove it, then move it in and mark it."""
     q = shlex.quote
     final = env.directory
@@ -53,7 +53,7 @@ def install_script(env: EngineEnvPlan, gpu_checks: bool = True) -> str:
         # Built in its final place (virtual environments are not relocatable); without the
         # marker, written last, nothing treats it as installed and a rerun starts it over.
         f"rm -rf {q(final)}",
-        f"{uv} venv --quiet --python python3 {q(final)}",
+        f"{uv} venv --quiet --python {q(python)} {q(final)}",
         f"{uv} pip install --quiet --python {q(final)}/bin/python{backend} "
         + " ".join(q(requirement) for requirement in env.requirements),
         # The resolver may not quietly take another version than the pin.
@@ -79,7 +79,7 @@ def install_environment(env: EngineEnvPlan, gpu_checks: bool = True):
     if host.get_fact(FileContents, path=marker_path(env)) == [env.install_key]:
         host.noop(f"{env.engine} {env.version} is installed in {env.directory}")
         return
-    yield install_script(env, gpu_checks=gpu_checks)
+    yield install_script(env, gpu_checks=gpu_checks, python=engine_python())
 
 
 @deploy("glmstack engine")

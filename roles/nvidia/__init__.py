@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from pyinfra import host
 from pyinfra.api import deploy, operation
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.dnf import DnfEnabledModules
 from pyinfra.facts.files import FileContents
 from pyinfra.facts.server import Arch, KernelVersion, LinuxDistribution
 from pyinfra.operations import files, server, systemd
@@ -30,11 +30,13 @@ from glmstack.facts import (
     DKMS_MOK_CERT,
     AptComponentEnabled,
     AptHeldPackages,
+    DnfEnabledRepositories,
+    DnfVersionLocks,
     NvidiaDriver,
     PciDevices,
     SecureBoot,
 )
-from glmstack.ops import ensure_packages
+from glmstack.ops import ensure_packages, installed_packages, package_family
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan, NvidiaPlan
@@ -43,6 +45,11 @@ PREFERENCES_FILE = "/etc/apt/preferences.d/glmstack-nvidia"
 NOUVEAU_BLACKLIST = "/etc/modprobe.d/glmstack-blacklist-nouveau.conf"
 NOUVEAU_CONFIG = ("# Managed by glmstack: the NVIDIA driver needs the GPUs.\n"
                   "blacklist nouveau\noptions nouveau modeset=0\n")
+# RHEL's initramfs is built by dracut, which must be told to leave nouveau out.
+DRACUT_OMIT = "/etc/dracut.conf.d/glmstack-omit-nouveau.conf"
+DRACUT_CONFIG = '# Managed by glmstack.\nomit_drivers+=" nouveau "\n'
+INITRAMFS_REBUILD = {"deb": "update-initramfs -u", "rpm": "dracut --regenerate-all --force"}
+DNF_INSTALL = "dnf install -y --allowerasing"
 APT_INSTALL = ("DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-downgrades "
                "--allow-change-held-packages -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold")
 
@@ -75,7 +82,17 @@ def has_nvswitch(plan: DeployPlan) -> bool:
 
 
 def driver_pinned(nvidia: NvidiaPlan, package: str) -> bool:
-    return any(fnmatch.fnmatch(package, glob) for glob in nvidia.version_globs)
+    globs = nvidia.rpm_version_globs if package_family() == "rpm" else nvidia.version_globs
+    return any(fnmatch.fnmatch(package, glob) for glob in globs)
+
+
+def family_packages(nvidia: NvidiaPlan) -> dict[str, tuple[str, ...]]:
+    """The driver, fabric manager and NVLink5 package names of this host's package family."""
+    if package_family() == "rpm":
+        return {"driver": nvidia.rpm_driver_packages, "fabric": nvidia.rpm_fabricmanager_packages,
+                "nvlink5": nvidia.rpm_nvlink5_packages}
+    return {"driver": nvidia.driver_packages, "fabric": nvidia.fabricmanager_packages,
+            "nvlink5": nvidia.nvlink5_packages}
 
 
 def preferences(nvidia: NvidiaPlan) -> str:
@@ -92,6 +109,13 @@ def preflight(plan: DeployPlan) -> None:
     """Stop before any change on a host whose firmware would refuse the driver."""
     nvidia = plan.nvidia
     repository_distribution(plan)
+    if package_family() == "rpm":
+        enabled = " ".join(host.get_fact(DnfEnabledRepositories))
+        missing = [how for repo, how in nvidia.rpm_required_repositories
+                   if repo not in enabled and not (repo == "crb" and "codeready-builder" in enabled)]
+        if missing:
+            raise DeployError(f"host {host.name}: the NVIDIA driver's DKMS build needs these repositories "
+                              f"enabled: {'; '.join(missing)}. Nothing was changed on this host.")
     if host.get_fact(NvidiaDriver)["loaded"] == nvidia.driver_version:
         return  # whatever signed it, the pinned driver already loads here
     secure_boot = host.get_fact(SecureBoot)
@@ -118,28 +142,53 @@ def _installed_at(installed: dict, package: str, version: str | None) -> bool:
 @operation()
 def pinned_packages(packages: list[str], nvidia: NvidiaPlan):
     """Install the packages (driver-family ones at the pinned driver version) and hold them."""
-    installed = host.get_fact(DebPackages)
-    held = set(host.get_fact(AptHeldPackages))
-    wrong = [p for p in packages
-             if not _installed_at(installed, p, nvidia.driver_version if driver_pinned(nvidia, p) else None)]
-    unheld = [p for p in packages if p not in held]
+    rpm = package_family() == "rpm"
+    installed = installed_packages()
+    held = host.get_fact(DnfVersionLocks) if rpm else dict.fromkeys(host.get_fact(AptHeldPackages), "")
+
+    def wanted(package: str) -> str | None:
+        return nvidia.driver_version if driver_pinned(nvidia, package) else None
+
+    wrong = [p for p in packages if not _installed_at(installed, p, wanted(p))]
+    unheld = [p for p in packages if p not in held or (rpm and wanted(p) and held[p] != wanted(p))]
     if not wrong and not unheld:
         host.noop(f"{', '.join(packages)} installed and held")
         return
-    q = " ".join(shlex.quote(p) for p in packages)
+    names = " ".join(shlex.quote(p) for p in packages)
     if wrong:
-        # Holds on another branch's packages would block the switch: lift every driver-family hold.
-        stale = sorted(p for p in held if driver_pinned(nvidia, p))
+        # Holds on packages of another driver version would block the switch: lift those (and the
+        # holds on what is about to change); packages already at the pin keep theirs.
+        stale = sorted(p for p in held if driver_pinned(nvidia, p)
+                       and (p in wrong or not _installed_at(installed, p, nvidia.driver_version)))
         if stale:
-            yield "apt-mark unhold " + " ".join(shlex.quote(p) for p in stale)
-        yield f"apt-get update && {APT_INSTALL} {q}"
-    yield f"apt-mark hold {q}"
+            release = "dnf versionlock delete" if rpm else "apt-mark unhold"
+            yield f"{release} " + " ".join(shlex.quote(p) for p in stale)
+        if rpm:
+            specs = " ".join(shlex.quote(f"{p}-{wanted(p)}" if wanted(p) else p) for p in packages)
+            yield f"{DNF_INSTALL} {specs}"
+        else:
+            yield f"apt-get update && {APT_INSTALL} {names}"
+    elif rpm:
+        yield f"dnf versionlock delete {names} || true"
+    yield f"dnf versionlock add {names}" if rpm else f"apt-mark hold {names}"
+
+
+@operation()
+def driver_module_stream(nvidia: NvidiaPlan):
+    """RHEL: the driver branch is a dnf module stream; switching branches resets the module first."""
+    current = host.get_fact(DnfEnabledModules).get("nvidia-driver")
+    if current == nvidia.rpm_module_stream:
+        host.noop(f"nvidia-driver:{current} is enabled")
+        return
+    if current:
+        yield "dnf module reset -y nvidia-driver"
+    yield f"dnf module enable -y nvidia-driver:{shlex.quote(nvidia.rpm_module_stream)}"
 
 
 @operation()
 def install_keyring(plan: DeployPlan, url: str):
     """NVIDIA's repository signing key, from the (possibly mirrored) repository itself."""
-    if "cuda-keyring" in host.get_fact(DebPackages):
+    if "cuda-keyring" in installed_packages():
         host.noop("cuda-keyring is installed")
         return
     deb = f"/tmp/glmstack-{plan.nvidia.keyring_deb}"
@@ -167,7 +216,7 @@ def rebuild_initramfs_for(config_path: str, content: str, stamp_dir: str):
     if host.get_fact(FileContents, path=stamp) == [digest]:
         host.noop("initramfs already has this blacklist")
         return
-    yield f"update-initramfs -u && printf '%s\\n' {digest} > {shlex.quote(stamp)}"
+    yield f"{INITRAMFS_REBUILD[package_family()]} && printf '%s\\n' {digest} > {shlex.quote(stamp)}"
 
 
 def _mismatch_message(nvidia: NvidiaPlan, loaded: str | None) -> str:
@@ -206,33 +255,61 @@ def verify_loaded_driver(nvidia: NvidiaPlan):
            "dmesg 2>/dev/null | grep -iE 'nvidia|nvrm' | tail -n 20 >&2; exit 1; fi")
 
 
+def _repository(plan: DeployPlan, url: str, distribution: str) -> None:
+    nvidia = plan.nvidia
+    arch_dir = url.rsplit("/", 1)[-1]
+    name = f"cuda-{distribution}-{arch_dir}"
+    if package_family() == "rpm":
+        files.put(name="NVIDIA repository", dest=f"/etc/yum.repos.d/{name}.repo", mode="644", src=StringIO(
+            f"[{name}]\nname={name}\nbaseurl={url}\nenabled=1\ngpgcheck=1\ngpgkey={url}/{nvidia.rpm_gpg_key}\n"))
+        ensure_packages("dnf versionlock", [nvidia.rpm_versionlock_package])
+        driver_module_stream(name=f"Driver branch {nvidia.driver_branch} (dnf module)", nvidia=nvidia)
+        return
+    install_keyring(name="NVIDIA repository key", plan=plan, url=url)
+    # The keyring package ships a source under this very name; ours replaces it with the chosen base URL.
+    files.put(name="NVIDIA repository", dest=f"/etc/apt/sources.list.d/{name}.list",
+              src=StringIO(f"deb [signed-by={nvidia.keyring_file}] {url}/ /\n"), mode="644")
+    files.put(name="Pin the driver version", dest=PREFERENCES_FILE, src=StringIO(preferences(nvidia)), mode="644")
+
+
+def _kernel_side(plan: DeployPlan) -> None:
+    kernel = host.get_fact(KernelVersion)
+    headers = ([f"kernel-devel-{kernel}", "kernel-headers"] if package_family() == "rpm"
+               else [f"linux-headers-{kernel}"])
+    ensure_packages("Kernel headers and DKMS", [*headers, *plan.nvidia.build_packages])
+
+
+def _blacklist_nouveau(plan: DeployPlan) -> None:
+    files.put(name="Blacklist nouveau", dest=NOUVEAU_BLACKLIST, src=StringIO(NOUVEAU_CONFIG), mode="644")
+    content = NOUVEAU_CONFIG
+    if package_family() == "rpm":
+        files.put(name="Leave nouveau out of the initramfs", dest=DRACUT_OMIT, src=StringIO(DRACUT_CONFIG),
+                  mode="644")
+        content += DRACUT_CONFIG
+    rebuild_initramfs_for(name="Rebuild the initramfs without nouveau", config_path=NOUVEAU_BLACKLIST,
+                          content=content, stamp_dir=plan.config.base_state_dir)
+
+
 @deploy("glmstack nvidia")
 def install_nvidia(plan: DeployPlan) -> None:
     nvidia = plan.nvidia
     url = repository_url(plan)
     distribution = repository_distribution(plan)
+    names = family_packages(nvidia)
     if distribution.startswith("debian"):
         enable_contrib(name="Enable Debian's contrib component")
-    ensure_packages("Kernel headers and DKMS", [f"linux-headers-{host.get_fact(KernelVersion)}",
-                                                 *nvidia.build_packages])
-    install_keyring(name="NVIDIA repository key", plan=plan, url=url)
-    arch_dir = url.rsplit("/", 1)[-1]
-    # The keyring package ships a source under this very name; ours replaces it with the chosen base URL.
-    files.put(name="NVIDIA repository", dest=f"/etc/apt/sources.list.d/cuda-{distribution}-{arch_dir}.list",
-              src=StringIO(f"deb [signed-by={nvidia.keyring_file}] {url}/ /\n"), mode="644")
-    files.put(name="Pin the driver version", dest=PREFERENCES_FILE, src=StringIO(preferences(nvidia)), mode="644")
-    files.put(name="Blacklist nouveau", dest=NOUVEAU_BLACKLIST, src=StringIO(NOUVEAU_CONFIG), mode="644")
+    _kernel_side(plan)
+    _repository(plan, url, distribution)
     pinned_packages(name=f"NVIDIA driver {nvidia.driver_version} (open modules)",
-                    packages=list(nvidia.driver_packages), nvidia=nvidia)
-    rebuild_initramfs_for(name="Rebuild the initramfs without nouveau", config_path=NOUVEAU_BLACKLIST,
-                          content=NOUVEAU_CONFIG, stamp_dir=plan.config.base_state_dir)
+                    packages=list(names["driver"]), nvidia=nvidia)
+    _blacklist_nouveau(plan)
     pinned_packages(name=f"CUDA {nvidia.cuda_line} toolkit", packages=[nvidia.toolkit_package], nvidia=nvidia)
     nvswitch = has_nvswitch(plan)
     if nvswitch:
-        pinned_packages(name=f"Fabric manager {nvidia.driver_version}",
-                        packages=list(nvidia.fabricmanager_packages), nvidia=nvidia)
+        pinned_packages(name=f"Fabric manager {nvidia.driver_version}", packages=list(names["fabric"]),
+                        nvidia=nvidia)
         if nvidia.nvlink5:
-            pinned_packages(name="NVLink5 subnet manager", packages=list(nvidia.nvlink5_packages), nvidia=nvidia)
+            pinned_packages(name="NVLink5 subnet manager", packages=list(names["nvlink5"]), nvidia=nvidia)
             for module in nvidia.nvlink5_modules:
                 files.put(name=f"Load {module} at boot", dest=f"/etc/modules-load.d/glmstack-{module}.conf",
                           src=StringIO(f"{module}\n"), mode="644")

@@ -18,3 +18,6 @@ TestNvidiaDriver = make_fact_tests("glmstack", "facts.NvidiaDriver", HERE / "Nvi
 TestSecureBoot = make_fact_tests("glmstack", "facts.SecureBoot", HERE / "SecureBoot")
 TestAptHeldPackages = make_fact_tests("glmstack", "facts.AptHeldPackages", HERE / "AptHeldPackages")
 TestAptComponentEnabled = make_fact_tests("glmstack", "facts.AptComponentEnabled", HERE / "AptComponentEnabled")
+TestDnfVersionLocks = make_fact_tests("glmstack", "facts.DnfVersionLocks", HERE / "DnfVersionLocks")
+TestDnfEnabledRepositories = make_fact_tests("glmstack", "facts.DnfEnabledRepositories",
+                                             HERE / "DnfEnabledRepositories")

@@ -22,6 +22,10 @@ def nvidia(plan):
     return plan.nvidia
 
 
+def rpm_host(host) -> bool:
+    return host.exists("rpm") and not host.exists("dpkg")
+
+
 def query(host, fields: str) -> list[list[str]]:
     out = host.check_output(f"nvidia-smi --query-gpu={fields} --format=csv,noheader,nounits")
     return [[value.strip() for value in line.split(",")] for line in out.splitlines() if line.strip()]
@@ -53,14 +57,19 @@ def test_fabric_manager_runs_where_there_are_nvswitches(host, nvidia):
     if not nvswitches:
         pytest.skip("no NVSwitch on this host")
     assert host.service("nvidia-fabricmanager").is_running
-    fm = host.package(nvidia.fabricmanager_packages[0])
+    names = nvidia.rpm_fabricmanager_packages if rpm_host(host) else nvidia.fabricmanager_packages
+    fm = host.package(names[0])
     assert fm.is_installed and fm.version.startswith(f"{nvidia.driver_version}-")
     assert "Completed" in host.check_output("nvidia-smi -q | grep -iA2 fabric")
 
 
 def test_driver_packages_are_held(host, nvidia):
-    held = host.check_output("apt-mark showhold").split()
-    assert set(nvidia.driver_packages) <= set(held)
+    if rpm_host(host):
+        locks = host.check_output("cat /etc/dnf/plugins/versionlock.list")
+        assert all(f"{name}-" in locks and nvidia.driver_version in locks for name in nvidia.rpm_driver_packages)
+    else:
+        held = host.check_output("apt-mark showhold").split()
+        assert set(nvidia.driver_packages) <= set(held)
 
 
 def test_cuda_toolkit_of_the_line_is_installed(host, nvidia):

@@ -17,11 +17,12 @@ from glmstack.config import DeployPlan, resolve
 from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, rendered_files, unit_paths
 from roles.engine import marker_path
 from roles.model import ready_marker
-from roles.nvidia import NOUVEAU_BLACKLIST, NOUVEAU_CONFIG, PREFERENCES_FILE, preferences
+from roles.nvidia import DRACUT_CONFIG, DRACUT_OMIT, NOUVEAU_BLACKLIST, NOUVEAU_CONFIG, PREFERENCES_FILE, preferences
 
 FACTS = Path(__file__).resolve().parent / "facts"
 STAT = "stat -c 'user=%U group=%G mode=%A atime=%X mtime=%Y ctime=%Z size=%s %N'"
 KERNEL = "6.1.0-28-amd64"
+RHEL_KERNEL = "5.14.0-427.13.1.el9_4.x86_64"
 OLD_DRIVER = "570.172.08"
 
 
@@ -44,6 +45,12 @@ def pci_listing(gpus: int, device: str, nvswitches: int) -> list[str]:
     return ([f"0000:{0x18 + i:02x}:00.0 0x030200 0x10de 0x{device}" for i in range(gpus)]
             + [f"0000:{0x80 + i:02x}:00.0 0x068000 0x10de 0x22a3" for i in range(nvswitches)])
 
+
+# What `rpm -qa` lists on a minimal RHEL 9.4 beside what the deploy installs (constructed).
+RHEL_BASE_RPMS = [("ca-certificates", "2024.2.69_v8.0.303-91.4.el9_4"), ("curl", "7.76.1-29.el9_4"),
+                  ("coreutils", "8.32-35.el9"), ("tar", "1.34-6.el9_4"), ("gzip", "1.12-1.el9"),
+                  ("chrony", "4.5-1.el9"), ("python3", "3.9.18-3.el9_4.5"), ("dnf", "4.14.0-9.el9")]
+RHEL_REPOSITORIES = ["rhel-9-for-x86_64-appstream-rpms", "rhel-9-for-x86_64-baseos-rpms"]
 
 HARDWARE = {  # accelerator -> (GPUs, PCI device id, NVSwitches)
     "h200": (8, "2335", 4),
@@ -71,6 +78,7 @@ class NvidiaHost:
         }
         self.extra_packages: list[tuple[str, str]] = []
         self.base = captured("debian12-fresh")
+        self.family = "deb"
 
     # -- building blocks --
 
@@ -117,31 +125,31 @@ class NvidiaHost:
         return self.answer(f"--property UnitFileState {name}.service",
                            [f"Id={name}.service", f"UnitFileState={'enabled' if enabled else 'disabled'}"])
 
+    def rhel(self, epel: bool = True, crb: bool = True) -> NvidiaHost:
+        """RHEL 9.4 (dnf) instead of the captured Debian underneath."""
+        self.family = "rpm"
+        self.os(RHEL_9)
+        self.answer("uname -r", [RHEL_KERNEL])
+        repositories = [*RHEL_REPOSITORIES, *(["epel"] if epel else []),
+                        *(["codeready-builder-for-rhel-9-x86_64-rpms"] if crb else [])]
+        self.answer("dnf repolist --enabled -q", ["repo id  repo name", *(f"{r}  {r}" for r in repositories)])
+        self.answer("dnf module list --enabled", [])
+        return self.answer("versionlock.list", [])
+
+    def locks(self, *name_versions: tuple[str, str]) -> NvidiaHost:
+        return self.answer("versionlock.list", [f"{name}-{version}.*" for name, version in name_versions])
+
     # -- whole states --
 
     def converged(self) -> NvidiaHost:
         """Everything this deploy installs is in place, held, loaded and running."""
         plan, nvidia = self.plan, self.plan.nvidia
         self.base = captured("debian12-converged")
-        version = f"{nvidia.driver_version}-1"
-        pinned = [*nvidia.driver_packages, *nvidia.fabricmanager_packages]
-        if nvidia.nvlink5:
-            pinned += nvidia.nvlink5_packages
-        for package in pinned:
-            self.packages((package, version if not package.startswith("nvlsm") else "2025.06.5-1"))
-        self.packages((nvidia.toolkit_package, "13.0.2-1"), ("cuda-keyring", "1.1-1"),
-                      (f"linux-headers-{KERNEL}", "6.1.119-1"), *((p, "1") for p in nvidia.build_packages),
-                      *((p, "1") for p in plan.engine_env.system_packages))
-        self.held(*pinned, nvidia.toolkit_package)
+        if self.family == "rpm":
+            self._converged_rpm()
+        else:
+            self._converged_deb()
         self.driver(nvidia.driver_version, nvidia.driver_version)
-        self.answer("grep -rhsE '^(Components:|deb )'", ["yes"])
-        url = f"{nvidia.repo_url}/debian12/x86_64"
-        self.file("/etc/apt/sources.list.d/cuda-debian12-x86_64.list",
-                  f"deb [signed-by={nvidia.keyring_file}] {url}/ /\n", "-rw-r--r--")
-        self.file(PREFERENCES_FILE, preferences(nvidia), "-rw-r--r--")
-        self.file(NOUVEAU_BLACKLIST, NOUVEAU_CONFIG, "-rw-r--r--")
-        self.contents(f"{plan.config.base_state_dir}/initramfs-glmstack-blacklist-nouveau.conf.sha256",
-                      hashlib.sha256(NOUVEAU_CONFIG.encode()).hexdigest())
         self.contents(marker_path(plan.engine_env), plan.engine_env.install_key)
         self.contents(ready_marker(plan), plan.model.fingerprint)
         for path, (content, mode) in rendered_files(plan).items():
@@ -158,12 +166,62 @@ class NvidiaHost:
         self.answer(f"--write-out '%{{http_code}}' {plan.health_url}", ["200"])
         return self
 
+    def _converged_deb(self) -> None:
+        plan, nvidia = self.plan, self.plan.nvidia
+        version = f"{nvidia.driver_version}-1"
+        pinned = [*nvidia.driver_packages, *nvidia.fabricmanager_packages]
+        if nvidia.nvlink5:
+            pinned += nvidia.nvlink5_packages
+        for package in pinned:
+            self.packages((package, version if not package.startswith("nvlsm") else "2025.06.5-1"))
+        self.packages((nvidia.toolkit_package, "13.0.2-1"), ("cuda-keyring", "1.1-1"),
+                      (f"linux-headers-{KERNEL}", "6.1.119-1"), *((p, "1") for p in nvidia.build_packages),
+                      *((p, "1") for p in plan.engine_env.system_packages))
+        self.held(*pinned, nvidia.toolkit_package)
+        self.answer("grep -rhsE '^(Components:|deb )'", ["yes"])
+        url = f"{nvidia.repo_url}/debian12/x86_64"
+        self.file("/etc/apt/sources.list.d/cuda-debian12-x86_64.list",
+                  f"deb [signed-by={nvidia.keyring_file}] {url}/ /\n", "-rw-r--r--")
+        self.file(PREFERENCES_FILE, preferences(nvidia), "-rw-r--r--")
+        self.file(NOUVEAU_BLACKLIST, NOUVEAU_CONFIG, "-rw-r--r--")
+        self.contents(f"{plan.config.base_state_dir}/initramfs-glmstack-blacklist-nouveau.conf.sha256",
+                      hashlib.sha256(NOUVEAU_CONFIG.encode()).hexdigest())
+
+    def _converged_rpm(self) -> None:
+        plan, nvidia = self.plan, self.plan.nvidia
+        version = f"{nvidia.driver_version}-1.el9"
+        pinned = [*nvidia.rpm_driver_packages, *nvidia.rpm_fabricmanager_packages]
+        for package in pinned:
+            self.packages((package, version))
+        self.packages((nvidia.toolkit_package, "13.0.2-1"), (f"kernel-devel-{RHEL_KERNEL}", "1"),
+                      ("kernel-headers", "5.14.0-427.13.1.el9_4"), ("dkms", "3.1.5-1.el9"),
+                      (nvidia.rpm_versionlock_package, "4.3.0-16.el9"), ("python3.12", "3.12.1-4.el9"),
+                      ("python3.12-devel", "3.12.1-4.el9"), ("gcc", "11.4.1-3.el9"), ("gcc-c++", "11.4.1-3.el9"),
+                      ("make", "4.3-8.el9"), ("numactl", "2.0.16-3.el9"))
+        self.locks(*((p, f"{nvidia.driver_version}-1.el9") for p in pinned), (nvidia.toolkit_package, "13.0.2-1"))
+        self.answer("dnf module list --enabled", ["Name  Stream  Profiles  Summary",
+                                                  f"nvidia-driver  {nvidia.rpm_module_stream} [e]  default [d]  "
+                                                  "Nvidia driver for open-dkms branch"])
+        url = f"{nvidia.repo_url}/rhel9/x86_64"
+        self.file("/etc/yum.repos.d/cuda-rhel9-x86_64.repo",
+                  f"[cuda-rhel9-x86_64]\nname=cuda-rhel9-x86_64\nbaseurl={url}\nenabled=1\ngpgcheck=1\n"
+                  f"gpgkey={url}/{nvidia.rpm_gpg_key}\n", "-rw-r--r--")
+        self.file(NOUVEAU_BLACKLIST, NOUVEAU_CONFIG, "-rw-r--r--")
+        self.file(DRACUT_OMIT, DRACUT_CONFIG, "-rw-r--r--")
+        for directory in ("/etc/yum.repos.d", "/etc/dracut.conf.d"):
+            self.directory(directory)
+        self.contents(f"{plan.config.base_state_dir}/initramfs-glmstack-blacklist-nouveau.conf.sha256",
+                      hashlib.sha256((NOUVEAU_CONFIG + DRACUT_CONFIG).encode()).hexdigest())
+
     def responses(self) -> dict:
         base = dict(self.base)
         dpkg = next(command for command in base if "dpkg -l" in command)
         listing = list(base[dpkg]["stdout"]) + [f"ii  {name}  {version}  amd64  (constructed)"
                                                 for name, version in self.extra_packages]
         overrides = dict(self.overrides)
+        if self.family == "rpm":
+            rpms = [f"{name} {version}" for name, version in [*RHEL_BASE_RPMS, *self.extra_packages]]
+            overrides.setdefault("rpm --queryformat", {"stdout": rpms, "stderr": [], "success": True})
         overrides.setdefault("dpkg -l", {"stdout": listing, "stderr": [], "success": True})
         # Answers given here win over the captured ones (the fake takes the first match).
         for command, response in base.items():

@@ -26,9 +26,9 @@ RUNNING_FINGERPRINT = "GLMSTACK_DEPLOYED="
 OS_RELEASE = "*-release"
 ARCH = "uname -m"
 DPKG_LIST = "dpkg -l"
-RHEL9_OS_RELEASE = [  # /etc/os-release as RHEL 9.4 ships it
-    "/etc/os-release", 'NAME="Red Hat Enterprise Linux"', 'VERSION="9.4 (Plow)"', 'ID="rhel"',
-    'ID_LIKE="fedora"', 'VERSION_ID="9.4"', 'PRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"', "---",
+SLES_OS_RELEASE = [  # /etc/os-release as SLES 15 SP6 ships it
+    "/etc/os-release", 'NAME="SLES"', 'VERSION="15-SP6"', 'ID="sles"', 'ID_LIKE="suse"',
+    'VERSION_ID="15.6"', 'PRETTY_NAME="SUSE Linux Enterprise Server 15 SP6"', "---",
 ]
 NEEDS_RELOAD = "--property NeedDaemonReload"
 
@@ -133,12 +133,12 @@ def test_bare_metal_host_with_chrony_keeps_it():
 def test_unsupported_distribution_stops_before_any_change():
     from pyinfra.api.exceptions import PyinfraError
 
-    responses = answer(captured("debian12-fresh"), OS_RELEASE, RHEL9_OS_RELEASE)
+    responses = answer(captured("debian12-fresh"), OS_RELEASE, SLES_OS_RELEASE)
     with pytest.raises(PyinfraError) as error:
         deploy(responses)
     message = str(error.value.__cause__ or error.value)
-    assert "host @fake/node1: Red Hat Enterprise Linux 9.4 (Plow) is not supported yet" in message
-    assert "supported: Debian, Ubuntu" in message
+    assert "host @fake/node1: SUSE Linux Enterprise Server 15 SP6 is not supported yet" in message
+    assert "supported: Debian, Ubuntu, RedHat" in message
 
 
 def test_unsupported_cpu_architecture_stops_before_any_change():

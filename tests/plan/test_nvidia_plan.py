@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from fakehost import run_deploy
-from nvidia_states import OLD_DRIVER, RHEL_9, UBUNTU_2204, UBUNTU_2404, NvidiaHost
+from nvidia_states import OLD_DRIVER, UBUNTU_2204, UBUNTU_2404, NvidiaHost
 
 from glmstack.catalog import load_catalog
 
@@ -98,12 +98,6 @@ def test_ubuntu_hosts_use_their_own_repository_and_keep_their_sources(release, d
     assert not any("contrib" in c for c in run.commands if "sed -i" in c)
 
 
-def test_rhel_is_refused_before_any_change():
-    from pyinfra.api.exceptions import PyinfraError
-
-    with pytest.raises(PyinfraError) as error:
-        deploy(H200, NvidiaHost(H200).os(RHEL_9))
-    assert "Red Hat Enterprise Linux 9.4 (Plow) is not supported yet" in message_of(error)
 
 
 def test_gh200_uses_sbsa_has_no_fabric_manager_and_binds_numa():
@@ -165,7 +159,7 @@ def test_wrong_driver_branch_is_replaced_then_the_deploy_stops_for_the_reboot():
     state.answer("a reboot is needed", [], success=False)
     run = deploy(H200, state, allow_failure=True)
     commands = run.commands
-    assert position(commands, "apt-mark unhold cuda-drivers-570 nvidia-fabricmanager-580 nvidia-open-570") < position(
+    assert position(commands, "apt-mark unhold cuda-drivers-570 nvidia-open-570") < position(
         commands, f"{INSTALL} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "
                   "nvidia-open-580 cuda-drivers-580")
     assert run.failed == ["glmstack nvidia | Run the installed driver"]
@@ -183,6 +177,8 @@ def test_fabric_manager_version_mismatch_is_fixed_alone():
     run = deploy(H200, state)
     assert run.changed == [f"glmstack nvidia | Fabric manager {PIN}"]
     assert any(c.endswith("nvidia-fabricmanager-580") for c in run.commands if INSTALL in c)
+    # Only the fabric manager's hold is lifted; the driver's stays.
+    assert "apt-mark unhold nvidia-fabricmanager-580" in run.commands
 
 
 def test_unheld_driver_is_held_again_without_reinstalling():
@@ -239,3 +235,61 @@ def test_nouveau_holding_the_gpus_needs_a_reboot_not_a_modprobe():
     assert not any(c.startswith("modprobe nvidia") for c in run.commands)
     assert "no NVIDIA driver is loaded (nouveau holds the GPUs)" in next(
         c for c in run.commands if "a reboot is needed" in c)
+
+
+# ---- RHEL 9 (dnf) ----
+
+DNF_INSTALL = "dnf install -y --allowerasing"
+
+
+def test_fresh_rhel_enables_the_branch_stream_installs_exact_versions_and_locks_them():
+    run = deploy(H200, NvidiaHost(H200).rhel())
+    commands = run.commands
+    order = [
+        "dnf install -y kernel-devel-5.14.0-427.13.1.el9_4.x86_64 kernel-headers dkms",
+        "dnf install -y python3-dnf-plugin-versionlock",
+        "dnf module enable -y nvidia-driver:580-open",
+        f"{DNF_INSTALL} nvidia-open-{PIN}",
+        "dnf versionlock add nvidia-open",
+        "dracut --regenerate-all --force",
+        f"{DNF_INSTALL} cuda-toolkit-13-0",
+        f"{DNF_INSTALL} nvidia-fabricmanager-{PIN}",
+        "dnf versionlock add nvidia-fabricmanager",
+        "modprobe nvidia && modprobe nvidia_uvm",
+        "uv venv --quiet --python python3.12 /opt/glmstack/venvs/vllm-0.23.0-",
+        "systemctl start vllm.service",
+    ]
+    positions = [position(commands, fragment) for fragment in order]
+    assert positions == sorted(positions), list(zip(order, positions, strict=True))
+    assert not any("apt-get" in c or "update-initramfs" in c for c in commands)
+
+
+def test_fresh_rhel_engine_prerequisites_use_rhel_names():
+    run = deploy(H200, NvidiaHost(H200).rhel())
+    assert "dnf install -y python3.12 python3.12-devel gcc gcc-c++ make numactl" in run.commands
+
+
+def test_rhel_without_epel_stops_before_any_change():
+    from pyinfra.api.exceptions import PyinfraError
+
+    with pytest.raises(PyinfraError) as error:
+        deploy(H200, NvidiaHost(H200).rhel(epel=False))
+    assert "host @fake/node1: the NVIDIA driver's DKMS build needs these repositories enabled: EPEL 9" in \
+        message_of(error)
+
+
+def test_converged_rhel_changes_nothing():
+    run = deploy(H200, NvidiaHost(H200).rhel().converged())
+    assert run.changed == []
+
+
+def test_rhel_fabric_manager_locked_at_another_version_is_replaced_alone():
+    state = NvidiaHost(H200).rhel().converged()
+    state.extra_packages = [p if p[0] != "nvidia-fabricmanager" else (p[0], "580.95.05-1.el9")
+                            for p in state.extra_packages]
+    state.locks(("nvidia-open", f"{PIN}-1.el9"), ("nvidia-fabricmanager", "580.95.05-1.el9"),
+                ("cuda-toolkit-13-0", "13.0.2-1"))
+    run = deploy(H200, state)
+    assert run.changed == [f"glmstack nvidia | Fabric manager {PIN}"]
+    assert position(run.commands, "dnf versionlock delete nvidia-fabricmanager") < position(
+        run.commands, f"{DNF_INSTALL} nvidia-fabricmanager-{PIN}")
