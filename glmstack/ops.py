@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Literal
+from weakref import WeakKeyDictionary
 
 from pyinfra import host
+from pyinfra.context import ctx_host
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.server import LinuxDistribution
@@ -12,11 +14,21 @@ from pyinfra.operations import apt, dnf
 
 from glmstack.catalog import load_catalog
 
+# pyinfra 3 asks the host again for every fact read; the OS does not change during a deploy.
+_distributions: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def distribution() -> dict:
+    """The host's LinuxDistribution fact, read once per host and deploy."""
+    current = ctx_host.get()
+    if current not in _distributions:
+        _distributions[current] = host.get_fact(LinuxDistribution) or {}
+    return _distributions[current]
+
 
 def package_family() -> Literal["deb", "rpm"]:
     """deb on Debian/Ubuntu, rpm on RHEL (the base role's preflight refuses anything else)."""
-    name = (host.get_fact(LinuxDistribution) or {}).get("name")
-    return load_catalog().packages.families.get(name, "deb")
+    return load_catalog().packages.families.get(distribution().get("name"), "deb")
 
 
 def installed_packages() -> dict[str, list[str]]:

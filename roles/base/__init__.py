@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.server import Arch, LinuxDistribution
+from pyinfra.facts.server import Arch
 from pyinfra.operations import files, server, systemd
 
 from glmstack.catalog import load_catalog
 from glmstack.facts import ContainerVirtualization, PciDevices
-from glmstack.ops import ensure_packages, installed_packages, package_family
+from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan
@@ -29,12 +29,12 @@ TIME_SERVICE = {"deb": "systemd-timesyncd", "rpm": "chronyd"}
 
 def preflight(plan: DeployPlan) -> None:
     """Stop before changing anything on a host this collection cannot provision yet."""
-    distribution = host.get_fact(LinuxDistribution) or {}
-    name = distribution.get("name")
+    release = distribution()
+    name = release.get("name")
     supported = load_catalog().packages.families
     if name not in supported:
-        release = distribution.get("release_meta", {}).get("PRETTY_NAME") or name or "an unknown OS"
-        raise DeployError(f"host {host.name}: {release} is not supported yet; "
+        pretty = release.get("release_meta", {}).get("PRETTY_NAME") or name or "an unknown OS"
+        raise DeployError(f"host {host.name}: {pretty} is not supported yet; "
                           f"supported: {', '.join(supported)}")
     arch = host.get_fact(Arch)
     allowed = plan.accelerator_cpu_arch

@@ -23,7 +23,7 @@ from pyinfra.api import deploy, operation
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.dnf import DnfEnabledModules
 from pyinfra.facts.files import FileContents
-from pyinfra.facts.server import Arch, KernelVersion, LinuxDistribution
+from pyinfra.facts.server import Arch, KernelVersion
 from pyinfra.operations import files, server, systemd
 
 from glmstack.facts import (
@@ -36,7 +36,7 @@ from glmstack.facts import (
     PciDevices,
     SecureBoot,
 )
-from glmstack.ops import ensure_packages, installed_packages, package_family
+from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan, NvidiaPlan
@@ -59,9 +59,9 @@ APT_INSTALL = ("DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-r
 
 def repository_distribution(plan: DeployPlan) -> str:
     """NVIDIA's directory name for this host's OS (debian12, ubuntu2404, ...)."""
-    distribution = host.get_fact(LinuxDistribution) or {}
-    os_id = (distribution.get("release_meta", {}).get("ID") or distribution.get("name") or "").lower()
-    version = distribution.get("release_meta", {}).get("VERSION_ID") or str(distribution.get("major") or "")
+    release = distribution()
+    os_id = (release.get("release_meta", {}).get("ID") or release.get("name") or "").lower()
+    version = release.get("release_meta", {}).get("VERSION_ID") or str(release.get("major") or "")
     table = dict(plan.nvidia.distributions)
     for key in (f"{os_id}-{version}", f"{os_id}-{version.split('.')[0]}"):
         if key in table:
@@ -70,9 +70,9 @@ def repository_distribution(plan: DeployPlan) -> str:
                       f"supported: {', '.join(sorted(table))}")
 
 
-def repository_url(plan: DeployPlan) -> str:
+def repository_url(plan: DeployPlan, directory: str) -> str:
     arch = host.get_fact(Arch)
-    return f"{plan.nvidia.repo_url}/{repository_distribution(plan)}/{dict(plan.nvidia.architectures)[arch]}"
+    return f"{plan.nvidia.repo_url}/{directory}/{dict(plan.nvidia.architectures)[arch]}"
 
 
 def has_nvswitch(plan: DeployPlan) -> bool:
@@ -255,10 +255,10 @@ def verify_loaded_driver(nvidia: NvidiaPlan):
            "dmesg 2>/dev/null | grep -iE 'nvidia|nvrm' | tail -n 20 >&2; exit 1; fi")
 
 
-def _repository(plan: DeployPlan, url: str, distribution: str) -> None:
+def _repository(plan: DeployPlan, url: str, directory: str) -> None:
     nvidia = plan.nvidia
     arch_dir = url.rsplit("/", 1)[-1]
-    name = f"cuda-{distribution}-{arch_dir}"
+    name = f"cuda-{directory}-{arch_dir}"
     if package_family() == "rpm":
         files.put(name="NVIDIA repository", dest=f"/etc/yum.repos.d/{name}.repo", mode="644", src=StringIO(
             f"[{name}]\nname={name}\nbaseurl={url}\nenabled=1\ngpgcheck=1\ngpgkey={url}/{nvidia.rpm_gpg_key}\n"))
@@ -293,13 +293,13 @@ def _blacklist_nouveau(plan: DeployPlan) -> None:
 @deploy("glmstack nvidia")
 def install_nvidia(plan: DeployPlan) -> None:
     nvidia = plan.nvidia
-    url = repository_url(plan)
-    distribution = repository_distribution(plan)
+    directory = repository_distribution(plan)
+    url = repository_url(plan, directory)
     names = family_packages(nvidia)
-    if distribution.startswith("debian"):
+    if directory.startswith("debian"):
         enable_contrib(name="Enable Debian's contrib component")
     _kernel_side(plan)
-    _repository(plan, url, distribution)
+    _repository(plan, url, directory)
     pinned_packages(name=f"NVIDIA driver {nvidia.driver_version} (open modules)",
                     packages=list(names["driver"]), nvidia=nvidia)
     _blacklist_nouveau(plan)
