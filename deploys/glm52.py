@@ -12,7 +12,7 @@ from pyinfra import host, inventory
 from pyinfra.api.exceptions import DeployError
 
 from glmstack.config import InventoryError, resolve_inventory
-from roles import base, nvidia
+from roles import amd, base, nvidia
 from roles.engine import install_engine
 from roles.llamacpp import install_llamacpp
 from roles.model import install_model
@@ -29,6 +29,9 @@ base.install_base(plan)  # its preflight first: OS, CPU, accelerator devices, en
 if plan.nvidia is not None:
     nvidia.preflight(plan)
     nvidia.install_nvidia(plan)
+if plan.amd is not None:
+    amd.preflight(plan)
+    amd.install_amd(plan)
 if plan.llamacpp is not None:
     install_llamacpp(plan)
 if plan.engine_env is not None:

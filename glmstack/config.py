@@ -21,13 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from glmstack.catalog import COMMIT_SHA, Catalog, Parallelism, Recipe, load_catalog
 from glmstack.sizing import Sizing, size
+from roles.amd.defaults import AmdSettings
 from roles.base.defaults import BaseSettings
 from roles.llamacpp.defaults import LlamaCppSettings
 from roles.model.defaults import ModelSettings
 from roles.nvidia.defaults import NvidiaSettings
 from roles.service.defaults import ServiceSettings
 
-ROLE_PREFIXES = ("base_", "llamacpp_", "model_", "nvidia_", "service_")
+ROLE_PREFIXES = ("amd_", "base_", "llamacpp_", "model_", "nvidia_", "service_")
 HUB_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
 # Substrings that mark an environment variable as secret: those belong in a 0600 file.
 SECRET_ENV_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY")
@@ -87,7 +88,7 @@ class DeploymentSettings(BaseModel):
 
 
 class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettings, NvidiaSettings,
-                 ServiceSettings):
+                 AmdSettings, ServiceSettings):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     @field_validator("model_hf_token_file")
@@ -186,6 +187,27 @@ class NvidiaPlan:
 
 
 @dataclass(frozen=True)
+class AmdPlan:
+    """ROCm, the amdgpu driver and the boot parameters a host gets."""
+
+    repo_url: str
+    installer_deb: str
+    codenames: tuple[tuple[str, str], ...]
+    rocm: str
+    package_version: str
+    split_driver: bool
+    driver_packages: tuple[str, ...]
+    kernel_packages: tuple[str, ...]
+    rocm_packages: tuple[str, ...]
+    held_packages: tuple[str, ...]
+    kernel_parameters: tuple[str, ...]
+    library_paths: tuple[str, ...]
+    gfx_arch: str
+    allow_reboot: bool
+    reboot_timeout: int
+
+
+@dataclass(frozen=True)
 class EngineEnvPlan:
     """A Python engine's virtual environment: what uv installs, where, and how it is proven."""
 
@@ -195,6 +217,9 @@ class EngineEnvPlan:
     requirements: tuple[str, ...]
     torch_backend: str | None
     system_packages: tuple[str, ...]
+    extra_index_urls: tuple[str, ...]
+    python: str | None
+    build_env: tuple[tuple[str, str], ...]
     version_check: tuple[str, ...]
     version_check_needs_gpu: bool
     imports: tuple[str, ...]
@@ -205,7 +230,8 @@ class EngineEnvPlan:
     @property
     def install_key(self) -> str:
         """Environments are keyed by what is installed: same key, same environment, never rebuilt."""
-        material = "\n".join([self.engine, self.version, self.torch_backend or "", *self.requirements])
+        material = "\n".join([self.engine, self.version, self.torch_backend or "", *self.requirements,
+                              *self.extra_index_urls, self.python or "", *(f"{k}={v}" for k, v in self.build_env)])
         return f"{self.engine}-{self.version}-{hashlib.sha256(material.encode()).hexdigest()[:8]}"
 
     @property
@@ -245,6 +271,7 @@ class DeployPlan:
     head_address: str | None = None
     llamacpp: LlamaCppPlan | None = None
     nvidia: NvidiaPlan | None = None
+    amd: AmdPlan | None = None
     engine_env: EngineEnvPlan | None = None
     ready_timeout: int = 900
 
@@ -479,26 +506,77 @@ def _plan_nvidia(config: HostConfig, catalog: Catalog, problems: list) -> Nvidia
     )
 
 
-def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | None) -> EngineEnvPlan | None:
+def _plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan | None:
+    accelerator = catalog.accelerators[config.accelerator]
+    if accelerator.vendor != "amd":
+        for name in sorted(config.model_fields_set):
+            if name.startswith("amd_"):
+                problems.append((name, f"only applies to AMD accelerators; {config.accelerator} is "
+                                       f"{accelerator.vendor if accelerator.vendor != 'none' else 'a plain CPU'}"))
+        return None
+    platform = catalog.amd
+    rocm = config.amd_rocm or platform.default_rocm
+    if rocm not in platform.rocm_releases:
+        problems.append(("amd_rocm", f"{rocm!r} is not a ROCm release glmstack installs; allowed: "
+                                     f"{', '.join(sorted(platform.rocm_releases))}"))
+        return None
+    wheels = catalog.engines[config.engine].python_packages.get("amd", {})
+    if wheels and rocm not in wheels:
+        problems.append(("amd_rocm", f"{config.engine} has wheels for ROCm {', '.join(sorted(wheels))} only; "
+                                     f"got {rocm}"))
+        return None
+    repo_url = (config.amd_repo_url or platform.repository.base_url).rstrip("/")
+    if not repo_url.startswith(("http://", "https://")) or not urlparse(repo_url).netloc:
+        problems.append(("amd_repo_url", f"{repo_url!r} is not an http(s) URL with a host"))
+        return None
+    if _credentials_in_url(repo_url):
+        problems.append(("amd_repo_url", "credentials in a URL end up in apt sources and logs; give the "
+                                         "mirror without them"))
+        return None
+    release = platform.rocm_releases[rocm]
+    return AmdPlan(
+        repo_url=repo_url,
+        installer_deb=platform.repository.installer_deb,
+        codenames=tuple(sorted(platform.repository.codenames.items())),
+        rocm=rocm,
+        package_version=release.package_version,
+        split_driver=release.split_driver,
+        driver_packages=tuple(platform.driver_packages),
+        kernel_packages=tuple(platform.kernel_packages),
+        rocm_packages=tuple(platform.rocm_packages),
+        held_packages=tuple(platform.held_packages),
+        kernel_parameters=tuple(platform.kernel_parameters),
+        library_paths=tuple(platform.library_paths),
+        gfx_arch=accelerator.gfx_arch or "",
+        allow_reboot=config.amd_allow_reboot,
+        reboot_timeout=config.amd_reboot_timeout,
+    )
+
+
+def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | None,
+                     amd: AmdPlan | None = None) -> EngineEnvPlan | None:
     """The engine's Python environment, when the catalog has wheels for this platform."""
     engine = catalog.engines[config.engine]
     accelerator = catalog.accelerators[config.accelerator]
-    line = nvidia.cuda_line if nvidia else None
+    line = nvidia.cuda_line if nvidia else amd.rocm if amd else None
     wheels = engine.python_packages.get(accelerator.vendor, {}).get(line) if line else None
     if wheels is None or engine.version is None:
         return None
-    values = {"version": engine.version, "arch": accelerator.cpu_arch[0]}
+    values = {"version": engine.version, "arch": accelerator.cpu_arch[0], "gfx": accelerator.gfx_arch or ""}
     return EngineEnvPlan(
         engine=config.engine,
         version=engine.version,
         prefix=config.base_prefix,
         requirements=tuple(_fill(wheels.requirements, values)),
         torch_backend=wheels.torch_backend,
-        system_packages=tuple(engine.system_packages),
+        system_packages=tuple([*engine.system_packages, *wheels.system_packages]),
+        extra_index_urls=tuple(_fill(wheels.extra_index_urls, values)),
+        python=wheels.python,
+        build_env=tuple((k, _fill([v], values)[0]) for k, v in sorted(wheels.build_env.items())),
         version_check=tuple(engine.version_check),
         version_check_needs_gpu=engine.version_check_needs_gpu,
         imports=tuple(engine.imports),
-        gpu_imports=tuple(engine.gpu_imports),
+        gpu_imports=tuple(wheels.gpu_imports),
         proxy_env=tuple((name, value) for name, value in (
             ("http_proxy", config.base_http_proxy), ("https_proxy", config.base_https_proxy),
             ("no_proxy", config.base_no_proxy)) if value),
@@ -660,9 +738,10 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     model_plan = _plan_model(config, catalog, problems)
     llamacpp_plan = _plan_llamacpp(config, catalog, problems) if config.engine == "llama.cpp" else None
     nvidia_plan = _plan_nvidia(config, catalog, problems)
+    amd_plan = _plan_amd(config, catalog, problems)
     if problems or model_plan is None:
         raise HostDataError(host, problems)
-    engine_env = _plan_engine_env(config, catalog, nvidia_plan)
+    engine_env = _plan_engine_env(config, catalog, nvidia_plan, amd_plan)
 
     engine = catalog.engines[config.engine]
     if llamacpp_plan:
@@ -678,6 +757,10 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         # DeepGEMM and Triton compile kernels at run time with the toolkit's nvcc and headers.
         env["CUDA_HOME"] = nvidia_plan.cuda_home
         env["PATH"] = f"{nvidia_plan.cuda_home}/bin:{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
+    if amd_plan:
+        # AITER JIT-compiles kernels; its cache lives in the engine's home, which survives restarts.
+        env["AITER_JIT_DIR"] = posixpath.join(config.base_state_dir, "home", engine.unit_name, "aiter-jit")
+        env["PATH"] = f"/opt/rocm/bin:{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
     env.update(recipe.env)
     if nodes > 1:
         env.update({k: _fill([v], {"address": address, "interface": config.network_interface})[0]
@@ -719,6 +802,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         head_address=head if nodes > 1 else None,
         llamacpp=llamacpp_plan,
         nvidia=nvidia_plan,
+        amd=amd_plan,
         engine_env=engine_env,
         ready_timeout=config.service_ready_timeout or engine.ready_timeout,
     )

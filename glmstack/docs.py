@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from glmstack.config import DeploymentSettings
+from roles.amd.defaults import AmdSettings
 from roles.base.defaults import BaseSettings
 from roles.llamacpp.defaults import LlamaCppSettings
 from roles.model.defaults import ModelSettings
@@ -20,6 +21,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Role `llamacpp`", LlamaCppSettings),
     ("Role `model`", ModelSettings),
     ("Role `nvidia`", NvidiaSettings),
+    ("Role `amd`", AmdSettings),
     ("Role `service`", ServiceSettings),
 ]
 

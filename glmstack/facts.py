@@ -269,3 +269,31 @@ class DnfEnabledRepositories(FactBase):
     def process(self, output: list[str]) -> list[str]:
         ids = [line.split()[0] for line in output if line.strip() and not line.startswith("repo id")]
         return sorted(ids)
+
+
+class AmdgpuDriver(FactBase):
+    """
+    The amdgpu kernel module: the version loaded (``None`` when it is not loaded or the in-kernel
+    module reports none), the one installed for the running kernel (amdgpu-dkms sets it), and
+    the kernel command line's parameters, which say whether the boot had ``iommu=pt``.
+
+    .. code:: python
+
+        {"loaded": "6.12.12", "installed": "6.12.12", "cmdline": ["ro", "quiet", "iommu=pt"]}
+    """
+
+    @staticmethod
+    def default() -> dict:
+        return {"loaded": None, "installed": None, "cmdline": []}
+
+    def command(self) -> str:
+        return ('echo "loaded=$(cat /sys/module/amdgpu/version 2>/dev/null || '
+                '{ test -d /sys/module/amdgpu && echo in-kernel; })"; '
+                'echo "installed=$(modinfo -F version amdgpu 2>/dev/null)"; '
+                'echo "cmdline=$(cat /proc/cmdline)"')
+
+    def process(self, output: list[str]) -> dict:
+        values = dict(line.partition("=")[::2] for line in output if "=" in line)
+        return {"loaded": values.get("loaded", "").strip() or None,
+                "installed": values.get("installed", "").strip() or None,
+                "cmdline": values.get("cmdline", "").split()}

@@ -59,6 +59,8 @@ class Accelerator(Strict):
     # hosts get unless they name another (nvidia_cuda).
     nvidia_arch: Literal["hopper", "blackwell"] | None = None
     device_name: str | None = None
+    # AMD only: the GPU architecture AITER and the ROCm libraries are built for.
+    gfx_arch: str | None = None
     cuda_default: str | None = None
     source: str = ""
 
@@ -69,11 +71,21 @@ class EngineBackend(Strict):
 
 
 class PythonWheels(Strict):
-    """What `uv pip install` is given for one platform line; {version} and {arch} are filled in."""
+    """What `uv pip install` is given for one platform line; {version} {arch} {gfx} are filled in."""
 
     requirements: list[str] = Field(min_length=1)
     # uv's --torch-backend (cu129, cu130, ...); None: torch as the package index resolves it.
     torch_backend: str | None = None
+    # Package indexes beside the host's own (the engine's own wheel index for a platform build).
+    extra_index_urls: list[str] = []
+    # The Python the environment needs, when the host's python3 may not do (uv provides it).
+    python: str | None = None
+    # Environment for source builds among the requirements.
+    build_env: dict[str, str] = {}
+    # Modules that must import once the accelerator's driver is loaded (DeepGEMM, AITER).
+    gpu_imports: list[str] = []
+    # OS packages this platform's install needs beyond the engine's own (git for source builds).
+    system_packages: list[str] = []
     note: str = ""
 
 
@@ -102,12 +114,11 @@ class Engine(Strict):
     python_packages: dict[str, dict[str, PythonWheels]] = {}
     # OS packages the engine needs at run time (Triton and DeepGEMM compile kernels on the host).
     system_packages: list[str] = []
-    # Proof an install works: a command run in the environment, and modules that must import;
-    # gpu_imports need the accelerator's driver loaded.
+    # Proof an install works: a command run in the environment, and modules that must import
+    # (the platform's own, needing the driver, are listed with its wheels).
     version_check: list[str] = []
     version_check_needs_gpu: bool = False
     imports: list[str] = []
-    gpu_imports: list[str] = []
     env: dict[str, str] = {}
     # Seconds a deploy waits for a (re)started engine to report healthy, unless the host says.
     ready_timeout: int = Field(900, ge=10)
@@ -236,6 +247,35 @@ class NvidiaPlatform(Strict):
         return self
 
 
+class RocmRelease(Strict):
+    package_version: str
+    split_driver: bool
+
+
+class AmdRepository(Strict):
+    base_url: str = Field(pattern=r"^https?://")
+    installer_deb: str
+    codenames: dict[str, str]
+
+
+class AmdPlatform(Strict):
+    repository: AmdRepository
+    rocm_releases: dict[str, RocmRelease]
+    default_rocm: str
+    driver_packages: list[str]
+    kernel_packages: list[str]
+    rocm_packages: list[str]
+    held_packages: list[str]
+    kernel_parameters: list[str]
+    library_paths: list[str]
+
+    @model_validator(mode="after")
+    def _default_is_listed(self) -> AmdPlatform:
+        if self.default_rocm not in self.rocm_releases:
+            raise ValueError(f"default_rocm {self.default_rocm} is not in rocm_releases")
+        return self
+
+
 class OsPackages(Strict):
     rpm_names: dict[str, list[str]]
     families: dict[str, Literal["deb", "rpm"]]
@@ -248,6 +288,7 @@ class Catalog(Strict):
     models: dict[str, Model]
     recipes: list[Recipe]
     nvidia: NvidiaPlatform
+    amd: AmdPlatform
     packages: OsPackages
 
     @model_validator(mode="after")
@@ -262,6 +303,9 @@ class Catalog(Strict):
             for line in engine.python_packages.get("nvidia", {}):
                 if line not in self.nvidia.cuda_lines:
                     raise ValueError(f"engine {name}: unknown CUDA line {line!r}")
+            for line in engine.python_packages.get("amd", {}):
+                if line not in self.amd.rocm_releases:
+                    raise ValueError(f"engine {name}: unknown ROCm release {line!r}")
         seen = set()
         for recipe in self.recipes:
             key = (recipe.model, recipe.accelerator, recipe.engine, recipe.variant)
@@ -309,5 +353,6 @@ def load_catalog() -> Catalog:
         models=_read("models"),
         recipes=_read("recipes"),
         nvidia=_read("nvidia"),
+        amd=_read("amd"),
         packages=_read("packages"),
     )

@@ -45,7 +45,8 @@ def preflight(plan: DeployPlan) -> None:
     if not plan.engine_installable:
         raise DeployError(f"host {host.name}: engine {plan.engine_name} can be planned (glmstack plan, glmstack "
                           "render) but glmstack cannot install it yet on accelerator "
-                          f"{plan.config.accelerator!r}; installable today: llama.cpp, and vLLM and SGLang on NVIDIA")
+                          f"{plan.config.accelerator!r}; installable today: llama.cpp, vLLM and SGLang on NVIDIA, "
+                          "vLLM on AMD")
 
 
 def _accelerators_present(plan: DeployPlan) -> None:

@@ -39,7 +39,9 @@ def install_script(env: EngineEnvPlan, gpu_checks: bool = True, python: str = "p
     q = shlex.quote
     final = env.directory
     uv = q(uv_binary(env.prefix))
+    python = env.python or python  # a platform that needs a given Python gets it from uv
     backend = f" --torch-backend {q(env.torch_backend)}" if env.torch_backend else ""
+    backend += "".join(f" --extra-index-url {q(url)}" for url in env.extra_index_urls)
     distribution = env.engine.replace("-", "_")
     lines = [
         "set -eu",
@@ -54,6 +56,7 @@ def install_script(env: EngineEnvPlan, gpu_checks: bool = True, python: str = "p
         # marker, written last, nothing treats it as installed and a rerun starts it over.
         f"rm -rf {q(final)}",
         f"{uv} venv --quiet --python {q(python)} {q(final)}",
+        *(f"export {name}={q(value)}" for name, value in env.build_env),
         f"{uv} pip install --quiet --python {q(final)}/bin/python{backend} "
         + " ".join(q(requirement) for requirement in env.requirements),
         # The resolver may not quietly take another version than the pin.

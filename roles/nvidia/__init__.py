@@ -13,7 +13,6 @@ stops there and says what to do.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import shlex
 from io import StringIO
 from typing import TYPE_CHECKING
@@ -22,21 +21,19 @@ from pyinfra import host
 from pyinfra.api import deploy, operation
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.dnf import DnfEnabledModules
-from pyinfra.facts.files import FileContents
 from pyinfra.facts.server import Arch, KernelVersion
 from pyinfra.operations import files, server, systemd
 
 from glmstack.facts import (
-    DKMS_MOK_CERT,
     AptComponentEnabled,
     AptHeldPackages,
     DnfEnabledRepositories,
     DnfVersionLocks,
     NvidiaDriver,
     PciDevices,
-    SecureBoot,
 )
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
+from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan, NvidiaPlan
@@ -118,15 +115,7 @@ def preflight(plan: DeployPlan) -> None:
                               f"enabled: {'; '.join(missing)}. Nothing was changed on this host.")
     if host.get_fact(NvidiaDriver)["loaded"] == nvidia.driver_version:
         return  # whatever signed it, the pinned driver already loads here
-    secure_boot = host.get_fact(SecureBoot)
-    if secure_boot["enabled"] and not secure_boot["dkms_key_enrolled"]:
-        raise DeployError(
-            f"host {host.name}: UEFI Secure Boot is on, and the NVIDIA modules DKMS builds would not load "
-            "(CUDA would later report no device). Ways out: (1) turn Secure Boot off in the firmware; or "
-            f"(2) enroll DKMS's signing key once: `mokutil --import {DKMS_MOK_CERT}` (creates it if missing: "
-            "`dkms generate_mok`), reboot and confirm the enrollment at the console, then rerun; or (3) on "
-            "Ubuntu, install Canonical's signed linux-modules-nvidia-<branch>-open-$(uname -r) yourself and "
-            "rerun. Nothing was changed on this host.")
+    check_secure_boot("NVIDIA")
 
 
 # ---- operations ----
@@ -208,21 +197,6 @@ def enable_contrib():
            "/etc/apt/sources.list; true")
 
 
-@operation()
-def rebuild_initramfs_for(config_path: str, content: str, stamp_dir: str):
-    """Rebuild the initramfs once per content of a modprobe file: the boot must see the blacklist."""
-    digest = hashlib.sha256(content.encode()).hexdigest()
-    stamp = f"{stamp_dir}/initramfs-{config_path.rsplit('/', 1)[-1]}.sha256"
-    if host.get_fact(FileContents, path=stamp) == [digest]:
-        host.noop("initramfs already has this blacklist")
-        return
-    yield f"{INITRAMFS_REBUILD[package_family()]} && printf '%s\\n' {digest} > {shlex.quote(stamp)}"
-
-
-def _mismatch_message(nvidia: NvidiaPlan, loaded: str | None) -> str:
-    what = f"driver {loaded} is loaded" if loaded else "no NVIDIA driver is loaded (nouveau holds the GPUs)"
-    return (f"host {host.name}: NVIDIA driver {nvidia.driver_version} is installed but {what}; a reboot is "
-            "needed. Reboot the host and rerun, or set nvidia_allow_reboot: true to let the deploy do it.")
 
 
 @operation()
@@ -236,10 +210,10 @@ def load_installed_driver(nvidia: NvidiaPlan):
         # Nothing holds the GPUs: the module loads without a reboot.
         yield "modprobe nvidia && modprobe nvidia_uvm"
         return
-    if nvidia.allow_reboot:
-        yield from server.reboot._inner(delay=15, interval=5, reboot_timeout=nvidia.reboot_timeout)
-        return
-    yield f"echo {shlex.quote(_mismatch_message(nvidia, driver['loaded']))} >&2; exit 1"
+    what = f"driver {driver['loaded']} is loaded" if driver["loaded"] else (
+        "no NVIDIA driver is loaded (nouveau holds the GPUs)")
+    yield from reboot_or_stop(f"NVIDIA driver {nvidia.driver_version} is installed but {what}",
+                              nvidia.allow_reboot, nvidia.reboot_timeout, "nvidia_allow_reboot")
 
 
 @operation()
@@ -286,8 +260,9 @@ def _blacklist_nouveau(plan: DeployPlan) -> None:
         files.put(name="Leave nouveau out of the initramfs", dest=DRACUT_OMIT, src=StringIO(DRACUT_CONFIG),
                   mode="644")
         content += DRACUT_CONFIG
-    rebuild_initramfs_for(name="Rebuild the initramfs without nouveau", config_path=NOUVEAU_BLACKLIST,
-                          content=content, stamp_dir=plan.config.base_state_dir)
+    once_per_content(name="Rebuild the initramfs without nouveau", command=INITRAMFS_REBUILD[package_family()],
+                     content=content,
+                     stamp=f"{plan.config.base_state_dir}/initramfs-glmstack-blacklist-nouveau.conf.sha256")
 
 
 @deploy("glmstack nvidia")

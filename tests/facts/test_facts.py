@@ -21,3 +21,4 @@ TestAptComponentEnabled = make_fact_tests("glmstack", "facts.AptComponentEnabled
 TestDnfVersionLocks = make_fact_tests("glmstack", "facts.DnfVersionLocks", HERE / "DnfVersionLocks")
 TestDnfEnabledRepositories = make_fact_tests("glmstack", "facts.DnfEnabledRepositories",
                                              HERE / "DnfEnabledRepositories")
+TestAmdgpuDriver = make_fact_tests("glmstack", "facts.AmdgpuDriver", HERE / "AmdgpuDriver")

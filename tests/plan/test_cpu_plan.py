@@ -284,10 +284,11 @@ def test_gpu_group_short_of_gpus_stops_in_preflight():
 def test_engines_that_cannot_be_installed_yet_are_refused_before_any_change():
     from pyinfra.api.exceptions import PyinfraError
 
-    # A constructed MI300X listing: eight 1002:74a1 processing accelerators (class 1200).
-    mi300x = [f"0000:{0x10 + i:02x}:00.0 0x120000 0x1002 0x74a1" for i in range(8)]
-    responses = {**captured("debian12-fresh"), PCI_LISTING: {"stdout": mi300x}}
+    # A constructed Atlas 800 A3 listing: sixteen 19e5:d803 processing accelerators (class 1200).
+    a3 = [f"0000:{0x10 + i:02x}:00.0 0x120000 0x19e5 0xd803" for i in range(16)]
+    responses = answer({**captured("debian12-fresh"), PCI_LISTING: {"stdout": a3}}, ARCH, ["aarch64"])
     with pytest.raises(PyinfraError) as error:
-        run_deploy({"accelerator": "mi300x", "model": "glm-5.2-fp8", "engine": "vllm"}, responses)
-    assert ("host @fake/node1: engine vllm can be planned (glmstack plan, glmstack render) but glmstack cannot "
-            "install it yet") in str(error.value.__cause__ or error.value)
+        run_deploy({"accelerator": "ascend-a3", "model": "glm-5.2-w8a8", "engine": "vllm-ascend",
+                    "model_revision": "0" * 40}, responses)
+    assert ("host @fake/node1: engine vllm-ascend can be planned (glmstack plan, glmstack render) but glmstack "
+            "cannot install it yet") in str(error.value.__cause__ or error.value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from fakehost import run_deploy
-from nvidia_states import OLD_DRIVER, UBUNTU_2204, UBUNTU_2404, NvidiaHost
+from gpu_states import OLD_DRIVER, UBUNTU_2204, UBUNTU_2404, NvidiaHost
 
 from glmstack.catalog import load_catalog
 

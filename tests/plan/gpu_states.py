@@ -1,10 +1,10 @@
-"""NVIDIA hosts in each state the plan tests need, as fact answers for the @fake connector.
+"""GPU hosts (NVIDIA, AMD) in each state the plan tests need, as fact answers for @fake.
 
-No NVIDIA machine was available to capture from, so these are built, not captured: the OS
-underneath is the lab node captured in facts/ (Debian 12), and each NVIDIA answer is what the
+No GPU machine was available to capture from, so these are built, not captured: the OS
+underneath is the lab node captured in facts/ (Debian 12), and each GPU answer is what the
 fact's command prints on such a host, in the formats the facts' own fixtures pin down
-(tests/facts/NvidiaDriver, SecureBoot, AptHeldPackages, PciDevices). Ubuntu and GH200 variants
-change the os-release and `uname -m` answers. Say so wherever a test relies on them.
+(tests/facts/NvidiaDriver, AmdgpuDriver, SecureBoot, AptHeldPackages, PciDevices, ...).
+Ubuntu, RHEL and GH200 variants change the os-release, `uname -r` and `uname -m` answers.
 """
 
 from __future__ import annotations
@@ -61,20 +61,17 @@ HARDWARE = {  # accelerator -> (GPUs, PCI device id, NVSwitches)
 }
 
 
-class NvidiaHost:
+class ConstructedHost:
     """Fact answers for one host; methods move it between states."""
 
-    def __init__(self, data: dict):
+    def __init__(self, data: dict, pci: list[str]):
         self.data = data
         self.plan: DeployPlan = resolve("@fake/node1", data)
-        gpus, device, nvswitches = HARDWARE[data["accelerator"]]
         self.overrides: dict[str, object] = {
-            "for d in /sys/bus/pci/devices/*": pci_listing(gpus, device, nvswitches),
+            "for d in /sys/bus/pci/devices/*": pci,
             "uname -r": [KERNEL],
-            "cat /sys/module/nvidia/version": ["loaded=", "installed=", "nouveau="],
             "SecureBoot-8be4df61": ["enabled=   0"],
             "apt-mark showhold": [],
-            "grep -rhsE '^(Components:|deb )'": ["no"],
         }
         self.extra_packages: list[tuple[str, str]] = []
         self.base = captured("debian12-fresh")
@@ -82,18 +79,13 @@ class NvidiaHost:
 
     # -- building blocks --
 
-    def answer(self, fragment: str, stdout, success: bool = True) -> NvidiaHost:
+    def answer(self, fragment: str, stdout, success: bool = True):
         self.overrides[fragment] = {"stdout": stdout, "stderr": [], "success": success}
         return self
 
     def os(self, release: list[str], arch: str = "x86_64") -> NvidiaHost:
         self.answer("*-release", release)
         return self.answer("uname -m", [arch])
-
-    def driver(self, loaded: str | None, installed: str | None, nouveau: bool = False) -> NvidiaHost:
-        return self.answer("cat /sys/module/nvidia/version",
-                           [f"loaded={loaded or ''}", f"installed={installed or ''}",
-                            f"nouveau={'yes' if nouveau else ''}"])
 
     def secure_boot(self, enabled: bool, key_enrolled: bool = False) -> NvidiaHost:
         return self.answer("SecureBoot-8be4df61",
@@ -125,6 +117,50 @@ class NvidiaHost:
         return self.answer(f"--property UnitFileState {name}.service",
                            [f"Id={name}.service", f"UnitFileState={'enabled' if enabled else 'disabled'}"])
 
+    def engine_converged(self, services: tuple[str, ...]) -> None:
+        """The engine's environment, weights, unit and service in place and healthy."""
+        plan = self.plan
+        self.base = captured("debian12-converged")
+        self.contents(marker_path(plan.engine_env), plan.engine_env.install_key)
+        self.contents(ready_marker(plan), plan.model.fingerprint)
+        for path, (content, mode) in rendered_files(plan).items():
+            self.file(path, content, "-rw-------" if mode == "600" else "-rw-r--r--")
+        self.directory(unit_paths(plan)["home"], "drwx------", "glmstack", "glmstack")
+        for service in (*services, plan.unit_name):
+            self.unit(service)
+        self.answer(f"--property MainPID --value {plan.unit_name}.service",
+                    ["running", f"{FINGERPRINT_VARIABLE}={deployed_fingerprint(plan)}"])
+        self.answer(f"--property NeedDaemonReload --value {plan.unit_name}.service", ["no"])
+        self.answer(f"--write-out '%{{http_code}}' {plan.health_url}", ["200"])
+
+    def responses(self) -> dict:
+        base = dict(self.base)
+        dpkg = next(command for command in base if "dpkg -l" in command)
+        listing = list(base[dpkg]["stdout"]) + [f"ii  {name}  {version}  amd64  (constructed)"
+                                                for name, version in self.extra_packages]
+        overrides = dict(self.overrides)
+        if self.family == "rpm":
+            rpms = [f"{name} {version}" for name, version in [*RHEL_BASE_RPMS, *self.extra_packages]]
+            overrides.setdefault("rpm --queryformat", {"stdout": rpms, "stderr": [], "success": True})
+        overrides.setdefault("dpkg -l", {"stdout": listing, "stderr": [], "success": True})
+        # Answers given here win over the captured ones (the fake takes the first match).
+        for command, response in base.items():
+            overrides.setdefault(command, response)
+        return overrides
+
+
+class NvidiaHost(ConstructedHost):
+    def __init__(self, data: dict):
+        gpus, device, nvswitches = HARDWARE[data["accelerator"]]
+        super().__init__(data, pci_listing(gpus, device, nvswitches))
+        self.driver(None, None)
+        self.answer("grep -rhsE '^(Components:|deb )'", ["no"])
+
+    def driver(self, loaded: str | None, installed: str | None, nouveau: bool = False) -> NvidiaHost:
+        return self.answer("cat /sys/module/nvidia/version",
+                           [f"loaded={loaded or ''}", f"installed={installed or ''}",
+                            f"nouveau={'yes' if nouveau else ''}"])
+
     def rhel(self, epel: bool = True, crb: bool = True) -> NvidiaHost:
         """RHEL 9.4 (dnf) instead of the captured Debian underneath."""
         self.family = "rpm"
@@ -143,27 +179,15 @@ class NvidiaHost:
 
     def converged(self) -> NvidiaHost:
         """Everything this deploy installs is in place, held, loaded and running."""
-        plan, nvidia = self.plan, self.plan.nvidia
-        self.base = captured("debian12-converged")
+        nvidia = self.plan.nvidia
+        self.engine_converged(("nvidia-persistenced", "nvidia-fabricmanager"))
         if self.family == "rpm":
             self._converged_rpm()
         else:
             self._converged_deb()
         self.driver(nvidia.driver_version, nvidia.driver_version)
-        self.contents(marker_path(plan.engine_env), plan.engine_env.install_key)
-        self.contents(ready_marker(plan), plan.model.fingerprint)
-        for path, (content, mode) in rendered_files(plan).items():
-            self.file(path, content, "-rw-------" if mode == "600" else "-rw-r--r--")
         for directory in ("/etc/apt/sources.list.d", "/etc/apt/preferences.d", "/etc/modprobe.d"):
             self.directory(directory)
-        self.directory(unit_paths(plan)["home"], "drwx------", "glmstack", "glmstack")
-        self.unit("nvidia-persistenced")
-        self.unit("nvidia-fabricmanager")
-        self.unit(plan.unit_name)
-        self.answer(f"--property MainPID --value {plan.unit_name}.service",
-                    ["running", f"{FINGERPRINT_VARIABLE}={deployed_fingerprint(plan)}"])
-        self.answer(f"--property NeedDaemonReload --value {plan.unit_name}.service", ["no"])
-        self.answer(f"--write-out '%{{http_code}}' {plan.health_url}", ["200"])
         return self
 
     def _converged_deb(self) -> None:
@@ -213,17 +237,50 @@ class NvidiaHost:
         self.contents(f"{plan.config.base_state_dir}/initramfs-glmstack-blacklist-nouveau.conf.sha256",
                       hashlib.sha256((NOUVEAU_CONFIG + DRACUT_CONFIG).encode()).hexdigest())
 
-    def responses(self) -> dict:
-        base = dict(self.base)
-        dpkg = next(command for command in base if "dpkg -l" in command)
-        listing = list(base[dpkg]["stdout"]) + [f"ii  {name}  {version}  amd64  (constructed)"
-                                                for name, version in self.extra_packages]
-        overrides = dict(self.overrides)
-        if self.family == "rpm":
-            rpms = [f"{name} {version}" for name, version in [*RHEL_BASE_RPMS, *self.extra_packages]]
-            overrides.setdefault("rpm --queryformat", {"stdout": rpms, "stderr": [], "success": True})
-        overrides.setdefault("dpkg -l", {"stdout": listing, "stderr": [], "success": True})
-        # Answers given here win over the captured ones (the fake takes the first match).
-        for command, response in base.items():
-            overrides.setdefault(command, response)
-        return overrides
+
+# MI300X: 1002:74a1 processing accelerators (class 1200); MI355X: 1002:75a3.
+AMD_HARDWARE = {"mi300x": (8, "74a1"), "mi355x": (8, "75a3")}
+UBUNTU_KERNEL = "6.8.0-60-generic"
+AMD_CMDLINE = f"BOOT_IMAGE=/vmlinuz-{UBUNTU_KERNEL} root=/dev/mapper/vg-root ro quiet splash"
+
+
+class AmdHost(ConstructedHost):
+    def __init__(self, data: dict, release: list[str] = UBUNTU_2404):
+        gpus, device = AMD_HARDWARE[data["accelerator"]]
+        super().__init__(data, [f"0000:{0x10 + i:02x}:00.0 0x120000 0x1002 0x{device}" for i in range(gpus)])
+        self.os(release)
+        self.answer("uname -r", [UBUNTU_KERNEL])
+        self.amdgpu(None, None, iommu_pt=False)
+
+    def amdgpu(self, loaded: str | None, installed: str | None, iommu_pt: bool = True) -> AmdHost:
+        return self.answer("cat /sys/module/amdgpu/version",
+                           [f"loaded={loaded or ''}", f"installed={installed or ''}",
+                            f"cmdline={AMD_CMDLINE}{' iommu=pt' if iommu_pt else ''}"])
+
+    def converged(self) -> AmdHost:
+        """ROCm, amdgpu and the engine in place; booted with iommu=pt; the engine healthy."""
+        from roles.amd import GRUB_DROP_IN, LIBRARY_CONFIG, grub_drop_in
+
+        plan, amd = self.plan, self.plan.amd
+        self.engine_converged(())
+        self.packages(("amdgpu-install", amd.package_version), ("amdgpu-dkms", "1:6.12.12.60402-2187215.24.04"),
+                      ("rocm", "7.2.1.70201-81~24.04"), ("python3-setuptools", "68.1.2-2ubuntu1"),
+                      ("python3-wheel", "0.42.0-2"), (f"linux-headers-{UBUNTU_KERNEL}", "6.8.0-60.63"),
+                      (f"linux-modules-extra-{UBUNTU_KERNEL}", "6.8.0-60.63"),
+                      *((p, "1") for p in plan.engine_env.system_packages))
+        self.held(*amd.held_packages)
+        self.amdgpu("6.12.12", "6.12.12")
+        self.file(GRUB_DROP_IN, grub_drop_in(amd), "-rw-r--r--")
+        library_config = "".join(f"{path}\n" for path in amd.library_paths)
+        self.file(LIBRARY_CONFIG, library_config, "-rw-r--r--")
+        for directory in ("/etc/default/grub.d", "/etc/ld.so.conf.d"):
+            self.directory(directory)
+        self.contents(f"{plan.config.base_state_dir}/grub-glmstack-amd.sha256",
+                      hashlib.sha256(grub_drop_in(amd).encode()).hexdigest())
+        self.contents(f"{plan.config.base_state_dir}/ldconfig-glmstack-rocm.sha256",
+                      hashlib.sha256(library_config.encode()).hexdigest())
+        # The service user already in render and video (`id -Gn` in the users fact).
+        users = next(command for command in self.base if "cat /etc/passwd" in command)
+        self.answer(users, [line.replace("|glmstack|glmstack|", "|glmstack|glmstack render video|")
+                            for line in self.base[users]["stdout"]])
+        return self

@@ -1,0 +1,140 @@
+"""amd: ROCm from AMD's amdgpu-install package, the amdgpu DKMS driver, and a kernel booted with iommu=pt.
+
+The ROCm release the catalog pins decides the installer package; from ROCm 7 the kernel driver
+(amdgpu-dkms) comes first and the userspace (rocm) after, both held so unattended upgrades
+cannot split them. The boot must carry iommu=pt (multi-GPU systems hang without it): a GRUB
+drop-in adds it, and the reboot it needs is done only when the host data allows it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from io import StringIO
+from typing import TYPE_CHECKING
+
+from pyinfra import host
+from pyinfra.api import deploy, operation
+from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.server import KernelVersion
+from pyinfra.operations import files, server
+
+from glmstack.facts import AmdgpuDriver, AptHeldPackages
+from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
+from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
+
+if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
+    from glmstack.config import AmdPlan, DeployPlan
+
+GRUB_DROP_IN = "/etc/default/grub.d/glmstack-amd.cfg"
+LIBRARY_CONFIG = "/etc/ld.so.conf.d/glmstack-rocm.conf"
+# The groups whose device nodes (/dev/kfd, /dev/dri/renderD*) ROCm opens.
+DEVICE_GROUPS = ["render", "video"]
+
+
+def installer_codename(plan: DeployPlan) -> str:
+    """The Ubuntu release whose amdgpu-install package this host takes (Debian 12: jammy)."""
+    release = distribution()
+    key = f"{release.get('release_meta', {}).get('ID', '')}-{release.get('release_meta', {}).get('VERSION_ID', '')}"
+    codenames = dict(plan.amd.codenames)
+    if key not in codenames:
+        raise DeployError(f"host {host.name}: AMD's amdgpu-install has no package for {key}; "
+                          f"supported: {', '.join(sorted(codenames))}")
+    return codenames[key]
+
+
+def installer_url(plan: DeployPlan) -> str:
+    amd = plan.amd
+    return amd.installer_deb.format(base=amd.repo_url, rocm=amd.rocm, codename=installer_codename(plan),
+                                    package_version=amd.package_version)
+
+
+def grub_drop_in(amd: AmdPlan) -> str:
+    return ("# Managed by glmstack: ROCm on multi-GPU systems needs these.\n"
+            f'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT {" ".join(amd.kernel_parameters)}"\n')
+
+
+def preflight(plan: DeployPlan) -> None:
+    """Stop before any change where the ROCm install cannot work."""
+    if package_family() != "deb":
+        raise DeployError(f"host {host.name}: AMD hosts are supported on Ubuntu 22.04/24.04 and Debian 12 "
+                          "so far; RHEL is planned, not installed yet. Nothing was changed on this host.")
+    installer_codename(plan)
+    if host.get_fact(AmdgpuDriver)["installed"] is None:
+        check_secure_boot("amdgpu")
+
+
+@operation()
+def install_installer(plan: DeployPlan):
+    """AMD's amdgpu-install package of the pinned ROCm release: it adds the amdgpu and rocm sources."""
+    version = installed_packages().get("amdgpu-install") or []
+    if any(str(v).split(":")[-1] == plan.amd.package_version for v in version):
+        host.noop(f"amdgpu-install {plan.amd.package_version} is installed")
+        return
+    deb = "/tmp/glmstack-amdgpu-install.deb"
+    yield (f"curl -fsSL --retry 3 -o {deb} {shlex.quote(installer_url(plan))} && "
+           "apt-mark unhold amdgpu-install >/dev/null 2>&1; "
+           f"dpkg -i {deb} && rm -f {deb} && apt-get update")
+
+
+@operation()
+def hold(packages: list[str]):
+    """apt holds, so unattended upgrades cannot move the driver away from the userspace."""
+    missing = [p for p in packages if p not in host.get_fact(AptHeldPackages)]
+    if not missing:
+        host.noop(f"{', '.join(packages)} held")
+        return
+    yield "apt-mark hold " + " ".join(shlex.quote(p) for p in missing)
+
+
+def _needs_reboot(amd: AmdPlan, driver: dict) -> str | None:
+    missing = [p for p in amd.kernel_parameters if p not in driver["cmdline"]]
+    if missing:
+        return f"the running kernel was booted without {' '.join(missing)}"
+    if driver["loaded"] is not None and driver["installed"] is not None and driver["loaded"] != driver["installed"]:
+        return f"amdgpu {driver['installed']} is installed but {driver['loaded']} is loaded"
+    return None
+
+
+@operation()
+def run_installed_driver(amd: AmdPlan):
+    """Make the running kernel use the installed amdgpu with iommu=pt: load it, reboot, or stop."""
+    driver = host.get_fact(AmdgpuDriver)
+    reason = _needs_reboot(amd, driver)
+    if reason is None and driver["loaded"] is not None:
+        host.noop(f"amdgpu {driver['loaded']} is loaded, booted with {' '.join(amd.kernel_parameters)}")
+        return
+    if reason is None:
+        yield "modprobe amdgpu"
+        return
+    yield from reboot_or_stop(reason, amd.allow_reboot, amd.reboot_timeout, "amd_allow_reboot")
+
+
+@deploy("glmstack amd")
+def install_amd(plan: DeployPlan) -> None:
+    amd = plan.amd
+    config = plan.config
+    kernel = host.get_fact(KernelVersion)
+    ubuntu = distribution().get("name") == "Ubuntu"
+    # linux-modules-extra is Ubuntu's split of the kernel's modules; Debian ships them in one package.
+    kernel_packages = [p.format(kernel=kernel) for p in amd.kernel_packages
+                       if ubuntu or not p.startswith("linux-modules-extra")]
+    install_installer(name=f"amdgpu-install for ROCm {amd.rocm}", plan=plan)
+    ensure_packages("Kernel headers", kernel_packages)
+    ensure_packages("amdgpu DKMS driver", list(amd.driver_packages))
+    files.put(name="Boot with iommu=pt", dest=GRUB_DROP_IN, src=StringIO(grub_drop_in(amd)), mode="644",
+              create_remote_dir=True)
+    once_per_content(name="Update the boot loader", command="update-grub", content=grub_drop_in(amd),
+                     stamp=f"{config.base_state_dir}/grub-glmstack-amd.sha256")
+    if amd.split_driver:
+        # ROCm 7: the driver runs before the userspace goes in.
+        run_installed_driver(name="Run the installed amdgpu", amd=amd)
+    ensure_packages(f"ROCm {amd.rocm}", list(amd.rocm_packages))
+    hold(name="Hold amdgpu and ROCm", packages=list(amd.held_packages))
+    library_config = "".join(f"{path}\n" for path in amd.library_paths)
+    files.put(name="ROCm library paths", dest=LIBRARY_CONFIG, src=StringIO(library_config), mode="644")
+    once_per_content(name="Refresh the linker cache", command="ldconfig", content=library_config,
+                     stamp=f"{config.base_state_dir}/ldconfig-glmstack-rocm.sha256")
+    server.user(name="Service user in render and video", user=config.base_service_user,
+                groups=DEVICE_GROUPS, append=True, ensure_home=False)
+    if not amd.split_driver:
+        run_installed_driver(name="Run the installed amdgpu", amd=amd)
