@@ -191,6 +191,7 @@ class AmdPlan:
     """ROCm, the amdgpu driver and the boot parameters a host gets."""
 
     repo_url: str
+    upstream_url: str
     installer_deb: str
     codenames: tuple[tuple[str, str], ...]
     rocm: str
@@ -536,6 +537,7 @@ def _plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan |
     release = platform.rocm_releases[rocm]
     return AmdPlan(
         repo_url=repo_url,
+        upstream_url=platform.repository.base_url.rstrip("/"),
         installer_deb=platform.repository.installer_deb,
         codenames=tuple(sorted(platform.repository.codenames.items())),
         rocm=rocm,

@@ -297,3 +297,23 @@ class AmdgpuDriver(FactBase):
         return {"loaded": values.get("loaded", "").strip() or None,
                 "installed": values.get("installed", "").strip() or None,
                 "cmdline": values.get("cmdline", "").split()}
+
+
+class FindInFile(FactBase):
+    """
+    The files among ``path`` (a space-separated list of files or globs) that contain ``pattern``.
+
+    .. code:: python
+
+        ["/etc/apt/sources.list.d/rocm.list"]
+    """
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    def command(self, path: str, pattern: str) -> str:
+        return f"grep -lsF {shlex.quote(pattern)} {path} || true"
+
+    def process(self, output: list[str]) -> list[str]:
+        return sorted(line.strip() for line in output if line.strip())

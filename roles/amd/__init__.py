@@ -18,7 +18,7 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.server import KernelVersion
 from pyinfra.operations import files, server
 
-from glmstack.facts import AmdgpuDriver, AptHeldPackages
+from glmstack.facts import AmdgpuDriver, AptHeldPackages, FindInFile
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import AmdPlan, DeployPlan
 
 GRUB_DROP_IN = "/etc/default/grub.d/glmstack-amd.cfg"
+# Where amdgpu-install writes the amdgpu and rocm apt sources.
+SOURCES_GLOB = "/etc/apt/sources.list.d/amdgpu*.list /etc/apt/sources.list.d/rocm*.list"
 LIBRARY_CONFIG = "/etc/ld.so.conf.d/glmstack-rocm.conf"
 # The groups whose device nodes (/dev/kfd, /dev/dri/renderD*) ROCm opens.
 DEVICE_GROUPS = ["render", "video"]
@@ -72,8 +74,21 @@ def install_installer(plan: DeployPlan):
         return
     deb = "/tmp/glmstack-amdgpu-install.deb"
     yield (f"curl -fsSL --retry 3 -o {deb} {shlex.quote(installer_url(plan))} && "
-           "apt-mark unhold amdgpu-install >/dev/null 2>&1; "
-           f"dpkg -i {deb} && rm -f {deb} && apt-get update")
+           "{ apt-mark unhold amdgpu-install >/dev/null 2>&1 || true; } && "
+           f"dpkg -i {deb} && rm -f {deb}")
+
+
+@operation()
+def sources_on_mirror(amd: AmdPlan):
+    """The apt sources amdgpu-install writes name AMD's host: point them at the mirror the host data gives."""
+    if amd.repo_url == amd.upstream_url:
+        host.noop("AMD's own repository is used")
+        return
+    files_naming_upstream = host.get_fact(FindInFile, path=SOURCES_GLOB, pattern=amd.upstream_url)
+    if not files_naming_upstream:
+        host.noop(f"AMD's apt sources point at {amd.repo_url}")
+        return
+    yield (f"sed -i 's|{amd.upstream_url}|{amd.repo_url}|g' {SOURCES_GLOB}")
 
 
 @operation()
@@ -119,6 +134,7 @@ def install_amd(plan: DeployPlan) -> None:
     kernel_packages = [p.format(kernel=kernel) for p in amd.kernel_packages
                        if ubuntu or not p.startswith("linux-modules-extra")]
     install_installer(name=f"amdgpu-install for ROCm {amd.rocm}", plan=plan)
+    sources_on_mirror(name="AMD's apt sources on the mirror", amd=amd)
     ensure_packages("Kernel headers", kernel_packages)
     ensure_packages("amdgpu DKMS driver", list(amd.driver_packages))
     files.put(name="Boot with iommu=pt", dest=GRUB_DROP_IN, src=StringIO(grub_drop_in(amd)), mode="644",

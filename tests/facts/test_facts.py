@@ -22,3 +22,4 @@ TestDnfVersionLocks = make_fact_tests("glmstack", "facts.DnfVersionLocks", HERE 
 TestDnfEnabledRepositories = make_fact_tests("glmstack", "facts.DnfEnabledRepositories",
                                              HERE / "DnfEnabledRepositories")
 TestAmdgpuDriver = make_fact_tests("glmstack", "facts.AmdgpuDriver", HERE / "AmdgpuDriver")
+TestFindInFile = make_fact_tests("glmstack", "facts.FindInFile", HERE / "FindInFile")

@@ -86,11 +86,17 @@ def test_jammy_installer_for_ubuntu_2204_and_debian_12(release, modules_extra):
     assert any("linux-modules-extra-" in c for c in run.commands if "apt-get" in c) is modules_extra
 
 
-def test_mirror_replaces_amds_host():
+def test_mirror_replaces_amds_host_in_the_installer_and_the_sources_it_writes():
     data = {**MI300X, "amd_repo_url": "http://mirror.lab.example/radeon/"}
-    run = run_deploy(data, stopping(AmdHost(data)).responses(), allow_failure=True)
+    state = stopping(AmdHost(data)).answer("grep -lsF https://repo.radeon.com",
+                                           ["/etc/apt/sources.list.d/amdgpu.list", "/etc/apt/sources.list.d/rocm.list"])
+    run = run_deploy(data, state.responses(), allow_failure=True)
     assert any("http://mirror.lab.example/radeon/amdgpu-install/7.2.1/ubuntu/noble/" in c for c in run.commands)
-    assert not any("repo.radeon.com" in c for c in run.commands)
+    rewrite = position(run.commands, "sed -i 's|https://repo.radeon.com|http://mirror.lab.example/radeon|g'")
+    assert position(run.commands, "dpkg -i /tmp/glmstack-amdgpu-install.deb") < rewrite < position(
+        run.commands, "install --no-install-recommends amdgpu-dkms")
+    downloads = [c for c in run.commands if c.startswith(("curl", "apt-get", "DEBIAN_FRONTEND"))]
+    assert not any("repo.radeon.com" in c for c in downloads)
 
 
 def test_converged_host_changes_nothing():
