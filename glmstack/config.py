@@ -193,12 +193,15 @@ class AmdPlan:
     repo_url: str
     upstream_url: str
     installer_deb: str
+    installer_rpm: str
     codenames: tuple[tuple[str, str], ...]
     rocm: str
     package_version: str
     split_driver: bool
     driver_packages: tuple[str, ...]
     kernel_packages: tuple[str, ...]
+    rpm_kernel_packages: tuple[str, ...]
+    rpm_versionlock_package: str
     rocm_packages: tuple[str, ...]
     held_packages: tuple[str, ...]
     kernel_parameters: tuple[str, ...]
@@ -539,12 +542,15 @@ def _plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan |
         repo_url=repo_url,
         upstream_url=platform.repository.base_url.rstrip("/"),
         installer_deb=platform.repository.installer_deb,
+        installer_rpm=platform.repository.installer_rpm,
         codenames=tuple(sorted(platform.repository.codenames.items())),
         rocm=rocm,
         package_version=release.package_version,
         split_driver=release.split_driver,
         driver_packages=tuple(platform.driver_packages),
         kernel_packages=tuple(platform.kernel_packages),
+        rpm_kernel_packages=tuple(platform.rpm_kernel_packages),
+        rpm_versionlock_package=platform.rpm_versionlock_package,
         rocm_packages=tuple(platform.rocm_packages),
         held_packages=tuple(platform.held_packages),
         kernel_parameters=tuple(platform.kernel_parameters),

@@ -255,6 +255,7 @@ class RocmRelease(Strict):
 class AmdRepository(Strict):
     base_url: str = Field(pattern=r"^https?://")
     installer_deb: str
+    installer_rpm: str
     codenames: dict[str, str]
 
 
@@ -264,6 +265,8 @@ class AmdPlatform(Strict):
     default_rocm: str
     driver_packages: list[str]
     kernel_packages: list[str]
+    rpm_kernel_packages: list[str]
+    rpm_versionlock_package: str
     rocm_packages: list[str]
     held_packages: list[str]
     kernel_parameters: list[str]

@@ -1,9 +1,10 @@
 """amd: ROCm from AMD's amdgpu-install package, the amdgpu DKMS driver, and a kernel booted with iommu=pt.
 
 The ROCm release the catalog pins decides the installer package; from ROCm 7 the kernel driver
-(amdgpu-dkms) comes first and the userspace (rocm) after, both held so unattended upgrades
-cannot split them. The boot must carry iommu=pt (multi-GPU systems hang without it): a GRUB
-drop-in adds it, and the reboot it needs is done only when the host data allows it.
+(amdgpu-dkms) comes first and the userspace (rocm) after, both held (apt) or locked (dnf) so
+unattended upgrades cannot split them. The boot must carry iommu=pt (multi-GPU systems hang
+without it): a GRUB drop-in (grubby on RHEL) adds it, and the reboot it needs is done only
+when the host data allows it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.server import KernelVersion
 from pyinfra.operations import files, server
 
-from glmstack.facts import AmdgpuDriver, AptHeldPackages, FindInFile
+from glmstack.facts import AmdgpuDriver, AptHeldPackages, DnfVersionLocks, FindInFile
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 
@@ -26,8 +27,9 @@ if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import AmdPlan, DeployPlan
 
 GRUB_DROP_IN = "/etc/default/grub.d/glmstack-amd.cfg"
-# Where amdgpu-install writes the amdgpu and rocm apt sources.
-SOURCES_GLOB = "/etc/apt/sources.list.d/amdgpu*.list /etc/apt/sources.list.d/rocm*.list"
+# Where amdgpu-install writes the amdgpu and rocm package sources.
+SOURCES_GLOB = {"deb": "/etc/apt/sources.list.d/amdgpu*.list /etc/apt/sources.list.d/rocm*.list",
+                "rpm": "/etc/yum.repos.d/amdgpu*.repo /etc/yum.repos.d/rocm*.repo"}
 LIBRARY_CONFIG = "/etc/ld.so.conf.d/glmstack-rocm.conf"
 # The groups whose device nodes (/dev/kfd, /dev/dri/renderD*) ROCm opens.
 DEVICE_GROUPS = ["render", "video"]
@@ -46,6 +48,8 @@ def installer_codename(plan: DeployPlan) -> str:
 
 def installer_url(plan: DeployPlan) -> str:
     amd = plan.amd
+    if package_family() == "rpm":
+        return amd.installer_rpm.format(base=amd.repo_url, rocm=amd.rocm, package_version=amd.package_version)
     return amd.installer_deb.format(base=amd.repo_url, rocm=amd.rocm, codename=installer_codename(plan),
                                     package_version=amd.package_version)
 
@@ -57,10 +61,8 @@ def grub_drop_in(amd: AmdPlan) -> str:
 
 def preflight(plan: DeployPlan) -> None:
     """Stop before any change where the ROCm install cannot work."""
-    if package_family() != "deb":
-        raise DeployError(f"host {host.name}: AMD hosts are supported on Ubuntu 22.04/24.04 and Debian 12 "
-                          "so far; RHEL is planned, not installed yet. Nothing was changed on this host.")
-    installer_codename(plan)
+    if package_family() == "deb":
+        installer_codename(plan)
     if host.get_fact(AmdgpuDriver)["installed"] is None:
         check_secure_boot("amdgpu")
 
@@ -69,8 +71,11 @@ def preflight(plan: DeployPlan) -> None:
 def install_installer(plan: DeployPlan):
     """AMD's amdgpu-install package of the pinned ROCm release: it adds the amdgpu and rocm sources."""
     version = installed_packages().get("amdgpu-install") or []
-    if any(str(v).split(":")[-1] == plan.amd.package_version for v in version):
+    if any(str(v).split(":")[-1].startswith(plan.amd.package_version) for v in version):
         host.noop(f"amdgpu-install {plan.amd.package_version} is installed")
+        return
+    if package_family() == "rpm":
+        yield f"dnf install -y {shlex.quote(installer_url(plan))}"
         return
     deb = "/tmp/glmstack-amdgpu-install.deb"
     yield (f"curl -fsSL --retry 3 -o {deb} {shlex.quote(installer_url(plan))} && "
@@ -84,21 +89,24 @@ def sources_on_mirror(amd: AmdPlan):
     if amd.repo_url == amd.upstream_url:
         host.noop("AMD's own repository is used")
         return
-    files_naming_upstream = host.get_fact(FindInFile, path=SOURCES_GLOB, pattern=amd.upstream_url)
-    if not files_naming_upstream:
-        host.noop(f"AMD's apt sources point at {amd.repo_url}")
+    sources = SOURCES_GLOB[package_family()]
+    if not host.get_fact(FindInFile, path=sources, pattern=amd.upstream_url):
+        host.noop(f"AMD's package sources point at {amd.repo_url}")
         return
-    yield (f"sed -i 's|{amd.upstream_url}|{amd.repo_url}|g' {SOURCES_GLOB}")
+    yield f"sed -i 's|{amd.upstream_url}|{amd.repo_url}|g' {sources}"
 
 
 @operation()
 def hold(packages: list[str]):
-    """apt holds, so unattended upgrades cannot move the driver away from the userspace."""
-    missing = [p for p in packages if p not in host.get_fact(AptHeldPackages)]
+    """Holds (apt) or version locks (dnf), so unattended upgrades cannot split driver and userspace."""
+    rpm = package_family() == "rpm"
+    held = host.get_fact(DnfVersionLocks) if rpm else host.get_fact(AptHeldPackages)
+    missing = [p for p in packages if p not in held]
     if not missing:
         host.noop(f"{', '.join(packages)} held")
         return
-    yield "apt-mark hold " + " ".join(shlex.quote(p) for p in missing)
+    names = " ".join(shlex.quote(p) for p in missing)
+    yield f"dnf versionlock add {names}" if rpm else f"apt-mark hold {names}"
 
 
 def _needs_reboot(amd: AmdPlan, driver: dict) -> str | None:
@@ -129,22 +137,34 @@ def install_amd(plan: DeployPlan) -> None:
     amd = plan.amd
     config = plan.config
     kernel = host.get_fact(KernelVersion)
-    ubuntu = distribution().get("name") == "Ubuntu"
-    # linux-modules-extra is Ubuntu's split of the kernel's modules; Debian ships them in one package.
-    kernel_packages = [p.format(kernel=kernel) for p in amd.kernel_packages
-                       if ubuntu or not p.startswith("linux-modules-extra")]
+    rpm = package_family() == "rpm"
+    if rpm:
+        kernel_packages = [p.format(kernel=kernel) for p in amd.rpm_kernel_packages]
+    else:
+        # linux-modules-extra is Ubuntu's split of the kernel's modules; Debian ships them in one package.
+        ubuntu = distribution().get("name") == "Ubuntu"
+        kernel_packages = [p.format(kernel=kernel) for p in amd.kernel_packages
+                           if ubuntu or not p.startswith("linux-modules-extra")]
     install_installer(name=f"amdgpu-install for ROCm {amd.rocm}", plan=plan)
-    sources_on_mirror(name="AMD's apt sources on the mirror", amd=amd)
+    sources_on_mirror(name="AMD's package sources on the mirror", amd=amd)
     ensure_packages("Kernel headers", kernel_packages)
     ensure_packages("amdgpu DKMS driver", list(amd.driver_packages))
-    files.put(name="Boot with iommu=pt", dest=GRUB_DROP_IN, src=StringIO(grub_drop_in(amd)), mode="644",
-              create_remote_dir=True)
-    once_per_content(name="Update the boot loader", command="update-grub", content=grub_drop_in(amd),
-                     stamp=f"{config.base_state_dir}/grub-glmstack-amd.sha256")
+    parameters = " ".join(amd.kernel_parameters)
+    if rpm:
+        once_per_content(name=f"Boot with {parameters}", content=parameters,
+                         command=f"grubby --update-kernel=ALL --args={shlex.quote(parameters)}",
+                         stamp=f"{config.base_state_dir}/grubby-glmstack-amd.sha256")
+    else:
+        files.put(name=f"Boot with {parameters}", dest=GRUB_DROP_IN, src=StringIO(grub_drop_in(amd)), mode="644",
+                  create_remote_dir=True)
+        once_per_content(name="Update the boot loader", command="update-grub", content=grub_drop_in(amd),
+                         stamp=f"{config.base_state_dir}/grub-glmstack-amd.sha256")
     if amd.split_driver:
         # ROCm 7: the driver runs before the userspace goes in.
         run_installed_driver(name="Run the installed amdgpu", amd=amd)
     ensure_packages(f"ROCm {amd.rocm}", list(amd.rocm_packages))
+    if rpm:
+        ensure_packages("dnf versionlock", [amd.rpm_versionlock_package])
     hold(name="Hold amdgpu and ROCm", packages=list(amd.held_packages))
     library_config = "".join(f"{path}\n" for path in amd.library_paths)
     files.put(name="ROCm library paths", dest=LIBRARY_CONFIG, src=StringIO(library_config), mode="644")

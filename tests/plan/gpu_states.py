@@ -117,6 +117,20 @@ class ConstructedHost:
         return self.answer(f"--property UnitFileState {name}.service",
                            [f"Id={name}.service", f"UnitFileState={'enabled' if enabled else 'disabled'}"])
 
+    def rhel(self, epel: bool = True, crb: bool = True) -> ConstructedHost:
+        """RHEL 9.4 (dnf) instead of the captured Debian underneath."""
+        self.family = "rpm"
+        self.os(RHEL_9)
+        self.answer("uname -r", [RHEL_KERNEL])
+        repositories = [*RHEL_REPOSITORIES, *(["epel"] if epel else []),
+                        *(["codeready-builder-for-rhel-9-x86_64-rpms"] if crb else [])]
+        self.answer("dnf repolist --enabled -q", ["repo id  repo name", *(f"{r}  {r}" for r in repositories)])
+        self.answer("dnf module list --enabled", [])
+        return self.answer("versionlock.list", [])
+
+    def locks(self, *name_versions: tuple[str, str]) -> ConstructedHost:
+        return self.answer("versionlock.list", [f"{name}-{version}.*" for name, version in name_versions])
+
     def engine_converged(self, services: tuple[str, ...]) -> None:
         """The engine's environment, weights, unit and service in place and healthy."""
         plan = self.plan
@@ -160,20 +174,6 @@ class NvidiaHost(ConstructedHost):
         return self.answer("cat /sys/module/nvidia/version",
                            [f"loaded={loaded or ''}", f"installed={installed or ''}",
                             f"nouveau={'yes' if nouveau else ''}"])
-
-    def rhel(self, epel: bool = True, crb: bool = True) -> NvidiaHost:
-        """RHEL 9.4 (dnf) instead of the captured Debian underneath."""
-        self.family = "rpm"
-        self.os(RHEL_9)
-        self.answer("uname -r", [RHEL_KERNEL])
-        repositories = [*RHEL_REPOSITORIES, *(["epel"] if epel else []),
-                        *(["codeready-builder-for-rhel-9-x86_64-rpms"] if crb else [])]
-        self.answer("dnf repolist --enabled -q", ["repo id  repo name", *(f"{r}  {r}" for r in repositories)])
-        self.answer("dnf module list --enabled", [])
-        return self.answer("versionlock.list", [])
-
-    def locks(self, *name_versions: tuple[str, str]) -> NvidiaHost:
-        return self.answer("versionlock.list", [f"{name}-{version}.*" for name, version in name_versions])
 
     # -- whole states --
 
@@ -248,8 +248,11 @@ class AmdHost(ConstructedHost):
     def __init__(self, data: dict, release: list[str] = UBUNTU_2404):
         gpus, device = AMD_HARDWARE[data["accelerator"]]
         super().__init__(data, [f"0000:{0x10 + i:02x}:00.0 0x120000 0x1002 0x{device}" for i in range(gpus)])
-        self.os(release)
-        self.answer("uname -r", [UBUNTU_KERNEL])
+        if release is RHEL_9:
+            self.rhel()
+        else:
+            self.os(release)
+            self.answer("uname -r", [UBUNTU_KERNEL])
         self.amdgpu(None, None, iommu_pt=False)
 
     def amdgpu(self, loaded: str | None, installed: str | None, iommu_pt: bool = True) -> AmdHost:
@@ -263,20 +266,32 @@ class AmdHost(ConstructedHost):
 
         plan, amd = self.plan, self.plan.amd
         self.engine_converged(())
-        self.packages(("amdgpu-install", amd.package_version), ("amdgpu-dkms", "1:6.12.12.60402-2187215.24.04"),
-                      ("rocm", "7.2.1.70201-81~24.04"), ("python3-setuptools", "68.1.2-2ubuntu1"),
-                      ("python3-wheel", "0.42.0-2"), (f"linux-headers-{UBUNTU_KERNEL}", "6.8.0-60.63"),
-                      (f"linux-modules-extra-{UBUNTU_KERNEL}", "6.8.0-60.63"),
-                      *((p, "1") for p in plan.engine_env.system_packages))
-        self.held(*amd.held_packages)
+        if self.family == "rpm":
+            self.packages(("amdgpu-install", f"{amd.package_version}.el9"), ("amdgpu-dkms", "6.12.12-2187215.el9"),
+                          ("rocm", "7.2.1.70201-81.el9"), ("kernel-headers", "5.14.0-427.13.1.el9_4"),
+                          (f"kernel-devel-{RHEL_KERNEL}", "1"), ("kernel-devel-matched", "5.14.0-427.13.1.el9_4"),
+                          (amd.rpm_versionlock_package, "4.3.0-16.el9"),
+                          *((p, "1") for p in ("python3.12", "python3.12-devel", "gcc", "gcc-c++", "make",
+                                               "numactl", "git", "python3-setuptools", "python3-wheel")))
+            self.locks(*((p, "7.2.1-1.el9") for p in amd.held_packages))
+            parameters = " ".join(amd.kernel_parameters)
+            self.contents(f"{plan.config.base_state_dir}/grubby-glmstack-amd.sha256",
+                          hashlib.sha256(parameters.encode()).hexdigest())
+        else:
+            self.packages(("amdgpu-install", amd.package_version), ("amdgpu-dkms", "1:6.12.12.60402-2187215.24.04"),
+                          ("rocm", "7.2.1.70201-81~24.04"), ("python3-setuptools", "68.1.2-2ubuntu1"),
+                          ("python3-wheel", "0.42.0-2"), (f"linux-headers-{UBUNTU_KERNEL}", "6.8.0-60.63"),
+                          (f"linux-modules-extra-{UBUNTU_KERNEL}", "6.8.0-60.63"),
+                          *((p, "1") for p in plan.engine_env.system_packages))
+            self.held(*amd.held_packages)
+            self.file(GRUB_DROP_IN, grub_drop_in(amd), "-rw-r--r--")
+            self.directory("/etc/default/grub.d")
+            self.contents(f"{plan.config.base_state_dir}/grub-glmstack-amd.sha256",
+                          hashlib.sha256(grub_drop_in(amd).encode()).hexdigest())
         self.amdgpu("6.12.12", "6.12.12")
-        self.file(GRUB_DROP_IN, grub_drop_in(amd), "-rw-r--r--")
         library_config = "".join(f"{path}\n" for path in amd.library_paths)
         self.file(LIBRARY_CONFIG, library_config, "-rw-r--r--")
-        for directory in ("/etc/default/grub.d", "/etc/ld.so.conf.d"):
-            self.directory(directory)
-        self.contents(f"{plan.config.base_state_dir}/grub-glmstack-amd.sha256",
-                      hashlib.sha256(grub_drop_in(amd).encode()).hexdigest())
+        self.directory("/etc/ld.so.conf.d")
         self.contents(f"{plan.config.base_state_dir}/ldconfig-glmstack-rocm.sha256",
                       hashlib.sha256(library_config.encode()).hexdigest())
         # The service user already in render and video (`id -Gn` in the users fact).

@@ -118,13 +118,33 @@ def test_unheld_rocm_is_held_again_without_reinstalling():
     assert "apt-mark hold rocm" in run.commands
 
 
-def test_rhel_is_refused_before_any_change():
-    from pyinfra.api.exceptions import PyinfraError
+def test_fresh_rhel_uses_the_rpm_installer_grubby_and_version_locks(monkeypatch):
+    import pyinfra.operations.server as server_ops
 
-    with pytest.raises(PyinfraError) as error:
-        run_deploy(MI300X, AmdHost(MI300X, RHEL_9).responses())
-    assert "AMD hosts are supported on Ubuntu 22.04/24.04 and Debian 12 so far" in str(
-        error.value.__cause__ or error.value)
+    monkeypatch.setattr(server_ops, "sleep", lambda seconds: None)
+    data = {**MI300X, "amd_allow_reboot": True}
+    before = AmdHost(data, RHEL_9).answer("/proc/uptime", ["86400"])
+    after = AmdHost(data, RHEL_9).amdgpu("6.12.12", "6.12.12").answer("/proc/uptime", ["30"])
+    run = run_deploy(data, before.responses(), after=(REBOOT, after.responses()))
+    order = [
+        "dnf install -y https://repo.radeon.com/amdgpu-install/7.2.1/rhel/9.6/"
+        "amdgpu-install-7.2.1.70201-1.el9.noarch.rpm",
+        "dnf install -y kernel-headers kernel-devel-5.14.0-427.13.1.el9_4.x86_64 kernel-devel-matched",
+        "dnf install -y amdgpu-dkms",
+        "grubby --update-kernel=ALL --args=iommu=pt",
+        REBOOT,
+        "dnf install -y python3-setuptools python3-wheel rocm",
+        "dnf versionlock add amdgpu-install amdgpu-dkms rocm",
+        "uv venv --quiet --python 3.12",
+    ]
+    positions = [position(run.commands, fragment) for fragment in order]
+    assert positions == sorted(positions), list(zip(order, positions, strict=True))
+    assert not any("apt-get" in c or "update-grub" in c for c in run.commands)
+
+
+def test_converged_rhel_changes_nothing():
+    run = run_deploy(MI300X, AmdHost(MI300X, RHEL_9).converged().responses())
+    assert run.changed == []
 
 
 def test_secure_boot_stops_a_fresh_host_before_any_change():
