@@ -317,3 +317,29 @@ class FindInFile(FactBase):
 
     def process(self, output: list[str]) -> list[str]:
         return sorted(line.strip() for line in output if line.strip())
+
+
+class DpkgState(FactBase):
+    """
+    Whether apt or dpkg is running right now (another deploy's, or unattended-upgrades), and
+    whether an earlier dpkg run was cut off and left packages half-installed.
+
+    .. code:: python
+
+        {"busy": False, "interrupted": True}
+    """
+
+    requires_command = "dpkg"
+
+    @staticmethod
+    def default() -> dict:
+        return {"busy": False, "interrupted": False}
+
+    def command(self) -> str:
+        return ("pidof apt-get apt dpkg >/dev/null && echo busy; "
+                'if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; '
+                "then echo interrupted; fi; true")
+
+    def process(self, output: list[str]) -> dict:
+        words = {line.strip() for line in output}
+        return {"busy": "busy" in words, "interrupted": "interrupted" in words}

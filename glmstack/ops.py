@@ -6,6 +6,7 @@ from typing import Literal
 from weakref import WeakKeyDictionary
 
 from pyinfra import host
+from pyinfra.api import operation
 from pyinfra.context import ctx_host
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.rpm import RpmPackages
@@ -13,6 +14,7 @@ from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, dnf
 
 from glmstack.catalog import load_catalog
+from glmstack.facts import DpkgState
 
 # pyinfra 3 asks the host again for every fact read; the OS does not change during a deploy.
 _distributions: WeakKeyDictionary = WeakKeyDictionary()
@@ -60,3 +62,16 @@ def ensure_packages(name: str, packages: list[str] | tuple[str, ...]) -> None:
 def engine_python() -> str:
     """The interpreter engines' virtual environments are made with on this host."""
     return load_catalog().packages.python[package_family()]
+
+
+@operation()
+def recover_package_manager():
+    """Wait for an apt run already going (a killed deploy's, unattended-upgrades), then finish
+    what an interrupted dpkg left half-installed, so the installs after this can run."""
+    state = host.get_fact(DpkgState)
+    if not state["busy"] and not state["interrupted"]:
+        host.noop("apt and dpkg are idle and complete")
+        return
+    yield ("for i in $(seq 300); do pidof apt-get apt dpkg >/dev/null || break; sleep 2; done; "
+           "DEBIAN_FRONTEND=noninteractive dpkg --configure -a --force-confdef --force-confold && "
+           "DEBIAN_FRONTEND=noninteractive apt-get -f install -y")

@@ -13,7 +13,7 @@ from pyinfra.operations import files, server, systemd
 
 from glmstack.catalog import load_catalog
 from glmstack.facts import ContainerVirtualization, PciDevices
-from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
+from glmstack.ops import distribution, ensure_packages, installed_packages, package_family, recover_package_manager
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan
@@ -145,6 +145,8 @@ def _time_sync(plan: DeployPlan) -> None:
 @deploy("glmstack base")
 def install_base(plan: DeployPlan) -> None:
     preflight(plan)
+    if package_family() == "deb":
+        recover_package_manager(name="Finish an interrupted package run")
     trust_and_proxies(plan)
     ensure_packages("Base packages", [*BASE_PACKAGES, *plan.config.base_packages])
     _service_user(plan)

@@ -23,3 +23,4 @@ TestDnfEnabledRepositories = make_fact_tests("glmstack", "facts.DnfEnabledReposi
                                              HERE / "DnfEnabledRepositories")
 TestAmdgpuDriver = make_fact_tests("glmstack", "facts.AmdgpuDriver", HERE / "AmdgpuDriver")
 TestFindInFile = make_fact_tests("glmstack", "facts.FindInFile", HERE / "FindInFile")
+TestDpkgState = make_fact_tests("glmstack", "facts.DpkgState", HERE / "DpkgState")

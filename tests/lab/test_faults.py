@@ -123,3 +123,27 @@ def test_deploy_killed_during_the_build_rebuilds_cleanly(converged_node, tmp_pat
     assert not host.file(f"{build.install_dir}.partial").exists and not host.file(work).exists
     assert host.run(f"{build.install_dir}/bin/llama-server --version").rc == 0
     assert check_drift(inventory).exit_code == 0
+
+
+def test_deploy_killed_during_a_package_install_converges(converged_node, tmp_path):
+    paths, host = converged_node["paths"], converged_node["host"]
+    # A package with thousands of files, so dpkg is caught at work; not on the node yet.
+    package = "golang-1.19-go"
+    data = {**converged_node["data"], "base_packages": [package]}
+    inventory = lab.write_inventory(paths, extra_data=data, output=tmp_path / "packages.py")
+
+    deploy = start_deploy(inventory)
+    kill_when(deploy, lambda: host.run("pidof dpkg").rc == 0)
+    # As if the host lost the package run too: end apt and dpkg there (our deploy's, by name on
+    # this lab node, which runs nothing else), leaving dpkg's work cut off.
+    host.run("kill -KILL $(pidof apt-get dpkg) 2>/dev/null; true")
+    time.sleep(1)
+    left = host.run("ls -A /var/lib/dpkg/updates; dpkg --audit").stdout.strip()
+    print(f"dpkg left behind: {left[:300]!r}")
+    assert left, "the kill did not cut dpkg off: nothing to recover"
+
+    rerun = run_deploy(inventory)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert host.package(package).is_installed
+    assert host.run("dpkg --audit").stdout.strip() == ""
+    assert run_deploy(inventory).results["totals"]["success"] == 0

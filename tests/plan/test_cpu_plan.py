@@ -292,3 +292,16 @@ def test_engines_that_cannot_be_installed_yet_are_refused_before_any_change():
                     "model_revision": "0" * 40}, responses)
     assert ("host @fake/node1: engine vllm-ascend can be planned (glmstack plan, glmstack render) but glmstack "
             "cannot install it yet") in str(error.value.__cause__ or error.value)
+
+
+def test_a_package_run_cut_off_earlier_is_finished_before_any_install():
+    # Variant: dpkg was killed mid-way by an earlier, interrupted deploy (its updates/ is not empty).
+    responses = {"pidof apt-get apt dpkg": {"stdout": ["interrupted"], "stderr": [], "success": True},
+                 **captured("debian12-fresh")}
+    run = deploy(responses)
+    recover = next(i for i, c in enumerate(run.commands) if "dpkg --configure -a" in c)
+    first_install = next(i for i, c in enumerate(run.commands)
+                         if c.startswith("DEBIAN_FRONTEND=noninteractive apt-get -y"))
+    assert recover < first_install
+    assert "glmstack base | Finish an interrupted package run" in run.changed
+    assert "glmstack base | Finish an interrupted package run" not in deploy(captured("debian12-fresh")).changed
