@@ -119,6 +119,21 @@ def up(count: int, paths: LabPaths | None = None) -> list[dict[str, Any]]:
     return state["nodes"]
 
 
+def reboot(address: str, paths: LabPaths | None = None) -> dict[str, Any]:
+    """Reboot one node as a machine reboots: an orderly shutdown, then a boot of the same disk."""
+    _require_root()
+    paths = paths or LabPaths.from_env()
+    state = load_state(paths)
+    record = next((n for n in state["nodes"] if n["address"] == address), None)
+    if record is None:
+        raise LabError(f"no lab node has address {address}")
+    nodes.stop(record["pid"], Path(record["root"]))
+    record["pid"] = nodes.boot(Path(record["root"]), record["name"], paths.node_log(record["name"]), paths.ccache)
+    save_state(paths, state)
+    nodes.wait_for_ssh(record["address"], record["pid"], paths.node_log(record["name"]))
+    return record
+
+
 def down(paths: LabPaths | None = None, purge_cache: bool = False) -> list[str]:
     """Stop every node the lab started and remove what it made; return what was removed."""
     _require_root()

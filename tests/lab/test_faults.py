@@ -147,3 +147,30 @@ def test_deploy_killed_during_a_package_install_converges(converged_node, tmp_pa
     assert host.package(package).is_installed
     assert host.run("dpkg --audit").stdout.strip() == ""
     assert run_deploy(inventory).results["totals"]["success"] == 0
+
+
+def test_node_rebooted_mid_deploy_converges_on_rerun(converged_node, tmp_path):
+    paths, host = converged_node["paths"], converged_node["host"]
+    data = {**converged_node["data"], "llamacpp_cmake_flags": ["-DLLAMA_BUILD_TESTS=OFF"]}  # a rebuild
+    plan = resolve(converged_node["node"]["address"], data)
+    build = plan.llamacpp
+    inventory = lab.write_inventory(paths, extra_data=data, output=tmp_path / "reboot.py")
+
+    deploy = start_deploy(inventory)
+    deadline = time.monotonic() + 300
+    while not host.file(f"{build.prefix}/build/{build.build_key}/build/CMakeCache.txt").exists:
+        assert time.monotonic() < deadline and deploy.poll() is None, "the build never started"
+        time.sleep(0.2)
+    lab.reboot(converged_node["node"]["address"], paths)
+    assert deploy.wait(timeout=120) != 0, "the deploy did not notice its host went away"
+    host = lab.node_connection(converged_node["node"]["address"], paths)
+    assert not host.file(f"{build.install_dir}/BUILD-INFO").exists, "an interrupted build looks finished"
+    # The operator reruns once the machine is up (boot finished: network online, units started).
+    host.run("systemctl is-system-running --wait")
+
+    rerun = run_deploy(inventory)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert host.run(f"{build.install_dir}/bin/llama-server --version").rc == 0
+    assert host.service(f"{plan.unit_name}.service").is_running
+    again = run_deploy(inventory)
+    assert again.changed_operations == [], again.changed_operations
