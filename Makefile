@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv test test-fast test-lab test-slow demo lab-down clean
+.PHONY: venv test test-fast test-lab test-slow bench-drift demo lab-down clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,10 @@ test-lab: venv
 # Opt-in, root, network: installs the pinned vLLM and SGLang environments on a lab node for real.
 test-slow: venv
 	GLMSTACK_SLOW=1 $(BIN)/python -m pytest tests/lab/test_engine_envs.py
+
+# Root, network to the package index (ansible-core): drift check on 1 and 8 lab nodes vs ansible-core.
+bench-drift: venv
+	$(BIN)/python -m benchmarks.bench_drift
 
 demo: venv
 	$(BIN)/python -m glmstack.lab.demo
