@@ -431,13 +431,31 @@ def _plan_llamacpp(config: HostConfig, catalog: Catalog, problems: list) -> Llam
     )
 
 
+def _settings_of_other_vendors(config: HostConfig, prefix: str, vendor: str, accelerator: str,
+                               actual: str) -> list[tuple[str, str]]:
+    """Settings given for one vendor's role on another vendor's hardware: a copy from the wrong group."""
+    what = actual if actual != "none" else "a plain CPU"
+    return [(name, f"only applies to {vendor} accelerators; {accelerator} is {what}")
+            for name in sorted(config.model_fields_set) if name.startswith(prefix)]
+
+
+def _mirror_url(field: str, url: str, problems: list) -> str | None:
+    """A repository base URL (upstream or an operator's mirror), checked before it reaches a host."""
+    url = url.rstrip("/")
+    if not url.startswith(("http://", "https://")) or not urlparse(url).netloc:
+        problems.append((field, f"{url!r} is not an http(s) URL with a host"))
+        return None
+    if _credentials_in_url(url):
+        problems.append((field, "credentials in a URL end up in package sources and logs; give the "
+                                "mirror without them"))
+        return None
+    return url
+
+
 def _plan_nvidia(config: HostConfig, catalog: Catalog, problems: list) -> NvidiaPlan | None:
     accelerator = catalog.accelerators[config.accelerator]
     if accelerator.vendor != "nvidia":
-        for name in sorted(config.model_fields_set):
-            if name.startswith("nvidia_"):
-                problems.append((name, f"only applies to NVIDIA accelerators; {config.accelerator} is "
-                                       f"{accelerator.vendor if accelerator.vendor != 'none' else 'a plain CPU'}"))
+        problems += _settings_of_other_vendors(config, "nvidia_", "NVIDIA", config.accelerator, accelerator.vendor)
         return None
     platform = catalog.nvidia
     line = config.nvidia_cuda or accelerator.cuda_default
@@ -468,13 +486,8 @@ def _plan_nvidia(config: HostConfig, catalog: Catalog, problems: list) -> Nvidia
         problems.append(("nvidia_cuda", f"{config.engine} {engine.version} is built for CUDA "
                                         f"{', '.join(sorted(wheels))} only; got {line}"))
         return None
-    repo_url = (config.nvidia_repo_url or platform.repository.base_url).rstrip("/")
-    if not repo_url.startswith(("http://", "https://")) or not urlparse(repo_url).netloc:
-        problems.append(("nvidia_repo_url", f"{repo_url!r} is not an http(s) URL with a host"))
-        return None
-    if _credentials_in_url(repo_url):
-        problems.append(("nvidia_repo_url", "credentials in a URL end up in apt sources and logs; give the "
-                                            "mirror without them"))
+    repo_url = _mirror_url("nvidia_repo_url", config.nvidia_repo_url or platform.repository.base_url, problems)
+    if repo_url is None:
         return None
     cuda_major = line.split(".")[0]
     return NvidiaPlan(
@@ -513,10 +526,7 @@ def _plan_nvidia(config: HostConfig, catalog: Catalog, problems: list) -> Nvidia
 def _plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan | None:
     accelerator = catalog.accelerators[config.accelerator]
     if accelerator.vendor != "amd":
-        for name in sorted(config.model_fields_set):
-            if name.startswith("amd_"):
-                problems.append((name, f"only applies to AMD accelerators; {config.accelerator} is "
-                                       f"{accelerator.vendor if accelerator.vendor != 'none' else 'a plain CPU'}"))
+        problems += _settings_of_other_vendors(config, "amd_", "AMD", config.accelerator, accelerator.vendor)
         return None
     platform = catalog.amd
     rocm = config.amd_rocm or platform.default_rocm
@@ -529,13 +539,8 @@ def _plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan |
         problems.append(("amd_rocm", f"{config.engine} has wheels for ROCm {', '.join(sorted(wheels))} only; "
                                      f"got {rocm}"))
         return None
-    repo_url = (config.amd_repo_url or platform.repository.base_url).rstrip("/")
-    if not repo_url.startswith(("http://", "https://")) or not urlparse(repo_url).netloc:
-        problems.append(("amd_repo_url", f"{repo_url!r} is not an http(s) URL with a host"))
-        return None
-    if _credentials_in_url(repo_url):
-        problems.append(("amd_repo_url", "credentials in a URL end up in apt sources and logs; give the "
-                                         "mirror without them"))
+    repo_url = _mirror_url("amd_repo_url", config.amd_repo_url or platform.repository.base_url, problems)
+    if repo_url is None:
         return None
     release = platform.rocm_releases[rocm]
     return AmdPlan(

@@ -1,4 +1,4 @@
-# expect: host bad-1.invalid: field nvidia_repo_url: credentials in a URL end up in apt sources and logs; give the mirror without them
+# expect: host bad-1.invalid: field nvidia_repo_url: credentials in a URL end up in package sources and logs; give the mirror without them
 from glmstack.inventory import group
 
 hosts = group([("bad-1.invalid", {})], accelerator="h200", model="glm-5.2-fp8", engine="vllm",

@@ -32,6 +32,11 @@ class FakeRun:
     def ran(self, fragment: str) -> bool:
         return any(fragment in command for command in self.commands)
 
+    def assert_in_order(self, fragments: list[str]) -> None:
+        """Each fragment appears in some command, and their first appearances come in this order."""
+        positions = [self.index_of(fragment) for fragment in fragments]
+        assert positions == sorted(positions), list(zip(fragments, positions, strict=True))
+
     def index_of(self, fragment: str) -> int:
         for index, command in enumerate(self.commands):
             if fragment in command:

@@ -40,8 +40,7 @@ def test_fresh_host_installs_the_driver_then_stops_for_the_iommu_reboot():
         "update-grub",
         STOP,
     ]
-    positions = [position(commands, fragment) for fragment in order]
-    assert positions == sorted(positions), list(zip(order, positions, strict=True))
+    run.assert_in_order(order)
     assert run.failed == ["glmstack amd | Run the installed amdgpu"]
     assert "the running kernel was booted without iommu=pt" in commands[position(commands, STOP)]
     assert not any(" rocm" in c and "install" in c for c in commands)  # ROCm 7: driver first, reboot, then ROCm
@@ -65,8 +64,7 @@ def test_with_reboots_allowed_it_reboots_then_installs_rocm_aiter_and_vllm(monke
         "uv venv --quiet --python 3.12 /opt/glmstack/venvs/vllm-0.23.0-",
         "systemctl start vllm.service",
     ]
-    positions = [position(commands, fragment) for fragment in order]
-    assert positions == sorted(positions), list(zip(order, positions, strict=True))
+    run.assert_in_order(order)
     install = commands[position(commands, "uv venv --quiet --python 3.12")]
     assert "export GPU_ARCHS=gfx942" in install
     assert "--extra-index-url https://wheels.vllm.ai/rocm/0.23.0/rocm721 vllm==0.23.0" in install
@@ -137,8 +135,7 @@ def test_fresh_rhel_uses_the_rpm_installer_grubby_and_version_locks(monkeypatch)
         "dnf versionlock add amdgpu-install amdgpu-dkms rocm",
         "uv venv --quiet --python 3.12",
     ]
-    positions = [position(run.commands, fragment) for fragment in order]
-    assert positions == sorted(positions), list(zip(order, positions, strict=True))
+    run.assert_in_order(order)
     assert not any("apt-get" in c or "update-grub" in c for c in run.commands)
 
 

@@ -43,7 +43,6 @@ def fresh_h200():
 
 
 def test_fresh_hgx_gets_repository_driver_toolkit_fabric_then_engine_in_order(fresh_h200):
-    commands = fresh_h200.commands
     order = [
         "sed -i -E '/^Components:/{/contrib/!s/$/ contrib/}'",  # Debian: contrib for the driver's deps
         "install --no-install-recommends linux-headers-6.1.0-28-amd64 dkms",
@@ -61,8 +60,7 @@ def test_fresh_hgx_gets_repository_driver_toolkit_fabric_then_engine_in_order(fr
         "hf download zai-org/GLM-5.2-FP8 --revision ba978f7d347eaf65d22f1a86833408afdb953541",
         "systemctl start vllm.service",
     ]
-    positions = [position(commands, fragment) for fragment in order]
-    assert positions == sorted(positions), list(zip(order, positions, strict=True))
+    fresh_h200.assert_in_order(order)
 
 
 def test_fresh_hgx_engine_is_the_catalog_pin_proven_with_deepgemm(fresh_h200):
@@ -259,8 +257,7 @@ def test_fresh_rhel_enables_the_branch_stream_installs_exact_versions_and_locks_
         "uv venv --quiet --python python3.12 /opt/glmstack/venvs/vllm-0.23.0-",
         "systemctl start vllm.service",
     ]
-    positions = [position(commands, fragment) for fragment in order]
-    assert positions == sorted(positions), list(zip(order, positions, strict=True))
+    run.assert_in_order(order)
     assert not any("apt-get" in c or "update-initramfs" in c for c in commands)
 
 
