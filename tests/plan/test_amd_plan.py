@@ -19,11 +19,6 @@ REBOOT = "( sleep 1 && reboot )"
 STOP = "a reboot is needed"
 
 
-def position(commands: list[str], fragment: str) -> int:
-    hits = [i for i, command in enumerate(commands) if fragment in command]
-    assert hits, f"no command contains {fragment!r}"
-    return hits[0]
-
 
 def stopping(state: AmdHost) -> AmdHost:
     """The host answers the deploy's stop command as a real shell does: by failing."""
@@ -42,7 +37,7 @@ def test_fresh_host_installs_the_driver_then_stops_for_the_iommu_reboot():
     ]
     run.assert_in_order(order)
     assert run.failed == ["glmstack amd | Run the installed amdgpu"]
-    assert "the running kernel was booted without iommu=pt" in commands[position(commands, STOP)]
+    assert "the running kernel was booted without iommu=pt" in commands[run.index_of(STOP)]
     assert not any(" rocm" in c and "install" in c for c in commands)  # ROCm 7: driver first, reboot, then ROCm
 
 
@@ -65,7 +60,7 @@ def test_with_reboots_allowed_it_reboots_then_installs_rocm_aiter_and_vllm(monke
         "systemctl start vllm.service",
     ]
     run.assert_in_order(order)
-    install = commands[position(commands, "uv venv --quiet --python 3.12")]
+    install = commands[run.index_of("uv venv --quiet --python 3.12")]
     assert "export GPU_ARCHS=gfx942" in install
     assert "--extra-index-url https://wheels.vllm.ai/rocm/0.23.0/rocm721 vllm==0.23.0" in install
     assert install.index("import vllm") < install.index("import aiter") < install.rindex("GLMSTACK-INSTALL")
@@ -90,9 +85,9 @@ def test_mirror_replaces_amds_host_in_the_installer_and_the_sources_it_writes():
                                            ["/etc/apt/sources.list.d/amdgpu.list", "/etc/apt/sources.list.d/rocm.list"])
     run = run_deploy(data, state.responses(), allow_failure=True)
     assert any("http://mirror.lab.example/radeon/amdgpu-install/7.2.1/ubuntu/noble/" in c for c in run.commands)
-    rewrite = position(run.commands, "sed -i 's|https://repo.radeon.com|http://mirror.lab.example/radeon|g'")
-    assert position(run.commands, "dpkg -i /tmp/glmstack-amdgpu-install.deb") < rewrite < position(
-        run.commands, "install --no-install-recommends amdgpu-dkms")
+    rewrite = run.index_of("sed -i 's|https://repo.radeon.com|http://mirror.lab.example/radeon|g'")
+    assert (run.index_of("dpkg -i /tmp/glmstack-amdgpu-install.deb") < rewrite
+            < run.index_of("install --no-install-recommends amdgpu-dkms"))
     downloads = [c for c in run.commands if c.startswith(("curl", "apt-get", "DEBIAN_FRONTEND"))]
     assert not any("repo.radeon.com" in c for c in downloads)
 
@@ -107,7 +102,7 @@ def test_a_loaded_amdgpu_other_than_the_installed_one_needs_a_reboot():
     state = stopping(AmdHost(MI300X).converged().amdgpu("6.10.5", "6.12.12"))
     run = run_deploy(MI300X, state.responses(), allow_failure=True)
     assert run.failed == ["glmstack amd | Run the installed amdgpu"]
-    assert "amdgpu 6.12.12 is installed but 6.10.5 is loaded" in run.commands[position(run.commands, STOP)]
+    assert "amdgpu 6.12.12 is installed but 6.10.5 is loaded" in run.commands[run.index_of(STOP)]
 
 
 def test_unheld_rocm_is_held_again_without_reinstalling():

@@ -24,11 +24,6 @@ def deploy(data: dict, state: NvidiaHost, **kwargs):
     return run_deploy(data, state.responses(), **kwargs)
 
 
-def position(commands: list[str], fragment: str) -> int:
-    hits = [i for i, command in enumerate(commands) if fragment in command]
-    assert hits, f"no command contains {fragment!r}"
-    return hits[0]
-
 
 def message_of(error) -> str:
     return str(error.value.__cause__ or error.value)
@@ -115,7 +110,7 @@ def test_b200_gets_the_nvlink5_subnet_manager_and_ib_umad():
     run = deploy(B200, NvidiaHost(B200))
     assert any(f"{INSTALL}" in c and c.endswith("nvlsm libnvidia-nscq-580") for c in run.commands)
     assert "modprobe -a ib_umad" in run.commands
-    assert position(run.commands, "nvidia-fabricmanager-580") < position(run.commands, "nvlsm")
+    assert run.index_of("nvidia-fabricmanager-580") < run.index_of("nvlsm")
 
 
 def test_dcgm_is_optional():
@@ -157,9 +152,9 @@ def test_wrong_driver_branch_is_replaced_then_the_deploy_stops_for_the_reboot():
     state.answer("a reboot is needed", [], success=False)
     run = deploy(H200, state, allow_failure=True)
     commands = run.commands
-    assert position(commands, "apt-mark unhold cuda-drivers-570 nvidia-open-570") < position(
-        commands, f"{INSTALL} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "
-                  "nvidia-open-580 cuda-drivers-580")
+    assert run.index_of("apt-mark unhold cuda-drivers-570 nvidia-open-570") < run.index_of(
+        f"{INSTALL} -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "
+        "nvidia-open-580 cuda-drivers-580")
     assert run.failed == ["glmstack nvidia | Run the installed driver"]
     stop = next(c for c in commands if "a reboot is needed" in c)
     assert f"NVIDIA driver {PIN} is installed but driver {OLD_DRIVER} is loaded" in stop
@@ -219,7 +214,7 @@ def test_reboot_pending_with_permission_reboots_verifies_and_continues(monkeypat
     after = NvidiaHost(data).converged().answer("/proc/uptime", ["30"])
     run = run_deploy(data, before.responses(), after=(REBOOT, after.responses()))
     assert "glmstack nvidia | Run the installed driver" in run.changed
-    after_reboot = run.commands[position(run.commands, REBOOT):]
+    after_reboot = run.commands[run.index_of(REBOOT):]
     assert any("/proc/uptime" in c for c in after_reboot), "the reboot was not confirmed by the uptime"
     verify_after_reboot = [c for c in after_reboot if "cat /sys/module/nvidia/version" in c]
     assert verify_after_reboot, "the driver was not checked after the reboot"
@@ -288,5 +283,5 @@ def test_rhel_fabric_manager_locked_at_another_version_is_replaced_alone():
                 ("cuda-toolkit-13-0", "13.0.2-1"))
     run = deploy(H200, state)
     assert run.changed == [f"glmstack nvidia | Fabric manager {PIN}"]
-    assert position(run.commands, "dnf versionlock delete nvidia-fabricmanager") < position(
-        run.commands, f"{DNF_INSTALL} nvidia-fabricmanager-{PIN}")
+    assert run.index_of("dnf versionlock delete nvidia-fabricmanager") < run.index_of(
+        f"{DNF_INSTALL} nvidia-fabricmanager-{PIN}")
