@@ -128,12 +128,17 @@ def test_deploy_killed_during_the_build_rebuilds_cleanly(converged_node, tmp_pat
 def test_deploy_killed_during_a_package_install_converges(converged_node, tmp_path):
     paths, host = converged_node["paths"], converged_node["host"]
     # A package with thousands of files, so dpkg is caught at work; not on the node yet.
-    package = "golang-1.19-go"
+    package, its_family = "golang-1.19-go", "golang-1.19*"
     data = {**converged_node["data"], "base_packages": [package]}
     inventory = lab.write_inventory(paths, extra_data=data, output=tmp_path / "packages.py")
 
+    # Catch dpkg in the middle of this package: freeze it, look, and let it go on if it is not.
+    caught_mid_install = (
+        "p=$(pidof dpkg) || exit 1; kill -STOP $p; "
+        f"if dpkg-query -W -f='${{db:Status-Status}}\\n' '{its_family}' 2>/dev/null "
+        "| grep -qE 'half-installed|unpacked|half-configured'; then exit 0; fi; kill -CONT $p; exit 1")
     deploy = start_deploy(inventory)
-    kill_when(deploy, lambda: host.run("pidof dpkg").rc == 0)
+    kill_when(deploy, lambda: host.run(caught_mid_install).rc == 0)
     # As if the host lost the package run too: end apt and dpkg there (our deploy's, by name on
     # this lab node, which runs nothing else), leaving dpkg's work cut off.
     host.run("kill -KILL $(pidof apt-get dpkg) 2>/dev/null; true")
