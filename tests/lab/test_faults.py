@@ -48,6 +48,14 @@ def kill_when(process, condition, timeout: float = 300) -> None:
     pytest.fail("the moment to interrupt never came")
 
 
+def kill_process_tree(pid: str) -> str:
+    """A shell line that freezes a process and its descendants, parents first, then kills them all:
+    killed one by one, a parent could notice a child's death and end or start another first."""
+    return ('stop_tree() { kill -STOP "$1" 2>/dev/null || return 0; echo "$1"; '
+            'for child in $(pgrep -P "$1"); do stop_tree "$child"; done; }; '
+            f'pids=$(stop_tree {pid}); [ -n "$pids" ] && kill -KILL $pids')
+
+
 @contextmanager
 def interrupted_download(converged_node, tmp_path, name: str):
     """Start a slowed-down fetch of the same weights into a new directory; kill the deploy a
@@ -88,9 +96,10 @@ def test_rerun_waits_for_the_fetch_a_killed_deploy_left_running(converged_node, 
 def test_rerun_resumes_a_download_whose_process_died(converged_node, tmp_path):
     host = converged_node["host"]
     with interrupted_download(converged_node, tmp_path, "resumed") as (plan, inventory, full_size):
-        # As if the host lost the process too: end the fetch we started, by the PID it recorded.
+        # As if the host lost the process too: end the fetch we started, from the PID it recorded.
         lock = f"/var/lib/glmstack/models/{plan.config.model}.ready.lock"
-        host.run_expect([0], f"pid=$(cat {lock}); pkill -KILL -P $pid; kill -KILL $pid")
+        killed = host.run(kill_process_tree(f"$(cat {lock})"))
+        assert killed.rc == 0, f"the fetch was no longer running to be killed: {killed.stderr}"
     time.sleep(1)
     left = host.file(f"{plan.model.entry_path}.partial").size
     assert 0 < left < full_size
