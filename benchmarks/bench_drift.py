@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from glmstack.config import resolve
+from glmstack.facts import ApiKeyState
 from glmstack.lab import lab
 from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir, run_deploy
 from glmstack.lab.serve import serve_directory
@@ -93,6 +94,8 @@ def ansible_inputs(work: Path, paths: lab.LabPaths, nodes: list[dict], data: dic
         "unit_file": units["unit"], "unit_file_src": rendered[units["unit"]],
         "unit_name": f"{plan.unit_name}.service",
         "health_url": plan.health_url,
+        "api_key_file": plan.api_key.key_file,
+        "api_key_check": ApiKeyState().command(plan.api_key.key_file, plan.api_key.env_file, plan.api_key.variable),
     }
     (work / "vars.json").write_text(json.dumps(variables))
     key = paths.state_dir / "id_ed25519"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import ipaddress
 import posixpath
 import re
 import stat
@@ -37,6 +38,7 @@ VENDOR_ONLY_MARKERS = {
     "amd": ("aiter", "VLLM_ROCM_"),
     "huawei": ("HCCL_", "VLLM_ASCEND_", "--quantization ascend", "PYTORCH_NPU_"),
 }
+API_KEY = re.compile(r"[\w.~+/=-]{16,256}")
 HOST_TUNABLES = ("max_model_len", "max_num_seqs", "gpu_memory_utilization", "num_speculative_tokens")
 
 
@@ -91,15 +93,24 @@ class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettin
                  AmdSettings, ServiceSettings):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    @field_validator("model_hf_token_file")
+    @field_validator("model_hf_token_file", "service_api_key_file")
     @classmethod
-    def _token_file_is_private(cls, token: Path | None) -> Path | None:
-        if token is not None:
-            if not token.is_file():
-                raise ValueError(f"{token} does not exist")
-            if stat.S_IMODE(token.stat().st_mode) & 0o077:
-                raise ValueError(f"{token} is readable by others; chmod 600 it")
-        return token
+    def _secret_file_is_private(cls, secret: Path | None) -> Path | None:
+        if secret is not None:
+            if not secret.is_file():
+                raise ValueError(f"{secret} does not exist")
+            if stat.S_IMODE(secret.stat().st_mode) & 0o077:
+                raise ValueError(f"{secret} is readable by others; chmod 600 it")
+        return secret
+
+    @field_validator("service_api_key_file")
+    @classmethod
+    def _api_key_is_one_word(cls, key_file: Path | None) -> Path | None:
+        # Never echo the content: the message would put the key in a terminal or CI log.
+        if key_file is not None and not API_KEY.fullmatch(key_file.read_bytes().decode(errors="replace").strip()):
+            raise ValueError(f"{key_file} must hold one key of 16 to 256 letters, digits or -._~+/= "
+                             "(clients send it in an Authorization header)")
+        return key_file
 
 
 @dataclass(frozen=True)
@@ -244,6 +255,25 @@ class EngineEnvPlan:
 
 
 @dataclass(frozen=True)
+class ApiKeyPlan:
+    """The key clients must send. It lives on the host in a root-only file (what operators read)
+    and reaches the engine through a root-only environment file, never its command line."""
+
+    key_file: str
+    env_file: str
+    variable: str
+    # The operator's key to install; None: the host makes one, and it never leaves the host.
+    local_file: Path | None = None
+
+    @property
+    def local_key_id(self) -> str | None:
+        """The id ApiKeyState reports once the local key is installed."""
+        if self.local_file is None:
+            return None
+        return hashlib.sha256(self.local_file.read_text().strip().encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
 class DeployPlan:
     host: str
     config: HostConfig
@@ -277,6 +307,7 @@ class DeployPlan:
     nvidia: NvidiaPlan | None = None
     amd: AmdPlan | None = None
     engine_env: EngineEnvPlan | None = None
+    api_key: ApiKeyPlan | None = None
     ready_timeout: int = 900
 
     @property
@@ -319,6 +350,37 @@ def _relative_inside(path: str) -> bool:
 
 def _credentials_in_url(url: str) -> bool:
     return url.startswith(("http://", "https://")) and "@" in urlparse(url).netloc
+
+
+def _loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _plan_api_key(config: HostConfig, catalog: Catalog, problems: list) -> ApiKeyPlan | None:
+    """On by default wherever the engine listens beyond loopback; off only when the host data says so."""
+    required = config.service_require_api_key
+    if required is None:
+        required = config.service_api_key_file is not None or not _loopback(config.service_bind_host)
+    if not required:
+        if config.service_api_key_file is not None:
+            problems.append(("service_api_key_file", "a key is given but service_require_api_key is false; "
+                                                     "drop one of the two"))
+        return None
+    engine = catalog.engines[config.engine]
+    if engine.api_key_env is None:
+        problems.append(("service_require_api_key",
+                         f"{config.engine} cannot take an API key without leaking it: {engine.api_key_note}. "
+                         f"Listen on loopback only (service_bind_host: 127.0.0.1, behind your own proxy), or "
+                         f"set service_require_api_key: false to serve {config.service_bind_host} without one"))
+        return None
+    base = posixpath.join(config.base_config_dir, f"{engine.unit_name}.api-key")
+    return ApiKeyPlan(key_file=base, env_file=f"{base}.env", variable=engine.api_key_env,
+                      local_file=config.service_api_key_file)
 
 
 def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPlan | None:
@@ -752,6 +814,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     llamacpp_plan = _plan_llamacpp(config, catalog, problems) if config.engine == "llama.cpp" else None
     nvidia_plan = _plan_nvidia(config, catalog, problems)
     amd_plan = _plan_amd(config, catalog, problems)
+    api_key_plan = _plan_api_key(config, catalog, problems)
     if problems or model_plan is None:
         raise HostDataError(host, problems)
     engine_env = _plan_engine_env(config, catalog, nvidia_plan, amd_plan)
@@ -817,6 +880,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         nvidia=nvidia_plan,
         amd=amd_plan,
         engine_env=engine_env,
+        api_key=api_key_plan,
         ready_timeout=config.service_ready_timeout or engine.ready_timeout,
     )
 

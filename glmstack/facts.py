@@ -343,3 +343,30 @@ class DpkgState(FactBase):
     def process(self, output: list[str]) -> dict:
         words = {line.strip() for line in output}
         return {"busy": "busy" in words, "interrupted": "interrupted" in words}
+
+
+class ApiKeyState(FactBase):
+    """
+    The engine's API key as installed: an id (the first 16 hex digits of its sha256, never the key),
+    and whether the engine's environment file holds exactly that key, root-owned and mode 0600.
+    ``None`` when no key is installed.
+
+    .. code:: python
+
+        {"key_id": "5d41402abc4b2a76", "env_current": True}
+    """
+
+    def command(self, key_file: str, env_file: str, variable: str) -> str:
+        key, env = shlex.quote(key_file), shlex.quote(env_file)
+        # printf is a shell builtin: the key never becomes a process argument.
+        return (f"[ -s {key} ] || exit 0; k=$(cat {key}); "
+                'id=$(printf %s "$k" | sha256sum | cut -c1-16); echo "$id"; '
+                f"[ \"$(stat -c '%U %a' {env} 2>/dev/null)\" = 'root 600' ] && "
+                f"[ \"$(cat {env})\" = \"$(printf 'GLMSTACK_API_KEY_ID=%s\\n{variable}=%s' \"$id\" \"$k\")\" ] "
+                "&& echo current; true")
+
+    def process(self, output: list[str]) -> dict | None:
+        lines = [line.strip() for line in output if line.strip()]
+        if not lines:
+            return None
+        return {"key_id": lines[0], "env_current": lines[1:] == ["current"]}

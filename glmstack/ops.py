@@ -1,14 +1,17 @@
-"""Operation helpers shared by the roles: the host's package family, and installing packages."""
+"""Operation helpers shared by the roles: the host's package family, installing packages, secrets."""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Literal
 from weakref import WeakKeyDictionary
 
 from pyinfra import host
-from pyinfra.api import operation
+from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, operation
 from pyinfra.context import ctx_host
 from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.files import File, Sha256File
 from pyinfra.facts.rpm import RpmPackages
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, dnf
@@ -75,3 +78,20 @@ def recover_package_manager():
     yield ("for i in $(seq 300); do pidof apt-get apt dpkg >/dev/null || break; sleep 2; done; "
            "DEBIAN_FRONTEND=noninteractive dpkg --configure -a --force-confdef --force-confold && "
            "DEBIAN_FRONTEND=noninteractive apt-get -f install -y")
+
+
+@operation()
+def put_secret(src: str, dest: str):
+    """Upload a secret to a root-only 0600 file. Unlike files.put, never shows its content (pyinfra's
+    --diff would), and the file is 0600 before the secret is written into it."""
+    local_sum = hashlib.sha256(Path(src).read_bytes()).hexdigest()
+    remote = host.get_fact(File, path=dest)
+    if remote and host.get_fact(Sha256File, path=dest) == local_sum:
+        if (remote["user"], remote["group"], remote["mode"]) == ("root", "root", 600):
+            host.noop(f"{dest} is in place")
+            return
+    else:
+        yield StringCommand("install", "-m", "600", "-o", "root", "-g", "root", "/dev/null", QuoteString(dest))
+        yield FileUploadCommand(src, dest, remote_temp_filename=host.get_temp_filename(dest))
+    yield StringCommand("chown", "root:root", QuoteString(dest))
+    yield StringCommand("chmod", "600", QuoteString(dest))

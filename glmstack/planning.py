@@ -92,9 +92,10 @@ def write_rendered(plan: DeployPlan, out: Path) -> list[Path]:
     return written
 
 
-def pyinfra_command(inventory: Path, json_output: bool = True, deploy: str = "glm52.py") -> list[str]:
-    """`pyinfra -y [--json] INVENTORY deploys/<deploy>` with the pyinfra installed beside glmstack."""
-    command = [str(Path(sys.executable).parent / "pyinfra"), "-y"]
+def pyinfra_command(inventory: Path, json_output: bool = True, deploy: str = "glm52.py",
+                    options: tuple[str, ...] = ()) -> list[str]:
+    """`pyinfra -y [--json] [OPTIONS] INVENTORY deploys/<deploy>` with the pyinfra installed beside glmstack."""
+    command = [str(Path(sys.executable).parent / "pyinfra"), "-y", *options]
     if json_output:
         command.append("--json")
     return command + [str(inventory), str(DEPLOYS / deploy)]

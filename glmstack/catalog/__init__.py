@@ -120,6 +120,9 @@ class Engine(Strict):
     version_check_needs_gpu: bool = False
     imports: list[str] = []
     env: dict[str, str] = {}
+    # The variable the engine reads its API key from; None: it has no safe way to take one (say why).
+    api_key_env: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    api_key_note: str = ""
     # Seconds a deploy waits for a (re)started engine to report healthy, unless the host says.
     ready_timeout: int = Field(900, ge=10)
 

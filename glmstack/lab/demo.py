@@ -8,6 +8,7 @@ import sys
 from rich.console import Console
 from rich.panel import Panel
 
+from glmstack.config import resolve
 from glmstack.lab import lab
 from glmstack.lab.host import LabError
 from glmstack.lab.profile import (
@@ -52,9 +53,13 @@ def main() -> int:
                        "max_tokens": 16})
     console.print(Panel.fit(f"llama-server serves [bold]{SERVED_MODEL_NAME}[/] on {base}",
                             title="glmstack demo", border_style="green"))
-    # Plain lines, never wrapped, so they can be copied as they are.
-    print(f"curl {base}/v1/models")
-    print(f"curl {base}/v1/chat/completions -H 'Content-Type: application/json' -d '{chat}'")
+    # Plain lines, never wrapped, so they can be copied as they are. The key is read on the node
+    # by whoever runs them; the demo never prints it.
+    key_file = resolve(node["address"], data).api_key.key_file
+    print(f"the API key: KEY=$(ssh -i {paths.ssh_key} root@{node['address']} cat {key_file})")
+    print(f"curl {base}/v1/models -H \"Authorization: Bearer $KEY\"")
+    print(f"curl {base}/v1/chat/completions -H \"Authorization: Bearer $KEY\" "
+          f"-H 'Content-Type: application/json' -d '{chat}'")
     print(f"deploy again, changing nothing: .venv/bin/pyinfra {inventory} deploys/glm52.py")
     print("tear the lab down: make lab-down")
     return 0

@@ -54,6 +54,7 @@ class DeployResult:
     returncode: int
     results: dict[str, Any] | None
     stderr: str
+    stdout: str = ""
 
     @property
     def changed_operations(self) -> list[str]:
@@ -76,9 +77,10 @@ def start_deploy(inventory: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def run_deploy(inventory: Path, json_output: bool = True, deploy: str = "glm52.py") -> DeployResult:
-    """Run `pyinfra -y INVENTORY deploys/<deploy>` exactly as a user would."""
-    command = pyinfra_command(inventory, json_output, deploy)
+def run_deploy(inventory: Path, json_output: bool = True, deploy: str = "glm52.py",
+               options: tuple[str, ...] = ()) -> DeployResult:
+    """Run `pyinfra -y [OPTIONS] INVENTORY deploys/<deploy>` exactly as a user would."""
+    command = pyinfra_command(inventory, json_output, deploy, options)
     if not json_output:
         return DeployResult(subprocess.call(command, cwd=REPO_ROOT, env=_tool_env()), None, "")
     process = subprocess.run(command, cwd=REPO_ROOT, env=_tool_env(), capture_output=True, text=True)
@@ -86,7 +88,7 @@ def run_deploy(inventory: Path, json_output: bool = True, deploy: str = "glm52.p
         results = json.loads(process.stdout)["results"]
     except (json.JSONDecodeError, KeyError, TypeError):
         results = None
-    return DeployResult(process.returncode, results, process.stderr)
+    return DeployResult(process.returncode, results, process.stderr, process.stdout)
 
 
 def run_infra_checks(inventory: Path, paths: LabPaths, addresses: list[str], extra: list[str] = ()) -> int:

@@ -10,9 +10,8 @@ from pyinfra import host
 from pyinfra.api import deploy, operation
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import FileContents
-from pyinfra.operations import files
 
-from glmstack.ops import ensure_packages
+from glmstack.ops import ensure_packages, put_secret
 from glmstack.uv import ensure_uv_commands, uv_binary
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
@@ -140,6 +139,5 @@ def install_model(plan: DeployPlan) -> None:
     if plan.model.kind == "hf":
         ensure_packages("Python for the hub client", ["python3-venv"])
         if plan.model.token_file:
-            files.put(name="Hub token (0600, root only)", src=str(plan.model.token_file),
-                      dest=token_path(plan), user="root", group="root", mode="600")
+            put_secret(name="Hub token (0600, root only)", src=str(plan.model.token_file), dest=token_path(plan))
     fetch_model(name=f"Fetch and verify {plan.config.model}", plan=plan)

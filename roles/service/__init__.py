@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 from io import StringIO
 from typing import TYPE_CHECKING
@@ -10,7 +11,8 @@ from pyinfra import host
 from pyinfra.api import deploy, operation
 from pyinfra.operations import files, systemd
 
-from glmstack.facts import HttpStatus, RunningServiceVariable, UnitNeedsDaemonReload
+from glmstack.facts import ApiKeyState, HttpStatus, RunningServiceVariable, UnitNeedsDaemonReload
+from glmstack.ops import put_secret
 from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, rendered_files, unit_paths
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
@@ -44,6 +46,62 @@ def wait_until_healthy(plan: DeployPlan, changed: bool = False):
     yield wait_script(plan)
 
 
+API_KEY_ID_VARIABLE = "GLMSTACK_API_KEY_ID"
+
+
+@operation()
+def make_api_key(key_file: str, env_file: str, variable: str):
+    """A random key made on the host itself, once: it never crosses the network or the deploy's output."""
+    if host.get_fact(ApiKeyState, key_file=key_file, env_file=env_file, variable=variable) is not None:
+        host.noop(f"{key_file} holds a key")
+        return
+    yield (f"umask 077; mkdir -p {shlex.quote(posixpath.dirname(key_file))}; "
+           f"head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {shlex.quote(key_file)}.new && "
+           f"echo >> {shlex.quote(key_file)}.new && mv {shlex.quote(key_file)}.new {shlex.quote(key_file)}")
+
+
+@operation()
+def write_api_key_environment(key_file: str, env_file: str, variable: str, key_changed: bool = False):
+    """The engine's variable (and the key's id, to tell which key a running engine has) from the key file."""
+    state = host.get_fact(ApiKeyState, key_file=key_file, env_file=env_file, variable=variable)
+    if not key_changed and state and state["env_current"]:
+        host.noop(f"{env_file} holds the key")
+        return
+    key, env = shlex.quote(key_file), shlex.quote(env_file)
+    yield (f"umask 077; k=$(cat {key}); id=$(printf %s \"$k\" | sha256sum | cut -c1-16); "
+           f"printf '{API_KEY_ID_VARIABLE}=%s\\n{variable}=%s\\n' \"$id\" \"$k\" > {env}.new && "
+           f"chown root:root {env}.new && mv {env}.new {env}")
+
+
+def curl_as_client(plan: DeployPlan, url: str, options: str = "-fsS") -> str:
+    """A curl command that sends the engine's API key, if it has one, as a client would. The key
+    reaches curl on its standard input (printf is a shell builtin): never as a process argument."""
+    if plan.api_key is None:
+        return f"curl {options} {shlex.quote(url)}"
+    header = "header = \"Authorization: Bearer %s\"\\n"
+    return (f"printf '{header}' \"$(cat {shlex.quote(plan.api_key.key_file)})\" | "
+            f"curl --config - {options} {shlex.quote(url)}")
+
+
+def install_api_key(plan: DeployPlan) -> bool:
+    """Put the key in place; True when the running engine must be restarted to use it."""
+    key = plan.api_key
+    where = {"key_file": key.key_file, "env_file": key.env_file, "variable": key.variable}
+    if key.local_file:
+        installed = put_secret(name="Engine API key (0600, root only)", src=str(key.local_file),
+                               dest=key.key_file)
+    else:
+        installed = make_api_key(name="Engine API key (made on the host, 0600, root only)", **where)
+    environment = write_api_key_environment(name="Engine API key environment (0600, root only)",
+                                            key_changed=installed.will_change, **where)
+    if installed.will_change or environment.will_change:
+        return True
+    state = host.get_fact(ApiKeyState, **where)
+    running = host.get_fact(RunningServiceVariable, unit=f"{plan.unit_name}.service", variable=API_KEY_ID_VARIABLE)
+    # Also after a run cut off between writing the key and restarting: the engine still has the old one.
+    return running is not None and state is not None and running != state["key_id"]
+
+
 @deploy("glmstack service")
 def run_service(plan: DeployPlan) -> None:
     """Install and start the unit; restart the engine whenever it runs anything but this configuration.
@@ -64,8 +122,9 @@ def run_service(plan: DeployPlan) -> None:
               user="root", group="root", mode=env_mode)
     unit = files.put(name="Engine unit", src=StringIO(unit_text), dest=paths["unit"],
                      user="root", group="root", mode=unit_mode)
+    key_changed = install_api_key(plan) if plan.api_key else False
     running = host.get_fact(RunningServiceVariable, unit=service, variable=FINGERPRINT_VARIABLE)
-    stale_engine = running is not None and running != deployed_fingerprint(plan)
+    stale_engine = running is not None and (running != deployed_fingerprint(plan) or key_changed)
     started = systemd.service(name=f"Run {plan.unit_name}", service=service, running=True, enabled=True,
                               daemon_reload=unit.will_change or host.get_fact(UnitNeedsDaemonReload, unit=service),
                               restarted=stale_engine)

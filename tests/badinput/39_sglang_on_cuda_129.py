@@ -2,4 +2,4 @@
 from glmstack.inventory import group
 
 hosts = group([("bad-1.invalid", {})], accelerator="b200", model="glm-5.2-fp8", engine="sglang",
-              nvidia_cuda="12.9")
+              nvidia_cuda="12.9", service_bind_host="127.0.0.1")

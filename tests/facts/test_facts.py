@@ -24,3 +24,4 @@ TestDnfEnabledRepositories = make_fact_tests("glmstack", "facts.DnfEnabledReposi
 TestAmdgpuDriver = make_fact_tests("glmstack", "facts.AmdgpuDriver", HERE / "AmdgpuDriver")
 TestFindInFile = make_fact_tests("glmstack", "facts.FindInFile", HERE / "FindInFile")
 TestDpkgState = make_fact_tests("glmstack", "facts.DpkgState", HERE / "DpkgState")
+TestApiKeyState = make_fact_tests("glmstack", "facts.ApiKeyState", HERE / "ApiKeyState")

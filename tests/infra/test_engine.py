@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import shlex
 
+import pytest
+
+from roles.service import curl_as_client
+
 
 def api(host, plan, path: str, body: dict | None = None) -> dict:
-    url = shlex.quote(f"http://127.0.0.1:{plan.port}{path}")
+    url = f"http://127.0.0.1:{plan.port}{path}"
     if body is None:
-        return json.loads(host.check_output(f"curl -fsS --max-time 30 {url}"))
+        return json.loads(host.check_output(curl_as_client(plan, url, "-fsS --max-time 30")))
     payload = shlex.quote(json.dumps(body))
-    return json.loads(host.check_output(
-        f"curl -fsS --max-time 120 -H 'Content-Type: application/json' -d {payload} {url}"))
+    return json.loads(host.check_output(curl_as_client(
+        plan, url, f"-fsS --max-time 120 -H 'Content-Type: application/json' -d {payload}")))
 
 
 def test_unit_is_running_and_enabled(host, plan):
@@ -52,10 +56,22 @@ def test_chat_completion_returns_text(host, plan):
     assert reply["choices"][0]["message"]["content"].strip()
 
 
-def test_secrets_file_is_private(host, plan):
-    env_file = host.file(f"{plan.config.base_config_dir}/{plan.unit_name}.env")
-    assert env_file.user == "root"
-    assert env_file.mode == 0o600
+def test_environment_and_key_files_are_root_only(host, plan):
+    files = [f"{plan.config.base_config_dir}/{plan.unit_name}.env"]
+    if plan.api_key:
+        files += [plan.api_key.key_file, plan.api_key.env_file]
+    for path in files:
+        secret = host.file(path)
+        assert (secret.user, secret.group, secret.mode) == ("root", "root", 0o600), path
+
+
+def test_clients_without_the_api_key_are_refused(host, plan):
+    if plan.api_key is None:
+        pytest.skip(f"{plan.host} serves on loopback only, without an API key")
+    url = shlex.quote(f"http://127.0.0.1:{plan.port}/v1/models")
+    assert host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 30 {url}") == "401"
+    wrong = f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 30 -H 'Authorization: Bearer not-the-key' {url}"
+    assert host.check_output(wrong) == "401"
 
 
 def test_weights_are_verified_and_not_writable_by_the_engine(host, plan):

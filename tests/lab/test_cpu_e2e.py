@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import secrets
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -12,6 +15,7 @@ from glmstack.lab import lab
 from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir, run_deploy, run_infra_checks
 from glmstack.lab.serve import serve_directory
 from glmstack.render import render_unit, unit_paths
+from roles.service import curl_as_client
 
 pytestmark = pytest.mark.lab
 
@@ -90,17 +94,104 @@ def test_rerun_completes_a_run_interrupted_before_its_restart(lab_node, first_de
     assert rerun.returncode == 0, rerun.stderr[-4000:]
     assert "glmstack service | Engine unit" not in rerun.changed_operations  # already on disk
     assert "glmstack service | Run llama-server" in rerun.changed_operations
-    served = host.check_output(f"curl -fsS http://127.0.0.1:{plan.port}/v1/models")
+    served = host.check_output(curl_as_client(plan, f"http://127.0.0.1:{plan.port}/v1/models"))
     assert '"id":"glm-5.2-renamed"' in served.replace(" ", "")
+
+
+def status_from_the_network(plan, address: str, key: str | None) -> int:
+    """What a client elsewhere on the network gets for /v1/models (the key stays in this process)."""
+    request = urllib.request.Request(f"http://{address}:{plan.port}/v1/models")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_api_key_is_required_and_never_leaks(lab_node, first_deploy, tmp_path):
+    """The key made on the node, then one the operator gives: each is needed by clients on the
+    network, and neither appears in the process list (sampled all through a deploy), the unit
+    files, the journal, or pyinfra's output at its most talkative (--diff -vvv)."""
+    assert first_deploy.returncode == 0
+    host, address = node_host(lab_node), lab_node["node"]["address"]
+    plan = resolve(address, lab_node["data"])
+    made = host.file(plan.api_key.key_file).content_string.strip()
+    assert status_from_the_network(plan, address, None) == 401
+    assert status_from_the_network(plan, address, made) == 200
+
+    given = tmp_path / "api-key"
+    given.write_text(secrets.token_urlsafe(32) + "\n")
+    given.chmod(0o600)
+    operator_key = given.read_text().strip()
+    data = {**lab_node["data"], "service_api_key_file": str(given)}
+    inventory = lab.write_inventory(lab_node["paths"], extra_data=data, output=tmp_path / "operator-key.py")
+    sampler = host.check_output("nohup sh -c 'while :; do ps -eww -o args; sleep 0.05; done' "
+                                ">/root/ps-samples 2>&1 & echo $!")
+    try:
+        runs = [run_deploy(inventory, options=("--diff", "-vvv")) for _ in range(2)]
+    finally:
+        host.run(f"kill {sampler}")
+    assert runs[0].returncode == 0, runs[0].stderr[-4000:]
+    assert "glmstack service | Run llama-server" in runs[0].changed_operations  # restarted with the new key
+    assert runs[1].results["totals"]["success"] == 0, runs[1].changed_operations
+    assert status_from_the_network(plan, address, operator_key) == 200
+    assert status_from_the_network(plan, address, made) == 401
+
+    unit = f"{plan.unit_name}.service"
+    places = {
+        "pyinfra output": "".join(run.stdout + run.stderr for run in [first_deploy, *runs]),
+        "process list": host.check_output("cat /root/ps-samples; ps -eww -o args"),
+        "unit files": host.check_output(f"cat /etc/systemd/system/{unit}; systemctl show {unit}"),
+        "journal": host.check_output("journalctl --no-pager -o verbose"),
+    }
+    assert "llama-server" in places["process list"] and "llama-server" in places["journal"]
+    for name, secret in (("the made key", made), ("the operator's key", operator_key)):
+        for where, text in places.items():
+            assert secret not in text, f"{name} appears in the {where}"
+    for path in (plan.api_key.key_file, plan.api_key.env_file):
+        assert (host.file(path).user, host.file(path).mode) == ("root", 0o600), path
 
 
 def test_engine_unit_exposure_is_low(lab_node, first_deploy):
     assert first_deploy.returncode == 0
     host = node_host(lab_node)
-    report = host.check_output("systemd-analyze security llama-server.service --no-pager")
-    score = float(re.search(r"Overall exposure level for llama-server.service: ([\d.]+)", report).group(1))
+    score = exposure(host, "llama-server.service")
     print(f"systemd-analyze security llama-server.service: {score}")
-    assert score <= 3.0, report
+    assert score <= 3.0
+
+
+# The accelerator groups' units, with the exposure measured on a lab node (README). They cannot
+# run here (no GPU or NPU), but systemd-analyze scores a unit from its settings alone.
+ACCELERATOR_UNITS = {
+    "h200-vllm": ({"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}, 3.0),
+    "b200-sglang": ({"accelerator": "b200", "model": "glm-5.2-fp8", "engine": "sglang",
+                     "service_bind_host": "127.0.0.1"}, 3.0),
+    "mi300x-vllm": ({"accelerator": "mi300x", "model": "glm-5.2-fp8", "engine": "vllm"}, 3.1),
+    "ascend-a3-vllm-ascend": ({"accelerator": "ascend-a3", "model": "glm-5.2-w8a8", "engine": "vllm-ascend",
+                               "model_revision": "1" * 40}, 3.1),
+}
+
+
+def exposure(host, unit: str) -> float:
+    report = host.check_output(f"systemd-analyze security {unit} --no-pager")
+    return float(re.search(rf"Overall exposure level for {re.escape(unit)}: ([\d.]+)", report).group(1))
+
+
+@pytest.mark.parametrize("name", ACCELERATOR_UNITS)
+def test_accelerator_engine_unit_exposure(lab_node, first_deploy, name):
+    assert first_deploy.returncode == 0
+    data, measured = ACCELERATOR_UNITS[name]
+    host, unit = node_host(lab_node), f"glmstack-exposure-{name}.service"
+    path = f"/etc/systemd/system/{unit}"
+    host.run_expect([0], f"cat > {path} <<'UNIT'\n{render_unit(resolve('n', data))}UNIT\nsystemctl daemon-reload")
+    try:
+        score = exposure(host, unit)
+    finally:
+        host.run(f"rm -f {path}; systemctl daemon-reload")
+    print(f"systemd-analyze security, {name} unit: {score}")
+    assert score <= measured
 
 
 def test_drift_check_is_quiet_on_a_converged_node_and_precise_on_a_drifted_one(lab_node, first_deploy, tmp_path):

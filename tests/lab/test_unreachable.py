@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from glmstack.config import resolve
 from glmstack.lab import lab
 from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir
 from glmstack.lab.serve import serve_directory
 from glmstack.paths import REPO_ROOT
+from roles.service import curl_as_client
 
 pytestmark = pytest.mark.lab
 SILENT = "10.213.0.99"  # inside the lab's own subnet, where no node answers
@@ -38,6 +40,7 @@ def test_unreachable_node_is_named_and_the_others_complete(tmp_path):
         for node in nodes:
             assert summary[node["address"]]["status"] == "ok" and summary[node["address"]]["changed"] > 0
             host = lab.node_connection(node["address"], paths)
-            assert "glm-5.2-tiny-test" in host.check_output("curl -fsS http://127.0.0.1:8080/v1/models")
+            plan = resolve(node["address"], cpu_profile_data(paths))
+            assert "glm-5.2-tiny-test" in host.check_output(curl_as_client(plan, "http://127.0.0.1:8080/v1/models"))
     finally:
         lab.down(paths)

@@ -18,6 +18,7 @@ from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, rendered
 from roles.engine import marker_path
 from roles.model import ready_marker
 from roles.nvidia import DRACUT_CONFIG, DRACUT_OMIT, NOUVEAU_BLACKLIST, NOUVEAU_CONFIG, PREFERENCES_FILE, preferences
+from roles.service import API_KEY_ID_VARIABLE
 
 FACTS = Path(__file__).resolve().parent / "facts"
 STAT = "stat -c 'user=%U group=%G mode=%A atime=%X mtime=%Y ctime=%Z size=%s %N'"
@@ -142,8 +143,11 @@ class ConstructedHost:
         self.directory(unit_paths(plan)["home"], "drwx------", "glmstack", "glmstack")
         for service in (*services, plan.unit_name):
             self.unit(service)
-        self.answer(f"--property MainPID --value {plan.unit_name}.service",
-                    ["running", f"{FINGERPRINT_VARIABLE}={deployed_fingerprint(plan)}"])
+        self.answer(f'"^"{FINGERPRINT_VARIABLE}=', ["running", f"{FINGERPRINT_VARIABLE}={deployed_fingerprint(plan)}"])
+        if plan.api_key:
+            key_id = "9f86d081884c7d65"  # as ApiKeyState and the running engine report it
+            self.answer(f"[ -s {plan.api_key.key_file} ]", [key_id, "current"])
+            self.answer(f'"^"{API_KEY_ID_VARIABLE}=', ["running", f"{API_KEY_ID_VARIABLE}={key_id}"])
         self.answer(f"--property NeedDaemonReload --value {plan.unit_name}.service", ["no"])
         self.answer(f"--write-out '%{{http_code}}' {plan.health_url}", ["200"])
 

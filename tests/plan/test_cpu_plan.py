@@ -31,6 +31,8 @@ SLES_OS_RELEASE = [  # /etc/os-release as SLES 15 SP6 ships it
     'VERSION_ID="15.6"', 'PRETTY_NAME="SUSE Linux Enterprise Server 15 SP6"', "---",
 ]
 NEEDS_RELOAD = "--property NeedDaemonReload"
+RUNNING_KEY_ID = '"^"GLMSTACK_API_KEY_ID='
+API_KEY_STATE = "[ -s /etc/glmstack/llama-server.api-key ]"
 
 
 def captured(name: str) -> dict:
@@ -72,6 +74,8 @@ def test_fresh_host_gets_every_step_in_order(fresh):
         "install --no-install-recommends build-essential cmake git ccache pkg-config",
         "cmake --build /opt/glmstack/build/",
         "fetch glm-5.2-tiny-test.gguf",
+        "head -c 32 /dev/urandom",
+        "GLMSTACK_API_KEY_ID=%s",
         "systemctl daemon-reload",
         "systemctl start llama-server.service",
         "systemctl enable llama-server.service",
@@ -104,6 +108,16 @@ def test_fresh_host_marks_weights_ready_only_after_verifying(fresh):
     assert "--continue-at -" in fetch  # an interrupted download resumes
     assert fetch.index("sha256sum -c") < fetch.rindex("glm-5.2-gguf.ready")
     assert "--speed-limit 1024 --speed-time 60" in fetch  # a stalled transfer gives up, never hangs
+
+
+def test_fresh_host_makes_its_own_api_key_into_root_only_files(fresh):
+    responses, run = fresh
+    commands = new_commands(run, responses)
+    made = next(command for command in commands if "/dev/urandom" in command)
+    assert made.startswith("umask 077;") and "> /etc/glmstack/llama-server.api-key.new" in made
+    environment = next(command for command in commands if "GLMSTACK_API_KEY_ID=%s" in command)
+    assert environment.startswith("umask 077;") and "LLAMA_API_KEY=%s" in environment
+    assert environment.index("chown root:root") < environment.index("mv /etc/glmstack/llama-server.api-key.env.new")
 
 
 def test_time_sync_is_left_to_the_container_host(fresh):
@@ -208,6 +222,45 @@ def test_new_llamacpp_pin_builds_beside_the_old_and_switches_the_unit():
     assert "glmstack service | Engine unit" in run.changed
     assert run.ran("systemctl daemon-reload") and run.ran("systemctl restart llama-server.service")
     assert not run.ran("rm -rf /opt/glmstack/llama.cpp/0c1e57098bba-cpu")  # the old build stays
+
+
+def test_engine_running_with_another_api_key_is_restarted():
+    # Variant: a run was cut off after a new key was written, before the engine was restarted.
+    responses = answer(captured("debian12-converged"), RUNNING_KEY_ID, ["running", "GLMSTACK_API_KEY_ID=0ld"])
+    run = deploy(responses)
+    assert run.changed == ["glmstack service | Run llama-server",
+                           "glmstack service | Wait for llama-server to be healthy"]
+    assert run.ran("systemctl restart llama-server.service")
+
+
+def test_api_key_environment_that_lost_its_key_is_rewritten_and_the_engine_restarted():
+    key_id = captured("debian12-converged")[next(c for c in captured("debian12-converged") if API_KEY_STATE in c)]
+    responses = answer(captured("debian12-converged"), API_KEY_STATE, key_id["stdout"][:1])  # not "current"
+    run = deploy(responses)
+    assert run.changed == ["glmstack service | Engine API key environment (0600, root only)",
+                           "glmstack service | Run llama-server",
+                           "glmstack service | Wait for llama-server to be healthy"]
+
+
+def test_operator_api_key_is_uploaded_never_shown_and_restarts_the_engine(tmp_path):
+    key = tmp_path / "api-key"
+    key.write_text("operator-key-not-in-any-command-0123456789\n")
+    key.chmod(0o600)
+    run = deploy(captured("debian12-converged"), service_api_key_file=str(key))
+    assert run.changed == ["glmstack service | Engine API key (0600, root only)",
+                           "glmstack service | Engine API key environment (0600, root only)",
+                           "glmstack service | Run llama-server",
+                           "glmstack service | Wait for llama-server to be healthy"]
+    # The file is root-only before the key is written into it.
+    run.assert_in_order(["install -m 600 -o root -g root /dev/null /etc/glmstack/llama-server.api-key",
+                         "mv /etc/glmstack/llama-server.api-key.env.new", "systemctl restart llama-server.service"])
+    assert all("operator-key-not" not in command for command in run.commands)
+
+
+def test_engine_on_loopback_only_gets_no_api_key():
+    run = deploy(captured("debian12-converged"), service_bind_host="127.0.0.1")
+    assert not run.ran("/dev/urandom") and not run.ran("GLMSTACK_API_KEY_ID=%s")
+    assert "glmstack service | Engine unit" in run.changed  # the key's EnvironmentFile line goes
 
 
 # Other sources and bad data on the same host

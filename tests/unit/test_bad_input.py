@@ -27,9 +27,11 @@ def expected(path: Path) -> str:
 
 
 @pytest.fixture(autouse=True)
-def world_readable_token():
-    # Git keeps no read bits; the corpus needs this token file readable by others, whatever the umask.
+def secret_file_modes():
+    # Git keeps no read bits: give the corpus's secret files the modes its cases are about.
     os.chmod(CORPUS / "world-readable-token", 0o644)
+    for private in ("api-key-two-words", "api-key-private"):
+        os.chmod(CORPUS / private, 0o600)
 
 
 def test_the_corpus_has_at_least_25_cases():
@@ -59,3 +61,11 @@ def test_pyinfra_stops_at_the_inventory_without_connecting(name):
     assert result.returncode == 2
     assert expected(CORPUS / name) in result.stderr
     assert "Connecting to hosts" not in result.stderr + result.stdout
+
+
+def test_a_malformed_api_key_is_refused_without_being_shown(capsys):
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(CORPUS / "46_api_key_file_not_one_key.py"))
+    err = capsys.readouterr().err
+    assert "api-key-two-words" in err
+    assert "two words" not in err.replace("api-key-two-words", "")

@@ -43,8 +43,32 @@ def test_unit_runs_the_rendered_command_as_the_service_user():
     lines = unit_lines()
     assert lines["ExecStart"] == [" ".join(plan.serve_argv)]
     assert lines["User"] == ["glmstack"] and lines["Group"] == ["glmstack"]
-    assert lines["EnvironmentFile"] == ["/etc/glmstack/llama-server.env"]
+    assert lines["EnvironmentFile"] == ["/etc/glmstack/llama-server.env", "/etc/glmstack/llama-server.api-key.env"]
     assert lines["Restart"] == ["on-failure"]
+
+
+def test_engine_on_loopback_only_has_no_api_key():
+    plan = resolve("n", {**DATA, "service_bind_host": "127.0.0.1"})
+    assert plan.api_key is None
+    assert unit_lines({**DATA, "service_bind_host": "127.0.0.1"})["EnvironmentFile"] == [
+        "/etc/glmstack/llama-server.env"]
+
+
+@pytest.mark.parametrize(("bind", "required", "expected"), [
+    ("0.0.0.0", None, True), ("10.1.2.3", None, True), ("::", None, True), ("127.0.0.1", None, False),
+    ("::1", None, False), ("localhost", None, False), ("127.0.0.1", True, True), ("0.0.0.0", False, False)])
+def test_api_key_is_on_by_default_beyond_loopback(bind, required, expected):
+    plan = resolve("n", {**DATA, "service_bind_host": bind, "service_require_api_key": required})
+    assert (plan.api_key is not None) is expected
+
+
+def test_api_key_never_enters_the_rendered_files(tmp_path):
+    key = tmp_path / "key"
+    key.write_text("a-key-that-must-stay-secret-0123456789\n")
+    key.chmod(0o600)
+    plan = resolve("n", {**DATA, "service_api_key_file": str(key)})
+    assert plan.api_key.variable == "LLAMA_API_KEY" and plan.api_key.local_file == key
+    assert "a-key-that" not in render_unit(plan) + render_env_file(plan) + " ".join(plan.serve_argv)
 
 
 @pytest.mark.parametrize(

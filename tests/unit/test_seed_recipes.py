@@ -64,8 +64,10 @@ SEEDS = {
         {"h1": (["--tensor-parallel-size 8", "--trust-remote-code", "--kv-cache-dtype fp8", *HERMES,
                  "--served-model-name glm-5.2-fp8"], {})}, ["--speculative-config.method"]),
     "001-b200-sglang": (
-        {"accelerator": "b200", "model": "glm-5.2-fp8", "engine": "sglang"}, ["h1"],
-        {"h1": (["-m sglang.launch_server", "--model-path /var/lib/glmstack/models/glm-5.2-fp8",
+        # Behind the operator's proxy: SGLang cannot take an API key without logging it.
+        {"accelerator": "b200", "model": "glm-5.2-fp8", "engine": "sglang", "service_bind_host": "127.0.0.1"},
+        ["h1"],
+        {"h1": (["-m sglang.launch_server", "--host 127.0.0.1", "--model-path /var/lib/glmstack/models/glm-5.2-fp8",
                  "--served-model-name glm-5.2-fp8", "--tp 8", "--trust-remote-code", "--mem-fraction-static 0.85",
                  *HERMES], {})}, []),
     "002-a3-w8a8": (

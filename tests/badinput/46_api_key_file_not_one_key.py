@@ -1,0 +1,7 @@
+# expect: host bad-1.invalid: field service_api_key_file:
+from pathlib import Path
+
+from glmstack.inventory import group
+
+hosts = group([("bad-1.invalid", {})], accelerator="h200", model="glm-5.2-fp8", engine="vllm",
+              service_api_key_file=str(Path(__file__).with_name("api-key-two-words")))
