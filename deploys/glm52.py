@@ -15,7 +15,7 @@ from glmstack.config import InventoryError, resolve_inventory
 from roles import amd, base, nvidia
 from roles.engine import install_engine
 from roles.llamacpp import install_llamacpp
-from roles.model import install_model
+from roles.model import finish_model_download, start_model_download
 from roles.service import run_service
 
 try:
@@ -28,13 +28,18 @@ plan = next(each for each in plans if each.host == host.name)
 base.install_base(plan)  # its preflight first: OS, CPU, accelerator devices, engine installable
 if plan.nvidia is not None:
     nvidia.preflight(plan)
-    nvidia.install_nvidia(plan)
 if plan.amd is not None:
     amd.preflight(plan)
+# The weights download runs as its own unit while drivers and engines install (it dominates the
+# time to serve); a reboot for the driver interrupts it, and the wait below starts it again.
+unit_files_changed = start_model_download(plan)
+if plan.nvidia is not None:
+    nvidia.install_nvidia(plan)
+if plan.amd is not None:
     amd.install_amd(plan)
 if plan.llamacpp is not None:
     install_llamacpp(plan)
 if plan.engine_env is not None:
     install_engine(plan.engine_env)
-install_model(plan)
-run_service(plan)
+weights_refetched = finish_model_download(plan, reload=unit_files_changed)
+run_service(plan, weights_refetched=weights_refetched)

@@ -7,6 +7,7 @@ and the deploy both call `resolve_inventory`: what plan shows is what runs.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import ipaddress
@@ -123,6 +124,8 @@ class ModelPlan:
     include: tuple[str, ...] = ()
     files: tuple[tuple[str, str], ...] = ()
     token_file: Path | None = None
+    exclude: tuple[str, ...] = ()
+    endpoint: str | None = None
 
     @property
     def entry_path(self) -> str:
@@ -133,7 +136,7 @@ class ModelPlan:
     def fingerprint(self) -> str:
         """Identifies exactly which bytes are wanted; a ready marker holding it means done."""
         parts = [self.kind, self.source, self.directory, self.entry or "", self.revision or "", *self.include,
-                 *(f"{name}={digest}" for name, digest in self.files)]
+                 *(f"{name}={digest}" for name, digest in self.files), *(f"!{pattern}" for pattern in self.exclude)]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -308,7 +311,15 @@ class DeployPlan:
     amd: AmdPlan | None = None
     engine_env: EngineEnvPlan | None = None
     api_key: ApiKeyPlan | None = None
+    # Weights passed on over the lab network: the host this one gets them from (its address), or
+    # the hosts this one passes them to (inventory name, address).
+    weights_seed: str | None = None
+    weights_peers: tuple[tuple[str, str], ...] = ()
     ready_timeout: int = 900
+
+    @property
+    def weights_share_url(self) -> str | None:
+        return f"http://{self.weights_seed}:{self.config.model_share_port}" if self.weights_seed else None
 
     @property
     def health_url(self) -> str:
@@ -425,7 +436,8 @@ def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPl
             return None
         include = tuple(config.model_include if config.model_include is not None else model.include)
         return ModelPlan(kind, f"{kind}://{repo}", directory, entry, revision=revision, include=include,
-                         files=files, token_file=config.model_hf_token_file)
+                         files=files, token_file=config.model_hf_token_file, exclude=tuple(config.model_exclude),
+                         endpoint=config.model_hf_endpoint.rstrip("/") if config.model_hf_endpoint else None)
 
     if source.startswith(("http://", "https://")):
         if not urlparse(source).netloc:
@@ -885,6 +897,49 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     )
 
 
+def _weights_seed_problem(plan: DeployPlan, seed: DeployPlan | None, hosts: list[str]) -> str | None:
+    chosen = plan.config.model_fetch_from
+    if seed is None:
+        return f"{chosen!r} is not a host of this inventory; hosts: {', '.join(hosts)}"
+    if seed.config.model_fetch_from not in (None, seed.host):
+        return (f"{seed.host} gets its weights from {seed.config.model_fetch_from} itself; name the host that "
+                "fetches them from the source")
+    if seed.model.fingerprint != plan.model.fingerprint:
+        return f"{seed.host} fetches other weights (model, source, revision, files or directory differ)"
+    if plan.model.kind == "path":
+        return "the weights are a path on the host (model_source); there is nothing to pass on"
+    return None
+
+
+def _link_weights_seeds(plans: list[DeployPlan], members: dict[str, list[str]]) -> tuple[list[DeployPlan], list[str]]:
+    """Which host fetches the weights from the source for which others, who receive them from it over
+    the lab network: named by model_fetch_from, or by default a deployment's rank 0."""
+    by_name = {plan.host: plan for plan in plans}
+    errors, seed_of = [], {}
+    for plan in plans:
+        chosen = plan.config.model_fetch_from
+        if chosen is None and plan.deployment and plan.nodes > 1 and plan.model.kind != "path":
+            chosen = members[plan.deployment][0]
+        if chosen is None or chosen == plan.host:
+            continue
+        problem = _weights_seed_problem(plan, by_name.get(chosen), list(by_name))
+        if problem:
+            errors.append(f"host {plan.host}: field model_fetch_from: {problem}")
+        else:
+            seed_of[plan.host] = chosen
+    peers_of: dict[str, list[str]] = {}
+    for name, seed in seed_of.items():
+        peers_of.setdefault(seed, []).append(name)
+
+    def address(name: str) -> str:
+        return by_name[name].config.address or name
+
+    linked = [dataclasses.replace(plan, weights_seed=address(seed_of[plan.host]) if plan.host in seed_of else None,
+                                  weights_peers=tuple((name, address(name)) for name in peers_of.get(plan.host, [])))
+              for plan in plans]
+    return linked, errors
+
+
 def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog | None = None,
                       require_fit: bool = True) -> list[DeployPlan]:
     """Validate and resolve every host, deployments together; report all problems of all hosts at once."""
@@ -934,6 +989,8 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
             if require_fit and plan.sizing.problems:
                 errors.extend(f"host {name}: does not fit: {problem}" for problem in plan.sizing.problems)
             plans.append(plan)
+    if not errors:
+        plans, errors = _link_weights_seeds(plans, members)
     if errors:
         raise InventoryError("\n".join(errors))
     return plans

@@ -370,3 +370,35 @@ class ApiKeyState(FactBase):
         if not lines:
             return None
         return {"key_id": lines[0], "env_current": lines[1:] == ["current"]}
+
+
+def files_signature_command(directory: str) -> str:
+    """Prints one sum over every file's name, size and mtime under `directory` (the hub client's
+    .cache aside): a changed, added or removed file changes it, without reading any file."""
+    d = shlex.quote(directory)
+    return (f"find {d} -path {d}/.cache -prune -o -type f -printf '%P %s %T@\\n' 2>/dev/null "
+            "| LC_ALL=C sort | sha256sum | cut -c1-64")
+
+
+class WeightsState(FactBase):
+    """
+    Which weights a ready marker records, and whether the files are still as they were when they
+    were verified (names, sizes and mtimes; a file written since, or removed, breaks it).
+
+    .. code:: python
+
+        {"fingerprint": "4c2d...", "intact": True}
+    """
+
+    @staticmethod
+    def default() -> dict:
+        return {"fingerprint": None, "intact": False}
+
+    def command(self, marker: str, signature_file: str, directory: str) -> str:
+        return (f"cat {shlex.quote(marker)} 2>/dev/null; echo ---; "
+                f"cat {shlex.quote(signature_file)} 2>/dev/null; echo ---; {files_signature_command(directory)}")
+
+    def process(self, output: list[str]) -> dict:
+        text = "\n".join(output).split("---")
+        marker, recorded, current = ((part.strip() or None) for part in (text + ["", "", ""])[:3])
+        return {"fingerprint": marker, "intact": recorded is not None and recorded == current}

@@ -25,9 +25,14 @@ def ensure_uv_commands(prefix: str) -> list[str]:
     uv_env = posixpath.join(prefix, "venvs", "uv")
     return [
         f"export PIP_CERT={SYSTEM_CA_BUNDLE} UV_NATIVE_TLS=1",
-        f"if [ ! -x {q(uv_binary(prefix))} ]; then",
-        f"  rm -rf {q(uv_env)}",
-        f"  python3 -m venv {q(uv_env)}",
-        f"  {q(uv_env)}/bin/pip install --quiet {q(UV_PACKAGE)}",
-        "fi",
+        f"mkdir -p {q(posixpath.dirname(uv_env))}",
+        # The weights unit and the engine role may both get here at once.
+        "(",
+        "  flock 8",
+        f"  if [ ! -x {q(uv_binary(prefix))} ]; then",
+        f"    rm -rf {q(uv_env)}",
+        f"    python3 -m venv {q(uv_env)}",
+        f"    {q(uv_env)}/bin/pip install --quiet {q(UV_PACKAGE)}",
+        "  fi",
+        f") 8>>{q(uv_env)}.lock",
     ]

@@ -20,11 +20,29 @@ from pathlib import Path
 from glmstack.lab.network import GATEWAY
 
 CHUNK = 64 * 1024
+_STATS_LOCK = threading.Lock()
 RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
+class Uplink:
+    """One link's bandwidth shared by every transfer through it (bytes per second): what the lab's
+    mirror stands in for is usually the internet, through one uplink for the whole lab."""
+
+    def __init__(self, rate: int):
+        self.rate = rate
+        self._lock = threading.Lock()
+        self._free_at = time.monotonic()
+
+    def send(self, size: int) -> None:
+        with self._lock:
+            start = max(self._free_at, time.monotonic())
+            self._free_at = start + size / self.rate
+        time.sleep(max(0.0, self._free_at - time.monotonic()))
+
+
 class _MirrorHandler(SimpleHTTPRequestHandler):
-    rate: int | None = None  # bytes per second; None: as fast as it goes
+    rate: int | None = None  # bytes per second per transfer; None: as fast as it goes
+    uplink: Uplink | None = None  # bandwidth all transfers share
     stats: dict | None = None  # when given, counts the bytes sent under "bytes_sent"
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's signature
@@ -67,16 +85,20 @@ class _MirrorHandler(SimpleHTTPRequestHandler):
                     return
                 length -= len(block)
                 if self.stats is not None:
-                    self.stats["bytes_sent"] = self.stats.get("bytes_sent", 0) + len(block)
+                    with _STATS_LOCK:
+                        self.stats["bytes_sent"] = self.stats.get("bytes_sent", 0) + len(block)
                 if self.rate:
                     time.sleep(len(block) / self.rate)
+                if self.uplink:
+                    self.uplink.send(len(block))
 
 
 @contextmanager
-def serve_directory(directory: Path, address: str = GATEWAY, port: int = 0,
-                    rate: int | None = None, stats: dict | None = None) -> Iterator[str]:
+def serve_directory(directory: Path, address: str = GATEWAY, port: int = 0, rate: int | None = None,
+                    stats: dict | None = None, uplink: int | None = None) -> Iterator[str]:
     """Yield the base URL of an HTTP server for `directory`; it stops when the block ends."""
-    handler_class = type("Handler", (_MirrorHandler,), {"rate": rate, "stats": stats})
+    handler_class = type("Handler", (_MirrorHandler,), {"rate": rate, "stats": stats,
+                                                        "uplink": Uplink(uplink) if uplink else None})
     handler = functools.partial(handler_class, directory=os.fspath(directory))
     server = ThreadingHTTPServer((address, port), handler)
     server.daemon_threads = True

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import posixpath
 import shlex
+import time
+from io import StringIO
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyinfra import host
-from pyinfra.api import deploy, operation
+import gevent
+from pyinfra import host, inventory, logger
+from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.files import FileContents
+from pyinfra.operations import files, server
 
+from glmstack.facts import WeightsState, files_signature_command
 from glmstack.ops import ensure_packages, put_secret
 from glmstack.uv import ensure_uv_commands, uv_binary
 
@@ -18,6 +23,7 @@ if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan, ModelPlan
 
 HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
+VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
 
 # Shell functions the fetch scripts share: verify a file, download one with resume.
 SHELL_HELPERS = r"""
@@ -81,58 +87,252 @@ def _hf_tool_commands(plan: DeployPlan) -> list[str]:
             "fi"]
 
 
+def verify_hub_script(plan: DeployPlan) -> str:
+    return posixpath.join(plan.config.base_prefix, "lib", "verify_hub.py")
+
+
+def _hub_commands(plan: DeployPlan) -> list[str]:
+    """Download with the hub's own client, then check every file against the hub's sums; what does
+    not match is removed and downloaded once more before giving up."""
+    model, q = plan.model, shlex.quote
+    repo = model.source.removeprefix("hf://")
+    patterns = " ".join([*(f"--include {q(p)}" for p in model.include), *(f"--exclude {q(p)}" for p in model.exclude)])
+    env = ["HF_HUB_DISABLE_TELEMETRY=1"]
+    if model.endpoint:
+        env.append(f"HF_ENDPOINT={q(model.endpoint)}")
+    if model.token_file:
+        # The token stays in a 0600 file; huggingface_hub reads it from HF_TOKEN_PATH.
+        env.append(f"HF_TOKEN_PATH={q(token_path(plan))}")
+    checker = f"{q(posixpath.join(posixpath.dirname(hf_cli(plan)), 'python'))} {q(verify_hub_script(plan))}"
+    download = f"{q(hf_cli(plan))} download {q(repo)} --revision {model.revision} {patterns} --local-dir \"$dir\""
+    verify = f"{checker} verify {q(repo)} {model.revision} \"$dir\" {patterns} --manifest \"$dir/{MANIFEST}\""
+    return [*_hf_tool_commands(plan), f"export {' '.join(env)}", 'mkdir -p "$dir"',
+            *_progress_reporter(plan, f"{checker} total {q(repo)} {model.revision} \"$dir\" {patterns}"),
+            f"{download} && {verify} || {{ {download} && {verify}; }}"]
+
+
+def weights_signature_file(plan: DeployPlan) -> str:
+    return ready_marker(plan) + ".files"
+
+
+# Every file's sha256 (sha256sum's format), inside the model directory: what a host passing the
+# weights on serves first, and what the receiving hosts check each file against.
+MANIFEST = ".cache/glmstack/manifest"
+
+
+def progress_file(plan: DeployPlan) -> str:
+    return ready_marker(plan) + ".progress"
+
+
+def weights_unit(plan: DeployPlan) -> str:
+    return f"glmstack-weights-{plan.config.model}.service"
+
+
+def weights_script(plan: DeployPlan) -> str:
+    return posixpath.join(plan.config.base_prefix, "lib", f"fetch-weights-{plan.config.model}.sh")
+
+
+def _progress_reporter(plan: DeployPlan, total_command: str) -> list[str]:
+    """Bytes on disk, rate and time left: every 5 s into the progress file (the deploy reads it),
+    every 30 s into the unit's journal."""
+    progress = shlex.quote(progress_file(plan))
+    line = (f'weights {plan.config.model}: %.2f of %.2f GB (%d%%), %.1f MB/s, %d min left\\n')
+    return [
+        f"total=$({total_command})",
+        "(",
+        '  started=$(date +%s); first=$(du -sb "$dir" | cut -f1); n=0',
+        "  while sleep 5; do",
+        '    now=$(date +%s); got=$(du -sb "$dir" | cut -f1)',
+        f'    echo "$got $total $first $started $now" > {progress}.new && mv {progress}.new {progress}',
+        "    n=$((n + 1)); [ $((n % 6)) -eq 0 ] || continue",
+        '    awk -v d="$got" -v t="$total" -v f="$first" -v s="$((now - started))" \'BEGIN {',
+        "      r = (d - f) / (s > 0 ? s : 1); left = (r > 0 && t > d) ? (t - d) / r : 0",
+        f'      printf "{line}", d / 1e9, t / 1e9, t > 0 ? 100 * d / t : 0, r / 1e6, left / 60 }}\'',
+        "  done",
+        ") &",
+        "reporter=$!",
+        "disown $reporter",
+        f"trap 'kill $reporter 2>/dev/null; rm -f {progress}' EXIT",
+    ]
+
+
+def _http_commands(plan: DeployPlan) -> list[str]:
+    """From the mirror, by the sums in the host data."""
+    listing = "\n".join(f"{name} {digest}" for name, digest in plan.model.files)
+    return [f"base={shlex.quote(plan.model.source)}", 'mkdir -p "$dir"',
+            f"listing() {{ cat <<'LISTING'\n{listing}\nLISTING\n}}",
+            *_parallel_fetch(plan),
+            f'mkdir -p "$dir/{posixpath.dirname(MANIFEST)}"',
+            f"listing | awk '{{ print $2 \"  \" $1 }}' > \"$dir/{MANIFEST}\""]
+
+
+def _seed_commands(plan: DeployPlan) -> list[str]:
+    """From the host that fetched them from the source, by the sums it verified them against."""
+    manifest = f'"$dir/{MANIFEST}"'
+    return [f"base={shlex.quote(plan.weights_share_url)}", f'mkdir -p "$dir/{posixpath.dirname(MANIFEST)}"',
+            f"curl -fsS --retry 5 --retry-delay 2 -o {manifest}.new \"$base/{MANIFEST}\"",
+            f"mv {manifest}.new {manifest}",
+            f"listing() {{ awk '{{ print $2, $1 }}' {manifest}; }}",
+            *_parallel_fetch(plan)]
+
+
+def _parallel_fetch(plan: DeployPlan) -> list[str]:
+    """The listed files fetched a few at a time (one stream rarely fills a fast link), each checked
+    against its sha256; any failure fails the run."""
+    size = ("curl -fsIL \"$base/$name\" | tr -d '\\r' "
+            "| awk 'tolower($1) == \"content-length:\" { n = $2 } END { print n + 0 }'")
+    return [
+        'failed="$dir/.glmstack-fetch-failed"', 'rm -f "$failed"',
+        *_progress_reporter(plan, f"listing | {{ t=0; while read -r name digest; do t=$((t + $({size}))); "
+                                  "done; echo $t; }"),
+        "while read -r name digest; do",
+        f"  while [ \"$(jobs -rp | wc -l)\" -ge {plan.config.model_download_jobs} ]; do wait -n || true; done",
+        '  ( fetch "$name" "$digest" ) || touch "$failed" &',
+        "done < <(listing)",
+        "wait",
+        'if [ -e "$failed" ]; then rm -f "$failed"; echo "some files could not be fetched; rerun to resume" >&2; '
+        "exit 1; fi",
+    ]
+
+
 def fetch_script(plan: DeployPlan) -> str:
     model = plan.model
     q = shlex.quote
-    marker = q(ready_marker(plan))
+    marker, signature = q(ready_marker(plan)), q(weights_signature_file(plan))
     lines = [
+        "#!/bin/bash",
+        f"# Managed by glmstack: fetch and verify the weights of {plan.config.model} (run by {weights_unit(plan)}).",
         "set -eu",
-        # A killed deploy can leave its fetch running on the host (no terminal, so no hangup):
-        # wait for it, and stop here if it finished the job.
+        # One fetch at a time, whoever started it: a second one waits, then finds the job done.
         f"exec 9>>{q(fetch_lock(plan))}",
         "flock 9",
         f"echo $$ > {q(fetch_lock(plan))}",  # who holds it, for an operator (and the fault tests)
-        f'if [ "$(cat {marker} 2>/dev/null)" = {model.fingerprint} ]; then exit 0; fi',
+        f'if [ "$(cat {marker} 2>/dev/null)" = {model.fingerprint} ] && '
+        f'[ "$(cat {signature} 2>/dev/null)" = "$({files_signature_command(model.directory)})" ]; then exit 0; fi',
         # A stale marker must not survive a failed fetch of different weights.
         f"rm -f {marker}",
         f"dir={q(model.directory)}",
         SHELL_HELPERS,
     ]
-    if model.kind == "http":
-        lines += [f"base={q(model.source)}", 'mkdir -p "$dir"']
-        lines += [f"fetch {q(name)} {digest}" for name, digest in model.files]
+    if plan.weights_seed:
+        lines += _seed_commands(plan)
+    elif model.kind == "http":
+        lines += _http_commands(plan)
     elif model.kind == "hf":
-        repo = model.source.removeprefix("hf://")
-        includes = " ".join(f"--include {q(pattern)}" for pattern in model.include)
-        env = "HF_HUB_DISABLE_TELEMETRY=1"
-        if model.token_file:
-            # The token stays in a 0600 file; huggingface_hub reads it from HF_TOKEN_PATH.
-            env += f" HF_TOKEN_PATH={q(token_path(plan))}"
-        lines += _hf_tool_commands(plan) + [
-            'mkdir -p "$dir"',
-            f"{env} {q(hf_cli(plan))} download {q(repo)} --revision {model.revision} {includes} "
-            '--local-dir "$dir"',
-        ]
+        lines += _hub_commands(plan)
     lines += _verify_listed_files(model)
     if model.kind != "path":
         group = plan.config.base_service_group
         lines += [f'chown -R root:{q(group)} "$dir"', 'chmod -R u=rwX,g=rX,o= "$dir"']
-    lines.append(f"printf '%s\\n' {model.fingerprint} > {q(ready_marker(plan))}")
-    return "\n".join(lines)
+    # What was verified, as names, sizes and mtimes: a file changed later shows, without rehashing.
+    lines.append(f"{files_signature_command(model.directory)} > {signature}")
+    lines.append(f"printf '%s\\n' {model.fingerprint} > {marker}")
+    lines.append(f"echo 'weights {plan.config.model}: in place and verified'")
+    return "\n".join(lines) + "\n"
+
+
+def weights_unit_text(plan: DeployPlan) -> str:
+    return "\n".join([
+        "# Managed by glmstack; changes here are overwritten on the next deploy.",
+        "[Unit]",
+        f"Description=glmstack: fetch and verify the weights of {plan.config.model}",
+        "Wants=network-online.target",
+        "After=network-online.target",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        f"ExecStart=/bin/bash {weights_script(plan)}",
+        # Hundreds of GB take hours; the deploy waits and reports progress instead.
+        "TimeoutStartSec=infinity",
+        # Installs run beside it; they go first for the disk and the CPU.
+        "Nice=10",
+        "IOSchedulingClass=best-effort",
+        "IOSchedulingPriority=6",
+        "",
+    ])
+
+
+def weights_ready(plan: DeployPlan) -> bool:
+    state = host.get_fact(WeightsState, marker=ready_marker(plan), signature_file=weights_signature_file(plan),
+                          directory=plan.model.directory)
+    return state["fingerprint"] == plan.model.fingerprint and state["intact"]
 
 
 @operation()
-def fetch_model(plan: DeployPlan):
-    """Fetch and verify the weights unless the ready marker records exactly these."""
-    marker = host.get_fact(FileContents, path=ready_marker(plan))
-    if marker == [plan.model.fingerprint]:
+def start_fetching(plan: DeployPlan, reload: bool = False):
+    """Start the weights unit unless the weights are in place or it is already at work."""
+    unit = weights_unit(plan)
+    if weights_ready(plan):
         host.noop(f"model {plan.config.model} is already in place and verified")
         return
-    yield fetch_script(plan)
+    if reload:
+        yield "systemctl daemon-reload"
+    # --no-block: the download goes on while the drivers and the engine install.
+    yield f"systemctl reset-failed {unit} 2>/dev/null; systemctl start --no-block {unit}"
+
+
+def status_command(plan: DeployPlan) -> str:
+    unit, marker = weights_unit(plan), shlex.quote(ready_marker(plan))
+    return (f"echo state=$(systemctl is-active {unit}) jobs=$(systemctl list-jobs --no-legend {unit} | wc -l) "
+            f"ready=$([ \"$(cat {marker} 2>/dev/null)\" = {plan.model.fingerprint} ] && echo yes || echo no); "
+            f"cat {shlex.quote(progress_file(plan))} 2>/dev/null || true")
+
+
+def _progress_line(plan: DeployPlan, fields: list[str]) -> str | None:
+    if len(fields) != 5 or not all(field.isdigit() for field in fields):
+        return None
+    got, total, first, started, now = (int(field) for field in fields)
+    rate = (got - first) / max(now - started, 1)
+    left = (total - got) / rate / 60 if rate > 0 and total > got else 0
+    share = 100 * got / total if total else 0
+    return (f"weights {plan.config.model}: {got / 1e9:.2f} of {total / 1e9:.2f} GB ({share:.0f}%), "
+            f"{rate / 1e6:.1f} MB/s, {left:.0f} min left")
+
+
+def _wait_for_weights(state, host, plan: DeployPlan, poll: float = 5.0, report_every: float = 30.0) -> bool:
+    """Poll the weights unit until it has marked the weights ready, printing its progress; start it
+    once more if it is not running (the host rebooted, or it failed before we looked)."""
+    unit, restarted, last_report = weights_unit(plan), False, 0.0
+    while True:
+        ok, output = host.run_shell_command(StringCommand(status_command(plan)))
+        lines = output.stdout_lines if ok else []
+        status = dict(word.split("=", 1) for word in (lines[0].split() if lines else []) if "=" in word)
+        if status.get("ready") == "yes":
+            host.log(f"weights {plan.config.model}: in place and verified")
+            return True
+        if status.get("state") in ("active", "activating", "deactivating") or status.get("jobs", "0") != "0":
+            line = _progress_line(plan, lines[1].split()) if len(lines) > 1 else None
+            if line and time.monotonic() - last_report >= report_every:
+                host.log(line)
+                last_report = time.monotonic()
+            gevent.sleep(poll)
+            continue
+        if not restarted:
+            host.run_shell_command(StringCommand(f"systemctl reset-failed {unit} 2>/dev/null; "
+                                                 f"systemctl start --no-block {unit}"))
+            restarted = True
+            gevent.sleep(1)
+            continue
+        _, journal = host.run_shell_command(StringCommand(f"journalctl -u {unit} -n 25 --no-pager -o cat"))
+        host.log_styled(f"fetching the weights of {plan.config.model} failed ({unit} ended without marking them "
+                        "ready); its journal:\n" + "\n".join(journal.stdout_lines[-25:]), fg="red",
+                        log_func=logger.error)
+        return False
+
+
+@operation()
+def wait_for_weights(plan: DeployPlan):
+    """Before the engine starts: wait for the weights unit to finish, showing its progress."""
+    if weights_ready(plan):
+        host.noop(f"model {plan.config.model} is already in place and verified")
+        return
+    yield FunctionCommand(_wait_for_weights, (plan,), {})
 
 
 @deploy("glmstack model")
-def install_model(plan: DeployPlan) -> None:
+def start_model_download(plan: DeployPlan) -> bool:
+    """Early in the deploy: the weights unit starts fetching while everything else installs. True when
+    its files changed (systemd must reload them before it starts)."""
     if plan.model.kind == "modelscope":
         raise DeployError(f"host {host.name}: ModelScope downloads are not supported yet; mirror the weights "
                           "over http(s) or put them on the host and set model_source to that path")
@@ -140,4 +340,73 @@ def install_model(plan: DeployPlan) -> None:
         ensure_packages("Python for the hub client", ["python3-venv"])
         if plan.model.token_file:
             put_secret(name="Hub token (0600, root only)", src=str(plan.model.token_file), dest=token_path(plan))
-    fetch_model(name=f"Fetch and verify {plan.config.model}", plan=plan)
+        files.put(name="Hub download checker", src=str(VERIFY_HUB), dest=verify_hub_script(plan),
+                  user="root", group="root", mode="644", create_remote_dir=True)
+    script = files.put(name="Weights fetch script", src=StringIO(fetch_script(plan)), dest=weights_script(plan),
+                       user="root", group="root", mode="700", create_remote_dir=True)
+    unit = files.put(name="Weights unit", src=StringIO(weights_unit_text(plan)),
+                     dest=f"/etc/systemd/system/{weights_unit(plan)}", user="root", group="root", mode="644")
+    reload = unit.will_change or script.will_change
+    # A host receiving the weights waits for the host that fetches them.
+    if plan.weights_seed is None and plan.config.model_fetch_early:
+        start_fetching(name=f"Start fetching {plan.config.model}", plan=plan, reload=reload)
+    return reload
+
+
+def share_unit(plan: DeployPlan) -> str:
+    return f"glmstack-weights-share-{plan.config.model}.service"
+
+
+def peers_needing_weights(plan: DeployPlan) -> list[str]:
+    """The hosts this one passes the weights to that do not have them (their facts, read now)."""
+    needing = []
+    for name, _ in plan.weights_peers:
+        peer = inventory.get_host(name)
+        state = peer.get_fact(WeightsState, marker=ready_marker(plan), signature_file=weights_signature_file(plan),
+                              directory=plan.model.directory)
+        if state["fingerprint"] != plan.model.fingerprint or not state["intact"]:
+            needing.append(name)
+    return needing
+
+
+@operation()
+def start_sharing(plan: DeployPlan, peers: list[str]):
+    """Serve the verified weights to the hosts that receive them, read-only, until they have them."""
+    unit, q = share_unit(plan), shlex.quote
+    address = plan.config.address or plan.host
+    url = f"http://{address}:{plan.config.model_share_port}/{MANIFEST}"
+    yield (f"systemctl stop {unit} 2>/dev/null; systemctl reset-failed {unit} 2>/dev/null; "
+           f"systemd-run --unit {unit} --description {q('glmstack: pass the weights to ' + ' '.join(peers))} "
+           f"--uid {q(plan.config.base_service_user)} --gid {q(plan.config.base_service_group)} "
+           "-p NoNewPrivileges=yes -p ProtectSystem=strict -p ProtectHome=yes -p PrivateTmp=yes "
+           f"python3 -m http.server --bind {q(address)} --directory {q(plan.model.directory)} "
+           f"{plan.config.model_share_port} && "
+           f"for i in $(seq 100); do curl -fsS -o /dev/null {q(url)} && exit 0; sleep 0.2; done; "
+           f"echo 'the weights server did not answer on {url}' >&2; exit 1")
+
+
+@deploy("glmstack model")
+def finish_model_download(plan: DeployPlan, reload: bool = False) -> bool:
+    """Wait for the weights, then pass them on; True when they were (re)fetched in this run (an
+    engine running on the old files restarts).
+
+    The operations come in this order on every host, and pyinfra runs each on all hosts before the
+    next: the hosts fetching from the source finish, start serving, the receiving hosts fetch from
+    them all at once, and the serving stops.
+    """
+    refetched = False
+    if plan.weights_seed is None and not plan.config.model_fetch_early:
+        start_fetching(name=f"Start fetching {plan.config.model}", plan=plan, reload=reload)
+    if plan.weights_seed is None:
+        refetched = wait_for_weights(name=f"Wait for {plan.config.model} to be fetched and verified",
+                                     plan=plan).will_change
+    peers = peers_needing_weights(plan)
+    if peers:
+        start_sharing(name=f"Pass {plan.config.model} on to {', '.join(peers)}", plan=plan, peers=peers)
+    if plan.weights_seed is not None:
+        start_fetching(name=f"Start fetching {plan.config.model} from {plan.weights_seed}", plan=plan, reload=reload)
+        refetched = wait_for_weights(name=f"Wait for {plan.config.model} from {plan.weights_seed}",
+                                     plan=plan).will_change
+    if peers:
+        server.shell(name=f"Stop passing {plan.config.model} on", commands=[f"systemctl stop {share_unit(plan)}"])
+    return refetched

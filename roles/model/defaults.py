@@ -12,6 +12,11 @@ class ModelSettings(BaseModel):
     model_revision: str | None = Field(
         None, pattern=r"^[0-9a-f]{40}$", description="Hub commit sha (required for hf:// sources).")
     model_include: list[str] | None = Field(None, description="Hub include patterns; None: the catalog's.")
+    model_exclude: list[str] = Field([], description="Hub exclude patterns, applied after the include ones.")
+    model_hf_endpoint: str | None = Field(
+        None, pattern=r"^https?://[^\s@/]+(/[^\s@]*)?$",
+        description="Hub-compatible endpoint (HF_ENDPOINT) to download from, e.g. a lab's hub mirror; "
+                    "None: the client's default, huggingface.co.")
     model_entry: str | None = Field(
         None, pattern=r"^[\w.-][\w./-]*$",
         description="File the engine loads, relative to the model directory (first GGUF shard).")
@@ -19,5 +24,17 @@ class ModelSettings(BaseModel):
         {}, description="Relative path -> sha256 of every file (required for mirrors, checked for paths).")
     model_hf_token_file: Path | None = Field(
         None, description="File on the control machine holding a hub token; must be mode 0600.")
+    model_download_jobs: int = Field(4, ge=1, le=64, description="Files fetched at once from an http(s) mirror.")
+    model_fetch_early: bool = Field(
+        True, description="Start the weights download right after the base role, beside the driver and engine "
+                          "installs; False: only once they are done.")
+    model_fetch_from: str | None = Field(
+        None, pattern=r"^[\w.@:-]+$",
+        description="Inventory name of the host in this run that fetches the weights from the source and "
+                    "passes them to this one over the lab network (its own name: fetch from the source); "
+                    "None: a multi-node deployment's rank 0, else the source itself.")
+    model_share_port: int = Field(8097, ge=1, le=65535,
+                                  description="Port a host passing weights to others serves them on, "
+                                              "only while they fetch.")
     model_dir: str | None = Field(
         None, pattern=r"^/[\w./-]+$", description="Where weights are placed; None: <state_dir>/models/<model>.")

@@ -103,7 +103,7 @@ def install_api_key(plan: DeployPlan) -> bool:
 
 
 @deploy("glmstack service")
-def run_service(plan: DeployPlan) -> None:
+def run_service(plan: DeployPlan, weights_refetched: bool = False) -> None:
     """Install and start the unit; restart the engine whenever it runs anything but this configuration.
 
     The running process is asked, not the files: a run interrupted after writing the unit but
@@ -124,7 +124,7 @@ def run_service(plan: DeployPlan) -> None:
                      user="root", group="root", mode=unit_mode)
     key_changed = install_api_key(plan) if plan.api_key else False
     running = host.get_fact(RunningServiceVariable, unit=service, variable=FINGERPRINT_VARIABLE)
-    stale_engine = running is not None and (running != deployed_fingerprint(plan) or key_changed)
+    stale_engine = running is not None and (running != deployed_fingerprint(plan) or key_changed or weights_refetched)
     started = systemd.service(name=f"Run {plan.unit_name}", service=service, running=True, enabled=True,
                               daemon_reload=unit.will_change or host.get_fact(UnitNeedsDaemonReload, unit=service),
                               restarted=stale_engine)

@@ -11,7 +11,7 @@ import pytest
 
 from glmstack.config import resolve
 from glmstack.drift import check_drift
-from glmstack.lab import lab
+from glmstack.lab import lab, leaks
 from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir, run_deploy, run_infra_checks
 from glmstack.lab.serve import serve_directory
 from glmstack.render import render_unit, unit_paths
@@ -127,29 +127,18 @@ def test_api_key_is_required_and_never_leaks(lab_node, first_deploy, tmp_path):
     operator_key = given.read_text().strip()
     data = {**lab_node["data"], "service_api_key_file": str(given)}
     inventory = lab.write_inventory(lab_node["paths"], extra_data=data, output=tmp_path / "operator-key.py")
-    sampler = host.check_output("nohup sh -c 'while :; do ps -eww -o args; sleep 0.05; done' "
-                                ">/root/ps-samples 2>&1 & echo $!")
-    try:
+    with leaks.process_samples(host):
         runs = [run_deploy(inventory, options=("--diff", "-vvv")) for _ in range(2)]
-    finally:
-        host.run(f"kill {sampler}")
     assert runs[0].returncode == 0, runs[0].stderr[-4000:]
     assert "glmstack service | Run llama-server" in runs[0].changed_operations  # restarted with the new key
     assert runs[1].results["totals"]["success"] == 0, runs[1].changed_operations
     assert status_from_the_network(plan, address, operator_key) == 200
     assert status_from_the_network(plan, address, made) == 401
 
-    unit = f"{plan.unit_name}.service"
-    places = {
-        "pyinfra output": "".join(run.stdout + run.stderr for run in [first_deploy, *runs]),
-        "process list": host.check_output("cat /root/ps-samples; ps -eww -o args"),
-        "unit files": host.check_output(f"cat /etc/systemd/system/{unit}; systemctl show {unit}"),
-        "journal": host.check_output("journalctl --no-pager -o verbose"),
-    }
+    places = leaks.places(host, [f"{plan.unit_name}.service"],
+                          [run.stdout + run.stderr for run in [first_deploy, *runs]])
     assert "llama-server" in places["process list"] and "llama-server" in places["journal"]
-    for name, secret in (("the made key", made), ("the operator's key", operator_key)):
-        for where, text in places.items():
-            assert secret not in text, f"{name} appears in the {where}"
+    leaks.assert_absent({"the made key": made, "the operator's key": operator_key}, places)
     for path in (plan.api_key.key_file, plan.api_key.env_file):
         assert (host.file(path).user, host.file(path).mode) == ("root", 0o600), path
 

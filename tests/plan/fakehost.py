@@ -18,6 +18,7 @@ from pyinfra_cli.util import load_deploy_file
 from glmstack.paths import DEPLOYS
 
 HOST = "@fake/node1"
+WEIGHTS_STATUS = "echo state=$(systemctl is-active glmstack-weights-"
 
 
 @dataclass
@@ -52,6 +53,7 @@ def run_deploy(data: dict, responses: dict, deploy: str = "glm52.py", after: tup
     answers from `later` instead, as a real host's facts change after it. allow_failure: a
     failing operation is recorded in FakeRun.failed instead of failing the test.
     """
+    responses = _weights_unit_done(responses)
     host_data = {**data, "fake_responses": responses, "fake_delay": 0, "fake_delay_jitter": 0}
     inventory = Inventory(([(HOST, host_data)], {}))
     config = Config()
@@ -87,6 +89,13 @@ def run_deploy(data: dict, responses: dict, deploy: str = "glm52.py", after: tup
     return FakeRun(state, commands, changed, unchanged, failed, error)
 
 
+def _weights_unit_done(responses: dict) -> dict:
+    """The deploy polls the weights unit while it runs (not a fact, so never captured): unless a
+    test answers otherwise, it has finished and marked the weights ready."""
+    done = {"stdout": ["state=inactive jobs=0 ready=yes"], "stderr": [], "success": True}
+    return {WEIGHTS_STATUS: done, **responses}  # first, as the fake answers with the first match
+
+
 def _switch_answers_after(host, fragment: str, later: dict) -> None:
     connector = host.connector
     original = connector.run_shell_command
@@ -95,7 +104,7 @@ def _switch_answers_after(host, fragment: str, later: dict) -> None:
         result = original(command, *args, **kwargs)
         text = command if isinstance(command, str) else command.get_masked_value()
         if fragment in text:
-            connector.data["fake_responses"] = later
+            connector.data["fake_responses"] = _weights_unit_done(later)
         return result
 
     connector.run_shell_command = run_shell_command

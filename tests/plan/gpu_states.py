@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from pathlib import Path
 
 from glmstack.config import DeployPlan, resolve
 from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, rendered_files, unit_paths
 from roles.engine import marker_path
-from roles.model import ready_marker
+from roles.model import (
+    VERIFY_HUB,
+    fetch_script,
+    ready_marker,
+    verify_hub_script,
+    weights_script,
+    weights_unit,
+    weights_unit_text,
+)
 from roles.nvidia import DRACUT_CONFIG, DRACUT_OMIT, NOUVEAU_BLACKLIST, NOUVEAU_CONFIG, PREFERENCES_FILE, preferences
 from roles.service import API_KEY_ID_VARIABLE
 
@@ -60,6 +69,10 @@ HARDWARE = {  # accelerator -> (GPUs, PCI device id, NVSwitches)
     "b200": (8, "2901", 2),
     "gh200": (2, "2342", 0),
 }
+
+
+# What WeightsState reads back over the files a finished fetch verified (any 64 hex digits).
+WEIGHTS_SIGNATURE = "5" * 64
 
 
 class ConstructedHost:
@@ -137,7 +150,13 @@ class ConstructedHost:
         plan = self.plan
         self.base = captured("debian12-converged")
         self.contents(marker_path(plan.engine_env), plan.engine_env.install_key)
-        self.contents(ready_marker(plan), plan.model.fingerprint)
+        self.answer(f"cat {ready_marker(plan)} 2>/dev/null; echo ---",
+                    [plan.model.fingerprint, "---", WEIGHTS_SIGNATURE, "---", WEIGHTS_SIGNATURE])
+        self.directory(posixpath.dirname(weights_script(plan)))
+        self.file(weights_script(plan), fetch_script(plan), "-rwx------")
+        self.file(f"/etc/systemd/system/{weights_unit(plan)}", weights_unit_text(plan), "-rw-r--r--")
+        if plan.model.kind == "hf":
+            self.file(verify_hub_script(plan), VERIFY_HUB.read_text(), "-rw-r--r--")
         for path, (content, mode) in rendered_files(plan).items():
             self.file(path, content, "-rw-------" if mode == "600" else "-rw-r--r--")
         self.directory(unit_paths(plan)["home"], "drwx------", "glmstack", "glmstack")

@@ -17,6 +17,8 @@ from fakehost import run_deploy
 from plan_data import PLAN_DATA
 
 from glmstack.catalog import load_catalog
+from glmstack.config import resolve
+from roles.model import fetch_script
 
 FACTS = Path(__file__).resolve().parent / "facts"
 DETECT_VIRT = "systemd-detect-virt --container"
@@ -70,13 +72,13 @@ def test_fresh_host_gets_every_step_in_order(fresh):
     order = [
         "groupadd -r glmstack",
         "useradd -d /var/lib/glmstack -s /usr/sbin/nologin -g glmstack -r -M glmstack",
+        "systemctl start --no-block glmstack-weights-glm-5.2-gguf.service",
         "apt-get update",
         "install --no-install-recommends build-essential cmake git ccache pkg-config",
         "cmake --build /opt/glmstack/build/",
-        "fetch glm-5.2-tiny-test.gguf",
+        "echo state=$(systemctl is-active glmstack-weights-glm-5.2-gguf.service)",
         "head -c 32 /dev/urandom",
         "GLMSTACK_API_KEY_ID=%s",
-        "systemctl daemon-reload",
         "systemctl start llama-server.service",
         "systemctl enable llama-server.service",
         "curl -fsS --max-time 5 -o /dev/null http://127.0.0.1:8080/health",
@@ -100,14 +102,27 @@ def test_fresh_host_builds_the_catalog_pin_from_git(fresh):
     assert build.index("flock 9") < build.index("rm -rf")
 
 
-def test_fresh_host_marks_weights_ready_only_after_verifying(fresh):
-    responses, run = fresh
-    fetch = next(command for command in new_commands(run, responses) if "fetch glm-5.2-tiny-test.gguf" in command)
+def test_fresh_host_marks_weights_ready_only_after_verifying():
+    fetch = fetch_script(resolve("n", PLAN_DATA))
     digest = PLAN_DATA["model_files"]["glm-5.2-tiny-test.gguf"]
-    assert f"fetch glm-5.2-tiny-test.gguf {digest}" in fetch
+    assert f"\nglm-5.2-tiny-test.gguf {digest}\n" in fetch  # the listing the fetches read
     assert "--continue-at -" in fetch  # an interrupted download resumes
-    assert fetch.index("sha256sum -c") < fetch.rindex("glm-5.2-gguf.ready")
+    assert fetch.index("sha256sum -c") < fetch.rindex("glm-5.2-gguf.ready.files") < fetch.rindex(
+        "> /var/lib/glmstack/models/glm-5.2-gguf.ready")
     assert "--speed-limit 1024 --speed-time 60" in fetch  # a stalled transfer gives up, never hangs
+    assert '-ge 4 ]; do wait -n' in fetch  # four files at a time
+    assert 'echo "$got $total $first $started $now" > /var/lib/glmstack/models/glm-5.2-gguf.ready.progress' in fetch
+
+
+def test_fresh_host_fetches_weights_in_their_own_unit_while_the_engine_builds(fresh):
+    responses, run = fresh
+    run.assert_in_order(["systemctl start --no-block glmstack-weights-glm-5.2-gguf.service",
+                         "cmake --build /opt/glmstack/build/",
+                         "echo state=$(systemctl is-active glmstack-weights-glm-5.2-gguf.service)",
+                         "systemctl start llama-server.service"])
+    assert run.changed[run.changed.index("glmstack model | Start fetching glm-5.2-gguf") - 2:][:3] == [
+        "glmstack model | Weights fetch script", "glmstack model | Weights unit",
+        "glmstack model | Start fetching glm-5.2-gguf"]
 
 
 def test_fresh_host_makes_its_own_api_key_into_root_only_files(fresh):
@@ -189,14 +204,35 @@ def test_converged_host_with_its_engine_down_is_started_and_waited_for():
 def test_new_weights_restart_the_engine():
     # Same host, but the operator pinned different bytes for the model file.
     run = deploy(captured("debian12-converged"), model_files={"glm-5.2-tiny-test.gguf": "0" * 64})
-    assert run.changed == ["glmstack model | Fetch and verify glm-5.2-gguf",
+    assert run.changed == ["glmstack model | Weights fetch script",
+                           "glmstack model | Start fetching glm-5.2-gguf",
+                           "glmstack model | Wait for glm-5.2-gguf to be fetched and verified",
                            "glmstack service | Engine unit",
                            "glmstack service | Run llama-server",
                            "glmstack service | Wait for llama-server to be healthy"]
-    fetch = run.commands[run.index_of("fetch glm-5.2")]
+    run.assert_in_order(["systemctl daemon-reload",
+                         "systemctl start --no-block glmstack-weights-glm-5.2-gguf.service",
+                         "echo state=$(systemctl is-active glmstack-weights-",
+                         "systemctl restart llama-server.service"])
+    fetch = fetch_script(resolve("n", {**PLAN_DATA, "model_files": {"glm-5.2-tiny-test.gguf": "0" * 64}}))
     assert fetch.index("flock 9") < fetch.index("rm -f /var/lib/glmstack/models/glm-5.2-gguf.ready") < fetch.index(
-        "fetch glm-5.2")
-    assert run.ran("systemctl restart llama-server.service")
+        'fetch "$name" "$digest"')
+
+
+def test_weights_changed_on_the_host_since_they_were_verified_are_fetched_again():
+    # Variant: a file's size or mtime differs from what was recorded when it was verified.
+    responses = captured("debian12-converged")
+    state = next(command for command in responses
+                 if command.startswith("cat /var/lib/glmstack/models/glm-5.2-gguf.ready"))
+    stdout = responses[state]["stdout"]
+    responses = answer(responses, state[:60], [*stdout[:-1], "f" * 64])
+    run = deploy(responses)
+    assert run.changed == ["glmstack model | Start fetching glm-5.2-gguf",
+                           "glmstack model | Wait for glm-5.2-gguf to be fetched and verified",
+                           "glmstack service | Run llama-server",
+                           "glmstack service | Wait for llama-server to be healthy"]
+    # The engine may have loaded the bad bytes: it restarts on the repaired files.
+    assert run.index_of("echo state=$(systemctl is-active") < run.index_of("systemctl restart llama-server.service")
 
 
 def test_run_interrupted_before_the_restart_is_completed_by_the_next_run():
@@ -271,16 +307,24 @@ def test_hub_source_keeps_the_token_out_of_commands(tmp_path):
     token.write_text("hf_not_a_real_token_1234")
     os.chmod(token, 0o600)
     revision = "a" * 40
-    run = deploy(captured("debian12-converged"), model_source="hf://unsloth/GLM-5.2-GGUF",
-                 model_revision=revision, model_files={},
-                 model_entry="UD-IQ2_XXS/GLM-5.2-UD-IQ2_XXS-00001-of-00005.gguf",
-                 model_hf_token_file=str(token))
-    assert "glmstack model | Hub token (0600, root only)" in run.changed
-    download = next(command for command in run.commands if " download " in command)
-    assert re.search(rf"HF_TOKEN_PATH=/etc/glmstack/hf-token \S+/venvs/hf/bin/hf download "
-                     rf"unsloth/GLM-5.2-GGUF --revision {revision} --include 'UD-IQ2_XXS/\*'", download)
+    hub = {"model_source": "hf://unsloth/GLM-5.2-GGUF", "model_revision": revision, "model_files": {},
+           "model_entry": "UD-IQ2_XXS/GLM-5.2-UD-IQ2_XXS-00001-of-00005.gguf", "model_hf_token_file": str(token),
+           "model_hf_endpoint": "http://hub.lab.example:8080", "model_exclude": ["*.md"]}
+    run = deploy(captured("debian12-converged"), **hub)
+    assert run.changed[:4] == ["glmstack model | Python for the hub client",
+                               "glmstack model | Hub token (0600, root only)",
+                               "glmstack model | Hub download checker", "glmstack model | Weights fetch script"]
+    script = fetch_script(resolve("n", {**PLAN_DATA, **hub}))
+    assert "export HF_HUB_DISABLE_TELEMETRY=1 HF_ENDPOINT=http://hub.lab.example:8080 " \
+           "HF_TOKEN_PATH=/etc/glmstack/hf-token" in script
+    assert re.search(rf"\S+/venvs/hf/bin/hf download unsloth/GLM-5.2-GGUF --revision {revision} "
+                     rf"--include 'UD-IQ2_XXS/\*' --exclude '\*.md' --local-dir", script)
+    # Checked against the hub's sums after the download, and downloaded once more if a file is bad.
+    assert re.search(r"hf download .*&& \S+/bin/python /opt/glmstack/lib/verify_hub.py verify .* \|\| "
+                     r"\{ \S+/hf download .*&& \S+/python \S+/verify_hub.py verify", script)
     assert all("hf_not_a_real_token_1234" not in command for command in run.commands)
-    assert run.ran("uv pip install --quiet --python /opt/glmstack/venvs/hf/bin/python huggingface_hub==")
+    assert "hf_not_a_real_token_1234" not in script
+    assert "uv pip install --quiet --python /opt/glmstack/venvs/hf/bin/python huggingface_hub==" in script
 
 
 def test_bad_host_data_stops_before_any_operation():

@@ -11,6 +11,8 @@ from fakehost import run_deploy
 from gpu_states import OLD_DRIVER, UBUNTU_2204, UBUNTU_2404, NvidiaHost
 
 from glmstack.catalog import load_catalog
+from glmstack.config import resolve
+from roles.model import fetch_script
 
 H200 = {"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}
 B200 = {"accelerator": "b200", "model": "glm-5.2-fp8", "engine": "vllm"}
@@ -39,6 +41,8 @@ def fresh_h200():
 
 def test_fresh_hgx_gets_repository_driver_toolkit_fabric_then_engine_in_order(fresh_h200):
     order = [
+        # The weights download starts first and runs while everything below installs.
+        "systemctl start --no-block glmstack-weights-glm-5.2-fp8.service",
         "sed -i -E '/^Components:/{/contrib/!s/$/ contrib/}'",  # Debian: contrib for the driver's deps
         "install --no-install-recommends linux-headers-6.1.0-28-amd64 dkms",
         "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/cuda-keyring_1.1-1_all.deb",
@@ -52,10 +56,12 @@ def test_fresh_hgx_gets_repository_driver_toolkit_fabric_then_engine_in_order(fr
         "systemctl start nvidia-persistenced.service",
         "systemctl start nvidia-fabricmanager.service",
         "uv venv --quiet --python python3 /opt/glmstack/venvs/vllm-0.23.0-",
-        "hf download zai-org/GLM-5.2-FP8 --revision ba978f7d347eaf65d22f1a86833408afdb953541",
+        "echo state=$(systemctl is-active glmstack-weights-glm-5.2-fp8.service)",  # waits for the weights
         "systemctl start vllm.service",
     ]
     fresh_h200.assert_in_order(order)
+    script = fetch_script(resolve("h200-1", H200))
+    assert "hf download zai-org/GLM-5.2-FP8 --revision ba978f7d347eaf65d22f1a86833408afdb953541" in script
 
 
 def test_fresh_hgx_engine_is_the_catalog_pin_proven_with_deepgemm(fresh_h200):

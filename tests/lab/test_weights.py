@@ -1,0 +1,180 @@
+"""Weights from a Hub-compatible endpoint on the lab network, fetched by the real huggingface_hub
+client on the node (HF_ENDPOINT), with a token: verified against the hub's sums, resumed after a
+kill, repaired after corruption, and the token never shown.
+
+The repository is made at test time: the tiny GGUF the engine serves plus synthetic safetensors
+shards (GLMSTACK_WEIGHTS_SHARD_MB each, 96 by default) and their index, so the hub client moves
+real volume. The endpoint is glmstack.lab.hub, which answers the routes the client uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+
+import pytest
+
+from glmstack.config import resolve
+from glmstack.lab import lab, leaks
+from glmstack.lab.hub import scan_repositories, serve_hub, sha256_of
+from glmstack.lab.network import GATEWAY
+from glmstack.lab.profile import TINY_MODEL, cpu_profile_data, models_dir, run_deploy, start_deploy
+from roles.model import fetch_lock, ready_marker, weights_unit
+from roles.service import curl_as_client
+
+pytestmark = pytest.mark.lab
+HUB_PORT = 8098
+REPO = "lab/glm-5.2-tiny"
+SHARDS = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+SHARD_BYTES = int(os.environ.get("GLMSTACK_WEIGHTS_SHARD_MB", "96")) * 1024 * 1024
+
+
+def make_repository(root, paths) -> None:
+    repo = root / REPO
+    repo.mkdir(parents=True)
+    shutil.copy(models_dir(paths) / TINY_MODEL, repo / TINY_MODEL)
+    for name in SHARDS:
+        with open(repo / name, "wb") as handle:
+            for _ in range(SHARD_BYTES // (8 << 20)):
+                handle.write(os.urandom(8 << 20))
+    (repo / "model.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {}, "weight_map": {f"layer.{i}": name for i, name in enumerate(SHARDS)}}))
+    (repo / "config.json").write_text(json.dumps({"model_type": "glm_moe_dsa"}))
+
+
+@pytest.fixture(scope="module")
+def hub_node(tmp_path_factory):
+    paths = lab.LabPaths.from_env()
+    root = tmp_path_factory.mktemp("hub")
+    lab.down(paths)
+    try:
+        node = lab.up(1, paths)[0]
+        base = cpu_profile_data(paths)
+        make_repository(root, paths)
+        token = root / "hf-token"
+        token.write_text(f"hf_lab{secrets.token_hex(16)}\n")
+        token.chmod(0o600)
+        data = {**base, "model_source": f"hf://{REPO}", "model_revision": scan_repositories(root)[REPO].commit,
+                "model_entry": TINY_MODEL, "model_files": {}, "model_include": [],
+                "model_hf_endpoint": f"http://{GATEWAY}:{HUB_PORT}", "model_hf_token_file": str(token)}
+        yield {"paths": paths, "node": node, "root": root, "data": data, "token": token.read_text().strip(),
+               "host": lab.node_connection(node["address"], paths)}
+    finally:
+        lab.down(paths)
+
+
+def deploy(hub_node, name: str, data_changes: dict | None = None) -> tuple:
+    data = {**hub_node["data"], **(data_changes or {})}
+    inventory = lab.write_inventory(hub_node["paths"], extra_data=data,
+                                    output=hub_node["root"].parent / f"{name}.py")
+    return data, inventory
+
+
+def repository_files(hub_node) -> dict[str, str]:
+    repo = hub_node["root"] / REPO
+    return {path.name: sha256_of(path) for path in repo.iterdir()}
+
+
+def test_hub_download_is_verified_served_and_keeps_the_token_secret(hub_node):
+    host, data = hub_node["host"], hub_node["data"]
+    _, inventory = deploy(hub_node, "hub")
+    requests: list = []
+    with leaks.process_samples(host):
+        with serve_hub(hub_node["root"], port=HUB_PORT, token=hub_node["token"], requests=requests):
+            first = run_deploy(inventory, options=("--diff", "-vvv"))
+        second = run_deploy(inventory, options=("--diff", "-vvv"))
+    assert first.returncode == 0, first.stderr[-4000:]
+    assert second.results["totals"]["success"] == 0, second.changed_operations
+
+    plan = resolve(hub_node["node"]["address"], data)
+    for name, digest in repository_files(hub_node).items():
+        assert host.file(f"{plan.model.directory}/{name}").sha256sum == digest, name
+    assert host.file(ready_marker(plan)).content_string.strip() == plan.model.fingerprint
+    journal = host.check_output(f"journalctl -u {weights_unit(plan)} --no-pager -o cat")
+    assert f"verified {len(SHARDS) + 3} files against the Hub's sums" in journal
+    served = host.check_output(curl_as_client(plan, f"http://127.0.0.1:{plan.port}/v1/models"))
+    assert plan.served_model_name in served
+    # The hub saw the token on every repository request, so the client read it from its file.
+    repository_requests = [r for r in requests if r[1].startswith((f"/api/models/{REPO}", f"/{REPO}/"))]
+    assert repository_requests and all(authorized for _, _, authorized in repository_requests), requests
+
+    places = leaks.places(host, [weights_unit(plan), f"{plan.unit_name}.service"],
+                          [run.stdout + run.stderr for run in (first, second)])
+    assert "hf download" in places["process list"] and "pyinfra" not in places["process list"]
+    leaks.assert_absent({"the hub token": hub_node["token"]}, places)
+    token_file = host.file("/etc/glmstack/hf-token")
+    assert (token_file.user, token_file.mode) == ("root", 0o600)
+
+
+def test_download_killed_midway_keeps_completed_files_and_fetches_only_the_rest(hub_node):
+    """huggingface_hub 2.4.0 keeps every finished file but restarts a file cut off mid-way (it
+    downloads into a per-process temporary file, huggingface_hub PR 4228), so a rerun fetches
+    exactly the files that were not finished."""
+    host = hub_node["host"]
+    data, inventory = deploy(hub_node, "resumed", {"model_dir": "/var/lib/glmstack/models/resumed"})
+    plan = resolve(hub_node["node"]["address"], data)
+    total = sum((hub_node["root"] / REPO / name).stat().st_size for name in repository_files(hub_node))
+    on_disk = f"du -sb {plan.model.directory} 2>/dev/null | cut -f1"
+    with serve_hub(hub_node["root"], port=HUB_PORT, token=hub_node["token"], rate=20_000_000):
+        process = start_deploy(inventory)
+        deadline = time.monotonic() + 300
+        while int(host.check_output(on_disk) or 0) < total // 3:
+            assert time.monotonic() < deadline and process.poll() is None, "the download never got going"
+            time.sleep(0.5)
+        process.kill()
+        process.wait()
+        # As if the host lost the fetch too: freeze its process tree, parents first, then kill it.
+        pid = host.check_output(f"cat {fetch_lock(plan)}")
+        host.run_expect([0], "stop_tree() { kill -STOP $1 2>/dev/null || return 0; echo $1; "
+                             "for c in $(pgrep -P $1); do stop_tree $c; done; }; "
+                             f"kill -KILL $(stop_tree {pid})")
+    time.sleep(1)
+    listing = host.check_output(f"cd {plan.model.directory} && "
+                                "find . -path ./.cache -prune -o -type f -printf '%P %s\\n'")
+    finished = {name: int(size) for name, size in (line.split() for line in listing.splitlines())}
+    in_cache = int(host.check_output(on_disk)) - sum(finished.values())
+    assert finished and len(finished) < len(repository_files(hub_node)), finished
+    assert not host.file(ready_marker(plan)).exists
+
+    stats: dict = {}
+    with serve_hub(hub_node["root"], port=HUB_PORT, token=hub_node["token"], stats=stats):
+        rerun = run_deploy(inventory)
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    fetched = stats.get("bytes_sent", 0)
+    print(f"hub download rerun: {len(finished)} finished files ({sum(finished.values())} bytes) kept, "
+          f"{in_cache} bytes in the client's cache (cut-off files) dropped, {fetched} of {total} fetched again")
+    assert fetched == total - sum(finished.values())
+    for name, digest in repository_files(hub_node).items():
+        assert host.file(f"{plan.model.directory}/{name}").sha256sum == digest, name
+
+
+def test_file_changed_on_the_node_is_found_and_fetched_again(hub_node):
+    host = hub_node["host"]
+    data, inventory = deploy(hub_node, "hub")
+    plan = resolve(hub_node["node"]["address"], data)
+    shard = f"{plan.model.directory}/{SHARDS[1]}"
+    host.run_expect([0], f"printf 'bitrot' | dd of={shard} bs=1 seek=4096 conv=notrunc status=none")
+    stats: dict = {}
+    with serve_hub(hub_node["root"], port=HUB_PORT, token=hub_node["token"], stats=stats):
+        rerun = run_deploy(inventory)
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    assert "glmstack model | Wait for glm-5.2-gguf to be fetched and verified" in rerun.changed_operations
+    assert host.file(shard).sha256sum == repository_files(hub_node)[SHARDS[1]]
+    # Only the changed file travelled again.
+    assert stats["bytes_sent"] == (hub_node["root"] / REPO / SHARDS[1]).stat().st_size
+    assert run_deploy(inventory).results["totals"]["success"] == 0
+
+
+def test_file_mangled_in_transit_is_caught_by_the_hub_sums_and_fetched_again(hub_node):
+    host = hub_node["host"]
+    data, inventory = deploy(hub_node, "mangled", {"model_dir": "/var/lib/glmstack/models/mangled"})
+    plan = resolve(hub_node["node"]["address"], data)
+    with serve_hub(hub_node["root"], port=HUB_PORT, token=hub_node["token"], corrupt_once={SHARDS[0]}):
+        run = run_deploy(inventory)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert f"{SHARDS[0]}: checksum mismatch" in host.check_output(f"journalctl -u {weights_unit(plan)} -o cat")
+    for name, digest in repository_files(hub_node).items():
+        assert host.file(f"{plan.model.directory}/{name}").sha256sum == digest, name

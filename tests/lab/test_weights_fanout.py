@@ -1,0 +1,47 @@
+"""Weights downloaded once per lab: of three nodes, one fetches from the mirror and the other two
+receive the files from it over the lab network, at once, checked against the same sums."""
+
+from __future__ import annotations
+
+import pytest
+
+from glmstack.config import resolve_inventory
+from glmstack.lab import lab
+from glmstack.lab.profile import MODEL_PORT, TINY_MODEL, cpu_profile_data, models_dir, run_deploy
+from glmstack.lab.serve import serve_directory
+from roles.model import ready_marker, share_unit
+
+pytestmark = pytest.mark.lab
+
+
+def test_three_nodes_get_the_weights_with_one_download_from_the_mirror(tmp_path):
+    paths = lab.LabPaths.from_env()
+    lab.down(paths)
+    try:
+        nodes = lab.up(3, paths)
+        data = {**cpu_profile_data(paths), "model_fetch_from": nodes[0]["address"]}
+        inventory = lab.write_inventory(paths, extra_data=data, output=tmp_path / "three.py")
+        stats: dict = {}
+        with serve_directory(models_dir(paths), port=MODEL_PORT, stats=stats):
+            first = run_deploy(inventory)
+        assert first.returncode == 0, first.stderr[-4000:]
+        size = (models_dir(paths) / TINY_MODEL).stat().st_size
+        assert stats["bytes_sent"] == size, "the mirror served more than one copy"
+        seed = nodes[0]["address"]
+        assert f"glmstack model | Pass glm-5.2-gguf on to {nodes[1]['address']}, {nodes[2]['address']}" \
+            in first.changed_operations
+
+        plans = {plan.host: plan for plan in resolve_inventory(lab.inventory_hosts(paths, data))}
+        for node in nodes:
+            host, plan = lab.node_connection(node["address"], paths), plans[node["address"]]
+            assert host.file(f"{plan.model.directory}/{TINY_MODEL}").sha256sum == data["model_files"][TINY_MODEL]
+            assert host.file(ready_marker(plan)).content_string.strip() == plan.model.fingerprint
+            assert host.service(f"{plan.unit_name}.service").is_running
+        seed_host = lab.node_connection(seed, paths)
+        assert seed_host.run(f"systemctl is-active {share_unit(plans[seed])}").stdout.strip() != "active"
+
+        # Converged: nobody needs the weights, so nothing is served and nothing changes.
+        again = run_deploy(inventory)
+        assert again.returncode == 0 and again.results["totals"]["success"] == 0, again.changed_operations
+    finally:
+        lab.down(paths)
