@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv test test-fast test-lab test-slow bench-drift demo lab-down clean
+.PHONY: venv test test-fast test-lab test-slow bench-drift bench-weights demo lab-down clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ test-slow: venv
 # Root, network to the package index (ansible-core): drift check on 1 and 8 lab nodes vs ansible-core.
 bench-drift: venv
 	$(BIN)/python -m benchmarks.bench_drift
+
+# Root, a few GB of disk: the weights download's throughput, fan-out to 3 nodes, time to serve.
+bench-weights: venv
+	$(BIN)/python -m benchmarks.bench_weights
 
 demo: venv
 	$(BIN)/python -m glmstack.lab.demo

@@ -171,6 +171,7 @@ class NvidiaPlan:
     repo_url: str
     keyring_deb: str
     keyring_file: str
+    key_fingerprint: str
     distributions: tuple[tuple[str, str], ...]
     architectures: tuple[tuple[str, str], ...]
     cuda_line: str
@@ -191,6 +192,8 @@ class NvidiaPlan:
     dcgm_package: str | None
     # RHEL 9 (dnf): the branch's module stream and package names, and what holds them.
     rpm_gpg_key: str = ""
+    rpm_key_sha256: str = ""
+    rpm_key_file: str = ""
     rpm_module_stream: str = ""
     rpm_driver_packages: tuple[str, ...] = ()
     rpm_fabricmanager_packages: tuple[str, ...] = ()
@@ -208,6 +211,9 @@ class AmdPlan:
     upstream_url: str
     installer_deb: str
     installer_rpm: str
+    key_url: str
+    key_fingerprint: str
+    rpm_key_file: str
     codenames: tuple[tuple[str, str], ...]
     rocm: str
     package_version: str
@@ -568,6 +574,7 @@ def _plan_nvidia(config: HostConfig, catalog: Catalog, problems: list) -> Nvidia
         repo_url=repo_url,
         keyring_deb=platform.repository.keyring_deb,
         keyring_file=platform.repository.keyring_file,
+        key_fingerprint=platform.repository.key_fingerprint,
         distributions=tuple(sorted(platform.repository.distributions.items())),
         architectures=tuple(sorted(platform.repository.architectures.items())),
         cuda_line=line,
@@ -587,6 +594,8 @@ def _plan_nvidia(config: HostConfig, catalog: Catalog, problems: list) -> Nvidia
         reboot_timeout=config.nvidia_reboot_timeout,
         dcgm_package=platform.dcgm_package.format(cuda_major=cuda_major) if config.nvidia_dcgm else None,
         rpm_gpg_key=platform.repository.rpm_gpg_key,
+        rpm_key_sha256=platform.repository.rpm_key_sha256,
+        rpm_key_file=platform.repository.rpm_key_file,
         rpm_module_stream=pinned.rpm.module_stream,
         rpm_driver_packages=tuple(pinned.rpm.packages),
         rpm_fabricmanager_packages=tuple(pinned.rpm.fabricmanager_packages),
@@ -622,6 +631,9 @@ def _plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan |
         upstream_url=platform.repository.base_url.rstrip("/"),
         installer_deb=platform.repository.installer_deb,
         installer_rpm=platform.repository.installer_rpm,
+        key_url=f"{repo_url.rstrip('/')}/{platform.repository.key_path}",
+        key_fingerprint=platform.repository.key_fingerprint,
+        rpm_key_file=platform.repository.rpm_key_file,
         codenames=tuple(sorted(platform.repository.codenames.items())),
         rocm=rocm,
         package_version=release.package_version,

@@ -199,11 +199,18 @@ class Recipe(Strict):
         return tunables
 
 
+FINGERPRINT = r"^[0-9A-F]{40}$"
+SHA256 = r"^[0-9a-f]{64}$"
+
+
 class NvidiaRepository(Strict):
     base_url: str = Field(pattern=r"^https?://")
     keyring_deb: str
     keyring_file: str = Field(pattern=r"^/")
+    key_fingerprint: str = Field(pattern=FINGERPRINT)
     rpm_gpg_key: str
+    rpm_key_sha256: str = Field(pattern=SHA256)
+    rpm_key_file: str = Field(pattern=r"^/")
     distributions: dict[str, str]
     architectures: dict[str, str]
 
@@ -259,6 +266,9 @@ class AmdRepository(Strict):
     base_url: str = Field(pattern=r"^https?://")
     installer_deb: str
     installer_rpm: str
+    key_path: str
+    key_fingerprint: str = Field(pattern=FINGERPRINT)
+    rpm_key_file: str = Field(pattern=r"^/")
     codenames: dict[str, str]
 
 

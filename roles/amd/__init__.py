@@ -21,6 +21,7 @@ from pyinfra.operations import files, server
 
 from glmstack.facts import AmdgpuDriver, AptHeldPackages, DnfVersionLocks, FindInFile
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
+from glmstack.vendor_keys import GPG_PACKAGE, deb_keys_check, rpm_key_import, rpm_signature_check
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
@@ -74,11 +75,18 @@ def install_installer(plan: DeployPlan):
     if any(str(v).split(":")[-1].startswith(plan.amd.package_version) for v in version):
         host.noop(f"amdgpu-install {plan.amd.package_version} is installed")
         return
+    amd = plan.amd
     if package_family() == "rpm":
-        yield f"dnf install -y {shlex.quote(installer_url(plan))}"
+        # dnf does not check the signature of a package given by URL: import ROCm's key (its
+        # fingerprint checked), then check the package with it before installing.
+        rpm = "/tmp/glmstack-amdgpu-install.rpm"
+        yield rpm_key_import(amd.key_url, amd.key_fingerprint, amd.rpm_key_file, "AMD")
+        yield (f"curl -fsSL --retry 3 -o {rpm} {shlex.quote(installer_url(plan))} && "
+               f"{{ {rpm_signature_check(rpm, 'AMD')}; }} && dnf install -y {rpm} && rm -f {rpm}")
         return
     deb = "/tmp/glmstack-amdgpu-install.deb"
     yield (f"curl -fsSL --retry 3 -o {deb} {shlex.quote(installer_url(plan))} && "
+           f"{{ {deb_keys_check(deb, amd.key_fingerprint, 'AMD')}; }} && "
            "{ apt-mark unhold amdgpu-install >/dev/null 2>&1 || true; } && "
            f"dpkg -i {deb} && rm -f {deb}")
 
@@ -145,6 +153,7 @@ def install_amd(plan: DeployPlan) -> None:
         ubuntu = distribution().get("name") == "Ubuntu"
         kernel_packages = [p.format(kernel=kernel) for p in amd.kernel_packages
                            if ubuntu or not p.startswith("linux-modules-extra")]
+    ensure_packages("GnuPG, to check AMD's key", [GPG_PACKAGE])
     install_installer(name=f"amdgpu-install for ROCm {amd.rocm}", plan=plan)
     sources_on_mirror(name="AMD's package sources on the mirror", amd=amd)
     ensure_packages("Kernel headers", kernel_packages)

@@ -139,6 +139,13 @@ def _progress_reporter(plan: DeployPlan, total_command: str) -> list[str]:
     line = (f'weights {plan.config.model}: %.2f of %.2f GB (%d%%), %.1f MB/s, %d min left\\n')
     return [
         f"total=$({total_command})",
+        # Before any byte moves: enough room for what is not on disk yet.
+        'mkdir -p "$dir"; have=$(du -sb "$dir" | cut -f1); free=$(df --output=avail -B1 "$dir" | tail -1)',
+        'if [ $((total - have)) -gt "$free" ]; then',
+        f'  awk -v need="$((total - have))" -v free="$free" -v dir="$dir" \'BEGIN {{ printf "weights '
+        f'{plan.config.model}: %.1f GB more needed in %s, %.1f GB free there\\n", need / 1e9, dir, free / 1e9 }}\' >&2',
+        "  exit 1",
+        "fi",
         "(",
         '  started=$(date +%s); first=$(du -sb "$dir" | cut -f1); n=0',
         "  while sleep 5; do",

@@ -21,6 +21,7 @@ from pyinfra import host
 from pyinfra.api import deploy, operation
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.dnf import DnfEnabledModules
+from pyinfra.facts.files import Sha256File
 from pyinfra.facts.server import Arch, KernelVersion
 from pyinfra.operations import files, server, systemd
 
@@ -33,6 +34,7 @@ from glmstack.facts import (
     PciDevices,
 )
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
+from glmstack.vendor_keys import deb_keys_check, rpm_key_import_by_sum
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
@@ -182,7 +184,17 @@ def install_keyring(plan: DeployPlan, url: str):
         return
     deb = f"/tmp/glmstack-{plan.nvidia.keyring_deb}"
     yield (f"curl -fsSL --retry 3 -o {shlex.quote(deb)} {shlex.quote(url + '/' + plan.nvidia.keyring_deb)} && "
+           f"{{ {deb_keys_check(deb, plan.nvidia.key_fingerprint, 'NVIDIA')}; }} && "
            f"dpkg -i {shlex.quote(deb)} && rm -f {shlex.quote(deb)}")
+
+
+@operation()
+def import_rpm_key(nvidia: NvidiaPlan, url: str):
+    """NVIDIA's RPM signing key, imported only with the sum NVIDIA publishes for it."""
+    if host.get_fact(Sha256File, path=nvidia.rpm_key_file) == nvidia.rpm_key_sha256:
+        host.noop(f"{nvidia.rpm_key_file} is NVIDIA's key")
+        return
+    yield rpm_key_import_by_sum(f"{url}/{nvidia.rpm_gpg_key}", nvidia.rpm_key_sha256, nvidia.rpm_key_file, "NVIDIA")
 
 
 @operation()
@@ -234,8 +246,9 @@ def _repository(plan: DeployPlan, url: str, directory: str) -> None:
     arch_dir = url.rsplit("/", 1)[-1]
     name = f"cuda-{directory}-{arch_dir}"
     if package_family() == "rpm":
+        import_rpm_key(name="NVIDIA repository key", nvidia=nvidia, url=url)
         files.put(name="NVIDIA repository", dest=f"/etc/yum.repos.d/{name}.repo", mode="644", src=StringIO(
-            f"[{name}]\nname={name}\nbaseurl={url}\nenabled=1\ngpgcheck=1\ngpgkey={url}/{nvidia.rpm_gpg_key}\n"))
+            f"[{name}]\nname={name}\nbaseurl={url}\nenabled=1\ngpgcheck=1\ngpgkey=file://{nvidia.rpm_key_file}\n"))
         ensure_packages("dnf versionlock", [nvidia.rpm_versionlock_package])
         driver_module_stream(name=f"Driver branch {nvidia.driver_branch} (dnf module)", nvidia=nvidia)
         return

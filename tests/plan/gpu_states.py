@@ -59,7 +59,8 @@ def pci_listing(gpus: int, device: str, nvswitches: int) -> list[str]:
 # What `rpm -qa` lists on a minimal RHEL 9.4 beside what the deploy installs (constructed).
 RHEL_BASE_RPMS = [("ca-certificates", "2024.2.69_v8.0.303-91.4.el9_4"), ("curl", "7.76.1-29.el9_4"),
                   ("coreutils", "8.32-35.el9"), ("tar", "1.34-6.el9_4"), ("gzip", "1.12-1.el9"),
-                  ("chrony", "4.5-1.el9"), ("python3", "3.9.18-3.el9_4.5"), ("dnf", "4.14.0-9.el9")]
+                  ("chrony", "4.5-1.el9"), ("python3", "3.9.18-3.el9_4.5"), ("dnf", "4.14.0-9.el9"),
+                  ("gnupg2", "2.3.3-4.el9")]
 RHEL_REPOSITORIES = ["rhel-9-for-x86_64-appstream-rpms", "rhel-9-for-x86_64-baseos-rpms"]
 
 HARDWARE = {  # accelerator -> (GPUs, PCI device id, NVSwitches)
@@ -252,7 +253,8 @@ class NvidiaHost(ConstructedHost):
         url = f"{nvidia.repo_url}/rhel9/x86_64"
         self.file("/etc/yum.repos.d/cuda-rhel9-x86_64.repo",
                   f"[cuda-rhel9-x86_64]\nname=cuda-rhel9-x86_64\nbaseurl={url}\nenabled=1\ngpgcheck=1\n"
-                  f"gpgkey={url}/{nvidia.rpm_gpg_key}\n", "-rw-r--r--")
+                  f"gpgkey=file://{nvidia.rpm_key_file}\n", "-rw-r--r--")
+        self.answer(f"sha256sum {nvidia.rpm_key_file} 2>", [f"{nvidia.rpm_key_sha256}  {nvidia.rpm_key_file}"])
         self.file(NOUVEAU_BLACKLIST, NOUVEAU_CONFIG, "-rw-r--r--")
         self.file(DRACUT_OMIT, DRACUT_CONFIG, "-rw-r--r--")
         for directory in ("/etc/yum.repos.d", "/etc/dracut.conf.d"):
@@ -303,7 +305,8 @@ class AmdHost(ConstructedHost):
         else:
             self.packages(("amdgpu-install", amd.package_version), ("amdgpu-dkms", "1:6.12.12.60402-2187215.24.04"),
                           ("rocm", "7.2.1.70201-81~24.04"), ("python3-setuptools", "68.1.2-2ubuntu1"),
-                          ("python3-wheel", "0.42.0-2"), (f"linux-headers-{UBUNTU_KERNEL}", "6.8.0-60.63"),
+                          ("python3-wheel", "0.42.0-2"), ("gnupg", "2.4.4-2ubuntu17"),
+                          (f"linux-headers-{UBUNTU_KERNEL}", "6.8.0-60.63"),
                           (f"linux-modules-extra-{UBUNTU_KERNEL}", "6.8.0-60.63"),
                           *((p, "1") for p in plan.engine_env.system_packages))
             self.held(*amd.held_packages)

@@ -120,8 +120,14 @@ def test_fresh_rhel_uses_the_rpm_installer_grubby_and_version_locks(monkeypatch)
     after = AmdHost(data, RHEL_9).amdgpu("6.12.12", "6.12.12").answer("/proc/uptime", ["30"])
     run = run_deploy(data, before.responses(), after=(REBOOT, after.responses()))
     order = [
-        "dnf install -y https://repo.radeon.com/amdgpu-install/7.2.1/rhel/9.6/"
-        "amdgpu-install-7.2.1.70201-1.el9.noarch.rpm",
+        # ROCm's key, its fingerprint checked, imported; the installer's signature checked with it.
+        "curl -fsSL --retry 3 -o /etc/pki/rpm-gpg/RPM-GPG-KEY-ROCM.new https://repo.radeon.com/rocm/rocm.gpg.key",
+        "grep -qx CA8BB4727A47B4D09B4EE8969386B48A1A693C5C",
+        "rpm --import /etc/pki/rpm-gpg/RPM-GPG-KEY-ROCM",
+        "curl -fsSL --retry 3 -o /tmp/glmstack-amdgpu-install.rpm https://repo.radeon.com/amdgpu-install/7.2.1/"
+        "rhel/9.6/amdgpu-install-7.2.1.70201-1.el9.noarch.rpm",
+        "rpm -K /tmp/glmstack-amdgpu-install.rpm | grep -q 'signatures OK'",
+        "dnf install -y /tmp/glmstack-amdgpu-install.rpm",
         "dnf install -y kernel-headers kernel-devel-5.14.0-427.13.1.el9_4.x86_64 kernel-devel-matched",
         "dnf install -y amdgpu-dkms",
         "grubby --update-kernel=ALL --args=iommu=pt",
@@ -163,3 +169,10 @@ def test_unit_opens_only_kfd_and_render_nodes_with_the_seed_environment():
                   "--gpu-memory-utilization 0.8 --max-model-len 524288 --max-num-seqs 32",
                   "--speculative-config.num_speculative_tokens 5"):
         assert flags in argv
+
+
+def test_installer_package_is_installed_only_with_rocms_key_in_it():
+    run = run_deploy(MI300X, AmdHost(MI300X).responses(), allow_failure=True)
+    installer = next(c for c in run.commands if "amdgpu-install_7.2.1.70201-1_all.deb" in c)
+    assert installer.index("dpkg-deb -x /tmp/glmstack-amdgpu-install.deb") < installer.index(
+        "grep -qx CA8BB4727A47B4D09B4EE8969386B48A1A693C5C") < installer.index("dpkg -i")

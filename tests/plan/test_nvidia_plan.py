@@ -291,3 +291,20 @@ def test_rhel_fabric_manager_locked_at_another_version_is_replaced_alone():
     assert run.changed == [f"glmstack nvidia | Fabric manager {PIN}"]
     assert run.index_of("dnf versionlock delete nvidia-fabricmanager") < run.index_of(
         f"{DNF_INSTALL} nvidia-fabricmanager-{PIN}")
+
+
+def test_keyring_package_is_installed_only_with_nvidias_key_in_it(fresh_h200):
+    keyring = next(c for c in fresh_h200.commands if "cuda-keyring_1.1-1_all.deb" in c)
+    # Unpacked aside and its key checked before dpkg runs the package.
+    assert keyring.index("dpkg-deb -x /tmp/glmstack-cuda-keyring_1.1-1_all.deb") < keyring.index(
+        "grep -qx EB693B3035CD5710E231E123A4B469963BF863CC") < keyring.index("dpkg -i")
+    fresh_h200.assert_in_order(["install --no-install-recommends linux-headers-6.1.0-28-amd64 dkms gnupg",
+                                "cuda-keyring_1.1-1_all.deb"])
+
+
+def test_rhel_repository_trusts_only_the_key_with_nvidias_published_sum():
+    run = deploy(H200, NvidiaHost(H200).rhel())
+    key = next(c for c in run.commands if "D42D0685.pub" in c)
+    assert ("d0664fbbdb8c32356d45de36c5984617217b2d0bef41b93ccecd326ba3b80c87  "
+            "/etc/pki/rpm-gpg/RPM-GPG-KEY-NVIDIA.new") in key
+    assert key.index("sha256sum -c --strict") < key.index("rpm --import /etc/pki/rpm-gpg/RPM-GPG-KEY-NVIDIA")
