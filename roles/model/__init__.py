@@ -28,20 +28,23 @@ VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
 # Shell functions the fetch scripts share: verify a file, download one with resume.
 SHELL_HELPERS = r"""
 verify() { echo "$2  $1" | sha256sum -c --status -; }
+download() { curl -fL --retry 5 --retry-delay 2 --speed-limit 1024 --speed-time 60 --silent --show-error "$@"; }
 fetch() {
   target="$dir/$1"
   if [ -f "$target" ] && verify "$target" "$2"; then return 0; fi
   mkdir -p "$(dirname "$target")"
-  if ! { [ -f "$target.partial" ] && verify "$target.partial" "$2"; }; then
+  if [ -s "$target.partial" ] && ! verify "$target.partial" "$2"; then
     # Resume what an interrupted run left; a mirror that cannot serve byte ranges gets a fresh start.
-    curl -fL --retry 5 --retry-delay 2 --speed-limit 1024 --speed-time 60 --continue-at - --silent \
-      --show-error -o "$target.partial" "$base/$1" || {
-      rm -f "$target.partial"
-      curl -fL --retry 5 --retry-delay 2 --speed-limit 1024 --speed-time 60 --silent --show-error \
-        -o "$target.partial" "$base/$1"
-    }
+    download --continue-at - -o "$target.partial" "$base/$1" || rm -f "$target.partial"
   fi
-  if ! verify "$target.partial" "$2"; then
+  if [ -s "$target.partial" ]; then
+    got=$(sha256sum < "$target.partial" | cut -d' ' -f1)
+  else
+    # Hashed as it arrives, so the file is not read a second time.
+    got=$(set -o pipefail; download "$base/$1" | tee "$target.partial" | sha256sum | cut -d' ' -f1) || {
+      echo "could not fetch $1 from $base; rerun to resume" >&2; exit 1; }
+  fi
+  if [ "$got" != "$2" ]; then
     rm -f "$target.partial"
     echo "sha256 mismatch for $1 from $base: removed, rerun to fetch it again" >&2
     exit 1
@@ -69,9 +72,14 @@ def hf_cli(plan: DeployPlan) -> str:
 
 def _verify_listed_files(model: ModelPlan) -> list[str]:
     q = shlex.quote
-    lines = [f'verify "$dir"/{q(name)} {digest} || {{ echo "sha256 mismatch for {name}" >&2; exit 1; }}'
-             for name, digest in model.files]
-    return lines + [f'test -f "$dir"/{q(model.entry)} || {{ echo "missing {model.entry}" >&2; exit 1; }}']
+    return [f'verify "$dir"/{q(name)} {digest} || {{ echo "sha256 mismatch for {name}" >&2; exit 1; }}'
+            for name, digest in model.files]
+
+
+def _entry_check(model: ModelPlan) -> list[str]:
+    if model.entry is None:
+        return []
+    return [f'test -f "$dir"/{shlex.quote(model.entry)} || {{ echo "missing {model.entry}" >&2; exit 1; }}']
 
 
 def _hf_tool_commands(plan: DeployPlan) -> list[str]:
@@ -227,7 +235,9 @@ def fetch_script(plan: DeployPlan) -> str:
         lines += _http_commands(plan)
     elif model.kind == "hf":
         lines += _hub_commands(plan)
-    lines += _verify_listed_files(model)
+    if model.kind != "http" and not plan.weights_seed:  # fetch() checked those files as they arrived
+        lines += _verify_listed_files(model)
+    lines += _entry_check(model)
     if model.kind != "path":
         group = plan.config.base_service_group
         lines += [f'chown -R root:{q(group)} "$dir"', 'chmod -R u=rwX,g=rX,o= "$dir"']
