@@ -124,7 +124,9 @@ def fan_out(paths, sums: dict[str, str]) -> None:
     def weights_window(data: dict, targets: list) -> float:
         plan = resolve_inventory(lab.inventory_hosts(paths, data))[0]
         windows = [unit_seconds(host, weights_unit(plan)) for host in targets]
-        return max(end for _, end in windows) - min(start for start, _ in windows)
+        first = min(start for start, _ in windows)
+        print("    per node (s): " + ", ".join(f"{start - first:.1f} to {end - first:.1f}" for start, end in windows))
+        return max(end for _, end in windows) - first
 
     one = bench_data(paths, sums, "fan-one")
     single = REPO_ROOT / ".bench" / "fan-single.py"  # the first node alone

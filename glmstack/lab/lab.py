@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pprint
 import shutil
 import socket
 from dataclasses import dataclass
@@ -223,6 +224,6 @@ def write_inventory(paths: LabPaths | None = None, extra_data: dict[str, Any] | 
     output.write_text(
         "# Written by `glmstack lab inventory`: the nodes of the local lab. Regenerate, do not edit.\n"
         f"from glmstack.inventory import {helper}\n\n"
-        f"lab = {helper}({json.dumps(hosts, indent=4)})\n"
+        f"lab = {helper}({pprint.pformat(hosts, width=110, sort_dicts=False)})\n"
     )
     return output

@@ -182,10 +182,19 @@ def _http_commands(plan: DeployPlan) -> list[str]:
 
 
 def _seed_commands(plan: DeployPlan) -> list[str]:
-    """From the host that fetched them from the source, by the sums it verified them against."""
+    """From the host that fetched them from the source, by the sums it verified them against. It
+    serves them as soon as it has verified them, so this waits for its manifest to appear."""
     manifest = f'"$dir/{MANIFEST}"'
+    timeout = plan.config.model_fetch_from_timeout
     return [f"base={shlex.quote(plan.weights_share_url)}", f'mkdir -p "$dir/{posixpath.dirname(MANIFEST)}"',
-            f"curl -fsS --retry 5 --retry-delay 2 -o {manifest}.new \"$base/{MANIFEST}\"",
+            "waited=0",
+            f"until curl -fsS --max-time 30 -o {manifest}.new \"$base/{MANIFEST}\" 2>/dev/null; do",
+            f"  [ $((waited % 60)) -ne 0 ] || echo 'weights {plan.config.model}: waiting for {plan.weights_seed} "
+            "to have them'",
+            f"  [ $waited -lt {timeout} ] || {{ echo 'weights {plan.config.model}: {plan.weights_seed} did not serve "
+            f"them within {timeout} s' >&2; exit 1; }}",
+            "  sleep 2; waited=$((waited + 2))",
+            "done",
             f"mv {manifest}.new {manifest}",
             f"listing() {{ awk '{{ print $2, $1 }}' {manifest}; }}",
             *_parallel_fetch(plan)]
@@ -226,6 +235,7 @@ def fetch_script(plan: DeployPlan) -> str:
         f'[ "$(cat {signature} 2>/dev/null)" = "$({files_signature_command(model.directory)})" ]; then exit 0; fi',
         # A stale marker must not survive a failed fetch of different weights.
         f"rm -f {marker}",
+        *([f"systemctl stop {share_unit(plan)} 2>/dev/null || true"] if plan.weights_peers else []),
         f"dir={q(model.directory)}",
         SHELL_HELPERS,
     ]
@@ -245,6 +255,9 @@ def fetch_script(plan: DeployPlan) -> str:
     lines.append(f"{files_signature_command(model.directory)} > {signature}")
     lines.append(f"printf '%s\\n' {model.fingerprint} > {marker}")
     lines.append(f"echo 'weights {plan.config.model}: in place and verified'")
+    if plan.weights_peers:
+        # Pass them on at once: the hosts receiving them are already waiting.
+        lines.append(f"systemctl start --no-block {share_unit(plan)}")
     return "\n".join(lines) + "\n"
 
 
@@ -265,6 +278,27 @@ def weights_unit_text(plan: DeployPlan) -> str:
         "Nice=10",
         "IOSchedulingClass=best-effort",
         "IOSchedulingPriority=6",
+        "",
+    ])
+
+
+def share_unit_text(plan: DeployPlan) -> str:
+    address = plan.config.address or plan.host
+    return "\n".join([
+        "# Managed by glmstack; changes here are overwritten on the next deploy.",
+        "[Unit]",
+        f"Description=glmstack: pass the weights of {plan.config.model} on to "
+        f"{' '.join(name for name, _ in plan.weights_peers)}",
+        "",
+        "[Service]",
+        f"User={plan.config.base_service_user}",
+        f"Group={plan.config.base_service_group}",
+        f"ExecStart=/usr/bin/python3 -m http.server --bind {address} --directory {plan.model.directory} "
+        f"{plan.config.model_share_port}",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
         "",
     ])
 
@@ -364,8 +398,11 @@ def start_model_download(plan: DeployPlan) -> bool:
     unit = files.put(name="Weights unit", src=StringIO(weights_unit_text(plan)),
                      dest=f"/etc/systemd/system/{weights_unit(plan)}", user="root", group="root", mode="644")
     reload = unit.will_change or script.will_change
-    # A host receiving the weights waits for the host that fetches them.
-    if plan.weights_seed is None and plan.config.model_fetch_early:
+    if plan.weights_peers:
+        share = files.put(name="Weights sharing unit", src=StringIO(share_unit_text(plan)),
+                          dest=f"/etc/systemd/system/{share_unit(plan)}", user="root", group="root", mode="644")
+        reload = reload or share.will_change
+    if plan.config.model_fetch_early:
         start_fetching(name=f"Start fetching {plan.config.model}", plan=plan, reload=reload)
     return reload
 
@@ -387,43 +424,40 @@ def peers_needing_weights(plan: DeployPlan) -> list[str]:
 
 
 @operation()
-def start_sharing(plan: DeployPlan, peers: list[str]):
-    """Serve the verified weights to the hosts that receive them, read-only, until they have them."""
-    unit, q = share_unit(plan), shlex.quote
+def start_sharing(plan: DeployPlan):
+    """Serve the verified weights to the hosts that receive them (the fetch starts this itself when
+    it ran in this run), and wait until the server answers."""
     address = plan.config.address or plan.host
-    url = f"http://{address}:{plan.config.model_share_port}/{MANIFEST}"
-    yield (f"systemctl stop {unit} 2>/dev/null; systemctl reset-failed {unit} 2>/dev/null; "
-           f"systemd-run --unit {unit} --description {q('glmstack: pass the weights to ' + ' '.join(peers))} "
-           f"--uid {q(plan.config.base_service_user)} --gid {q(plan.config.base_service_group)} "
-           "-p NoNewPrivileges=yes -p ProtectSystem=strict -p ProtectHome=yes -p PrivateTmp=yes "
-           f"python3 -m http.server --bind {q(address)} --directory {q(plan.model.directory)} "
-           f"{plan.config.model_share_port} && "
-           f"for i in $(seq 100); do curl -fsS -o /dev/null {q(url)} && exit 0; sleep 0.2; done; "
-           f"echo 'the weights server did not answer on {url}' >&2; exit 1")
+    url = shlex.quote(f"http://{address}:{plan.config.model_share_port}/{MANIFEST}")
+    yield (f"systemctl daemon-reload && systemctl start {share_unit(plan)} && "
+           f"for i in $(seq 100); do curl -fsS -o /dev/null {url} && exit 0; sleep 0.2; done; "
+           f"echo 'the weights server did not answer on '{url} >&2; exit 1")
 
 
 @deploy("glmstack model")
 def finish_model_download(plan: DeployPlan, reload: bool = False) -> bool:
-    """Wait for the weights, then pass them on; True when they were (re)fetched in this run (an
-    engine running on the old files restarts).
+    """Wait for the weights; True when they were (re)fetched in this run (an engine running on the
+    old files restarts).
 
-    The operations come in this order on every host, and pyinfra runs each on all hosts before the
-    next: the hosts fetching from the source finish, start serving, the receiving hosts fetch from
-    them all at once, and the serving stops.
+    A host receiving the weights fetches them as soon as the host fetching them from the source has
+    verified them and serves them (its fetch starts serving at its end). pyinfra runs each
+    operation on every host before the next: the fetching hosts finish, make sure they serve, the
+    receiving hosts finish, and the serving stops.
     """
-    refetched = False
-    if plan.weights_seed is None and not plan.config.model_fetch_early:
+    if not plan.config.model_fetch_early:
         start_fetching(name=f"Start fetching {plan.config.model}", plan=plan, reload=reload)
+    refetched = False
     if plan.weights_seed is None:
         refetched = wait_for_weights(name=f"Wait for {plan.config.model} to be fetched and verified",
                                      plan=plan).will_change
     peers = peers_needing_weights(plan)
-    if peers:
-        start_sharing(name=f"Pass {plan.config.model} on to {', '.join(peers)}", plan=plan, peers=peers)
+    serving = bool(peers) or (bool(plan.weights_peers) and refetched)
+    if serving:
+        start_sharing(name=f"Pass {plan.config.model} on to {', '.join(peers) or 'the hosts receiving it'}",
+                      plan=plan)
     if plan.weights_seed is not None:
-        start_fetching(name=f"Start fetching {plan.config.model} from {plan.weights_seed}", plan=plan, reload=reload)
         refetched = wait_for_weights(name=f"Wait for {plan.config.model} from {plan.weights_seed}",
                                      plan=plan).will_change
-    if peers:
+    if serving:
         server.shell(name=f"Stop passing {plan.config.model} on", commands=[f"systemctl stop {share_unit(plan)}"])
     return refetched

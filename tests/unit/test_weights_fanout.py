@@ -17,9 +17,16 @@ def test_a_multi_node_deployment_fetches_once_on_rank_0_and_passes_the_weights_o
     assert head.weights_seed is None and head.weights_peers == (("h100-2.lab.example", "10.0.0.12"),)
     assert worker.weights_seed == "10.0.0.11" and worker.weights_peers == ()
     script = fetch_script(worker)
-    assert "curl -fsS --retry 5 --retry-delay 2 -o \"$dir/.cache/glmstack/manifest\".new " \
+    # The worker waits for rank 0 to serve the verified weights, then fetches them from it.
+    assert "until curl -fsS --max-time 30 -o \"$dir/.cache/glmstack/manifest\".new " \
            "\"$base/.cache/glmstack/manifest\"" in script
+    assert "did not serve them within 86400 s" in script
     assert "base=http://10.0.0.11:8097" in script and "hf download" not in script
+    # Rank 0 serves them as soon as it has verified them (a leftover server is stopped first).
+    head = fetch_script(head)
+    assert head.index("systemctl stop glmstack-weights-share-glm-5.2-fp8.service") < head.index("hf download")
+    assert head.rindex("> /var/lib/glmstack/models/glm-5.2-fp8.ready") < head.rindex(
+        "systemctl start --no-block glmstack-weights-share-glm-5.2-fp8.service")
 
 
 def test_a_group_names_the_host_that_fetches_for_the_others():
