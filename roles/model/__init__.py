@@ -162,12 +162,14 @@ def _progress_reporter(plan: DeployPlan, total_command: str) -> list[str]:
         "    n=$((n + 1)); [ $((n % 6)) -eq 0 ] || continue",
         '    awk -v d="$got" -v t="$total" -v f="$first" -v s="$((now - started))" \'BEGIN {',
         "      r = (d - f) / (s > 0 ? s : 1); left = (r > 0 && t > d) ? (t - d) / r : 0",
-        f'      printf "{line}", d / 1e9, t / 1e9, t > 0 ? 100 * d / t : 0, r / 1e6, left / 60 }}\'',
+        # Parenthesized: in awk's printf arguments a bare ">" would redirect the output.
+        f'      printf "{line}", d / 1e9, t / 1e9, (t > 0 ? 100 * d / t : 0), r / 1e6, left / 60 }}\'',
         "  done",
         ") &",
         "reporter=$!",
         "disown $reporter",
-        f"trap 'kill $reporter 2>/dev/null; rm -f {progress}' EXIT",
+        # "|| true": under set -e a failing kill (the reporter gone already) would fail the run here.
+        f"trap 'kill $reporter 2>/dev/null || true; rm -f {progress}' EXIT",
     ]
 
 
