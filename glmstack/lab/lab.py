@@ -102,6 +102,10 @@ def up(count: int, paths: LabPaths | None = None) -> list[dict[str, Any]]:
     running = {n["name"]: n for n in state["nodes"]
                if nodes.is_our_nspawn(n["pid"], Path(n["root"]))}
     state["nodes"] = [n for n in state["nodes"] if n["name"] in running]
+    recorded = {n["pid"] for n in running.values()}
+    for pid, root in nodes.nspawns_under(paths.state_dir / "nodes"):
+        if pid not in recorded:
+            nodes.stop(pid, root)
     for index in range(count):
         name = nodes.node_name(index)
         if name in running:
@@ -145,6 +149,9 @@ def down(paths: LabPaths | None = None, purge_cache: bool = False) -> list[str]:
         if record.get("pid"):
             nodes.stop(record["pid"], Path(record["root"]))
         removed.append(f"node {record['name']} (pid {record.get('pid')})")
+    for pid, root in nodes.nspawns_under(paths.state_dir / "nodes"):
+        nodes.stop(pid, root)
+        removed.append(f"unrecorded node at {root} (pid {pid})")
     network.network_down(state)
     if state.get("bridge"):
         removed.append(f"bridge {network.BRIDGE}")

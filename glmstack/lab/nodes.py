@@ -103,6 +103,26 @@ def is_our_nspawn(pid: int, root: Path | None) -> bool:
     return root is None or f"--directory={root}".encode() in cmdline
 
 
+def nspawns_under(directory: Path) -> list[tuple[int, Path]]:
+    """The nspawn processes booting a root inside DIRECTORY, with their roots: a node booted by a
+    run interrupted before it recorded the PID is found this way, and only nodes of this lab are."""
+    found = []
+    prefix = f"--directory={directory}/".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not cmdline or not cmdline[0].endswith(b"systemd-nspawn"):
+            continue
+        for arg in cmdline:
+            if arg.startswith(prefix):
+                found.append((int(proc.name), Path(arg.removeprefix(b"--directory=").decode())))
+    return found
+
+
 def _reap(pid: int) -> None:
     """Collect the exit status when the node was started by this very process."""
     try:
