@@ -4,8 +4,9 @@
    against its sha256) against a plain parallel transfer of the same files with curl (as many at
    once, nothing checked), from the same local mirror, onto the same node.
 2. Fan-out: the weights onto 3 nodes against onto 1, with the mirror behind one shared uplink
-   (as the internet is for a lab): one node fetches and passes them on over the lab network; and,
-   for comparison, all 3 fetching from the mirror themselves.
+   (as the internet is for a lab): one node fetches and passes each file on over the lab network
+   as soon as it has verified it; and, for comparison, all 3 fetching from the mirror themselves.
+   The nodes are deployed once beforehand without these weights, so only the weights are measured.
 3. Time to serve on one fresh node, phase by phase, with the download overlapped with the
    engine build (the default) and without (model_fetch_early: false).
 
@@ -31,8 +32,8 @@ from glmstack.paths import REPO_ROOT
 from roles.model import weights_unit
 from roles.model.defaults import ModelSettings
 
-FILES = int(os.environ.get("BENCH_WEIGHTS_FILES", "8"))
-FILE_MB = int(os.environ.get("BENCH_WEIGHTS_MB", "256"))
+FILES = int(os.environ.get("BENCH_WEIGHTS_FILES", "32"))
+FILE_MB = int(os.environ.get("BENCH_WEIGHTS_MB", "64"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 UPLINK = int(os.environ.get("BENCH_UPLINK_MBPS", "100")) * 1_000_000  # the mirror's shared uplink, bytes/s
 # A link the deploy's hashing can keep up with on this machine: where the network, not the CPU, decides.
@@ -127,6 +128,10 @@ def fan_out(paths, sums: dict[str, str]) -> None:
         first = min(start for start, _ in windows)
         print("    per node (s): " + ", ".join(f"{start - first:.1f} to {end - first:.1f}" for start, end in windows))
         return max(end for _, end in windows) - first
+
+    # Every node first gets everything but these weights (packages, the engine build): on this one
+    # machine the nodes share its cores, and three installs beside the download would be measured too.
+    deploy(paths, bench_data(paths, {TINY_MODEL: sums[TINY_MODEL]}, "fan-warm"), "fan-warm.py")
 
     one = bench_data(paths, sums, "fan-one")
     single = REPO_ROOT / ".bench" / "fan-single.py"  # the first node alone

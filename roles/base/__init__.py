@@ -18,7 +18,7 @@ from glmstack.ops import distribution, ensure_packages, installed_packages, pack
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan
 
-BASE_PACKAGES = ("ca-certificates", "curl", "coreutils", "tar", "gzip")
+BASE_PACKAGES = ("ca-certificates", "curl", "coreutils", "openssl", "tar", "gzip")
 # Where extra CA certificates go, and the command that rebuilds the trust store, per package family.
 TRUST_STORE = {"deb": ("/usr/local/share/ca-certificates/glmstack/{name}.crt", "update-ca-certificates"),
                "rpm": ("/etc/pki/ca-trust/source/anchors/glmstack-{name}.crt", "update-ca-trust")}

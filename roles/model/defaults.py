@@ -35,7 +35,7 @@ class ModelSettings(BaseModel):
                     "None: a multi-node deployment's rank 0, else the source itself.")
     model_fetch_from_timeout: int = Field(
         86400, ge=60, description="Seconds a host receiving the weights waits for the host fetching them to "
-                                  "have them.")
+                                  "answer before it gives up.")
     model_share_port: int = Field(8097, ge=1, le=65535,
                                   description="Port a host passing weights to others serves them on, "
                                               "only while they fetch.")

@@ -43,7 +43,7 @@ def test_first_deploy_succeeds(first_deploy):
     assert first_deploy.returncode == 0, first_deploy.stderr[-4000:]
     assert not first_deploy.failed_operations
     changed = first_deploy.changed_operations
-    for step in ("glmstack llama.cpp | Build llama-server", "glmstack model | Wait for glm-5.2-gguf to be fetched",
+    for step in ("glmstack llama.cpp | Build llama-server", "glmstack model | Start fetching glm-5.2-gguf",
                  "glmstack service | Run llama-server"):
         assert any(name.startswith(step) for name in changed), f"{step} did not run: {changed}"
 

@@ -1,7 +1,10 @@
 """Weights downloaded once per lab: of three nodes, one fetches from the mirror and the other two
-receive the files from it over the lab network, at once, checked against the same sums."""
+receive each file from it over the lab network as soon as it is verified, checked against the same
+sums; when the fetching node fails, the others stop waiting and say so."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -9,7 +12,7 @@ from glmstack.config import resolve_inventory
 from glmstack.lab import lab
 from glmstack.lab.profile import MODEL_PORT, TINY_MODEL, cpu_profile_data, models_dir, run_deploy
 from glmstack.lab.serve import serve_directory
-from roles.model import ready_marker, share_unit
+from roles.model import ready_marker, share_unit, weights_unit
 
 pytestmark = pytest.mark.lab
 
@@ -43,5 +46,21 @@ def test_three_nodes_get_the_weights_with_one_download_from_the_mirror(tmp_path)
         # Converged: nobody needs the weights, so nothing is served and nothing changes.
         again = run_deploy(inventory)
         assert again.returncode == 0 and again.results["totals"]["success"] == 0, again.changed_operations
+
+        # The fetching node fails (the mirror's file does not match its sum): the receiving nodes
+        # stop waiting at once and say why, long before their timeout.
+        broken = {**data, "model_files": {TINY_MODEL: "0" * 64}, "model_fetch_from_timeout": 300,
+                  "model_dir": "/var/lib/glmstack/models/broken"}
+        inventory = lab.write_inventory(paths, extra_data=broken, output=tmp_path / "broken.py")
+        started = time.monotonic()
+        with serve_directory(models_dir(paths), port=MODEL_PORT):
+            failed = run_deploy(inventory)
+        elapsed = time.monotonic() - started
+        assert failed.returncode != 0
+        assert elapsed < 240, f"the deploy took {elapsed:.0f} s: the receiving nodes waited for their timeout"
+        for node in nodes[1:]:
+            journal = lab.node_connection(node["address"], paths).check_output(
+                f"journalctl -u {weights_unit(plans[node['address']])} --no-pager -o cat")
+            assert f"{seed} failed to fetch them" in journal, journal[-2000:]
     finally:
         lab.down(paths)

@@ -58,9 +58,9 @@ def pci_listing(gpus: int, device: str, nvswitches: int) -> list[str]:
 
 # What `rpm -qa` lists on a minimal RHEL 9.4 beside what the deploy installs (constructed).
 RHEL_BASE_RPMS = [("ca-certificates", "2024.2.69_v8.0.303-91.4.el9_4"), ("curl", "7.76.1-29.el9_4"),
-                  ("coreutils", "8.32-35.el9"), ("tar", "1.34-6.el9_4"), ("gzip", "1.12-1.el9"),
-                  ("chrony", "4.5-1.el9"), ("python3", "3.9.18-3.el9_4.5"), ("dnf", "4.14.0-9.el9"),
-                  ("gnupg2", "2.3.3-4.el9")]
+                  ("coreutils", "8.32-35.el9"), ("openssl", "3.0.7-27.el9"), ("tar", "1.34-6.el9_4"),
+                  ("gzip", "1.12-1.el9"), ("chrony", "4.5-1.el9"), ("python3", "3.9.18-3.el9_4.5"),
+                  ("dnf", "4.14.0-9.el9"), ("gnupg2", "2.3.3-4.el9")]
 RHEL_REPOSITORIES = ["rhel-9-for-x86_64-appstream-rpms", "rhel-9-for-x86_64-baseos-rpms"]
 
 HARDWARE = {  # accelerator -> (GPUs, PCI device id, NVSwitches)

@@ -107,7 +107,8 @@ def test_fresh_host_marks_weights_ready_only_after_verifying():
     digest = PLAN_DATA["model_files"]["glm-5.2-tiny-test.gguf"]
     assert f"\nglm-5.2-tiny-test.gguf {digest}\n" in fetch  # the listing the fetches read
     assert "--continue-at -" in fetch  # an interrupted download resumes
-    assert fetch.index("sha256sum -c") < fetch.rindex("glm-5.2-gguf.ready.files") < fetch.rindex(
+    assert "openssl dgst -sha256" in fetch  # hashed with the CPU's SHA instructions
+    assert fetch.index('if [ "$got" != "$2" ]') < fetch.rindex("glm-5.2-gguf.ready.files") < fetch.rindex(
         "> /var/lib/glmstack/models/glm-5.2-gguf.ready")
     assert "--speed-limit 1024 --speed-time 60" in fetch  # a stalled transfer gives up, never hangs
     assert '-ge 4 ]; do wait -n' in fetch  # four files at a time

@@ -17,16 +17,22 @@ def test_a_multi_node_deployment_fetches_once_on_rank_0_and_passes_the_weights_o
     assert head.weights_seed is None and head.weights_peers == (("h100-2.lab.example", "10.0.0.12"),)
     assert worker.weights_seed == "10.0.0.11" and worker.weights_peers == ()
     script = fetch_script(worker)
-    # The worker waits for rank 0 to serve the verified weights, then fetches them from it.
-    assert "until curl -fsS --max-time 30 -o \"$dir/.cache/glmstack/manifest\".new " \
-           "\"$base/.cache/glmstack/manifest\"" in script
+    # The worker fetches each file as rank 0 lists it as verified, until rank 0's full manifest.
+    assert 'until curl -fsS --max-time 30 -o "$dir/.cache/glmstack/total" "$base/.cache/glmstack/total"' in script
+    assert 'curl -fsS --max-time 30 -o "$dir/.cache/glmstack/arrived" "$base/.cache/glmstack/arrived"' in script
+    assert script.index('"$base/.cache/glmstack/manifest"') < script.index('"$base/.cache/glmstack/arrived"')
     assert "did not serve them within 86400 s" in script
     assert "base=http://10.0.0.11:8097" in script and "hf download" not in script
-    # Rank 0 serves them as soon as it has verified them (a leftover server is stopped first).
+    # Rank 0 serves from the start, after a leftover server is stopped and the old lists removed.
     head = fetch_script(head)
-    assert head.index("systemctl stop glmstack-weights-share-glm-5.2-fp8.service") < head.index("hf download")
-    assert head.rindex("> /var/lib/glmstack/models/glm-5.2-fp8.ready") < head.rindex(
-        "systemctl start --no-block glmstack-weights-share-glm-5.2-fp8.service")
+    stop = head.index("systemctl stop glmstack-weights-share-glm-5.2-fp8.service")
+    reset = head.index('rm -f "$dir/.cache/glmstack/manifest" "$dir/.cache/glmstack/total"')
+    serve = head.index("systemctl start --no-block glmstack-weights-share-glm-5.2-fp8.service")
+    assert stop < reset < serve < head.index("hf download")
+    assert head.index('> "$dir/.cache/glmstack/total.new"') < head.index("hf download")
+    # A failed fetch is announced, and the worker gives up on it instead of waiting for its timeout.
+    assert head.count('[ $rc -eq 0 ] || : > "$dir/.cache/glmstack/failed"') == 2  # before and after the reporter
+    assert '"$base/.cache/glmstack/failed"' in script and "10.0.0.11 failed to fetch them" in script
 
 
 def test_a_group_names_the_host_that_fetches_for_the_others():
@@ -35,7 +41,11 @@ def test_a_group_names_the_host_that_fetches_for_the_others():
     assert plans["cpu-1"].weights_peers == (("cpu-2", "10.0.0.2"), ("cpu-3", "10.0.0.3"))
     assert [plans[name].weights_seed for name in ("cpu-2", "cpu-3")] == ["10.0.0.1", "10.0.0.1"]
     # The fetching host records every file's sum for the others to check against.
-    assert "> \"$dir/.cache/glmstack/manifest\"" in fetch_script(plans["cpu-1"])
+    seed = fetch_script(plans["cpu-1"])
+    assert 'mv "$dir/.cache/glmstack/manifest.new" "$dir/.cache/glmstack/manifest"' in seed
+    # Each file is listed as arrived once fetch() has checked it.
+    assert '( fetch "$name" "$digest" && echo "$digest  $name" >> "$dir/.cache/glmstack/arrived" )' in seed
+    assert "arrived" not in fetch_script(resolve_inventory([("cpu-9", CPU_MIRROR)])[0])
     assert plans["cpu-2"].model.fingerprint == plans["cpu-1"].model.fingerprint
 
 
