@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from glmstack.lab.network import GATEWAY
-from glmstack.lab.serve import RANGE, _MirrorHandler
+from glmstack.lab.serve import _MirrorHandler
 
 # Files the Hub keeps in LFS (so their tree entry carries a sha256): weights and anything large.
 LFS_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt")
@@ -149,34 +149,20 @@ class _HubHandler(_MirrorHandler):
         hub_file = repo.files.get(name)
         if hub_file is None:
             return self._json({"error": "Entry not found"}, HTTPStatus.NOT_FOUND, {"X-Error-Code": "EntryNotFound"})
-        start, end = 0, hub_file.size - 1
-        match = RANGE.match(self.headers.get("Range", ""))
-        if match and send_body:
-            start = int(match.group(1))
-            end = int(match.group(2)) if match.group(2) else end
-            if start >= hub_file.size:
-                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-                self.send_header("Content-Range", f"bytes */{hub_file.size}")
-                self.end_headers()
-                return
-            self.send_response(HTTPStatus.PARTIAL_CONTENT)
-            self.send_header("Content-Range", f"bytes {start}-{end}/{hub_file.size}")
-        else:
-            self.send_response(HTTPStatus.OK)
-        self.send_header("X-Repo-Commit", repo.commit)
-        self.send_header("ETag", f'"{hub_file.etag}"')
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.end_headers()
-        if send_body and name in self.corrupt_once:
+        answer = self._file_headers(hub_file.size, {"X-Repo-Commit": repo.commit, "ETag": f'"{hub_file.etag}"'},
+                                    ranges=send_body)
+        if answer is None or not send_body:
+            return
+        start, length = answer
+        if name in self.corrupt_once:
             # A transfer mangled on the way: one byte flipped, the length right.
             self.corrupt_once.discard(name)
             with open(repo.directory / name, "rb") as handle:
                 handle.seek(start)
                 self.wfile.write(bytes([handle.read(1)[0] ^ 0xFF]))
-            self._send(repo.directory / name, start + 1, end - start)
-        elif send_body:
-            self._send(repo.directory / name, start, end - start + 1)
+            self._send(repo.directory / name, start + 1, length - 1)
+        else:
+            self._send(repo.directory / name, start, length)
 
     def _json(self, body, status: HTTPStatus = HTTPStatus.OK, headers: dict | None = None) -> None:
         data = json.dumps(body).encode()

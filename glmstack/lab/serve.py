@@ -52,9 +52,16 @@ class _MirrorHandler(SimpleHTTPRequestHandler):
         path = Path(self.translate_path(self.path))
         if not path.is_file():
             return super().do_GET()
-        size = path.stat().st_size
+        answer = self._file_headers(path.stat().st_size)
+        if answer:
+            self._send(path, *answer)
+
+    def _file_headers(self, size: int, headers: dict[str, str] | None = None,
+                      ranges: bool = True) -> tuple[int, int] | None:
+        """Answer with a file's status and headers, the one byte range asked for when `ranges`;
+        return the (offset, length) of the body to send, None when the range cannot be served."""
         start, end = 0, size - 1
-        match = RANGE.match(self.headers.get("Range", ""))
+        match = RANGE.match(self.headers.get("Range", "")) if ranges else None
         if match:
             start = int(match.group(1))
             end = int(match.group(2)) if match.group(2) else size - 1
@@ -62,15 +69,17 @@ class _MirrorHandler(SimpleHTTPRequestHandler):
                 self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
                 self.send_header("Content-Range", f"bytes */{size}")
                 self.end_headers()
-                return
+                return None
             self.send_response(HTTPStatus.PARTIAL_CONTENT)
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         else:
             self.send_response(HTTPStatus.OK)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Length", str(end - start + 1))
         self.end_headers()
-        self._send(path, start, end - start + 1)
+        return start, end - start + 1
 
     def _send(self, path: Path, offset: int, length: int) -> None:
         with open(path, "rb") as handle:
