@@ -317,9 +317,10 @@ class DeployPlan:
     amd: AmdPlan | None = None
     engine_env: EngineEnvPlan | None = None
     api_key: ApiKeyPlan | None = None
-    # Weights passed on over the lab network: the host this one gets them from (its address), or
-    # the hosts this one passes them to (inventory name, address).
+    # Weights passed on over the lab network: the host this one gets them from (its address, and
+    # its inventory name), or the hosts this one passes them to (inventory name, address).
     weights_seed: str | None = None
+    weights_seed_host: str | None = None
     weights_peers: tuple[tuple[str, str], ...] = ()
     ready_timeout: int = 900
 
@@ -947,6 +948,7 @@ def _link_weights_seeds(plans: list[DeployPlan], members: dict[str, list[str]]) 
         return by_name[name].config.address or name
 
     linked = [dataclasses.replace(plan, weights_seed=address(seed_of[plan.host]) if plan.host in seed_of else None,
+                                  weights_seed_host=seed_of.get(plan.host),
                                   weights_peers=tuple((name, address(name)) for name in peers_of.get(plan.host, [])))
               for plan in plans]
     return linked, errors

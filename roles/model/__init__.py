@@ -134,6 +134,9 @@ TOTAL = ".cache/glmstack/total"
 ARRIVED = ".cache/glmstack/arrived"
 # Written when that fetch fails, so the receiving hosts stop waiting and say so.
 FAILED = ".cache/glmstack/failed"
+# Which weights it serves (their fingerprint): a receiving host takes nothing from a server left
+# running with other weights.
+SERVING = ".cache/glmstack/weights"
 
 
 def _exit_trap(plan: DeployPlan, cleanup: str) -> str:
@@ -219,12 +222,18 @@ def _seed_commands(plan: DeployPlan) -> list[str]:
         f"{timeout} s' >&2; exit 1; }}",
         "  sleep 2; waited=$((waited + 2))",
         "}",
+        "serving_ours() {",
+        f'  [ "$(curl -fsS --max-time 30 "$base/{SERVING}" 2>/dev/null)" = {plan.model.fingerprint} ]',
+        "}",
         "given_up() {",
         f'  if curl -fsS --max-time 30 -o /dev/null "$base/{FAILED}" 2>/dev/null; then',
         f"    echo 'weights {plan.config.model}: {seed} failed to fetch them (its journal says why)' >&2; exit 1",
         "  fi",
         "}",
-        f'until {get} "$dir/{TOTAL}" "$base/{TOTAL}" 2>/dev/null; do given_up; unanswered; done',
+        f'until serving_ours && {get} "$dir/{TOTAL}" "$base/{TOTAL}" 2>/dev/null; do',
+        "  if serving_ours; then given_up; fi",
+        "  unanswered",
+        "done",
         *_progress_reporter(plan, f'cat "$dir/{TOTAL}"'),
         'failed="$dir/.glmstack-fetch-failed"', 'rm -f "$failed"',
         "declare -A started=()",
@@ -246,6 +255,8 @@ def _seed_commands(plan: DeployPlan) -> list[str]:
         "done",
         "wait",
         *_failed_check(),
+        f"serving_ours || {{ echo 'weights {plan.config.model}: {seed} started serving other weights meanwhile; "
+        "rerun' >&2; exit 1; }",
         f'mv "$dir/{MANIFEST}.new" "$dir/{MANIFEST}"',
     ]
 
@@ -305,7 +316,8 @@ def fetch_script(plan: DeployPlan) -> str:
         # Serve from the start: the receiving hosts fetch each file once it is listed as arrived.
         meta = f'"$dir/{posixpath.dirname(MANIFEST)}"'
         lines += [f'rm -f "$dir/{MANIFEST}" "$dir/{TOTAL}" "$dir/{FAILED}"', f"mkdir -p {meta}",
-                  f': > "$dir/{ARRIVED}"', _exit_trap(plan, "true"),
+                  f': > "$dir/{ARRIVED}"', f"printf '%s\\n' {model.fingerprint} > \"$dir/{SERVING}\"",
+                  _exit_trap(plan, "true"),
                   f"systemctl start --no-block {share_unit(plan)}"]
     if plan.weights_seed:
         lines += _seed_commands(plan)
@@ -410,6 +422,13 @@ def _wait_for_weights(state, host, plan: DeployPlan, poll: float = 5.0, report_e
     once more if it is not running (the host rebooted, or it failed before we looked)."""
     unit, restarted, last_report = weights_unit(plan), False, 0.0
     while True:
+        if plan.weights_seed_host in {failed.name for failed in state.failed_hosts}:
+            # Nothing will come: stop the unit rather than leave it waiting for its timeout.
+            host.run_shell_command(StringCommand(f"systemctl stop --no-block {unit}"))
+            host.log_styled(f"{plan.weights_seed_host} fetches the weights of {plan.config.model} for this host and "
+                            "failed in this run (its errors are above); rerun once it is fixed", fg="red",
+                            log_func=logger.error)
+            return False
         ok, output = host.run_shell_command(StringCommand(status_command(plan)))
         lines = output.stdout_lines if ok else []
         status = dict(word.split("=", 1) for word in (lines[0].split() if lines else []) if "=" in word)

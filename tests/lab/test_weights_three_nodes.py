@@ -62,5 +62,26 @@ def test_three_nodes_get_the_weights_with_one_download_from_the_mirror(tmp_path)
             journal = lab.node_connection(node["address"], paths).check_output(
                 f"journalctl -u {weights_unit(plans[node['address']])} --no-pager -o cat")
             assert f"{seed} failed to fetch them" in journal, journal[-2000:]
+
+        # The fetching node is out of reach (its sshd stopped; this connection stays) and the server
+        # the failed fetch above left running serves other weights: the receiving nodes take nothing
+        # from it, and their waits find the node among the run's failed hosts, stop, and say so.
+        assert seed_host.run(f"systemctl is-active {share_unit(plans[seed])}").stdout.strip() == "active"
+        seed_host.run_expect([0], "systemctl stop ssh.socket ssh.service")
+        unreachable = {**data, "model_fetch_from_timeout": 300, "model_dir": "/var/lib/glmstack/models/third"}
+        inventory = lab.write_inventory(paths, extra_data=unreachable, output=tmp_path / "unreachable.py")
+        started = time.monotonic()
+        with serve_directory(models_dir(paths), port=MODEL_PORT):
+            failed = run_deploy(inventory)
+        elapsed = time.monotonic() - started
+        assert failed.returncode != 0 and elapsed < 240, f"{elapsed:.0f} s"
+        assert failed.stderr.count(f"{seed} fetches the weights of glm-5.2-gguf for this host and failed") == 2, \
+            failed.stderr[-4000:]
+        third = {plan.host: plan for plan in resolve_inventory(lab.inventory_hosts(paths, unreachable))}
+        for node in nodes[1:]:
+            receiver, plan = lab.node_connection(node["address"], paths), third[node["address"]]
+            assert receiver.run(f"systemctl is-active {weights_unit(plan)}").stdout.strip() != "active"
+            assert receiver.run(f"cat {ready_marker(plan)}").stdout.strip() != plan.model.fingerprint
+            assert not receiver.file(f"{plan.model.directory}/{TINY_MODEL}").exists
     finally:
         lab.down(paths)

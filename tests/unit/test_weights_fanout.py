@@ -16,9 +16,11 @@ def test_a_multi_node_deployment_fetches_once_on_rank_0_and_passes_the_weights_o
     head, worker = plan_inventory("inventory/h100.py")
     assert head.weights_seed is None and head.weights_peers == (("h100-2.lab.example", "10.0.0.12"),)
     assert worker.weights_seed == "10.0.0.11" and worker.weights_peers == ()
+    assert worker.weights_seed_host == "h100-1.lab.example" and head.weights_seed_host is None
     script = fetch_script(worker)
     # The worker fetches each file as rank 0 lists it as verified, until rank 0's full manifest.
-    assert 'until curl -fsS --max-time 30 -o "$dir/.cache/glmstack/total" "$base/.cache/glmstack/total"' in script
+    assert ('until serving_ours && curl -fsS --max-time 30 -o "$dir/.cache/glmstack/total" '
+            '"$base/.cache/glmstack/total"') in script
     assert 'curl -fsS --max-time 30 -o "$dir/.cache/glmstack/arrived" "$base/.cache/glmstack/arrived"' in script
     assert script.index('"$base/.cache/glmstack/manifest"') < script.index('"$base/.cache/glmstack/arrived"')
     assert "did not serve them within 86400 s" in script
@@ -33,6 +35,12 @@ def test_a_multi_node_deployment_fetches_once_on_rank_0_and_passes_the_weights_o
     # A failed fetch is announced, and the worker gives up on it instead of waiting for its timeout.
     assert head.count('[ $rc -eq 0 ] || : > "$dir/.cache/glmstack/failed"') == 2  # before and after the reporter
     assert '"$base/.cache/glmstack/failed"' in script and "10.0.0.11 failed to fetch them" in script
+    # Nothing is taken from a server left running with other weights: it must name the same ones.
+    fingerprint = worker.model.fingerprint
+    assert f"printf '%s\\n' {fingerprint} > \"$dir/.cache/glmstack/weights\"" in head
+    assert f'"$base/.cache/glmstack/weights" 2>/dev/null)" = {fingerprint} ]' in script
+    assert script.index("until serving_ours && curl") < script.index("done < \"$list\"") < script.rindex(
+        "serving_ours ||")
 
 
 def test_a_group_names_the_host_that_fetches_for_the_others():
