@@ -91,36 +91,29 @@ def wait_for_ssh(address: str, pid: int, log_path: Path, timeout: float = 90.0) 
     raise LabError(f"node at {address} did not answer SSH within {timeout:.0f}s (log: {log_path})")
 
 
-def is_our_nspawn(pid: int, root: Path | None) -> bool:
-    """True when PID is still the systemd-nspawn process we started for this root."""
+def _nspawn_args(pid: int | str) -> list[bytes]:
+    """The command line of PID when it is a running systemd-nspawn, else nothing."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
-        return False
+        return []
     # A finished process (even an unreaped zombie) has an empty command line.
-    if not cmdline or not cmdline[0].endswith(b"systemd-nspawn"):
-        return False
-    return root is None or f"--directory={root}".encode() in cmdline
+    return cmdline if cmdline[0].endswith(b"systemd-nspawn") else []
+
+
+def is_our_nspawn(pid: int, root: Path | None) -> bool:
+    """True when PID is still the systemd-nspawn process we started for this root."""
+    cmdline = _nspawn_args(pid)
+    return bool(cmdline) and (root is None or f"--directory={root}".encode() in cmdline)
 
 
 def nspawns_under(directory: Path) -> list[tuple[int, Path]]:
     """The nspawn processes booting a root inside DIRECTORY, with their roots: a node booted by a
     run interrupted before it recorded the PID is found this way, and only nodes of this lab are."""
-    found = []
     prefix = f"--directory={directory}/".encode()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if not cmdline or not cmdline[0].endswith(b"systemd-nspawn"):
-            continue
-        for arg in cmdline:
-            if arg.startswith(prefix):
-                found.append((int(proc.name), Path(arg.removeprefix(b"--directory=").decode())))
-    return found
+    return [(int(proc.name), Path(arg.removeprefix(b"--directory=").decode()))
+            for proc in Path("/proc").iterdir() if proc.name.isdigit()
+            for arg in _nspawn_args(proc.name) if arg.startswith(prefix)]
 
 
 def _reap(pid: int) -> None:

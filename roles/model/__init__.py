@@ -125,18 +125,20 @@ def weights_signature_file(plan: DeployPlan) -> str:
     return ready_marker(plan) + ".files"
 
 
-# Every file's sha256 (sha256sum's format), inside the model directory: what a host passing the
-# weights on serves first, and what the receiving hosts check each file against.
-MANIFEST = ".cache/glmstack/manifest"
+# glmstack's own files inside the model directory, beside the weights.
+META = ".cache/glmstack"
+# Every file's sha256 (sha256sum's format): what a host passing the weights on serves last, and
+# what the receiving hosts check each file against.
+MANIFEST = f"{META}/manifest"
 # While a host passing the weights on fetches them: the total size first, then a manifest line for
 # each file as soon as it is verified, so the receiving hosts fetch it while the rest arrive.
-TOTAL = ".cache/glmstack/total"
-ARRIVED = ".cache/glmstack/arrived"
+TOTAL = f"{META}/total"
+ARRIVED = f"{META}/arrived"
 # Written when that fetch fails, so the receiving hosts stop waiting and say so.
-FAILED = ".cache/glmstack/failed"
+FAILED = f"{META}/failed"
 # Which weights it serves (their fingerprint): a receiving host takes nothing from a server left
 # running with other weights.
-SERVING = ".cache/glmstack/weights"
+SERVING = f"{META}/weights"
 
 
 def _exit_trap(plan: DeployPlan, cleanup: str) -> str:
@@ -200,7 +202,7 @@ def _http_commands(plan: DeployPlan) -> list[str]:
     return [f"base={shlex.quote(plan.model.source)}", 'mkdir -p "$dir"',
             f"listing() {{ cat <<'LISTING'\n{listing}\nLISTING\n}}",
             *_parallel_fetch(plan),
-            f'mkdir -p "$dir/{posixpath.dirname(MANIFEST)}"',
+            f'mkdir -p "$dir/{META}"',
             # Whole or not at all: a receiving host takes the manifest as the end of the list.
             f"listing | awk '{{ print $2 \"  \" $1 }}' > \"$dir/{MANIFEST}.new\"",
             f'mv "$dir/{MANIFEST}.new" "$dir/{MANIFEST}"']
@@ -210,11 +212,10 @@ def _seed_commands(plan: DeployPlan) -> list[str]:
     """From the host that fetches them from the source, each file as soon as that host has verified
     it (its list of arrived files), checked against the same sum; done when its manifest, written
     once it has them all, is listed in full."""
-    meta = f'"$dir/{posixpath.dirname(MANIFEST)}"'
     timeout, seed = plan.config.model_fetch_from_timeout, plan.weights_seed
     get = 'curl -fsS --max-time 30 -o'
     return [
-        f"base={shlex.quote(plan.weights_share_url)}", f"mkdir -p {meta}", "waited=0",
+        f"base={shlex.quote(plan.weights_share_url)}", f'mkdir -p "$dir/{META}"', "waited=0",
         # Unanswered (the host has not started, or it stopped): give up after the timeout.
         "unanswered() {",
         f"  [ $((waited % 60)) -ne 0 ] || echo 'weights {plan.config.model}: waiting for {seed} to serve them'",
@@ -226,7 +227,7 @@ def _seed_commands(plan: DeployPlan) -> list[str]:
         f'  [ "$(curl -fsS --max-time 30 "$base/{SERVING}" 2>/dev/null)" = {plan.model.fingerprint} ]',
         "}",
         "given_up() {",
-        f'  if curl -fsS --max-time 30 -o /dev/null "$base/{FAILED}" 2>/dev/null; then',
+        f'  if {get} /dev/null "$base/{FAILED}" 2>/dev/null; then',
         f"    echo 'weights {plan.config.model}: {seed} failed to fetch them (its journal says why)' >&2; exit 1",
         "  fi",
         "}",
@@ -235,7 +236,7 @@ def _seed_commands(plan: DeployPlan) -> list[str]:
         "  unanswered",
         "done",
         *_progress_reporter(plan, f'cat "$dir/{TOTAL}"'),
-        'failed="$dir/.glmstack-fetch-failed"', 'rm -f "$failed"',
+        *_failed_reset(),
         "declare -A started=()",
         "while :; do",
         f'  if {get} "$dir/{MANIFEST}.new" "$base/{MANIFEST}" 2>/dev/null; then complete=yes; '
@@ -267,6 +268,11 @@ def _job_slot(plan: DeployPlan, indent: str = "  ") -> list[str]:
     return [f"{indent}while [ \"$(jobs -rp | wc -l)\" -ge {jobs} ]; do wait -n || true; done"]
 
 
+def _failed_reset() -> list[str]:
+    """A mark any fetch job leaves when it fails (they run in subshells), cleared before they start."""
+    return ['failed="$dir/.glmstack-fetch-failed"', 'rm -f "$failed"']
+
+
 def _failed_check() -> list[str]:
     return ['if [ -e "$failed" ]; then rm -f "$failed"; echo "some files could not be fetched; rerun to resume" >&2; '
             "exit 1; fi"]
@@ -280,7 +286,7 @@ def _parallel_fetch(plan: DeployPlan) -> list[str]:
     # Passed on as soon as it is verified: the receiving hosts read this list while the rest arrive.
     announce = f' && echo "$digest  $name" >> "$dir/{ARRIVED}"' if plan.weights_peers else ""
     return [
-        'failed="$dir/.glmstack-fetch-failed"', 'rm -f "$failed"',
+        *_failed_reset(),
         *_progress_reporter(plan, f"listing | {{ t=0; while read -r name digest; do t=$((t + $({size}))); "
                                   "done; echo $t; }"),
         "while read -r name digest; do",
@@ -314,8 +320,7 @@ def fetch_script(plan: DeployPlan) -> str:
     ]
     if plan.weights_peers:
         # Serve from the start: the receiving hosts fetch each file once it is listed as arrived.
-        meta = f'"$dir/{posixpath.dirname(MANIFEST)}"'
-        lines += [f'rm -f "$dir/{MANIFEST}" "$dir/{TOTAL}" "$dir/{FAILED}"', f"mkdir -p {meta}",
+        lines += [f'rm -f "$dir/{MANIFEST}" "$dir/{TOTAL}" "$dir/{FAILED}"', f'mkdir -p "$dir/{META}"',
                   f': > "$dir/{ARRIVED}"', f"printf '%s\\n' {model.fingerprint} > \"$dir/{SERVING}\"",
                   _exit_trap(plan, "true"),
                   f"systemctl start --no-block {share_unit(plan)}"]
