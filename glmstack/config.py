@@ -94,7 +94,7 @@ class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettin
                  AmdSettings, ServiceSettings):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    @field_validator("model_hf_token_file", "service_api_key_file")
+    @field_validator("model_hf_token_file", "model_modelscope_token_file", "service_api_key_file")
     @classmethod
     def _secret_file_is_private(cls, secret: Path | None) -> Path | None:
         if secret is not None:
@@ -406,7 +406,8 @@ def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPl
     source = config.model_source or model.source
     if _credentials_in_url(source):
         problems.append(("model_source", "credentials in a URL end up in command lines and logs; give the "
-                                         "mirror without them (tokens go in model_hf_token_file)"))
+                                         "mirror without them (tokens go in model_hf_token_file or "
+                                         "model_modelscope_token_file)"))
         return None
     directory = config.model_dir or posixpath.join(config.base_state_dir, "models", config.model)
     files = tuple(sorted(config.model_files.items()))
@@ -441,10 +442,17 @@ def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPl
                                             "-00001-of-N shard), relative to the model directory"))
         if problems:
             return None
+        other = "modelscope" if kind == "hf" else "hf"
+        for name in (f"model_{other}_endpoint", f"model_{other}_token_file"):
+            if getattr(config, name) is not None:
+                problems.append((name, f"only applies to {other}:// sources; model_source is {kind}://{repo}"))
+        if problems:
+            return None
         include = tuple(config.model_include if config.model_include is not None else model.include)
+        endpoint = getattr(config, f"model_{kind}_endpoint")
         return ModelPlan(kind, f"{kind}://{repo}", directory, entry, revision=revision, include=include,
-                         files=files, token_file=config.model_hf_token_file, exclude=tuple(config.model_exclude),
-                         endpoint=config.model_hf_endpoint.rstrip("/") if config.model_hf_endpoint else None)
+                         files=files, token_file=getattr(config, f"model_{kind}_token_file"),
+                         exclude=tuple(config.model_exclude), endpoint=endpoint.rstrip("/") if endpoint else None)
 
     if source.startswith(("http://", "https://")):
         if not urlparse(source).netloc:
@@ -465,7 +473,7 @@ def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPl
             return None
         return ModelPlan("path", source, source.rstrip("/") or "/", entry, files=files)
 
-    problems.append(("model_source", f"{source!r}: allowed are hf://org/repo[@commit], modelscope://org/repo, "
+    problems.append(("model_source", f"{source!r}: allowed are hf://org/repo[@commit], modelscope://org/repo[@commit], "
                                      "http(s)://mirror/base, or an absolute path on the host"))
     return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import shlex
 import time
+from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,7 +13,6 @@ from typing import TYPE_CHECKING
 import gevent
 from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
-from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, server
 
 from glmstack.facts import WeightsState, files_signature_command
@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan, ModelPlan
 
 HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
+# modelscope 1.40 is the hub client modelscope-hub plus plugins; its `modelscope download` comes from
+# modelscope-hub, pinned here on its own.
+MODELSCOPE_CLI_PACKAGE = "modelscope-hub==0.5.1"
 VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
 
 # Shell functions the fetch scripts share: verify a file, download one with resume. OpenSSL hashes
@@ -64,12 +67,31 @@ def fetch_lock(plan: DeployPlan) -> str:
     return ready_marker(plan) + ".lock"
 
 
+@dataclass(frozen=True)
+class HubClient:
+    """A hub's own download client, run on the node from a uv environment of its own."""
+
+    package: str
+    venv: str  # under <prefix>/venvs
+    command: str
+    endpoint_variable: str
+    token_name: str  # the token's file in the config directory
+
+
+HUB_CLIENTS = {
+    "hf": HubClient(HF_CLI_PACKAGE, "hf", "hf", "HF_ENDPOINT", "hf-token"),
+    "modelscope": HubClient(MODELSCOPE_CLI_PACKAGE, "modelscope", "modelscope", "MODELSCOPE_ENDPOINT",
+                            "modelscope-token"),
+}
+
+
 def token_path(plan: DeployPlan) -> str:
-    return posixpath.join(plan.config.base_config_dir, "hf-token")
+    return posixpath.join(plan.config.base_config_dir, HUB_CLIENTS[plan.model.kind].token_name)
 
 
-def hf_cli(plan: DeployPlan) -> str:
-    return posixpath.join(plan.config.base_prefix, "venvs", "hf", "bin", "hf")
+def hub_cli(plan: DeployPlan) -> str:
+    client = HUB_CLIENTS[plan.model.kind]
+    return posixpath.join(plan.config.base_prefix, "venvs", client.venv, "bin", client.command)
 
 
 def _verify_listed_files(model: ModelPlan) -> list[str]:
@@ -84,16 +106,16 @@ def _entry_check(model: ModelPlan) -> list[str]:
     return [f'test -f "$dir"/{shlex.quote(model.entry)} || {{ echo "missing {model.entry}" >&2; exit 1; }}']
 
 
-def _hf_tool_commands(plan: DeployPlan) -> list[str]:
-    """A uv-made virtual environment holding the hub's own `hf` client, made once."""
+def _hub_tool_commands(plan: DeployPlan) -> list[str]:
+    """A uv-made virtual environment holding the hub's own client, made once."""
     q = shlex.quote
     prefix = plan.config.base_prefix
-    uv, hf_env = uv_binary(prefix), f"{prefix}/venvs/hf"
+    uv, env = uv_binary(prefix), f"{prefix}/venvs/{HUB_CLIENTS[plan.model.kind].venv}"
     return [*ensure_uv_commands(prefix),
-            f"if [ ! -x {q(hf_cli(plan))} ]; then",
-            f"  rm -rf {q(hf_env)}",
-            f"  {q(uv)} venv --quiet {q(hf_env)}",
-            f"  {q(uv)} pip install --quiet --python {q(hf_env)}/bin/python {q(HF_CLI_PACKAGE)}",
+            f"if [ ! -x {q(hub_cli(plan))} ]; then",
+            f"  rm -rf {q(env)}",
+            f"  {q(uv)} venv --quiet {q(env)}",
+            f"  {q(uv)} pip install --quiet --python {q(env)}/bin/python {q(HUB_CLIENTS[plan.model.kind].package)}",
             "fi"]
 
 
@@ -101,23 +123,41 @@ def verify_hub_script(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "lib", "verify_hub.py")
 
 
+def _hub_environment(plan: DeployPlan) -> list[str]:
+    """The client's settings; a token stays in its 0600 file, never on a command line."""
+    model, q = plan.model, shlex.quote
+    client = HUB_CLIENTS[model.kind]
+    if model.kind == "hf":
+        env = ["HF_HUB_DISABLE_TELEMETRY=1"]
+        if model.endpoint:
+            env.append(f"{client.endpoint_variable}={q(model.endpoint)}")
+        if model.token_file:
+            # huggingface_hub reads it from HF_TOKEN_PATH.
+            env.append(f"HF_TOKEN_PATH={q(token_path(plan))}")
+        return [f"export {' '.join(env)}"]
+    lines = [f"export {client.endpoint_variable}={q(model.endpoint)}"] if model.endpoint else []
+    if model.token_file:
+        # The modelscope client reads a token only from its environment (or a login it keeps in $HOME);
+        # `export` is the shell's own, so the token is in no command line.
+        lines.append(f'MODELSCOPE_API_TOKEN="$(cat {q(token_path(plan))})"; export MODELSCOPE_API_TOKEN')
+    return lines
+
+
 def _hub_commands(plan: DeployPlan) -> list[str]:
     """Download with the hub's own client, then check every file against the hub's sums; what does
     not match is removed and downloaded once more before giving up."""
     model, q = plan.model, shlex.quote
-    repo = model.source.removeprefix("hf://")
+    repo = model.source.split("://", 1)[1]
     patterns = " ".join([*(f"--include {q(p)}" for p in model.include), *(f"--exclude {q(p)}" for p in model.exclude)])
-    env = ["HF_HUB_DISABLE_TELEMETRY=1"]
-    if model.endpoint:
-        env.append(f"HF_ENDPOINT={q(model.endpoint)}")
-    if model.token_file:
-        # The token stays in a 0600 file; huggingface_hub reads it from HF_TOKEN_PATH.
-        env.append(f"HF_TOKEN_PATH={q(token_path(plan))}")
-    checker = f"{q(posixpath.join(posixpath.dirname(hf_cli(plan)), 'python'))} {q(verify_hub_script(plan))}"
-    download = f"{q(hf_cli(plan))} download {q(repo)} --revision {model.revision} {patterns} --local-dir \"$dir\""
-    verify = f"{checker} verify {q(repo)} {model.revision} \"$dir\" {patterns} --manifest \"$dir/{MANIFEST}\""
-    return [*_hf_tool_commands(plan), f"export {' '.join(env)}", 'mkdir -p "$dir"',
-            *_progress_reporter(plan, f"{checker} total {q(repo)} {model.revision} \"$dir\" {patterns}"),
+    checker = f"{q(posixpath.join(posixpath.dirname(hub_cli(plan)), 'python'))} {q(verify_hub_script(plan))}"
+    # ModelScope's client fetches 4 files at once unless told; Hugging Face's picks its own number.
+    workers = f" --max-workers {plan.config.model_download_jobs}" if model.kind == "modelscope" else ""
+    source = " --source modelscope" if model.kind == "modelscope" else ""
+    download = (f"{q(hub_cli(plan))} download {q(repo)} --revision {model.revision} {patterns} "
+                f"--local-dir \"$dir\"{workers}")
+    verify = f"{checker} verify {q(repo)} {model.revision} \"$dir\" {patterns} --manifest \"$dir/{MANIFEST}\"{source}"
+    return [*_hub_tool_commands(plan), *_hub_environment(plan), 'mkdir -p "$dir"',
+            *_progress_reporter(plan, f"{checker} total {q(repo)} {model.revision} \"$dir\" {patterns}{source}"),
             f"{download} && {verify} || {{ {download} && {verify}; }}"]
 
 
@@ -328,7 +368,7 @@ def fetch_script(plan: DeployPlan) -> str:
         lines += _seed_commands(plan)
     elif model.kind == "http":
         lines += _http_commands(plan)
-    elif model.kind == "hf":
+    elif model.kind in HUB_CLIENTS:
         lines += _hub_commands(plan)
     if model.kind != "http" and not plan.weights_seed:  # fetch() checked those files as they arrived
         lines += _verify_listed_files(model)
@@ -473,10 +513,7 @@ def wait_for_weights(plan: DeployPlan):
 def start_model_download(plan: DeployPlan) -> bool:
     """Early in the deploy: the weights unit starts fetching while everything else installs. True when
     its files changed (systemd must reload them before it starts)."""
-    if plan.model.kind == "modelscope":
-        raise DeployError(f"host {host.name}: ModelScope downloads are not supported yet; mirror the weights "
-                          "over http(s) or put them on the host and set model_source to that path")
-    if plan.model.kind == "hf":
+    if plan.model.kind in HUB_CLIENTS:
         ensure_packages("Python for the hub client", ["python3-venv"])
         if plan.model.token_file:
             put_secret(name="Hub token (0600, root only)", src=str(plan.model.token_file), dest=token_path(plan))

@@ -7,16 +7,22 @@ from pydantic import BaseModel, Field
 
 class ModelSettings(BaseModel):
     model_source: str | None = Field(
-        None, description="hf://org/repo[@commit], an http(s) mirror base URL, or an absolute "
-                          "path on the host; None: the catalog's source.")
+        None, description="hf://org/repo[@commit], modelscope://org/repo[@commit], an http(s) mirror base "
+                          "URL, or an absolute path on the host; None: the catalog's source.")
     model_revision: str | None = Field(
-        None, pattern=r"^[0-9a-f]{40}$", description="Hub commit sha (required for hf:// sources).")
+        None, pattern=r"^[0-9a-f]{40}$", description="Hub commit sha (required for hf:// and modelscope:// sources).")
     model_include: list[str] | None = Field(None, description="Hub include patterns; None: the catalog's.")
     model_exclude: list[str] = Field([], description="Hub exclude patterns, applied after the include ones.")
     model_hf_endpoint: str | None = Field(
         None, pattern=r"^https?://[^\s@/]+(/[^\s@]*)?$",
         description="Hub-compatible endpoint (HF_ENDPOINT) to download from, e.g. a lab's hub mirror; "
                     "None: the client's default, huggingface.co.")
+    model_modelscope_endpoint: str | None = Field(
+        None, pattern=r"^https?://[^\s@/]+(/[^\s@]*)?$",
+        description="ModelScope-compatible endpoint (MODELSCOPE_ENDPOINT) to download from; None: the "
+                    "client's default, modelscope.cn.")
+    model_modelscope_token_file: Path | None = Field(
+        None, description="File on the control machine holding a ModelScope access token; must be mode 0600.")
     model_entry: str | None = Field(
         None, pattern=r"^[\w.-][\w./-]*$",
         description="File the engine loads, relative to the model directory (first GGUF shard).")
@@ -24,7 +30,8 @@ class ModelSettings(BaseModel):
         {}, description="Relative path -> sha256 of every file (required for mirrors, checked for paths).")
     model_hf_token_file: Path | None = Field(
         None, description="File on the control machine holding a hub token; must be mode 0600.")
-    model_download_jobs: int = Field(4, ge=1, le=64, description="Files fetched at once from an http(s) mirror.")
+    model_download_jobs: int = Field(4, ge=1, le=64,
+                                     description="Files fetched at once from an http(s) mirror or ModelScope.")
     model_fetch_early: bool = Field(
         True, description="Start the weights download right after the base role, beside the driver and engine "
                           "installs; False: only once they are done.")

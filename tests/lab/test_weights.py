@@ -1,10 +1,12 @@
-"""Weights from a Hub-compatible endpoint on the lab network, fetched by the real huggingface_hub
-client on the node (HF_ENDPOINT), with a token: verified against the hub's sums, resumed after a
-kill, repaired after corruption, and the token never shown.
+"""Weights from hub endpoints on the lab network, fetched by the hubs' real clients on the node,
+with a token: verified against the hub's sums, resumed after a kill, repaired after corruption,
+and the token never shown. Hugging Face's huggingface_hub (HF_ENDPOINT) and ModelScope's
+modelscope client (MODELSCOPE_ENDPOINT).
 
 The repository is made at test time: the tiny GGUF the engine serves plus synthetic safetensors
-shards (GLMSTACK_WEIGHTS_SHARD_MB each, 96 by default) and their index, so the hub client moves
-real volume. The endpoint is glmstack.lab.hub, which answers the routes the client uses.
+shards (GLMSTACK_WEIGHTS_SHARD_MB each, 96 by default) and their index, so the clients move real
+volume. The endpoints are glmstack.lab.hub and glmstack.lab.modelscope, which answer the routes
+the clients use, from the same files.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 from glmstack.config import resolve
 from glmstack.lab import lab, leaks
 from glmstack.lab.hub import scan_repositories, serve_hub, sha256_of
+from glmstack.lab.modelscope import serve_modelscope
 from glmstack.lab.network import GATEWAY
 from glmstack.lab.profile import TINY_MODEL, cpu_profile_data, models_dir, run_deploy, start_deploy
 from roles.model import fetch_lock, ready_marker, weights_unit
@@ -27,6 +30,7 @@ from roles.service import curl_as_client
 
 pytestmark = pytest.mark.lab
 HUB_PORT = 8098
+MODELSCOPE_PORT = 8096
 REPO = "lab/glm-5.2-tiny"
 SHARDS = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
 SHARD_BYTES = int(os.environ.get("GLMSTACK_WEIGHTS_SHARD_MB", "96")) * 1024 * 1024
@@ -94,7 +98,7 @@ def test_hub_download_is_verified_served_and_keeps_the_token_secret(hub_node):
         assert host.file(f"{plan.model.directory}/{name}").sha256sum == digest, name
     assert host.file(ready_marker(plan)).content_string.strip() == plan.model.fingerprint
     journal = host.check_output(f"journalctl -u {weights_unit(plan)} --no-pager -o cat")
-    assert f"verified {len(SHARDS) + 3} files against the Hub's sums" in journal
+    assert f"verified {len(SHARDS) + 3} files against the hub's sums" in journal
     served = host.check_output(curl_as_client(plan, f"http://127.0.0.1:{plan.port}/v1/models"))
     assert plan.served_model_name in served
     # The hub saw the token on every repository request, so the client read it from its file.
@@ -179,3 +183,94 @@ def test_file_mangled_in_transit_is_caught_by_the_hub_sums_and_fetched_again(hub
     assert f"{SHARDS[0]}: checksum mismatch" in host.check_output(f"journalctl -u {weights_unit(plan)} -o cat")
     for name, digest in repository_files(hub_node).items():
         assert host.file(f"{plan.model.directory}/{name}").sha256sum == digest, name
+
+
+def modelscope_data(hub_node, directory: str) -> dict:
+    return {"model_source": f"modelscope://{REPO}", "model_hf_endpoint": None, "model_hf_token_file": None,
+            "model_modelscope_endpoint": f"http://{GATEWAY}:{MODELSCOPE_PORT}",
+            "model_modelscope_token_file": str(hub_node["root"] / "hf-token"), "model_dir": directory}
+
+
+def test_modelscope_download_is_verified_repaired_and_keeps_the_token_secret(hub_node):
+    host = hub_node["host"]
+    data, inventory = deploy(hub_node, "modelscope",
+                             modelscope_data(hub_node, "/var/lib/glmstack/models/modelscope"))
+    plan = resolve(hub_node["node"]["address"], data)
+    requests: list = []
+    with leaks.process_samples(host):
+        with serve_modelscope(hub_node["root"], port=MODELSCOPE_PORT, token=hub_node["token"], requests=requests):
+            first = run_deploy(inventory, options=("--diff", "-vvv"))
+        second = run_deploy(inventory, options=("--diff", "-vvv"))
+    assert first.returncode == 0, first.stderr[-4000:]
+    assert second.results["totals"]["success"] == 0, second.changed_operations
+    for name, digest in repository_files(hub_node).items():
+        assert host.file(f"{plan.model.directory}/{name}").sha256sum == digest, name
+    assert host.file(ready_marker(plan)).content_string.strip() == plan.model.fingerprint
+    journal = host.check_output(f"journalctl -u {weights_unit(plan)} --no-pager -o cat")
+    assert f"verified {len(SHARDS) + 3} files against the hub's sums" in journal
+    assert "modelscope download" in host.file(f"/opt/glmstack/lib/fetch-weights-{plan.config.model}.sh").content_string
+    served = host.check_output(curl_as_client(plan, f"http://127.0.0.1:{plan.port}/v1/models"))
+    assert plan.served_model_name in served
+    assert plan.model.directory in host.check_output(f"systemctl show -p ExecStart {plan.unit_name}.service")
+    # The endpoint saw the token on every repository request: the client read it from its file.
+    repository_requests = [r for r in requests if r[1].startswith(f"/api/v1/models/{REPO}")]
+    assert repository_requests and all(authorized for _, _, authorized in repository_requests), requests
+
+    places = leaks.places(host, [weights_unit(plan), f"{plan.unit_name}.service"],
+                          [run.stdout + run.stderr for run in (first, second)])
+    assert "modelscope download" in places["process list"]
+    leaks.assert_absent({"the ModelScope token": hub_node["token"]}, places)
+    token_file = host.file("/etc/glmstack/modelscope-token")
+    assert (token_file.user, token_file.mode) == ("root", 0o600)
+
+    # A file changed on the node: found, and only it fetched again.
+    shard = f"{plan.model.directory}/{SHARDS[0]}"
+    host.run_expect([0], f"printf 'bitrot' | dd of={shard} bs=1 seek=4096 conv=notrunc status=none")
+    stats: dict = {}
+    with serve_modelscope(hub_node["root"], port=MODELSCOPE_PORT, token=hub_node["token"], stats=stats):
+        repaired = run_deploy(inventory)
+    assert repaired.returncode == 0, repaired.stderr[-4000:]
+    assert host.file(shard).sha256sum == repository_files(hub_node)[SHARDS[0]]
+    assert stats["bytes_sent"] == (hub_node["root"] / REPO / SHARDS[0]).stat().st_size
+
+
+def test_modelscope_download_killed_midway_resumes_where_it_stopped(hub_node):
+    """The modelscope client keeps a cut-off file as NAME.incomplete and asks for the rest with a
+    byte range: a rerun fetches only the bytes not on the node yet."""
+    host = hub_node["host"]
+    data, inventory = deploy(hub_node, "modelscope-resumed",
+                             modelscope_data(hub_node, "/var/lib/glmstack/models/modelscope-resumed"))
+    plan = resolve(hub_node["node"]["address"], data)
+    total = sum((hub_node["root"] / REPO / name).stat().st_size for name in repository_files(hub_node))
+    on_disk = f"du -sb {plan.model.directory} 2>/dev/null | cut -f1"
+    with serve_modelscope(hub_node["root"], port=MODELSCOPE_PORT, token=hub_node["token"], rate=20_000_000):
+        process = start_deploy(inventory)
+        deadline = time.monotonic() + 300
+        while int(host.check_output(on_disk) or 0) < total // 3:
+            assert time.monotonic() < deadline and process.poll() is None, "the download never got going"
+            time.sleep(0.5)
+        process.kill()
+        process.wait()
+        pid = host.check_output(f"cat {fetch_lock(plan)}")
+        host.run_expect([0], "stop_tree() { kill -STOP $1 2>/dev/null || return 0; echo $1; "
+                             "for c in $(pgrep -P $1); do stop_tree $c; done; }; "
+                             f"kill -KILL $(stop_tree {pid})")
+    time.sleep(1)
+    listing = host.check_output(f"cd {plan.model.directory} && "
+                                "find . -path ./.cache -prune -o -type f -printf '%P %s\\n'")
+    on_node = {name: int(size) for name, size in (line.split() for line in listing.splitlines())}
+    partial = {name: size for name, size in on_node.items() if name.endswith(".incomplete")}
+    assert partial and not host.file(ready_marker(plan)).exists, on_node
+
+    stats: dict = {}
+    with serve_modelscope(hub_node["root"], port=MODELSCOPE_PORT, token=hub_node["token"], stats=stats):
+        rerun = run_deploy(inventory)
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    fetched = stats.get("bytes_sent", 0)
+    kept = sum(on_node.values())
+    print(f"modelscope download rerun: {kept} bytes on the node kept ({len(partial)} cut-off files resumed), "
+          f"{fetched} of {total} fetched again")
+    assert fetched == total - kept
+    for name, digest in repository_files(hub_node).items():
+        assert host.file(f"{plan.model.directory}/{name}").sha256sum == digest, name
+    assert not host.check_output(f"find {plan.model.directory} -name '*.incomplete'")

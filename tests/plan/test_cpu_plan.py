@@ -328,6 +328,32 @@ def test_hub_source_keeps_the_token_out_of_commands(tmp_path):
     assert "uv pip install --quiet --python /opt/glmstack/venvs/hf/bin/python huggingface_hub==" in script
 
 
+def test_modelscope_source_uses_its_own_client_and_keeps_the_token_out_of_commands(tmp_path):
+    token = tmp_path / "modelscope-token"
+    token.write_text("ms-not-a-real-token-5678")
+    os.chmod(token, 0o600)
+    revision = "b" * 40
+    source = {"model_source": f"modelscope://Eco-Tech/GLM-5.2-w8a8@{revision}", "model_files": {},
+              "model_entry": "model.gguf", "model_modelscope_token_file": str(token),
+              "model_modelscope_endpoint": "http://ms.lab.example:8080/", "model_include": ["*.gguf", "*.json"],
+              "model_download_jobs": 6}
+    run = deploy(captured("debian12-converged"), **source)
+    assert run.changed[:4] == ["glmstack model | Python for the hub client",
+                               "glmstack model | Hub token (0600, root only)",
+                               "glmstack model | Hub download checker", "glmstack model | Weights fetch script"]
+    script = fetch_script(resolve("n", {**PLAN_DATA, **source}))
+    assert "export MODELSCOPE_ENDPOINT=http://ms.lab.example:8080\n" in script
+    assert 'MODELSCOPE_API_TOKEN="$(cat /etc/glmstack/modelscope-token)"; export MODELSCOPE_API_TOKEN' in script
+    assert re.search(rf"\S+/venvs/modelscope/bin/modelscope download Eco-Tech/GLM-5.2-w8a8 --revision {revision} "
+                     r"--include '\*.gguf' --include '\*.json' --local-dir \"\$dir\" --max-workers 6 && "
+                     r"\S+/venvs/modelscope/bin/python /opt/glmstack/lib/verify_hub.py verify .* --source modelscope "
+                     r"\|\| \{ \S+/modelscope download .* --source modelscope; \}", script)
+    assert "uv pip install --quiet --python /opt/glmstack/venvs/modelscope/bin/python modelscope-hub==" in script
+    assert "HF_" not in script
+    assert all("ms-not-a-real-token-5678" not in command for command in run.commands)
+    assert "ms-not-a-real-token-5678" not in script
+
+
 def test_bad_host_data_stops_before_any_operation():
     from pyinfra.api.exceptions import PyinfraError
 

@@ -1,56 +1,78 @@
-"""Check a Hub download against the Hub's own sums, on the node, with the hub client's Python.
+"""Check a hub download against the hub's own sums, on the node, with the hub client's Python.
 
-    python verify_hub.py total  REPO COMMIT DIR [--include P ...] [--exclude P ...]
+    python verify_hub.py total  REPO COMMIT DIR [--include P ...] [--exclude P ...] [--source modelscope]
     python verify_hub.py verify REPO COMMIT DIR [--include P ...] [--exclude P ...] [--manifest PATH]
 
-`total` prints the bytes the selection holds. `verify` checks every selected file: LFS files by the
-sha256 the Hub lists, the others by their git blob id; and that every shard a safetensors index
-names is there. A file that does not match is removed with the client's metadata about it, so
-the next download fetches it again; the exit status is 1 then. Files already verified, unchanged
-since (same size and mtime), are not hashed again.
+The hub is Hugging Face's (the default) or ModelScope. `total` prints the bytes the selection
+holds. `verify` checks every selected file: by the sha256 the hub lists (Hugging Face lists it for
+LFS files, the others by their git blob id; ModelScope for every file); and that every shard a
+safetensors index names is there. A file that does not match is removed with the client's record
+of it, so the next download fetches it again; the exit status is 1 then. Files already verified,
+unchanged since (same size and mtime), are not hashed again.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-
-from huggingface_hub import HfApi
-from huggingface_hub.hf_api import RepoFile
-from huggingface_hub.utils import filter_repo_objects
+from dataclasses import dataclass
 
 BLOCK = 8 << 20
 CACHE = os.path.join(".cache", "glmstack-verified.json")
 
 
-def selected_files(args: argparse.Namespace) -> list[RepoFile]:
+@dataclass(frozen=True)
+class RemoteFile:
+    path: str
+    size: int
+    sha256: str | None  # None: a Hugging Face file outside LFS, known by its git blob id
+    blob_id: str | None = None
+
+
+def hugging_face_files(args: argparse.Namespace) -> list[RemoteFile]:
+    from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import RepoFile
+    from huggingface_hub.utils import filter_repo_objects
+
     files = [item for item in HfApi().list_repo_tree(args.repo, revision=args.commit, recursive=True)
              if isinstance(item, RepoFile)]
     names = set(filter_repo_objects([item.path for item in files], allow_patterns=args.include or None,
                                     ignore_patterns=args.exclude or None))
-    return [item for item in files if item.path in names]
+    return [RemoteFile(item.path, item.size, item.lfs.sha256 if item.lfs is not None else None, item.blob_id)
+            for item in files if item.path in names]
 
 
-def file_digest(path: str, item: RepoFile) -> str:
-    if item.lfs is not None:
-        digest = hashlib.sha256()
-    else:
-        digest = hashlib.sha1(b"blob %d\0" % item.size)
+def modelscope_files(args: argparse.Namespace) -> list[RemoteFile]:
+    from modelscope_hub import HubApi
+
+    def matches(path: str, patterns: list[str]) -> bool:
+        # As `modelscope download` selects: shell globs.
+        return any(fnmatch.fnmatch(path, pattern) for pattern in patterns)
+
+    files = [item for item in HubApi().list_repo_files(args.repo, "model", revision=args.commit, recursive=True)
+             if not item.is_dir]
+    return [RemoteFile(item.path, item.size, item.sha256) for item in files
+            if (not args.include or matches(item.path, args.include)) and not matches(item.path, args.exclude)]
+
+
+def file_digest(path: str, item: RemoteFile) -> str:
+    digest = hashlib.sha256() if item.sha256 is not None else hashlib.sha1(b"blob %d\0" % item.size)
     with open(path, "rb") as handle:
         while block := handle.read(BLOCK):
             digest.update(block)
     return digest.hexdigest()
 
 
-def expected_digest(item: RepoFile) -> str:
-    return item.lfs.sha256 if item.lfs is not None else item.blob_id
+def expected_digest(item: RemoteFile) -> str:
+    return item.sha256 if item.sha256 is not None else item.blob_id
 
 
-def check(directory: str, item: RepoFile, verified: dict) -> str | None:
+def check(directory: str, item: RemoteFile, verified: dict) -> str | None:
     """None when the file is right, else what is wrong with it."""
     path = os.path.join(directory, item.path)
     try:
@@ -58,7 +80,7 @@ def check(directory: str, item: RepoFile, verified: dict) -> str | None:
     except FileNotFoundError:
         return "missing"
     if stat.st_size != item.size:
-        return f"{stat.st_size} bytes, the Hub lists {item.size}"
+        return f"{stat.st_size} bytes, the hub lists {item.size}"
     expected = expected_digest(item)
     if verified.get(item.path) == [stat.st_size, stat.st_mtime_ns, expected]:
         return None
@@ -71,6 +93,7 @@ def check(directory: str, item: RepoFile, verified: dict) -> str | None:
 def forget(directory: str, name: str) -> None:
     """Remove a bad file and the client's record of it, so the next download fetches it again."""
     for path in (os.path.join(directory, name),
+                 os.path.join(directory, name + ".incomplete"),  # ModelScope's partial file
                  os.path.join(directory, ".cache", "huggingface", "download", name + ".metadata")):
         try:
             os.remove(path)
@@ -90,7 +113,7 @@ def incomplete_indexes(directory: str, names: set[str]) -> list[str]:
     return problems
 
 
-def verify(args: argparse.Namespace, files: list[RepoFile]) -> int:
+def verify(args: argparse.Namespace, files: list[RemoteFile]) -> int:
     cache_path = os.path.join(args.directory, CACHE)
     try:
         with open(cache_path) as handle:
@@ -114,16 +137,16 @@ def verify(args: argparse.Namespace, files: list[RepoFile]) -> int:
         return 1
     if args.manifest:
         write_manifest(args.directory, files, args.manifest)
-    print(f"verified {len(files)} files against the Hub's sums ({sum(f.size for f in files)} bytes)")
+    print(f"verified {len(files)} files against the hub's sums ({sum(f.size for f in files)} bytes)")
     return 0
 
 
-def write_manifest(directory: str, files: list[RepoFile], manifest: str) -> None:
+def write_manifest(directory: str, files: list[RemoteFile], manifest: str) -> None:
     """sha256 of every file, in sha256sum's format, for hosts that receive the files from this one."""
     lines = []
     for item in files:
-        if item.lfs is not None:
-            digest = item.lfs.sha256
+        if item.sha256 is not None:
+            digest = item.sha256
         else:
             with open(os.path.join(directory, item.path), "rb") as handle:
                 digest = hashlib.sha256(handle.read()).hexdigest()
@@ -143,8 +166,9 @@ def main() -> int:
     parser.add_argument("--include", action="append", default=[])
     parser.add_argument("--exclude", action="append", default=[])
     parser.add_argument("--manifest", help="after a clean verify, write every file's sha256 here")
+    parser.add_argument("--source", choices=["hf", "modelscope"], default="hf")
     args = parser.parse_args()
-    files = selected_files(args)
+    files = modelscope_files(args) if args.source == "modelscope" else hugging_face_files(args)
     if not files:
         print(f"{args.repo}@{args.commit} has no files matching the include/exclude patterns", file=sys.stderr)
         return 1
