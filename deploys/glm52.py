@@ -15,7 +15,7 @@ from glmstack.config import InventoryError, resolve_inventory
 from roles import amd, base, nvidia
 from roles.engine import install_engine
 from roles.llamacpp import install_llamacpp
-from roles.model import finish_model_download, start_model_download
+from roles.model import finish_model_download, graft_weights, start_model_download, weights_parts
 from roles.service import run_service
 
 try:
@@ -32,7 +32,9 @@ if plan.amd is not None:
     amd.preflight(plan)
 # The weights download runs as its own unit while drivers and engines install (it dominates the
 # time to serve); a reboot for the driver interrupts it, and the wait below starts it again.
-unit_files_changed = start_model_download(plan)
+# (A grafted model's two parts each download this way.)
+weights = weights_parts(plan)
+unit_files_changed = [start_model_download(part) for part in host.loop(weights)]
 if plan.nvidia is not None:
     nvidia.install_nvidia(plan)
 if plan.amd is not None:
@@ -41,5 +43,8 @@ if plan.llamacpp is not None:
     install_llamacpp(plan)
 if plan.engine_env is not None:
     install_engine(plan.engine_env)
-weights_refetched = finish_model_download(plan, reload=unit_files_changed)
+weights_refetched = any([finish_model_download(part, reload=changed)
+                         for part, changed in host.loop(list(zip(weights, unit_files_changed, strict=True)))])
+if plan.model.graft is not None:
+    weights_refetched = graft_weights(plan, parts_refetched=weights_refetched) or weights_refetched
 run_service(plan, weights_refetched=weights_refetched)

@@ -78,6 +78,11 @@ class DeploymentSettings(BaseModel):
                                                  description="Share of accelerator memory the engine may use.")
     num_speculative_tokens: int | None = Field(None, ge=0, description="MTP draft tokens; 0 turns MTP off.")
     extra_flags: list[str] = Field([], description="Extra engine arguments, appended verbatim.")
+    engine_requirement: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_.-]+ @ (https?://\S+#sha256=[0-9a-f]{64}|git\+https?://\S+@[0-9a-f]{40})$",
+        description="A build of the engine to install instead of the catalog's release, pinned: "
+                    "'vllm @ https://host/vllm-....whl#sha256=<64 hex>' or "
+                    "'vllm @ git+https://host/repo.git@<40-hex commit>' (a patched engine).")
     extra_env: dict[str, str] = Field({}, description="Extra environment for the engine (no secrets).")
 
     @field_validator("extra_env")
@@ -115,8 +120,24 @@ class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettin
 
 
 @dataclass(frozen=True)
+class GraftPlan:
+    """Weights the host makes from two downloaded checkpoints with the delta's own script."""
+
+    base: tuple[str, ModelPlan]  # (model id, how it is fetched)
+    delta: tuple[str, ModelPlan]
+    script: str
+    arguments: tuple[str, ...]
+    index_prefix: str
+    config_key: str
+
+    def command(self, out: str) -> list[str]:
+        values = {"base": self.base[1].directory, "delta": self.delta[1].directory, "out": out}
+        return ["/bin/bash", posixpath.join(self.delta[1].directory, self.script), *_fill(list(self.arguments), values)]
+
+
+@dataclass(frozen=True)
 class ModelPlan:
-    kind: Literal["hf", "modelscope", "http", "path"]
+    kind: Literal["hf", "modelscope", "http", "path", "graft"]
     source: str
     directory: str
     entry: str | None
@@ -126,6 +147,7 @@ class ModelPlan:
     token_file: Path | None = None
     exclude: tuple[str, ...] = ()
     endpoint: str | None = None
+    graft: GraftPlan | None = None
 
     @property
     def entry_path(self) -> str:
@@ -137,6 +159,9 @@ class ModelPlan:
         """Identifies exactly which bytes are wanted; a ready marker holding it means done."""
         parts = [self.kind, self.source, self.directory, self.entry or "", self.revision or "", *self.include,
                  *(f"{name}={digest}" for name, digest in self.files), *(f"!{pattern}" for pattern in self.exclude)]
+        if self.graft is not None:
+            parts += [self.graft.base[1].fingerprint, self.graft.delta[1].fingerprint, self.graft.script,
+                      *self.graft.arguments]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -250,6 +275,15 @@ class EngineEnvPlan:
     gpu_imports: tuple[str, ...]
     # The host's proxies, for the package index (not part of what is installed).
     proxy_env: tuple[tuple[str, str], ...] = ()
+    # The host's own build of the engine (engine_requirement), pinned by its sum or commit, not
+    # by the catalog's version.
+    build: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.build is None:
+            return f"{self.engine} {self.version}"
+        return f"{self.engine} build {re.split(r'#sha256=|@', self.build)[-1][:12]}"
 
     @property
     def install_key(self) -> str:
@@ -401,8 +435,41 @@ def _plan_api_key(config: HostConfig, catalog: Catalog, problems: list) -> ApiKe
                       local_file=config.service_api_key_file)
 
 
+def _plan_graft(config: HostConfig, catalog: Catalog, problems: list) -> ModelPlan | None:
+    """The base as the host's model settings describe it; the delta from the catalog, pinned by
+    model_graft_revision; both in their own directories, the merged checkpoint in the model's."""
+    graft = catalog.models[config.model].graft
+    base = _plan_model(config.model_copy(update={"model": graft.base, "model_dir": None, "model_graft_revision": None}),
+                       catalog, problems)
+    delta_problems: list = []
+    delta = _plan_model(config.model_copy(update={
+        "model": graft.delta, "model_source": None, "model_revision": config.model_graft_revision,
+        "model_include": None, "model_exclude": [], "model_files": {}, "model_entry": None, "model_dir": None,
+        "model_graft_revision": None,
+    }), catalog, delta_problems)
+    problems += [("model_graft_revision", f"{graft.delta} (the graft's delta): "
+                                          f"{text.replace('set model_revision', 'set model_graft_revision')}")
+                 if name == "model_revision" else (name, f"{graft.delta} (the graft's delta): {text}")
+                 for name, text in delta_problems]
+    if config.model_fetch_from is not None:
+        problems.append(("model_fetch_from", f"{config.model} is grafted on each host; it cannot be passed on"))
+    if base is None or delta is None or problems:
+        return None
+    directory = config.model_dir or posixpath.join(config.base_state_dir, "models", config.model)
+    plan = GraftPlan((graft.base, base), (graft.delta, delta), graft.script, tuple(graft.arguments),
+                     graft.index_prefix, graft.config_key)
+    return ModelPlan("graft", f"graft of {graft.delta} onto {graft.base}", directory, None, graft=plan)
+
+
 def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPlan | None:
     model = catalog.models[config.model]
+    if model.graft is not None:
+        return _plan_graft(config, catalog, problems)
+    if config.model_graft_revision is not None:
+        grafted = sorted(name for name, each in catalog.models.items() if each.graft)
+        problems.append(("model_graft_revision", f"{config.model} is not grafted; models that are: "
+                                                 f"{', '.join(grafted)}"))
+        return None
     source = config.model_source or model.source
     if _credentials_in_url(source):
         problems.append(("model_source", "credentials in a URL end up in command lines and logs; give the "
@@ -675,9 +742,10 @@ def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | 
         engine=config.engine,
         version=engine.version,
         prefix=config.base_prefix,
-        requirements=tuple(_fill(wheels.requirements, values)),
+        requirements=tuple(_with_engine_requirement(config, _fill(wheels.requirements, values))),
         torch_backend=wheels.torch_backend,
-        system_packages=tuple([*engine.system_packages, *wheels.system_packages]),
+        system_packages=tuple([*engine.system_packages, *wheels.system_packages,
+                               *(["git"] if "git+" in (config.engine_requirement or "") else [])]),
         extra_index_urls=tuple(_fill(wheels.extra_index_urls, values)),
         python=wheels.python,
         build_env=tuple((k, _fill([v], values)[0]) for k, v in sorted(wheels.build_env.items())),
@@ -688,7 +756,39 @@ def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | 
         proxy_env=tuple((name, value) for name, value in (
             ("http_proxy", config.base_http_proxy), ("https_proxy", config.base_https_proxy),
             ("no_proxy", config.base_no_proxy)) if value),
+        build=config.engine_requirement,
     )
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s\[=<>!~;@]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _with_engine_requirement(config: HostConfig, requirements: list[str]) -> list[str]:
+    """The catalog's requirements with the engine's own package replaced by the host's build."""
+    if config.engine_requirement is None:
+        return requirements
+    name = _requirement_name(config.engine_requirement)
+    return [config.engine_requirement if _requirement_name(r) == name else r for r in requirements]
+
+
+def _engine_requirement_problems(config: HostConfig, catalog: Catalog,
+                                 engine_env: EngineEnvPlan | None) -> list[tuple[str, str]]:
+    graft = catalog.models[config.model].graft
+    if config.engine_requirement is None:
+        if graft is not None:
+            return [("engine_requirement", f"{config.model} needs {graft.engine_patch}: name your build, pinned, "
+                                           "as 'vllm @ https://host/vllm-....whl#sha256=<64 hex>' or "
+                                           "'vllm @ git+https://host/repo.git@<commit>'")]
+        return []
+    if engine_env is None:
+        return [("engine_requirement", f"{config.engine} on {config.accelerator} is not installed from Python "
+                                       "packages here; there is nothing to replace")]
+    if config.engine_requirement not in engine_env.requirements:  # nothing of that name was replaced
+        return [("engine_requirement", f"{_requirement_name(config.engine_requirement)!r} is not one of the "
+                                       "engine's packages; allowed: "
+                                       f"{', '.join(_requirement_name(r) for r in engine_env.requirements)}")]
+    return []
 
 
 def _fill(templates: list[str], values: dict[str, Any]) -> list[str]:
@@ -851,6 +951,9 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     if problems or model_plan is None:
         raise HostDataError(host, problems)
     engine_env = _plan_engine_env(config, catalog, nvidia_plan, amd_plan)
+    problems += _engine_requirement_problems(config, catalog, engine_env)
+    if problems:
+        raise HostDataError(host, problems)
 
     engine = catalog.engines[config.engine]
     if llamacpp_plan:

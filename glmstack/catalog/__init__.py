@@ -138,13 +138,29 @@ class Engine(Strict):
         return flags
 
 
+class Graft(Strict):
+    """Weights made on the host from two checkpoints: a base, and a delta holding the layers it
+    lacks with the script that merges them (run as the delta's author publishes it)."""
+
+    base: str  # a model of the catalog: where the base comes from and how it is pinned
+    delta: str  # a model of the catalog: the delta repository, with the script
+    script: str = Field(pattern=r"^[\w.-]+$")  # in the delta repository
+    arguments: list[str]  # {base}, {delta} and {out} replaced by the directories
+    # What the merged checkpoint must hold, checked before it is marked ready.
+    index_prefix: str  # tensors of the grafted layers, in model.safetensors.index.json
+    config_key: str  # a key the script adds to config.json
+    engine_patch: str  # what the engine needs that no release has; the host must name a build
+
+
 class Model(Strict):
     family: str
     format: Literal["gguf", "safetensors"]
     quantization: str
     description: str
-    source: str = Field(pattern=r"^(hf|modelscope)://[\w.-]+/[\w.-]+$")
+    # None: the weights are grafted (graft), not downloaded as one checkpoint.
+    source: str | None = Field(pattern=r"^(hf|modelscope)://[\w.-]+/[\w.-]+$")
     revision: str | None
+    graft: Graft | None = None
     include: list[str] = []
     entry: str | None = None
     # Sizing facts: weight bytes in GB (10^9), attention layers without MTP layers, and the KV
@@ -166,6 +182,12 @@ class Model(Strict):
         if revision is not None and not COMMIT_SHA.match(revision):
             raise ValueError("revision must be a 40-character commit sha")
         return revision
+
+    @model_validator(mode="after")
+    def _downloaded_or_grafted(self) -> Model:
+        if (self.source is None) == (self.graft is None):
+            raise ValueError("a model has either a source or a graft")
+        return self
 
 
 class Parallelism(Strict):
@@ -322,6 +344,12 @@ class Catalog(Strict):
             for line in engine.python_packages.get("amd", {}):
                 if line not in self.amd.rocm_releases:
                     raise ValueError(f"engine {name}: unknown ROCm release {line!r}")
+        for name, model in self.models.items():
+            if model.graft is None:
+                continue
+            for part in (model.graft.base, model.graft.delta):
+                if part not in self.models or self.models[part].graft is not None:
+                    raise ValueError(f"model {name}: graft part {part!r} is not a downloaded model of the catalog")
         seen = set()
         for recipe in self.recipes:
             key = (recipe.model, recipe.accelerator, recipe.engine, recipe.variant)

@@ -59,11 +59,12 @@ def install_script(env: EngineEnvPlan, gpu_checks: bool = True, python: str = "p
         *(f"export {name}={q(value)}" for name, value in env.build_env),
         f"{uv} pip install --quiet --python {q(final)}/bin/python{backend} "
         + " ".join(q(requirement) for requirement in env.requirements),
-        # The resolver may not quietly take another version than the pin.
-        f"{q(final)}/bin/python -c "
-        + q(f"import importlib.metadata as m; v = m.version({distribution!r}); "
-            f"assert v.split('+')[0] == {env.version!r}, f'installed {{v}}, pinned {env.version}'"),
     ]
+    if env.build is None:
+        # The resolver may not quietly take another version than the pin.
+        lines.append(f"{q(final)}/bin/python -c "
+                     + q(f"import importlib.metadata as m; v = m.version({distribution!r}); "
+                         f"assert v.split('+')[0] == {env.version!r}, f'installed {{v}}, pinned {env.version}'"))
     if env.version_check and (gpu_checks or not env.version_check_needs_gpu):
         lines.append(" ".join([q(posixpath.join(final, env.version_check[0])),
                                *(q(word) for word in env.version_check[1:])]))
@@ -80,7 +81,7 @@ def install_script(env: EngineEnvPlan, gpu_checks: bool = True, python: str = "p
 def install_environment(env: EngineEnvPlan, gpu_checks: bool = True):
     """Install the engine's environment unless its marker records exactly this one."""
     if host.get_fact(FileContents, path=marker_path(env)) == [env.install_key]:
-        host.noop(f"{env.engine} {env.version} is installed in {env.directory}")
+        host.noop(f"{env.label} is installed in {env.directory}")
         return
     yield install_script(env, gpu_checks=gpu_checks, python=engine_python())
 
@@ -88,4 +89,4 @@ def install_environment(env: EngineEnvPlan, gpu_checks: bool = True):
 @deploy("glmstack engine")
 def install_engine(env: EngineEnvPlan, gpu_checks: bool = True) -> None:
     ensure_packages("Engine runtime packages", env.system_packages)
-    install_environment(name=f"Install {env.engine} {env.version}", env=env, gpu_checks=gpu_checks)
+    install_environment(name=f"Install {env.label}", env=env, gpu_checks=gpu_checks)

@@ -11,6 +11,9 @@ class ModelSettings(BaseModel):
                           "URL, or an absolute path on the host; None: the catalog's source.")
     model_revision: str | None = Field(
         None, pattern=r"^[0-9a-f]{40}$", description="Hub commit sha (required for hf:// and modelscope:// sources).")
+    model_graft_revision: str | None = Field(
+        None, pattern=r"^[0-9a-f]{40}$",
+        description="Commit sha of a grafted model's delta repository (its base is pinned by model_revision).")
     model_include: list[str] | None = Field(None, description="Hub include patterns; None: the catalog's.")
     model_exclude: list[str] = Field([], description="Hub exclude patterns, applied after the include ones.")
     model_hf_endpoint: str | None = Field(

@@ -274,3 +274,78 @@ def test_modelscope_download_killed_midway_resumes_where_it_stopped(hub_node):
     for name, digest in repository_files(hub_node).items():
         assert host.file(f"{plan.model.directory}/{name}").sha256sum == digest, name
     assert not host.check_output(f"find {plan.model.directory} -name '*.incomplete'")
+
+
+# A stand-in for the delta repository's graft_glm52_awq_mtp.sh, which only the real repository
+# holds: it does what seed 003 says the real one does (the base's files left as they are, the
+# delta's tensors added, the index merged, mtp_quantization_config added to config.json), or,
+# with BROKEN set, forgets the delta's tensors. It proves the deploy's side of the graft only.
+STAND_IN_GRAFT = r"""#!/bin/bash
+# STAND-IN for graft_glm52_awq_mtp.sh (glmstack lab test), not the delta author's script.
+set -eu
+while [ $# -gt 0 ]; do
+  case $1 in --awq-dir) awq=$2;; --mtp-delta-dir) delta=$2;; --out-dir) out=$2;; esac; shift 2
+done
+mkdir -p "$out"
+for f in "$awq"/*.safetensors; do ln -s "$f" "$out/"; done
+cp "$delta"/mtp.safetensors "$out/"
+id -un > "$out/grafted-by"
+python3 - "$awq" "$delta" "$out" "${BROKEN:-}" <<'PY'
+import json, os, sys
+awq, delta, out, broken = sys.argv[1:]
+index = json.load(open(os.path.join(awq, "model.safetensors.index.json")))
+if not broken:
+    index["weight_map"].update(json.load(open(os.path.join(delta, "mtp.index.json")))["weight_map"])
+json.dump(index, open(os.path.join(out, "model.safetensors.index.json"), "w"))
+config = json.load(open(os.path.join(awq, "config.json")))
+config["mtp_quantization_config"] = {"quant_method": "fp8"}
+json.dump(config, open(os.path.join(out, "config.json"), "w"))
+PY
+"""
+
+
+def test_graft_runs_the_delta_script_as_the_service_user_and_marks_only_a_checked_result(hub_node):
+    from glmstack.config import resolve as resolve_plan
+    from roles.model import graft_script, graft_script_path
+
+    host = hub_node["host"]
+    plan = resolve_plan("gh", {"accelerator": "gh200", "model": "glm-5.2-awq-int4-mtp-fp8", "engine": "vllm",
+                               "model_revision": "1" * 40, "model_graft_revision": "2" * 40,
+                               "engine_requirement": "vllm @ https://files.lab.example/vllm.whl#sha256=" + "a" * 64})
+    graft = plan.model.graft
+    base, delta, out = graft.base[1].directory, graft.delta[1].directory, plan.model.directory
+    # The service user as the base role makes it (here when this test runs alone).
+    host.run_expect([0], "getent group glmstack >/dev/null || groupadd --system glmstack; "
+                         "id glmstack >/dev/null 2>&1 || useradd --system --gid glmstack --no-create-home glmstack")
+    host.run_expect([0], f"rm -rf {base} {delta} {out} {out}.graft && mkdir -p {base} {delta} && "
+                         f"head -c 4096 /dev/urandom > {base}/model-00001-of-00001.safetensors && "
+                         f"head -c 1024 /dev/urandom > {delta}/mtp.safetensors")
+    host.run_expect([0], f"cat > {base}/model.safetensors.index.json <<'J'\n"
+                         + json.dumps({"weight_map": {"model.layers.0.w": "model-00001-of-00001.safetensors"}})
+                         + f"\nJ\necho '{{\"model_type\": \"glm_moe_dsa\"}}' > {base}/config.json && "
+                         f"cat > {delta}/mtp.index.json <<'J'\n"
+                         + json.dumps({"weight_map": {"model.layers.78.eh_proj.weight": "mtp.safetensors"}})
+                         + f"\nJ\ncat > {delta}/{graft.script} <<'STANDIN'\n{STAND_IN_GRAFT}STANDIN\n"
+                         # As the weights units leave them: root's, readable by the service group.
+                         f"chown -R root:glmstack {base} {delta} && chmod -R u=rwX,g=rX,o= {base} {delta}")
+    host.run_expect([0], f"mkdir -p /opt/glmstack/lib && cat > {graft_script_path(plan)} <<'GRAFT'\n"
+                         f"{graft_script(plan)}GRAFT\n")
+
+    ran = host.run(f"/bin/bash {graft_script_path(plan)}")
+    assert ran.rc == 0, ran.stderr
+    assert "1 grafted tensors, 2 shards" in ran.stdout
+    index = json.loads(host.file(f"{out}/model.safetensors.index.json").content_string)
+    assert index["weight_map"]["model.layers.78.eh_proj.weight"] == "mtp.safetensors"
+    assert host.file(f"{out}/grafted-by").content_string.strip() == "glmstack"  # not root
+    assert host.file(ready_marker(plan)).content_string.strip() == plan.model.fingerprint
+    assert (host.file(out).user, host.file(out).group, host.file(out).mode) == ("root", "glmstack", 0o750)
+    assert not host.file(f"{out}.graft").exists
+
+    # A graft that loses the MTP tensors: refused, nothing marked, the checked result left alone.
+    broken = host.run(f"BROKEN=1 /bin/bash {graft_script_path(plan)}")
+    assert broken.rc != 0
+    assert "the graft is incomplete: its index names no model.layers.78.* tensors" in broken.stderr
+    assert not host.file(ready_marker(plan)).exists
+    assert "model.layers.78.eh_proj.weight" in host.file(f"{out}/model.safetensors.index.json").content_string
+    host.run_expect([0], f"rm -rf {base} {delta} {out} {out}.graft {ready_marker(plan)} "
+                         f"{graft_script_path(plan)}")

@@ -20,8 +20,11 @@ from roles.engine import marker_path
 from roles.model import (
     VERIFY_HUB,
     fetch_script,
+    graft_script,
+    graft_script_path,
     ready_marker,
     verify_hub_script,
+    weights_parts,
     weights_script,
     weights_unit,
     weights_unit_text,
@@ -151,13 +154,18 @@ class ConstructedHost:
         plan = self.plan
         self.base = captured("debian12-converged")
         self.contents(marker_path(plan.engine_env), plan.engine_env.install_key)
-        self.answer(f"cat {ready_marker(plan)} 2>/dev/null; echo ---",
-                    [plan.model.fingerprint, "---", WEIGHTS_SIGNATURE, "---", WEIGHTS_SIGNATURE])
         self.directory(posixpath.dirname(weights_script(plan)))
-        self.file(weights_script(plan), fetch_script(plan), "-rwx------")
-        self.file(f"/etc/systemd/system/{weights_unit(plan)}", weights_unit_text(plan), "-rw-r--r--")
-        if plan.model.kind == "hf":
-            self.file(verify_hub_script(plan), VERIFY_HUB.read_text(), "-rw-r--r--")
+        for part in weights_parts(plan):
+            self.answer(f"cat {ready_marker(part)} 2>/dev/null; echo ---",
+                        [part.model.fingerprint, "---", WEIGHTS_SIGNATURE, "---", WEIGHTS_SIGNATURE])
+            self.file(weights_script(part), fetch_script(part), "-rwx------")
+            self.file(f"/etc/systemd/system/{weights_unit(part)}", weights_unit_text(part), "-rw-r--r--")
+            if part.model.kind == "hf":
+                self.file(verify_hub_script(part), VERIFY_HUB.read_text(), "-rw-r--r--")
+        if plan.model.graft is not None:
+            self.answer(f"cat {ready_marker(plan)} 2>/dev/null; echo ---",
+                        [plan.model.fingerprint, "---", WEIGHTS_SIGNATURE, "---", WEIGHTS_SIGNATURE])
+            self.file(graft_script_path(plan), graft_script(plan), "-rwx------")
         for path, (content, mode) in rendered_files(plan).items():
             self.file(path, content, "-rw-------" if mode == "600" else "-rw-r--r--")
         self.directory(unit_paths(plan)["home"], "drwx------", "glmstack", "glmstack")

@@ -12,7 +12,7 @@ from gpu_states import OLD_DRIVER, UBUNTU_2204, UBUNTU_2404, NvidiaHost
 
 from glmstack.catalog import load_catalog
 from glmstack.config import resolve
-from roles.model import fetch_script
+from roles.model import fetch_script, graft_script, weights_parts
 
 H200 = {"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}
 B200 = {"accelerator": "b200", "model": "glm-5.2-fp8", "engine": "vllm"}
@@ -110,6 +110,59 @@ def test_gh200_uses_sbsa_has_no_fabric_manager_and_binds_numa():
     assert any("/compute/cuda/repos/ubuntu2404/sbsa/cuda-keyring" in c for c in run.commands)
     assert not any("fabricmanager" in c for c in run.commands)  # one module per GPU, no NVSwitch
     assert "glmstack nvidia | Fabric manager" not in run.changed
+
+
+GRAFT = {**GH200, "model": "glm-5.2-awq-int4-mtp-fp8", "model_revision": "1" * 40,
+         "model_graft_revision": "2" * 40,
+         "engine_requirement": "vllm @ https://files.lab.example/vllm-0.23.0.post1-cp38-abi3-linux_aarch64.whl"
+                               "#sha256=" + "a" * 64}
+
+
+def test_gh200_graft_fetches_base_and_delta_grafts_them_then_serves_with_mtp():
+    state = NvidiaHost(GRAFT).os(UBUNTU_2404, arch="aarch64")
+    plan = state.plan
+    argv = " ".join(plan.serve_argv)
+    assert argv.startswith(f"{plan.binary} serve /var/lib/glmstack/models/glm-5.2-awq-int4-mtp-fp8 ")
+    # Seed 003's fastest vLLM result: MTP-3 on the graft, TP2, experts in Grace memory, NUMA-bound.
+    assert "--speculative-config.method mtp --speculative-config.num_speculative_tokens 3" in argv
+    assert "--tensor-parallel-size 2" in argv and "--cpu-offload-params experts --numa-bind" in argv
+    run = deploy(GRAFT, state)
+    run.assert_in_order([
+        # Both parts start downloading first, each as if it were the model (its own unit and directory).
+        "systemctl start --no-block glmstack-weights-glm-5.2-awq-int4.service",
+        "systemctl start --no-block glmstack-weights-glm-5.2-mtp-fp8-delta.service",
+        "uv venv --quiet --python python3 /opt/glmstack/venvs/vllm-0.23.0-",
+        "echo state=$(systemctl is-active glmstack-weights-glm-5.2-awq-int4.service)",
+        "echo state=$(systemctl is-active glmstack-weights-glm-5.2-mtp-fp8-delta.service)",
+        "/bin/bash /opt/glmstack/lib/graft-weights-glm-5.2-awq-int4-mtp-fp8.sh",
+        "systemctl start vllm.service",
+    ])
+    # The host's patched build replaces the release, pinned by its sum instead of the version.
+    install = next(c for c in run.commands if "uv venv --quiet --python python3" in c)
+    assert install.splitlines()[-0] and GRAFT["engine_requirement"] in install and "vllm==0.23.0" not in install
+    assert "pinned 0.23.0" not in install
+    assert "glmstack engine | Install vllm build aaaaaaaaaaaa" in run.changed
+    base, delta = (fetch_script(part) for part in weights_parts(plan))
+    assert f"hf download cyankiwi/GLM-5.2-AWQ-INT4 --revision {'1' * 40}" in base
+    assert f"hf download dnhkng/GLM-5.2-AWQ-INT4-FP8-MTP-delta --revision {'2' * 40}" in delta
+    graft = graft_script(plan)
+    assert ("runuser -u glmstack -- env PATH=" in graft and
+            "/var/lib/glmstack/models/glm-5.2-mtp-fp8-delta/graft_glm52_awq_mtp.sh --awq-dir "
+            "/var/lib/glmstack/models/glm-5.2-awq-int4 --mtp-delta-dir /var/lib/glmstack/models/glm-5.2-mtp-fp8-delta "
+            "--out-dir /var/lib/glmstack/models/glm-5.2-awq-int4-mtp-fp8.graft/out" in graft)
+    # Checked, then moved into place, then marked: never marked before the check.
+    assert graft.index("model.layers.78.") < graft.index("mv ") < graft.index(f"{plan.model.fingerprint} >")
+
+
+def test_converged_gh200_graft_changes_nothing():
+    state = NvidiaHost(GRAFT).converged()
+    nvidia = state.plan.nvidia
+    state.answer("uname -m", ["aarch64"]).file(
+        "/etc/apt/sources.list.d/cuda-debian12-sbsa.list",
+        f"deb [signed-by={nvidia.keyring_file}] {nvidia.repo_url}/debian12/sbsa/ /\n", "-rw-r--r--")
+    run = deploy(GRAFT, state)
+    assert run.changed == []
+    assert "glmstack model | Graft glm-5.2-mtp-fp8-delta onto glm-5.2-awq-int4" in run.unchanged
 
 
 def test_b200_gets_the_nvlink5_subnet_manager_and_ib_umad():

@@ -78,7 +78,7 @@ def test_mtp_on_a_checkpoint_without_it_is_refused():
     text = refused([("gh", {"accelerator": "gh200", "model": "glm-5.2-awq-int4", "engine": "vllm",
                             "model_revision": PIN, "num_speculative_tokens": 3})])
     assert "field num_speculative_tokens: glm-5.2-awq-int4 cannot use MTP" in text
-    assert "needs a patched vLLM" in text
+    assert "glm-5.2-awq-int4-mtp-fp8 grafts seed 003's FP8 MTP layer onto it" in text
 
 
 def test_a_setting_the_engine_has_no_argument_for_is_refused():
