@@ -12,7 +12,7 @@ from pyinfra import host, inventory
 from pyinfra.api.exceptions import DeployError
 
 from glmstack.config import InventoryError, resolve_inventory
-from roles import amd, base, nvidia
+from roles import amd, ascend, base, nvidia
 from roles.engine import install_engine
 from roles.llamacpp import install_llamacpp
 from roles.model import finish_model_download, graft_weights, start_model_download, weights_parts
@@ -30,6 +30,8 @@ if plan.nvidia is not None:
     nvidia.preflight(plan)
 if plan.amd is not None:
     amd.preflight(plan)
+if plan.ascend is not None:
+    ascend.preflight(plan)
 # The weights download runs as its own unit while drivers and engines install (it dominates the
 # time to serve); a reboot for the driver interrupts it, and the wait below starts it again.
 # (A grafted model's two parts each download this way.)
@@ -39,6 +41,7 @@ if plan.nvidia is not None:
     nvidia.install_nvidia(plan)
 if plan.amd is not None:
     amd.install_amd(plan)
+cann_environment_changed = ascend.install_ascend(plan) if plan.ascend is not None else False
 if plan.llamacpp is not None:
     install_llamacpp(plan)
 if plan.engine_env is not None:
@@ -47,4 +50,4 @@ weights_refetched = any([finish_model_download(part, reload=changed)
                          for part, changed in host.loop(list(zip(weights, unit_files_changed, strict=True)))])
 if plan.model.graft is not None:
     weights_refetched = graft_weights(plan, parts_refetched=weights_refetched) or weights_refetched
-run_service(plan, weights_refetched=weights_refetched)
+run_service(plan, weights_refetched=weights_refetched or cann_environment_changed)

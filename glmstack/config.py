@@ -21,9 +21,11 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from glmstack.catalog import COMMIT_SHA, Catalog, Parallelism, Recipe, load_catalog
+from glmstack.ascend import check_package_set, load_manifest
+from glmstack.catalog import ASCEND_COMPONENTS, COMMIT_SHA, Catalog, Parallelism, PythonWheels, Recipe, load_catalog
 from glmstack.sizing import Sizing, size
 from roles.amd.defaults import AmdSettings
+from roles.ascend.defaults import AscendSettings
 from roles.base.defaults import BaseSettings
 from roles.llamacpp.defaults import LlamaCppSettings
 from roles.model.defaults import ModelSettings
@@ -96,7 +98,7 @@ class DeploymentSettings(BaseModel):
 
 
 class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettings, NvidiaSettings,
-                 AmdSettings, ServiceSettings):
+                 AmdSettings, AscendSettings, ServiceSettings):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     @field_validator("model_hf_token_file", "model_modelscope_token_file", "service_api_key_file")
@@ -257,6 +259,54 @@ class AmdPlan:
 
 
 @dataclass(frozen=True)
+class AscendPackagePlan:
+    """One installer of the package set, with how it installs and where it leaves its version."""
+
+    component: str
+    file: str
+    version: str
+    sha256: str
+    fresh: tuple[str, ...]
+    upgrade: tuple[str, ...]
+    version_files: tuple[str, ...]
+    version_key: str
+    needs_reboot: bool
+
+
+@dataclass(frozen=True)
+class AscendPlan:
+    """The NPU driver, firmware and CANN a host gets from the operator's package set."""
+
+    source: str | None  # a directory on the control machine or an http(s) base URL; None: not given
+    local: bool
+    packages: tuple[AscendPackagePlan, ...]  # in install order of a fresh machine
+    arch: str | None
+    cann: str
+    user: str
+    group: str
+    home: str
+    set_env: tuple[tuple[str, ...], ...]  # per CANN part, its script's possible places
+    environment_variables: tuple[str, ...]
+    state_dir: str
+    allow_reboot: bool
+    reboot_timeout: int
+    npus: int
+
+    def package(self, component: str) -> AscendPackagePlan:
+        return next(package for package in self.packages if package.component == component)
+
+    @property
+    def staging_dir(self) -> str:
+        return posixpath.join(self.state_dir, "ascend", "packages")
+
+    @property
+    def reboot_stamp(self) -> str:
+        """Holds the boot id under which the driver or firmware was installed: a reboot is pending
+        while the host still runs that boot."""
+        return posixpath.join(self.state_dir, "ascend", "reboot-pending")
+
+
+@dataclass(frozen=True)
 class EngineEnvPlan:
     """A Python engine's virtual environment: what uv installs, where, and how it is proven."""
 
@@ -278,6 +328,8 @@ class EngineEnvPlan:
     # The host's own build of the engine (engine_requirement), pinned by its sum or commit, not
     # by the catalog's version.
     build: str | None = None
+    # Shell scripts sourced before the install's checks run: of each group, the first that exists.
+    source_files: tuple[tuple[str, ...], ...] = ()
 
     @property
     def label(self) -> str:
@@ -349,6 +401,7 @@ class DeployPlan:
     llamacpp: LlamaCppPlan | None = None
     nvidia: NvidiaPlan | None = None
     amd: AmdPlan | None = None
+    ascend: AscendPlan | None = None
     engine_env: EngineEnvPlan | None = None
     api_key: ApiKeyPlan | None = None
     # Weights passed on over the lab network: the host this one gets them from (its address, and
@@ -728,13 +781,81 @@ def _plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan |
     )
 
 
+def _ascend_wheels(config: HostConfig, catalog: Catalog) -> PythonWheels:
+    """vllm-ascend and what it runs on, as one row of its versioning table pins them."""
+    version = catalog.engines[config.engine].version
+    pins = catalog.ascend.vllm_ascend[version]
+    return PythonWheels(
+        requirements=[f"vllm=={pins.vllm}", f"vllm-ascend=={version}", f"torch=={pins.torch}",
+                      f"torch-npu=={pins.torch_npu}",
+                      *([f"triton-ascend=={pins.triton_ascend}"] if pins.triton_ascend else [])],
+        extra_index_urls=list(config.ascend_pip_extra_index_urls),
+        gpu_imports=["torch_npu", "vllm_ascend"],
+    )
+
+
+def _plan_ascend(config: HostConfig, catalog: Catalog, problems: list) -> AscendPlan | None:
+    accelerator = catalog.accelerators[config.accelerator]
+    if accelerator.vendor != "huawei":
+        problems += _settings_of_other_vendors(config, "ascend_", "Huawei Ascend", config.accelerator,
+                                               accelerator.vendor)
+        return None
+    platform = catalog.ascend
+    cann = platform.vllm_ascend[catalog.engines[config.engine].version].cann
+    source, manifest_path, packages, arch = config.ascend_packages, config.ascend_manifest, (), None
+    local = bool(source) and source.startswith("/")
+    if source and not local and _credentials_in_url(source):
+        problems.append(("ascend_packages", "credentials in a URL end up in command lines and logs; give the "
+                                            "mirror without them"))
+        return None
+    if local and not Path(source).is_dir():
+        problems.append(("ascend_packages", f"{source} is not a directory on this machine"))
+        return None
+    if source and manifest_path is None:
+        if not local:
+            problems.append(("ascend_manifest", "an http(s) package set needs its manifest on this machine"))
+            return None
+        manifest_path = Path(source) / "manifest.yaml"
+    if source:
+        try:
+            manifest = load_manifest(manifest_path)
+        except ValueError as error:
+            problems.append(("ascend_manifest", str(error)))
+            return None
+        set_problems, arch = check_package_set(manifest, catalog, config.accelerator, cann,
+                                               Path(source) if local else None)
+        if set_problems:
+            problems += set_problems
+            return None
+        packages = tuple(_ascend_package(platform.components[p.component], p, arch)
+                         for name in ASCEND_COMPONENTS for p in manifest.packages if p.component == name)
+    return AscendPlan(
+        source=source.rstrip("/") if source else None, local=local, packages=packages, arch=arch, cann=cann,
+        user=platform.user, group=platform.group, home=platform.home,
+        set_env=tuple(tuple(platform.components[name].set_env) for name in platform.cann_components
+                      if platform.components[name].set_env),
+        environment_variables=tuple(platform.environment_variables), state_dir=config.base_state_dir,
+        allow_reboot=config.ascend_allow_reboot, reboot_timeout=config.ascend_reboot_timeout,
+        npus=accelerator.devices_per_node)
+
+
+def _ascend_package(component, package, arch: str) -> AscendPackagePlan:
+    return AscendPackagePlan(
+        component=package.component, file=package.file, version=package.version, sha256=package.sha256,
+        fresh=tuple(component.fresh), upgrade=tuple(component.upgrade),
+        version_files=tuple(path.format(arch=arch) for path in component.version_files),
+        version_key=component.version_key, needs_reboot=component.needs_reboot)
+
+
 def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | None,
-                     amd: AmdPlan | None = None) -> EngineEnvPlan | None:
+                     amd: AmdPlan | None = None, ascend: AscendPlan | None = None) -> EngineEnvPlan | None:
     """The engine's Python environment, when the catalog has wheels for this platform."""
     engine = catalog.engines[config.engine]
     accelerator = catalog.accelerators[config.accelerator]
     line = nvidia.cuda_line if nvidia else amd.rocm if amd else None
     wheels = engine.python_packages.get(accelerator.vendor, {}).get(line) if line else None
+    if ascend is not None:
+        wheels = _ascend_wheels(config, catalog)
     if wheels is None or engine.version is None:
         return None
     values = {"version": engine.version, "arch": accelerator.cpu_arch[0], "gfx": accelerator.gfx_arch or ""}
@@ -757,6 +878,9 @@ def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | 
             ("http_proxy", config.base_http_proxy), ("https_proxy", config.base_https_proxy),
             ("no_proxy", config.base_no_proxy)) if value),
         build=config.engine_requirement,
+        # CANN's libraries must be found for the imports to load (the unit gets them from its
+        # captured environment).
+        source_files=ascend.set_env if ascend else (),
     )
 
 
@@ -947,10 +1071,11 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     llamacpp_plan = _plan_llamacpp(config, catalog, problems) if config.engine == "llama.cpp" else None
     nvidia_plan = _plan_nvidia(config, catalog, problems)
     amd_plan = _plan_amd(config, catalog, problems)
+    ascend_plan = _plan_ascend(config, catalog, problems)
     api_key_plan = _plan_api_key(config, catalog, problems)
     if problems or model_plan is None:
         raise HostDataError(host, problems)
-    engine_env = _plan_engine_env(config, catalog, nvidia_plan, amd_plan)
+    engine_env = _plan_engine_env(config, catalog, nvidia_plan, amd_plan, ascend_plan)
     problems += _engine_requirement_problems(config, catalog, engine_env)
     if problems:
         raise HostDataError(host, problems)
@@ -973,6 +1098,9 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         # AITER JIT-compiles kernels; its cache lives in the engine's home, which survives restarts.
         env["AITER_JIT_DIR"] = posixpath.join(config.base_state_dir, "home", engine.unit_name, "aiter-jit")
         env["PATH"] = f"/opt/rocm/bin:{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
+    if ascend_plan:
+        # CANN's own directories come first from its captured environment (the ascend role).
+        env["PATH"] = f"{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
     env.update(recipe.env)
     if nodes > 1:
         env.update({k: _fill([v], {"address": address, "interface": config.network_interface})[0]
@@ -1015,6 +1143,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         llamacpp=llamacpp_plan,
         nvidia=nvidia_plan,
         amd=amd_plan,
+        ascend=ascend_plan,
         engine_env=engine_env,
         api_key=api_key_plan,
         ready_timeout=config.service_ready_timeout or engine.ready_timeout,
@@ -1042,7 +1171,7 @@ def _link_weights_seeds(plans: list[DeployPlan], members: dict[str, list[str]]) 
     errors, seed_of = [], {}
     for plan in plans:
         chosen = plan.config.model_fetch_from
-        if chosen is None and plan.deployment and plan.nodes > 1 and plan.model.kind != "path":
+        if chosen is None and plan.deployment and plan.nodes > 1 and plan.model.kind not in ("path", "graft"):
             chosen = members[plan.deployment][0]
         if chosen is None or chosen == plan.host:
             continue

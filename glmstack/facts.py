@@ -402,3 +402,75 @@ class WeightsState(FactBase):
         text = "\n".join(output).split("---")
         marker, recorded, current = ((part.strip() or None) for part in (text + ["", "", ""])[:3])
         return {"fingerprint": marker, "intact": recorded is not None and recorded == current}
+
+
+class AscendVersions(FactBase):
+    """
+    The version each Ascend component's installer left on the host (None where it is absent),
+    read from the first of its version files that exists, at the line starting with its key.
+
+    .. code:: python
+
+        {"driver": "25.5.1", "firmware": None}
+    """
+
+    def command(self, components: list[tuple[str, list[str], str]]) -> str:
+        lines = []
+        for name, paths, key in components:
+            pattern = shlex.quote(rf"s/^[[:space:]]*{re.escape(key)}[[:space:]]*[=:][[:space:]]*//p")
+            files = " ".join(shlex.quote(path) for path in paths)
+            lines.append(f"v=; for f in {files}; do if [ -f \"$f\" ]; then "
+                         f"v=$(sed -n {pattern} \"$f\" | head -n 1); break; fi; done; echo {name}=\"$v\"")
+        return "; ".join(lines)
+
+    def process(self, output: list[str]) -> dict[str, str | None]:
+        versions = {}
+        for line in output:
+            name, _, value = line.partition("=")
+            versions[name.strip()] = value.strip() or None
+        return versions
+
+
+class BootId(FactBase):
+    """
+    This boot's id: it changes with every boot, so a record of it tells whether a reboot happened.
+
+    .. code:: python
+
+        "4d1f3b0e-8a5c-4b8e-9f0e-2c6d1a7b9e3f"
+    """
+
+    def command(self) -> str:
+        return "cat /proc/sys/kernel/random/boot_id"
+
+    def process(self, output: list[str]) -> str | None:
+        return output[0].strip() if output else None
+
+
+def cann_environment_command(scripts: list[list[str]], base_path: str, patterns: list[str]) -> str:
+    """Prints what CANN's set_env scripts export that the engine needs, one KEY=VALUE line each,
+    sorted: the content of the engine's CANN environment file (empty where CANN is absent).
+    `scripts`: per CANN part, its scripts' possible places (the first that exists is run)."""
+    from glmstack.ascend import source_first_existing
+
+    q = shlex.quote
+    regex = "|".join(re.escape(p).replace(r"\*", "[A-Za-z0-9_]*") for p in patterns)
+    inner = f"found=; {source_first_existing(tuple(tuple(group) for group in scripts))}; [ -z \"$found\" ] || env"
+    return (f"env -i PATH={q(base_path)} HOME=/root bash -c {q(inner)} "
+            f"| grep -E {q(f'^({regex})=')} | LC_ALL=C sort || true")
+
+
+class CannEnvironment(FactBase):
+    """
+    What CANN's environment scripts set for the engine, as the lines of its environment file.
+
+    .. code:: python
+
+        ["ASCEND_TOOLKIT_HOME=/usr/local/Ascend/ascend-toolkit/latest", "LD_LIBRARY_PATH=..."]
+    """
+
+    def command(self, scripts: list[list[str]], base_path: str, patterns: list[str]) -> str:
+        return cann_environment_command(scripts, base_path, patterns)
+
+    def process(self, output: list[str]) -> list[str]:
+        return [line for line in output if line]

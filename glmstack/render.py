@@ -41,6 +41,7 @@ def unit_paths(plan: DeployPlan) -> dict[str, str]:
     return {
         "unit": f"/etc/systemd/system/{plan.unit_name}.service",
         "env_file": f"{config.base_config_dir}/{plan.unit_name}.env",
+        "cann_env_file": f"{config.base_config_dir}/{plan.unit_name}.cann.env",
         "home": f"{config.base_state_dir}/home/{plan.unit_name}",
     }
 

@@ -24,4 +24,5 @@ ascend_a2 = group(
     deployment="glm52-a2",
     network_interface="enp189s0f0",
     # model_revision="<40-character commit sha of Eco-Tech/GLM-5.2-w8a8>",
+    # ascend_packages="/srv/ascend-packages",  # your package set, with its manifest.yaml
 )

@@ -4,7 +4,11 @@
     pyinfra inventory/ascend_a3.py deploys/glm52.py
 
 The W8A8 weights are on ModelScope (Eco-Tech/GLM-5.2-w8a8): set model_revision to the commit
-you verified; until then this inventory refuses to load.
+you verified; until then this inventory refuses to load. Huawei's driver, firmware and CANN
+installers come from your package set (they need a login to download): set ascend_packages to
+its directory on this machine (with its manifest.yaml) or to an http(s) mirror plus
+ascend_manifest; README "Ascend groups" says how to write the manifest. Without it, `glmstack
+plan` works and the deploy stops in preflight.
 
 Replace the host names with your machines (and their SSH settings); host data is checked
 against the catalog when this file loads, before anything is contacted.
@@ -20,4 +24,5 @@ ascend_a3 = group(
     model="glm-5.2-w8a8",
     engine="vllm-ascend",
     # model_revision="<40-character commit sha of Eco-Tech/GLM-5.2-w8a8>",
+    # ascend_packages="/srv/ascend-packages",  # your package set, with its manifest.yaml
 )

@@ -314,6 +314,54 @@ class AmdPlatform(Strict):
         return self
 
 
+class AscendChip(Strict):
+    driver_prefix: str
+    ops: str
+    kernels: str
+
+
+class AscendComponent(Strict):
+    file: str
+    file_before_8_5: str | None = None
+    fresh: list[str]
+    upgrade: list[str]
+    version_files: list[str] = Field(min_length=1)
+    version_key: str
+    needs_reboot: bool = False
+    set_env: list[str] = []
+
+
+class VllmAscendSet(Strict):
+    vllm: str
+    cann: str
+    torch: str
+    torch_npu: str
+    triton_ascend: str | None = None
+
+
+ASCEND_COMPONENTS = ("driver", "firmware", "toolkit", "ops", "nnal")
+
+
+class AscendPlatform(Strict):
+    install_root: str = Field(pattern=r"^/")
+    user: str
+    group: str
+    home: str = Field(pattern=r"^/")
+    chips: dict[str, AscendChip]
+    components: dict[str, AscendComponent]
+    cann_components: list[str]
+    vllm_ascend: dict[str, VllmAscendSet]
+    environment_variables: list[str]
+
+    @model_validator(mode="after")
+    def _every_component_described(self) -> AscendPlatform:
+        if set(self.components) != set(ASCEND_COMPONENTS):
+            raise ValueError(f"components must be exactly {', '.join(ASCEND_COMPONENTS)}")
+        if not set(self.cann_components) <= set(self.components):
+            raise ValueError("cann_components names an unknown component")
+        return self
+
+
 class OsPackages(Strict):
     rpm_names: dict[str, list[str]]
     families: dict[str, Literal["deb", "rpm"]]
@@ -327,6 +375,7 @@ class Catalog(Strict):
     recipes: list[Recipe]
     nvidia: NvidiaPlatform
     amd: AmdPlatform
+    ascend: AscendPlatform
     packages: OsPackages
 
     @model_validator(mode="after")
@@ -344,6 +393,15 @@ class Catalog(Strict):
             for line in engine.python_packages.get("amd", {}):
                 if line not in self.amd.rocm_releases:
                     raise ValueError(f"engine {name}: unknown ROCm release {line!r}")
+        for name, accelerator in self.accelerators.items():
+            if accelerator.vendor != "huawei":
+                continue
+            if name not in self.ascend.chips:
+                raise ValueError(f"accelerator {name}: no chip names in ascend.chips")
+            for engine in accelerator.engines:
+                if self.engines[engine].version not in self.ascend.vllm_ascend:
+                    raise ValueError(f"engine {engine}: version {self.engines[engine].version} is not in "
+                                     "ascend.vllm_ascend, vllm-ascend's versioning table")
         for name, model in self.models.items():
             if model.graft is None:
                 continue
@@ -398,5 +456,6 @@ def load_catalog() -> Catalog:
         recipes=_read("recipes"),
         nvidia=_read("nvidia"),
         amd=_read("amd"),
+        ascend=_read("ascend"),
         packages=_read("packages"),
     )

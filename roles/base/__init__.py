@@ -101,7 +101,7 @@ def trust_and_proxies(plan: DeployPlan) -> None:
         files.file(name="No apt proxy", path=proxy_file, present=False)
 
 
-def _service_user(plan: DeployPlan) -> None:
+def service_user(plan: DeployPlan) -> None:
     config = plan.config
     server.group(name="Service group", group=config.base_service_group, system=True)
     server.user(name="Service user", user=config.base_service_user, group=config.base_service_group,
@@ -110,7 +110,7 @@ def _service_user(plan: DeployPlan) -> None:
                 ensure_home=False)
 
 
-def _directories(plan: DeployPlan) -> None:
+def directories(plan: DeployPlan) -> None:
     config = plan.config
     group = config.base_service_group
     files.directory(name="Program prefix", path=config.base_prefix, user="root", group="root", mode="755")
@@ -149,6 +149,6 @@ def install_base(plan: DeployPlan) -> None:
         recover_package_manager(name="Finish an interrupted package run")
     trust_and_proxies(plan)
     ensure_packages("Base packages", [*BASE_PACKAGES, *plan.config.base_packages])
-    _service_user(plan)
-    _directories(plan)
+    service_user(plan)
+    directories(plan)
     _time_sync(plan)

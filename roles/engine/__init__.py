@@ -16,6 +16,7 @@ from pyinfra import host
 from pyinfra.api import deploy, operation
 from pyinfra.facts.files import FileContents
 
+from glmstack.ascend import source_first_existing
 from glmstack.ops import engine_python, ensure_packages
 from glmstack.uv import ensure_uv_commands, uv_binary
 
@@ -57,6 +58,8 @@ def install_script(env: EngineEnvPlan, gpu_checks: bool = True, python: str = "p
         f"rm -rf {q(final)}",
         f"{uv} venv --quiet --python {q(python)} {q(final)}",
         *(f"export {name}={q(value)}" for name, value in env.build_env),
+        # The platform's libraries (CANN), for the checks below to import what links against them.
+        *([f"set +u; {source_first_existing(env.source_files)}; set -u"] if env.source_files else []),
         f"{uv} pip install --quiet --python {q(final)}/bin/python{backend} "
         + " ".join(q(requirement) for requirement in env.requirements),
     ]

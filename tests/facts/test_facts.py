@@ -25,3 +25,5 @@ TestAmdgpuDriver = make_fact_tests("glmstack", "facts.AmdgpuDriver", HERE / "Amd
 TestFindInFile = make_fact_tests("glmstack", "facts.FindInFile", HERE / "FindInFile")
 TestDpkgState = make_fact_tests("glmstack", "facts.DpkgState", HERE / "DpkgState")
 TestApiKeyState = make_fact_tests("glmstack", "facts.ApiKeyState", HERE / "ApiKeyState")
+TestAscendVersions = make_fact_tests("glmstack", "facts.AscendVersions", HERE / "AscendVersions")
+TestCannEnvironment = make_fact_tests("glmstack", "facts.CannEnvironment", HERE / "CannEnvironment")

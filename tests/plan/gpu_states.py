@@ -160,7 +160,7 @@ class ConstructedHost:
                         [part.model.fingerprint, "---", WEIGHTS_SIGNATURE, "---", WEIGHTS_SIGNATURE])
             self.file(weights_script(part), fetch_script(part), "-rwx------")
             self.file(f"/etc/systemd/system/{weights_unit(part)}", weights_unit_text(part), "-rw-r--r--")
-            if part.model.kind == "hf":
+            if part.model.kind in ("hf", "modelscope"):
                 self.file(verify_hub_script(part), VERIFY_HUB.read_text(), "-rw-r--r--")
         if plan.model.graft is not None:
             self.answer(f"cat {ready_marker(plan)} 2>/dev/null; echo ---",
@@ -332,4 +332,54 @@ class AmdHost(ConstructedHost):
         users = next(command for command in self.base if "cat /etc/passwd" in command)
         self.answer(users, [line.replace("|glmstack|glmstack|", "|glmstack|glmstack render video|")
                             for line in self.base[users]["stdout"]])
+        return self
+
+
+# Atlas 800 A3: sixteen 19e5:d803 processing accelerators (class 1200); A2: eight 19e5:d802.
+ASCEND_HARDWARE = {"ascend-a3": (16, "d803"), "ascend-a2": (8, "d802")}
+BOOT_ID = "4d1f3b0e-8a5c-4b8e-9f0e-2c6d1a7b9e3f"
+CANN_ENVIRONMENT = ["ASCEND_TOOLKIT_HOME=/usr/local/Ascend/ascend-toolkit/latest",
+                    "ATB_HOME_PATH=/usr/local/Ascend/nnal/atb/latest",
+                    "LD_LIBRARY_PATH=/usr/local/Ascend/ascend-toolkit/latest/lib64:"]
+
+
+class AscendHost(ConstructedHost):
+    """Ubuntu 22.04 on aarch64 with the group's NPUs; Ascend's installers absent unless set."""
+
+    def __init__(self, data: dict):
+        npus, device = ASCEND_HARDWARE[data["accelerator"]]
+        super().__init__(data, [f"0000:{0x10 + i:02x}:00.0 0x120000 0x19e5 0x{device}" for i in range(npus)])
+        self.os(UBUNTU_2204, arch="aarch64")
+        self.answer("cat /proc/sys/kernel/random/boot_id", [BOOT_ID])
+        self.versions()
+        self.answer("env -i PATH=", [])  # no CANN environment scripts yet
+
+    def versions(self, **versions: str) -> AscendHost:
+        """What the installers' version files say (absent components: None)."""
+        return self.answer("echo nnal=", [f"{package.component}={versions.get(package.component, '')}"
+                                          for package in self.plan.ascend.packages])
+
+    def reboot_pending(self, boot_id: str = BOOT_ID) -> AscendHost:
+        return self.contents(self.plan.ascend.reboot_stamp, boot_id)
+
+    def converged(self) -> AscendHost:
+        """Driver, firmware and CANN at the package set's versions, the engine's CANN environment
+        written, the service user in HwHiAiUser, the engine healthy."""
+        from roles.ascend import cann_environment_file
+
+        plan, ascend = self.plan, self.plan.ascend
+        self.engine_converged(())
+        # python3-venv for the ModelScope client's environment.
+        self.packages(("python3-venv", "1"), *((p, "1") for p in plan.engine_env.system_packages))
+        self.versions(**{package.component: package.version for package in ascend.packages})
+        self.answer("env -i PATH=", CANN_ENVIRONMENT)
+        self.contents(cann_environment_file(plan), *CANN_ENVIRONMENT)
+        users = next(command for command in self.base if "cat /etc/passwd" in command)
+        self.answer(users, [line.replace("|glmstack|glmstack|", "|glmstack|glmstack HwHiAiUser|")
+                            for line in self.base[users]["stdout"]]
+                    + [f"{ascend.user}:x:1001:1001::{ascend.home}:/bin/bash|{ascend.group}|{ascend.group}|"
+                       f"{ascend.user} **Never logged in**|!"])
+        groups = next(command for command in self.base if "cat /etc/group" in command)
+        self.answer(groups, [*self.base[groups]["stdout"], f"{ascend.group}:x:1001:glmstack"])
+        self.directory(ascend.home, "drwxr-x---", ascend.user, ascend.group)
         return self

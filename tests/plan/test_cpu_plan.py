@@ -405,7 +405,7 @@ def test_gpu_group_short_of_gpus_stops_in_preflight():
     assert "this host has 7" in str(error.value.__cause__ or error.value)  # NVSwitches do not count
 
 
-def test_engines_that_cannot_be_installed_yet_are_refused_before_any_change():
+def test_ascend_without_a_package_set_is_refused_before_any_change():
     from pyinfra.api.exceptions import PyinfraError
 
     # A constructed Atlas 800 A3 listing: sixteen 19e5:d803 processing accelerators (class 1200).
@@ -414,8 +414,8 @@ def test_engines_that_cannot_be_installed_yet_are_refused_before_any_change():
     with pytest.raises(PyinfraError) as error:
         run_deploy({"accelerator": "ascend-a3", "model": "glm-5.2-w8a8", "engine": "vllm-ascend",
                     "model_revision": "0" * 40}, responses)
-    assert ("host @fake/node1: engine vllm-ascend can be planned (glmstack plan, glmstack render) but glmstack "
-            "cannot install it yet") in str(error.value.__cause__ or error.value)
+    assert ("host @fake/node1: field ascend_packages: Ascend's driver, firmware and CANN installers are "
+            "login-gated downloads") in str(error.value.__cause__ or error.value)
 
 
 def test_a_package_run_cut_off_earlier_is_finished_before_any_install():

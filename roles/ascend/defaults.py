@@ -1,0 +1,22 @@
+"""Settings of the ascend role: the operator's package set, its manifest, and reboots."""
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class AscendSettings(BaseModel):
+    ascend_packages: str | None = Field(
+        None, pattern=r"^(/|https?://)\S+$",
+        description="Where the installers are: a directory on the control machine, or an http(s) base URL "
+                    "the hosts download them from (Ascend's downloads need a login, so there is no default).")
+    ascend_manifest: Path | None = Field(
+        None, description="The package set's manifest on the control machine (YAML: each installer's "
+                          "component, file, version and sha256); None: manifest.yaml in ascend_packages "
+                          "when that is a directory.")
+    ascend_pip_extra_index_urls: list[str] = Field(
+        [], description="Extra package indexes for the engine's Python packages (vllm-ascend's docs use "
+                        "Huawei Cloud's 'variant' index); empty: the host's own pip configuration only.")
+    ascend_allow_reboot: bool = Field(
+        False, description="Reboot after the driver or firmware was installed; otherwise stop and say so.")
+    ascend_reboot_timeout: int = Field(900, ge=60, description="Seconds to wait for the host to come back.")
