@@ -24,8 +24,8 @@ import sys
 import time
 
 from glmstack.config import resolve_inventory
+from glmstack.digests import sha256_of
 from glmstack.lab import lab
-from glmstack.lab.hub import sha256_of
 from glmstack.lab.profile import MODEL_PORT, TINY_MODEL, cpu_profile_data, models_dir, run_deploy
 from glmstack.lab.serve import serve_directory
 from glmstack.paths import REPO_ROOT

@@ -17,7 +17,6 @@ directory, every file present with its sum. The hosts check the sums again after
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from glmstack.catalog import ASCEND_COMPONENTS, AscendComponent, Catalog
+from glmstack.digests import sha256_of
 
 ARCH_HYPHEN = {"aarch64": "aarch64", "x86_64": "x86-64"}
 
@@ -76,11 +76,8 @@ def _before_8_5(version: str) -> bool:
 
 @lru_cache(maxsize=256)
 def _sha256_of(path: str, size: int, mtime_ns: int) -> str:  # noqa: ARG001 - the key: a changed file rehashes
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(8 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    # Every host of an inventory resolves the whole inventory: each installer is hashed once.
+    return sha256_of(path)
 
 
 def file_sha256(path: Path) -> str:

@@ -7,7 +7,6 @@ the catalog pins. The model is a small random-weight GGUF written with the `gguf
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import tarfile
@@ -22,14 +21,6 @@ from glmstack.lab.host import LabError
 SDIST_PACKAGE = "llama-cpp-python"
 SDIST_VERSION = "0.3.36"
 VOCAB_MEMBER = "vendor/llama.cpp/models/ggml-vocab-gpt-2.gguf"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _sdist(cache_dir: Path) -> Path:

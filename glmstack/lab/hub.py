@@ -13,17 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from glmstack.digests import sha256_of
 from glmstack.lab.network import GATEWAY
-from glmstack.lab.serve import _MirrorHandler
+from glmstack.lab.serve import _MirrorHandler, serving
 
 # Files the Hub keeps in LFS (so their tree entry carries a sha256): weights and anything large.
 LFS_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt")
@@ -31,14 +30,6 @@ LFS_MIN_SIZE = 10 * 1024 * 1024
 TREE = re.compile(r"^/api/models/([\w.-]+/[\w.-]+)/tree/([\w.-]+)(/.*)?$")
 REVISION = re.compile(r"^/api/models/([\w.-]+/[\w.-]+)(?:/revision/([\w.-]+))?$")
 RESOLVE = re.compile(r"^/([\w.-]+/[\w.-]+)/resolve/([\w.-]+)/(.+)$")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def git_blob_sha1(path: Path) -> str:
@@ -184,12 +175,5 @@ def serve_hub(root: Path, address: str = GATEWAY, port: int = 0, token: str | No
     repos = scan_repositories(root)
     handler = type("Handler", (_HubHandler,), {"repos": repos, "token": token, "rate": rate, "stats": stats,
                                                 "requests": requests, "corrupt_once": set(corrupt_once)})
-    server = ThreadingHTTPServer((address, port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{address}:{server.server_address[1]}", repos
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler, address, port) as url:
+        yield url, repos

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from glmstack.lab.hub import HubRepo, scan_repositories
 from glmstack.lab.network import GATEWAY
-from glmstack.lab.serve import _MirrorHandler
+from glmstack.lab.serve import _MirrorHandler, serving
 
 FILES = re.compile(r"^/api/v1/models/([\w.-]+/[\w.-]+)/repo/files$")
 FILE = re.compile(r"^/api/v1/models/([\w.-]+/[\w.-]+)/repo$")
@@ -113,12 +111,5 @@ def serve_modelscope(root: Path, address: str = GATEWAY, port: int = 0, token: s
     repos = scan_repositories(root)
     handler = type("Handler", (_ModelScopeHandler,), {"repos": repos, "token": token, "rate": rate, "stats": stats,
                                                        "requests": requests})
-    server = ThreadingHTTPServer((address, port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{address}:{server.server_address[1]}", repos
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler, address, port) as url:
+        yield url, repos

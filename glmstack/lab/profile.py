@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glmstack.lab.artifacts import llamacpp_source, sha256_of, write_tiny_model
+from glmstack.digests import sha256_of
+from glmstack.lab.artifacts import llamacpp_source, write_tiny_model
 from glmstack.lab.lab import LabPaths
 from glmstack.lab.network import GATEWAY
 from glmstack.paths import REPO_ROOT

@@ -108,7 +108,13 @@ def serve_directory(directory: Path, address: str = GATEWAY, port: int = 0, rate
     """Yield the base URL of an HTTP server for `directory`; it stops when the block ends."""
     handler_class = type("Handler", (_MirrorHandler,), {"rate": rate, "stats": stats,
                                                         "uplink": Uplink(uplink) if uplink else None})
-    handler = functools.partial(handler_class, directory=os.fspath(directory))
+    with serving(functools.partial(handler_class, directory=os.fspath(directory)), address, port) as url:
+        yield url
+
+
+@contextmanager
+def serving(handler, address: str, port: int) -> Iterator[str]:
+    """Yield the base URL of a threaded HTTP server answering with `handler`, until the block ends."""
     server = ThreadingHTTPServer((address, port), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -46,7 +46,7 @@ def preflight(plan: DeployPlan) -> None:
         raise DeployError(f"host {host.name}: engine {plan.engine_name} can be planned (glmstack plan, glmstack "
                           "render) but glmstack cannot install it yet on accelerator "
                           f"{plan.config.accelerator!r}; installable today: llama.cpp, vLLM and SGLang on NVIDIA, "
-                          "vLLM on AMD")
+                          "vLLM on AMD, vLLM-Ascend on Ascend")
 
 
 def _accelerators_present(plan: DeployPlan) -> None:

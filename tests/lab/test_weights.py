@@ -20,8 +20,9 @@ import time
 import pytest
 
 from glmstack.config import resolve
+from glmstack.digests import sha256_of
 from glmstack.lab import lab, leaks
-from glmstack.lab.hub import scan_repositories, serve_hub, sha256_of
+from glmstack.lab.hub import scan_repositories, serve_hub
 from glmstack.lab.modelscope import serve_modelscope
 from glmstack.lab.network import GATEWAY
 from glmstack.lab.profile import TINY_MODEL, cpu_profile_data, models_dir, run_deploy, start_deploy
@@ -114,6 +115,31 @@ def test_hub_download_is_verified_served_and_keeps_the_token_secret(hub_node):
     assert (token_file.user, token_file.mode) == ("root", 0o600)
 
 
+def bytes_on_disk(host, plan) -> int:
+    return int(host.check_output(f"du -sb {plan.model.directory} 2>/dev/null | cut -f1") or 0)
+
+
+def kill_a_third_of_the_way(host, plan, inventory, total: int) -> dict[str, int]:
+    """Start a deploy, kill it and the node's fetch once a third of the bytes are on the node, and
+    return the files left there (name: size; the clients' metadata aside)."""
+    process = start_deploy(inventory)
+    deadline = time.monotonic() + 300
+    while bytes_on_disk(host, plan) < total // 3:
+        assert time.monotonic() < deadline and process.poll() is None, "the download never got going"
+        time.sleep(0.5)
+    process.kill()
+    process.wait()
+    # As if the host lost the fetch too: freeze its process tree, parents first, then kill it.
+    pid = host.check_output(f"cat {fetch_lock(plan)}")
+    host.run_expect([0], "stop_tree() { kill -STOP $1 2>/dev/null || return 0; echo $1; "
+                         "for c in $(pgrep -P $1); do stop_tree $c; done; }; "
+                         f"kill -KILL $(stop_tree {pid})")
+    time.sleep(1)
+    listing = host.check_output(f"cd {plan.model.directory} && "
+                                "find . -path ./.cache -prune -o -type f -printf '%P %s\\n'")
+    return {name: int(size) for name, size in (line.split() for line in listing.splitlines())}
+
+
 def test_download_killed_midway_keeps_completed_files_and_fetches_only_the_rest(hub_node):
     """huggingface_hub 2.4.0 keeps every finished file but restarts a file cut off mid-way (it
     downloads into a per-process temporary file, huggingface_hub PR 4228), so a rerun fetches
@@ -122,25 +148,9 @@ def test_download_killed_midway_keeps_completed_files_and_fetches_only_the_rest(
     data, inventory = deploy(hub_node, "resumed", {"model_dir": "/var/lib/glmstack/models/resumed"})
     plan = resolve(hub_node["node"]["address"], data)
     total = sum((hub_node["root"] / REPO / name).stat().st_size for name in repository_files(hub_node))
-    on_disk = f"du -sb {plan.model.directory} 2>/dev/null | cut -f1"
     with serve_hub(hub_node["root"], port=HUB_PORT, token=hub_node["token"], rate=20_000_000):
-        process = start_deploy(inventory)
-        deadline = time.monotonic() + 300
-        while int(host.check_output(on_disk) or 0) < total // 3:
-            assert time.monotonic() < deadline and process.poll() is None, "the download never got going"
-            time.sleep(0.5)
-        process.kill()
-        process.wait()
-        # As if the host lost the fetch too: freeze its process tree, parents first, then kill it.
-        pid = host.check_output(f"cat {fetch_lock(plan)}")
-        host.run_expect([0], "stop_tree() { kill -STOP $1 2>/dev/null || return 0; echo $1; "
-                             "for c in $(pgrep -P $1); do stop_tree $c; done; }; "
-                             f"kill -KILL $(stop_tree {pid})")
-    time.sleep(1)
-    listing = host.check_output(f"cd {plan.model.directory} && "
-                                "find . -path ./.cache -prune -o -type f -printf '%P %s\\n'")
-    finished = {name: int(size) for name, size in (line.split() for line in listing.splitlines())}
-    in_cache = int(host.check_output(on_disk)) - sum(finished.values())
+        finished = kill_a_third_of_the_way(host, plan, inventory, total)
+    in_cache = bytes_on_disk(host, plan) - sum(finished.values())
     assert finished and len(finished) < len(repository_files(hub_node)), finished
     assert not host.file(ready_marker(plan)).exists
 
@@ -242,23 +252,8 @@ def test_modelscope_download_killed_midway_resumes_where_it_stopped(hub_node):
                              modelscope_data(hub_node, "/var/lib/glmstack/models/modelscope-resumed"))
     plan = resolve(hub_node["node"]["address"], data)
     total = sum((hub_node["root"] / REPO / name).stat().st_size for name in repository_files(hub_node))
-    on_disk = f"du -sb {plan.model.directory} 2>/dev/null | cut -f1"
     with serve_modelscope(hub_node["root"], port=MODELSCOPE_PORT, token=hub_node["token"], rate=20_000_000):
-        process = start_deploy(inventory)
-        deadline = time.monotonic() + 300
-        while int(host.check_output(on_disk) or 0) < total // 3:
-            assert time.monotonic() < deadline and process.poll() is None, "the download never got going"
-            time.sleep(0.5)
-        process.kill()
-        process.wait()
-        pid = host.check_output(f"cat {fetch_lock(plan)}")
-        host.run_expect([0], "stop_tree() { kill -STOP $1 2>/dev/null || return 0; echo $1; "
-                             "for c in $(pgrep -P $1); do stop_tree $c; done; }; "
-                             f"kill -KILL $(stop_tree {pid})")
-    time.sleep(1)
-    listing = host.check_output(f"cd {plan.model.directory} && "
-                                "find . -path ./.cache -prune -o -type f -printf '%P %s\\n'")
-    on_node = {name: int(size) for name, size in (line.split() for line in listing.splitlines())}
+        on_node = kill_a_third_of_the_way(host, plan, inventory, total)
     partial = {name: size for name, size in on_node.items() if name.endswith(".incomplete")}
     assert partial and not host.file(ready_marker(plan)).exists, on_node
 
