@@ -90,6 +90,8 @@ def _print_plan(documents: list[dict]) -> None:
                           f"{platform['cuda']['line']} ({platform['cuda']['toolkit']}) · fabric manager if "
                           f"NVSwitches are found · reboot: {platform['reboot']} · "
                           f"{' '.join(env.get('requirements', []))}", soft_wrap=True)
+        if doc["nodes"] > 1:
+            console.print(f"role: {doc['role']}", soft_wrap=True)
         console.print("command: " + " ".join(doc["command"]), soft_wrap=True)
         for name, value in doc["env"].items():
             console.print(f"  {name}={value}", soft_wrap=True)

@@ -22,7 +22,16 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from glmstack.ascend import check_package_set, load_manifest
-from glmstack.catalog import ASCEND_COMPONENTS, COMMIT_SHA, Catalog, Parallelism, PythonWheels, Recipe, load_catalog
+from glmstack.catalog import (
+    ASCEND_COMPONENTS,
+    COMMIT_SHA,
+    Catalog,
+    Parallelism,
+    PythonWheels,
+    Recipe,
+    RpcWorker,
+    load_catalog,
+)
 from glmstack.sizing import Sizing, size
 from roles.amd.defaults import AmdSettings
 from roles.ascend.defaults import AscendSettings
@@ -179,6 +188,8 @@ class LlamaCppPlan:
     build_jobs: int | None
     ccache_dir: str | None
     prefix: str
+    # Built and installed beside llama-server (the RPC worker's server).
+    extra_binaries: tuple[str, ...] = ()
 
     @property
     def build_key(self) -> str:
@@ -410,6 +421,15 @@ class DeployPlan:
     weights_seed_host: str | None = None
     weights_peers: tuple[tuple[str, str], ...] = ()
     ready_timeout: int = 900
+    # A multi-node deployment over RPC workers (llama.cpp): on a worker, the address the head
+    # connects from (it runs the RPC server, not the engine, and needs no weights); on the head,
+    # each worker's address:port.
+    rpc_head: str | None = None
+    rpc_workers: tuple[str, ...] = ()
+
+    @property
+    def rpc_worker(self) -> bool:
+        return self.rpc_head is not None
 
     @property
     def weights_share_url(self) -> str | None:
@@ -418,6 +438,11 @@ class DeployPlan:
     @property
     def health_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.health_path}"
+
+    @property
+    def listen_address(self) -> str:
+        """Where the unit's server listens: the engine's bind address, or an RPC worker's own address."""
+        return (self.config.address or self.host) if self.rpc_worker else self.config.service_bind_host
 
 
 def _unknown_role_keys(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -455,6 +480,14 @@ def _relative_inside(path: str) -> bool:
 
 def _credentials_in_url(url: str) -> bool:
     return url.startswith(("http://", "https://")) and "@" in urlparse(url).netloc
+
+
+def _is_ip_address(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
 
 
 def _loopback(address: str) -> bool:
@@ -598,7 +631,8 @@ def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPl
     return None
 
 
-def _plan_llamacpp(config: HostConfig, catalog: Catalog, problems: list) -> LlamaCppPlan | None:
+def _plan_llamacpp(config: HostConfig, catalog: Catalog, problems: list,
+                   rpc: RpcWorker | None = None) -> LlamaCppPlan | None:
     engine = catalog.engines["llama.cpp"]
     backend = config.llamacpp_backend or catalog.accelerators[config.accelerator].llamacpp_backend
     if backend not in engine.backends:
@@ -625,7 +659,7 @@ def _plan_llamacpp(config: HostConfig, catalog: Catalog, problems: list) -> Llam
         problems.append(("llamacpp_source", f"{source!r}: allowed are a git URL (.git), an "
                                             "http(s) tarball URL, or an absolute tarball path"))
         return None
-    flags = (*engine.backends[backend].cmake_flags, *config.llamacpp_cmake_flags)
+    flags = (*engine.backends[backend].cmake_flags, *(rpc.cmake_flags if rpc else ()), *config.llamacpp_cmake_flags)
     return LlamaCppPlan(
         version=config.llamacpp_version or engine.version,
         source=source,
@@ -637,6 +671,7 @@ def _plan_llamacpp(config: HostConfig, catalog: Catalog, problems: list) -> Llam
         build_jobs=config.llamacpp_build_jobs,
         ccache_dir=config.llamacpp_ccache_dir,
         prefix=config.base_prefix,
+        extra_binaries=(posixpath.basename(rpc.binary),) if rpc else (),
     )
 
 
@@ -936,7 +971,8 @@ def effective_tunables(config: HostConfig, recipe: Recipe) -> dict[str, Any]:
 
 
 def render_serve_command(config: HostConfig, catalog: Catalog, recipe: Recipe, binary: str, model_path: str,
-                         rank: int = 0, nodes: int = 1, head: str | None = None) -> list[str]:
+                         rank: int = 0, nodes: int = 1, head: str | None = None,
+                         workers: list[str] | tuple[str, ...] = ()) -> list[str]:
     """The engine's command line: catalog argument templates filled from the recipe and host data."""
     engine = catalog.engines[config.engine]
     layout = recipe.parallel
@@ -959,6 +995,8 @@ def render_serve_command(config: HostConfig, catalog: Catalog, recipe: Recipe, b
         dp_local = layout.data_parallel_size // nodes
         placeholders = {"nodes": nodes, "rank": rank, "head": head, "dp": layout.data_parallel_size,
                         "dp_local": dp_local, "dp_start": rank * dp_local}
+        if engine.rpc_worker:
+            placeholders["rpc_workers"] = ",".join(f"{worker}:{engine.rpc_worker.port}" for worker in workers)
         argv += _fill(engine.multinode_head if rank == 0 else engine.multinode_worker, placeholders)
     return argv + list(config.extra_flags)
 
@@ -1068,11 +1106,16 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     if interface_needed and not config.network_interface:
         problems.append(("network_interface", "a multi-node deployment needs the NIC for collective traffic"))
     model_plan = _plan_model(config, catalog, problems)
-    llamacpp_plan = _plan_llamacpp(config, catalog, problems) if config.engine == "llama.cpp" else None
+    rpc = catalog.engines[config.engine].rpc_worker if nodes > 1 else None
+    if rpc and not all(_is_ip_address(peer) for peer in peers):
+        problems.append(("address", f"the RPC workers let in only the head, by IP address: give each host of "
+                                    f"deployment {deployment!r} its IP address (address), or list the hosts by IP"))
+    llamacpp_plan = _plan_llamacpp(config, catalog, problems, rpc) if config.engine == "llama.cpp" else None
     nvidia_plan = _plan_nvidia(config, catalog, problems)
     amd_plan = _plan_amd(config, catalog, problems)
     ascend_plan = _plan_ascend(config, catalog, problems)
-    api_key_plan = _plan_api_key(config, catalog, problems)
+    # An RPC worker serves no API: the head reaches its RPC server, and only the head may.
+    api_key_plan = _plan_api_key(config, catalog, problems) if not (rpc and rank > 0) else None
     if problems or model_plan is None:
         raise HostDataError(host, problems)
     engine_env = _plan_engine_env(config, catalog, nvidia_plan, amd_plan, ascend_plan)
@@ -1110,22 +1153,30 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     sizing = size(config.model, catalog.models[config.model], config.accelerator,
                   catalog.accelerators[config.accelerator], recipe.parallel, nodes, tunables,
                   explicit_max_model_len="max_model_len" in tunables, alternatives=_alternatives(config, catalog))
+    serve_argv = render_serve_command(config, catalog, recipe, binary, model_plan.entry_path, rank=rank,
+                                      nodes=nodes, head=head, workers=peers[1:])
+    unit_name, port, health_path, rpc_head = (engine.unit_name, config.port or engine.default_port,
+                                              engine.health_path, None)
+    if rpc and rank > 0:
+        # This node lends its CPU and memory to the head: the RPC server instead of the engine.
+        unit_name, port, health_path, rpc_head = rpc.unit_name, rpc.port, None, head
+        serve_argv = [binary.removesuffix(engine.binary) + rpc.binary,
+                      *_fill(rpc.args, {"address": address, "port": rpc.port})]
     return DeployPlan(
         host=host,
         config=config,
         model=model_plan,
         engine_name=config.engine,
         engine_installable=engine.installable or engine_env is not None,
-        unit_name=engine.unit_name,
+        unit_name=unit_name,
         binary=binary,
-        port=config.port or engine.default_port,
+        port=port,
         served_model_name=config.served_model_name or config.model,
-        health_path=engine.health_path,
+        health_path=health_path,
         seed=recipe.seed,
         recipe_variant=recipe.variant,
         recipe_note=recipe.note,
-        serve_argv=tuple(render_serve_command(config, catalog, recipe, binary, model_plan.entry_path,
-                                              rank=rank, nodes=nodes, head=head)),
+        serve_argv=tuple(serve_argv),
         sizing=sizing,
         serve_env=env,
         device_allow=tuple(catalog.accelerators[config.accelerator].device_allow),
@@ -1147,6 +1198,8 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         engine_env=engine_env,
         api_key=api_key_plan,
         ready_timeout=config.service_ready_timeout or engine.ready_timeout,
+        rpc_head=rpc_head,
+        rpc_workers=tuple(f"{worker}:{rpc.port}" for worker in peers[1:]) if rpc and rank == 0 else (),
     )
 
 
@@ -1171,6 +1224,8 @@ def _link_weights_seeds(plans: list[DeployPlan], members: dict[str, list[str]]) 
     errors, seed_of = [], {}
     for plan in plans:
         chosen = plan.config.model_fetch_from
+        if plan.rpc_worker:
+            continue  # the head holds the weights; an RPC worker is sent only tensors
         if chosen is None and plan.deployment and plan.nodes > 1 and plan.model.kind not in ("path", "graft"):
             chosen = members[plan.deployment][0]
         if chosen is None or chosen == plan.host:

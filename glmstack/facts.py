@@ -46,6 +46,54 @@ class HttpStatus(FactBase):
         return int(code) if code.isdigit() and code != "000" else None
 
 
+def tcp_answers_command(address: str, port: int) -> str:
+    """Exit status 0 when something accepts a TCP connection there (bash's /dev/tcp: no tool needed)."""
+    return f"timeout 5 bash -c {shlex.quote(f'exec 3<>/dev/tcp/{address}/{port}')} 2>/dev/null"
+
+
+class TcpAnswers(FactBase):
+    """
+    Whether something accepts TCP connections at an address and port, seen from the host.
+
+    .. code:: python
+
+        True
+    """
+
+    def command(self, address: str, port: int) -> str:
+        return f"if {tcp_answers_command(address, port)}; then echo yes; else echo no; fi"
+
+    def process(self, output: list[str]) -> bool:
+        return bool(output) and output[0].strip() == "yes"
+
+
+class EstablishedTo(FactBase):
+    """
+    The remote ends (address:port) of the host's established IPv4 TCP connections to a port.
+
+    .. code:: python
+
+        ["10.213.0.12:50052"]
+    """
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    def command(self, port: int) -> str:
+        # /proc/net/tcp: remote end as hex address:port in the third column, state 01 = ESTABLISHED.
+        return (f"awk -v p={port:04X} 'NR > 1 && $4 == \"01\" && substr($3, 10) == p {{ print $3 }}' "
+                "/proc/net/tcp")
+
+    def process(self, output: list[str]) -> list[str]:
+        peers = set()
+        for line in output:
+            address, _, port = line.strip().partition(":")
+            if len(address) == 8 and port:
+                peers.add(".".join(str(b) for b in bytes.fromhex(address)[::-1]) + f":{int(port, 16)}")
+        return sorted(peers)
+
+
 class RunningServiceVariable(FactBase):
     """
     The value of one environment variable in the running main process of a systemd unit:

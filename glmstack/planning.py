@@ -38,6 +38,19 @@ def plan_inventory(path: str | Path) -> list[DeployPlan]:
     return resolve_inventory(inventory_hosts(path), require_fit=False)
 
 
+def node_role(plan: DeployPlan) -> str:
+    """What this host does in its deployment, in words."""
+    if plan.nodes < 2:
+        return "serves alone"
+    where = f"rank {plan.rank} of {plan.nodes} in deployment {plan.deployment!r}"
+    if plan.rpc_worker:
+        return f"RPC worker of {plan.rpc_head} ({where}): runs {plan.unit_name}, no engine, no weights"
+    if plan.rank == 0:
+        workers = f"; reaches RPC workers {', '.join(plan.rpc_workers)}" if plan.rpc_workers else ""
+        return f"head ({where}): serves the API{workers}"
+    return f"worker ({where}): joins the head at {plan.head_address}"
+
+
 def host_document(plan: DeployPlan) -> dict[str, Any]:
     config = plan.config
     return {
@@ -49,6 +62,7 @@ def host_document(plan: DeployPlan) -> dict[str, Any]:
         "deployment": plan.deployment,
         "rank": plan.rank,
         "nodes": plan.nodes,
+        "role": node_role(plan),
         "fits": plan.sizing.fits,
         "sizing": asdict(plan.sizing),
         "served_model_name": plan.served_model_name,

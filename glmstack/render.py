@@ -42,6 +42,7 @@ def unit_paths(plan: DeployPlan) -> dict[str, str]:
         "unit": f"/etc/systemd/system/{plan.unit_name}.service",
         "env_file": f"{config.base_config_dir}/{plan.unit_name}.env",
         "cann_env_file": f"{config.base_config_dir}/{plan.unit_name}.cann.env",
+        "firewall": f"{config.base_config_dir}/{plan.unit_name}.nft",
         "home": f"{config.base_state_dir}/home/{plan.unit_name}",
     }
 
@@ -62,11 +63,25 @@ def service_environment(plan: DeployPlan) -> dict[str, str]:
 FINGERPRINT_VARIABLE = "GLMSTACK_DEPLOYED"
 
 
+# How long the head waits for its RPC workers at each start before it gives up (systemd restarts it).
+RPC_WAIT_SECONDS = 300
+
+
+def rpc_wait_command(plan: DeployPlan) -> str:
+    """The head's ExecStartPre: each RPC worker accepts a connection, or the start fails naming it."""
+    script = (f"for w in {' '.join(plan.rpc_workers)}; do n=0; "
+              "until timeout 5 bash -c \"exec 3<>/dev/tcp/${w%:*}/${w##*:}\" 2>/dev/null; do "
+              f"n=$((n + 1)); if [ $n -ge {RPC_WAIT_SECONDS // 2} ]; then "
+              "echo \"RPC worker $w does not answer\" >&2; exit 1; fi; sleep 2; done; done")
+    return " ".join(systemd_quote(word) for word in ["/bin/bash", "-c", script])
+
+
 def _unit_text(plan: DeployPlan, fingerprint: str) -> str:
     return _jinja.get_template("engine.service.j2").render(
         plan=plan, config=plan.config, paths=unit_paths(plan), fingerprint=fingerprint,
         fingerprint_variable=FINGERPRINT_VARIABLE,
         exec_start=" ".join(systemd_quote(word) for word in plan.serve_argv),
+        rpc_wait=rpc_wait_command(plan) if plan.rpc_workers else "",
     )
 
 
@@ -84,7 +99,37 @@ def render_env_file(plan: DeployPlan) -> str:
     return _jinja.get_template("engine.env.j2").render(plan=plan, env=service_environment(plan))
 
 
+def rpc_firewall_table(plan: DeployPlan) -> str:
+    return f"glmstack_{plan.unit_name.replace('-', '_')}"
+
+
+def render_rpc_firewall(plan: DeployPlan) -> str:
+    """nftables rules an RPC worker's unit loads before it starts: its port answers the head and
+    this node only. A table of its own, replaced whole, beside whatever else the host filters."""
+    table = rpc_firewall_table(plan)
+    allowed = [plan.rpc_head, plan.listen_address]
+    v4 = sorted({a for a in allowed if ":" not in a} | {"127.0.0.0/8"})
+    v6 = sorted({a for a in allowed if ":" in a} | {"::1"})
+    return "\n".join([
+        "# Managed by glmstack: the RPC server has no authentication; only its head may connect.",
+        f"table inet {table} {{}}",
+        f"delete table inet {table}",
+        f"table inet {table} {{",
+        "  chain input {",
+        "    type filter hook input priority 0; policy accept;",
+        f"    tcp dport {plan.port} ip saddr {{ {', '.join(v4)} }} accept",
+        f"    tcp dport {plan.port} ip6 saddr {{ {', '.join(v6)} }} accept",
+        f"    tcp dport {plan.port} drop",
+        "  }",
+        "}",
+        "",
+    ])
+
+
 def rendered_files(plan: DeployPlan) -> dict[str, tuple[str, str]]:
     """Path on the host -> (content, mode) of every file the service role installs."""
     paths = unit_paths(plan)
-    return {paths["unit"]: (render_unit(plan), "644"), paths["env_file"]: (render_env_file(plan), "600")}
+    files = {paths["unit"]: (render_unit(plan), "644"), paths["env_file"]: (render_env_file(plan), "600")}
+    if plan.rpc_worker:
+        files[paths["firewall"]] = (render_rpc_firewall(plan), "644")
+    return files

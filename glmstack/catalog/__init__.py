@@ -89,6 +89,16 @@ class PythonWheels(Strict):
     note: str = ""
 
 
+class RpcWorker(Strict):
+    """What a worker node of a multi-node deployment runs instead of the engine's server."""
+
+    binary: str  # relative to the engine's install directory
+    unit_name: str
+    port: int = Field(ge=1, le=65535)
+    args: list[str]  # {address}: the worker's own; {port}
+    cmake_flags: list[str] = []  # what the build needs for it
+
+
 class Engine(Strict):
     description: str
     # None: not pinned yet, so it can be planned but not installed.
@@ -106,6 +116,7 @@ class Engine(Strict):
     # Arguments for node `rank` of `nodes`; placeholders {nodes} {rank} {head} {dp_local} {dp_start}.
     multinode_head: list[str] = []
     multinode_worker: list[str] = []
+    rpc_worker: RpcWorker | None = None
     backends: dict[str, EngineBackend] = {}
     installable: bool = False
     # Extra [Service] hardening this engine is known to run under (verified where it runs).

@@ -126,13 +126,33 @@ def up(count: int, paths: LabPaths | None = None) -> list[dict[str, Any]]:
 
 def reboot(address: str, paths: LabPaths | None = None) -> dict[str, Any]:
     """Reboot one node as a machine reboots: an orderly shutdown, then a boot of the same disk."""
+    stop_node(address, paths)
+    return start_node(address, paths)
+
+
+def _node_record(address: str, paths: LabPaths) -> tuple[dict[str, Any], dict[str, Any]]:
     _require_root()
-    paths = paths or LabPaths.from_env()
     state = load_state(paths)
     record = next((n for n in state["nodes"] if n["address"] == address), None)
     if record is None:
         raise LabError(f"no lab node has address {address}")
-    nodes.stop(record["pid"], Path(record["root"]))
+    return state, record
+
+
+def stop_node(address: str, paths: LabPaths | None = None) -> None:
+    """Shut one node down, as a machine is powered off after an orderly shutdown; its disk stays."""
+    paths = paths or LabPaths.from_env()
+    state, record = _node_record(address, paths)
+    if record.get("pid"):
+        nodes.stop(record["pid"], Path(record["root"]))
+    record["pid"] = None
+    save_state(paths, state)
+
+
+def start_node(address: str, paths: LabPaths | None = None) -> dict[str, Any]:
+    """Boot a stopped node from its disk and wait for its sshd."""
+    paths = paths or LabPaths.from_env()
+    state, record = _node_record(address, paths)
     record["pid"] = nodes.boot(Path(record["root"]), record["name"], paths.node_log(record["name"]), paths.ccache)
     save_state(paths, state)
     nodes.wait_for_ssh(record["address"], record["pid"], paths.node_log(record["name"]))

@@ -92,11 +92,21 @@ def run_deploy(inventory: Path, json_output: bool = True, deploy: str = "glm52.p
     return DeployResult(process.returncode, results, process.stderr, process.stdout)
 
 
-def run_infra_checks(inventory: Path, paths: LabPaths, addresses: list[str], extra: list[str] = ()) -> int:
-    """The testinfra checks of tests/infra against the given lab nodes."""
-    command = [
+def infra_checks_command(inventory: Path, paths: LabPaths, addresses: list[str], extra: list[str] = ()) -> list[str]:
+    return [
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(REPO_ROOT / "tests/infra"),
         "--hosts=" + ",".join(f"paramiko://root@{address}" for address in addresses),
         f"--ssh-identity-file={paths.ssh_key}", f"--glm-inventory={inventory}", *extra,
     ]
-    return subprocess.call(command, cwd=REPO_ROOT, env=_tool_env())
+
+
+def run_infra_checks(inventory: Path, paths: LabPaths, addresses: list[str], extra: list[str] = ()) -> int:
+    """The testinfra checks of tests/infra against the given lab nodes."""
+    return subprocess.call(infra_checks_command(inventory, paths, addresses, extra), cwd=REPO_ROOT, env=_tool_env())
+
+
+def infra_checks_output(inventory: Path, paths: LabPaths, addresses: list[str], extra: list[str] = ()) -> tuple:
+    """The same checks' exit status and report, for tests that read what a failure says."""
+    process = subprocess.run(infra_checks_command(inventory, paths, addresses, extra), cwd=REPO_ROOT,
+                             env=_tool_env(), capture_output=True, text=True)
+    return process.returncode, process.stdout + process.stderr

@@ -87,8 +87,9 @@ def build_script(plan: LlamaCppPlan) -> str:
         f"mkdir -p {q(src)} {q(partial)}/bin",
         *_fetch_source_commands(plan, src),
         f"cmake -S {q(src)} -B {q(build)} {flags}",
-        f"cmake --build {q(build)} --target llama-server -j {jobs}",
-        f"install -m 755 {q(build)}/bin/llama-server {q(partial)}/bin/llama-server",
+        f"cmake --build {q(build)} --target {' '.join(q(b) for b in ('llama-server', *plan.extra_binaries))} -j {jobs}",
+        *(f"install -m 755 {q(build)}/bin/{q(binary)} {q(partial)}/bin/{q(binary)}"
+          for binary in ("llama-server", *plan.extra_binaries)),
         f"{q(partial)}/bin/llama-server --version",
         f"printf '%s\\n' {q(build_info(plan))} > {q(partial)}/BUILD-INFO",
         f"rm -rf {q(plan.install_dir)}",

@@ -599,6 +599,8 @@ def weights_parts(plan: DeployPlan) -> list[DeployPlan]:
     """What is downloaded: the model itself, or a grafted model's base and delta, each as if it
     were the host's model (its own unit, directory and ready marker: a base already on the host
     for another deploy is not fetched again)."""
+    if plan.rpc_worker:
+        return []  # the head holds the weights; an RPC worker is sent tensors
     graft = plan.model.graft
     if graft is None:
         return [plan]

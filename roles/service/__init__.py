@@ -11,37 +11,68 @@ from pyinfra import host
 from pyinfra.api import deploy, operation
 from pyinfra.operations import files, systemd
 
-from glmstack.facts import ApiKeyState, HttpStatus, RunningServiceVariable, UnitNeedsDaemonReload
-from glmstack.ops import put_secret
+from glmstack.facts import (
+    ApiKeyState,
+    EstablishedTo,
+    HttpStatus,
+    RunningServiceVariable,
+    TcpAnswers,
+    UnitNeedsDaemonReload,
+    tcp_answers_command,
+)
+from glmstack.ops import ensure_packages, put_secret
 from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, rendered_files, unit_paths
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan
 
 
+def health_check(plan: DeployPlan) -> tuple[str, str]:
+    """(shell test, what it checks): the engine's health endpoint, or an RPC worker's port."""
+    if plan.rpc_worker:
+        return tcp_answers_command(plan.listen_address, plan.port), f"{plan.listen_address}:{plan.port}"
+    return f"curl -fsS --max-time 5 -o /dev/null {shlex.quote(plan.health_url)}", plan.health_url
+
+
 def wait_script(plan: DeployPlan) -> str:
-    """Poll the health endpoint; on timeout print the unit's journal so the failure explains itself."""
+    """Poll the health check; on timeout print the unit's journal so the failure explains itself."""
     timeout = plan.ready_timeout
     unit = shlex.quote(f"{plan.unit_name}.service")
-    url = shlex.quote(plan.health_url)
+    check, target = health_check(plan)
     return "\n".join([
         f"deadline=$(( $(date +%s) + {timeout} ))",
         "while [ $(date +%s) -lt $deadline ]; do",
-        f"  if curl -fsS --max-time 5 -o /dev/null {url}; then exit 0; fi",
+        f"  if {check}; then exit 0; fi",
         f"  if systemctl is-failed --quiet {unit}; then break; fi",
         "  sleep 2",
         "done",
-        f"echo '{plan.unit_name} did not become healthy on {plan.health_url} within {timeout}s' >&2",
+        f"echo '{plan.unit_name} did not become healthy on {target} within {timeout}s' >&2",
         f"journalctl -u {unit} -n 60 --no-pager >&2",
         "exit 1",
     ])
 
 
+def lost_rpc_workers(plan: DeployPlan) -> list[str]:
+    """The RPC workers the running head holds no connection to (one restarted, or came back after
+    it stopped): llama.cpp does not reconnect, so the head must restart to use them again."""
+    if not plan.rpc_workers:
+        return []
+    port = int(plan.rpc_workers[0].rsplit(":", 1)[1])
+    connected = set(host.get_fact(EstablishedTo, port=port))
+    return [worker for worker in plan.rpc_workers if worker not in connected]
+
+
+def healthy(plan: DeployPlan) -> bool:
+    if plan.rpc_worker:
+        return host.get_fact(TcpAnswers, address=plan.listen_address, port=plan.port)
+    return host.get_fact(HttpStatus, url=plan.health_url) == 200
+
+
 @operation()
 def wait_until_healthy(plan: DeployPlan, changed: bool = False):
     """Wait for the engine's health endpoint after a (re)start; no-op while it is healthy."""
-    if not changed and host.get_fact(HttpStatus, url=plan.health_url) == 200:
-        host.noop(f"{plan.unit_name} is healthy on {plan.health_url}")
+    if not changed and healthy(plan):
+        host.noop(f"{plan.unit_name} is healthy on {health_check(plan)[1]}")
         return
     yield wait_script(plan)
 
@@ -116,6 +147,10 @@ def run_service(plan: DeployPlan, weights_refetched: bool = False) -> None:
                     group=config.base_service_group, mode="700")
     # The very files `glmstack render` shows.
     rendered = rendered_files(plan)
+    if plan.rpc_worker:
+        ensure_packages("nftables, for the RPC port's filter", ["nftables"])
+        files.put(name="RPC port filter", src=StringIO(rendered[paths["firewall"]][0]), dest=paths["firewall"],
+                  user="root", group="root", mode="644")
     env_text, env_mode = rendered[paths["env_file"]]
     unit_text, unit_mode = rendered[paths["unit"]]
     files.put(name="Engine environment file", src=StringIO(env_text), dest=paths["env_file"],
@@ -124,7 +159,8 @@ def run_service(plan: DeployPlan, weights_refetched: bool = False) -> None:
                      user="root", group="root", mode=unit_mode)
     key_changed = install_api_key(plan) if plan.api_key else False
     running = host.get_fact(RunningServiceVariable, unit=service, variable=FINGERPRINT_VARIABLE)
-    stale_engine = running is not None and (running != deployed_fingerprint(plan) or key_changed or weights_refetched)
+    stale_engine = running is not None and (running != deployed_fingerprint(plan) or key_changed or weights_refetched
+                                            or lost_rpc_workers(plan))
     started = systemd.service(name=f"Run {plan.unit_name}", service=service, running=True, enabled=True,
                               daemon_reload=unit.will_change or host.get_fact(UnitNeedsDaemonReload, unit=service),
                               restarted=stale_engine)

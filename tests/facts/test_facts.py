@@ -27,3 +27,5 @@ TestDpkgState = make_fact_tests("glmstack", "facts.DpkgState", HERE / "DpkgState
 TestApiKeyState = make_fact_tests("glmstack", "facts.ApiKeyState", HERE / "ApiKeyState")
 TestAscendVersions = make_fact_tests("glmstack", "facts.AscendVersions", HERE / "AscendVersions")
 TestCannEnvironment = make_fact_tests("glmstack", "facts.CannEnvironment", HERE / "CannEnvironment")
+TestEstablishedTo = make_fact_tests("glmstack", "facts.EstablishedTo", HERE / "EstablishedTo")
+TestTcpAnswers = make_fact_tests("glmstack", "facts.TcpAnswers", HERE / "TcpAnswers")

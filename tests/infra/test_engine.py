@@ -10,6 +10,14 @@ import pytest
 from roles.service import curl_as_client
 
 
+@pytest.fixture
+def serving(plan):
+    """The plan of a host serving the HTTP API (an RPC worker serves tensors to its head instead)."""
+    if plan.rpc_worker:
+        pytest.skip(f"{plan.host} is an RPC worker of {plan.rpc_head}: no HTTP API")
+    return plan
+
+
 def api(host, plan, path: str, body: dict | None = None) -> dict:
     url = f"http://127.0.0.1:{plan.port}{path}"
     if body is None:
@@ -32,20 +40,23 @@ def test_engine_runs_as_the_service_user(host, plan):
 
 
 def test_port_is_listening(host, plan):
-    assert host.socket(f"tcp://{plan.config.service_bind_host}:{plan.port}").is_listening
+    assert host.socket(f"tcp://{plan.listen_address}:{plan.port}").is_listening
 
 
-def test_health_endpoint_reports_ready(host, plan):
+def test_health_endpoint_reports_ready(host, serving):
+    plan = serving
     status = host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' {shlex.quote(plan.health_url)}")
     assert status == "200"
 
 
-def test_models_endpoint_lists_the_served_model(host, plan):
+def test_models_endpoint_lists_the_served_model(host, serving):
+    plan = serving
     served = [model["id"] for model in api(host, plan, "/v1/models")["data"]]
     assert plan.served_model_name in served
 
 
-def test_chat_completion_returns_text(host, plan):
+def test_chat_completion_returns_text(host, serving):
+    plan = serving
     reply = api(host, plan, "/v1/chat/completions", {
         "model": plan.served_model_name,
         "messages": [{"role": "user", "content": "Say hello."}],
@@ -65,7 +76,8 @@ def test_environment_and_key_files_are_root_only(host, plan):
         assert (secret.user, secret.group, secret.mode) == ("root", "root", 0o600), path
 
 
-def test_clients_without_the_api_key_are_refused(host, plan):
+def test_clients_without_the_api_key_are_refused(host, serving):
+    plan = serving
     if plan.api_key is None:
         pytest.skip(f"{plan.host} serves on loopback only, without an API key")
     url = shlex.quote(f"http://127.0.0.1:{plan.port}/v1/models")
@@ -74,7 +86,8 @@ def test_clients_without_the_api_key_are_refused(host, plan):
     assert host.check_output(wrong) == "401"
 
 
-def test_weights_are_verified_and_not_writable_by_the_engine(host, plan):
+def test_weights_are_verified_and_not_writable_by_the_engine(host, serving):
+    plan = serving
     marker = host.file(f"{plan.config.base_state_dir}/models/{plan.config.model}.ready")
     assert marker.content_string.strip() == plan.model.fingerprint
     entry = host.file(plan.model.entry_path)
