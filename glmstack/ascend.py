@@ -16,8 +16,8 @@ directory, every file present with its sum. The hosts check the sums again after
 
 from __future__ import annotations
 
-import fnmatch
 import re
+import shlex
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -138,15 +138,9 @@ def check_package_set(manifest: AscendManifest, catalog: Catalog, accelerator: s
             next(iter(arches)) if len(arches) == 1 else None)
 
 
-def environment_selected(name: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
-
-
 def source_first_existing(groups: tuple[tuple[str, ...], ...]) -> str:
     """Shell that sources, of each group of alternatives, the first script that exists (CANN 8.5
     moved the toolkit's; sourcing both would add every directory twice); `found` is set when any was."""
-    import shlex
-
     return "; ".join(
         f"for f in {' '.join(shlex.quote(path) for path in group)}; do "
         'if [ -f "$f" ]; then . "$f" >/dev/null 2>&1; found=1; break; fi; done'

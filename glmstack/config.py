@@ -282,6 +282,7 @@ class AscendPackagePlan:
     version_files: tuple[str, ...]
     version_key: str
     needs_reboot: bool
+    cann: bool  # one of the CANN parts, whose environment the engine reads
 
 
 @dataclass(frozen=True)
@@ -862,7 +863,8 @@ def _plan_ascend(config: HostConfig, catalog: Catalog, problems: list) -> Ascend
         if set_problems:
             problems += set_problems
             return None
-        packages = tuple(_ascend_package(platform.components[p.component], p, arch)
+        packages = tuple(_ascend_package(platform.components[p.component], p, arch,
+                                         cann=p.component in platform.cann_components)
                          for name in ASCEND_COMPONENTS for p in manifest.packages if p.component == name)
     return AscendPlan(
         source=source.rstrip("/") if source else None, local=local, packages=packages, arch=arch, cann=cann,
@@ -874,12 +876,12 @@ def _plan_ascend(config: HostConfig, catalog: Catalog, problems: list) -> Ascend
         npus=accelerator.devices_per_node)
 
 
-def _ascend_package(component, package, arch: str) -> AscendPackagePlan:
+def _ascend_package(component, package, arch: str, cann: bool) -> AscendPackagePlan:
     return AscendPackagePlan(
         component=package.component, file=package.file, version=package.version, sha256=package.sha256,
         fresh=tuple(component.fresh), upgrade=tuple(component.upgrade),
         version_files=tuple(path.format(arch=arch) for path in component.version_files),
-        version_key=component.version_key, needs_reboot=component.needs_reboot)
+        version_key=component.version_key, needs_reboot=component.needs_reboot, cann=cann)
 
 
 def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | None,

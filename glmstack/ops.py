@@ -22,6 +22,10 @@ from glmstack.facts import DpkgState
 # pyinfra 3 asks the host again for every fact read; the OS does not change during a deploy.
 _distributions: WeakKeyDictionary = WeakKeyDictionary()
 
+# curl as every large download on a host runs it: retries, and giving up on a stalled transfer
+# (under 1 KB/s for a minute) instead of hanging.
+CURL_DOWNLOAD = "curl -fL --retry 5 --retry-delay 2 --speed-limit 1024 --speed-time 60 --silent --show-error"
+
 
 def distribution() -> dict:
     """The host's LinuxDistribution fact, read once per host and deploy."""

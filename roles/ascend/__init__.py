@@ -23,14 +23,13 @@ from pyinfra.facts.server import Arch
 from pyinfra.operations import files, server
 
 from glmstack.facts import AscendVersions, BootId, CannEnvironment, cann_environment_command
-from glmstack.ops import ensure_packages
+from glmstack.ops import CURL_DOWNLOAD, ensure_packages
 from glmstack.render import unit_paths
 from roles.dkms import reboot_or_stop
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import AscendPackagePlan, AscendPlan, DeployPlan
 
-DOWNLOAD = "curl -fL --retry 5 --retry-delay 2 --speed-limit 1024 --speed-time 60 --silent --show-error"
 
 
 def preflight(plan: DeployPlan) -> None:
@@ -77,8 +76,8 @@ def fetch_installers(ascend: AscendPlan, packages: list[AscendPackagePlan]):
     for package in packages:
         target = q(staged(ascend, package))
         url = q(f"{ascend.source}/{package.file}")
-        yield (f"{DOWNLOAD} --continue-at - -o {target} {url} || "
-               f"{{ rm -f {target}; {DOWNLOAD} -o {target} {url}; }} || "
+        yield (f"{CURL_DOWNLOAD} --continue-at - -o {target} {url} || "
+               f"{{ rm -f {target}; {CURL_DOWNLOAD} -o {target} {url}; }} || "
                f"{{ echo '{package.file}: could not be fetched from {ascend.source}; nothing was installed' >&2; "
                "exit 1; }")
 
@@ -153,8 +152,8 @@ def capture_cann_environment(plan: DeployPlan, cann_installed_now: bool):
            f"exit 1; fi && chmod 644 {q(path)}.new && mv {q(path)}.new {q(path)}")
 
 
-def install_packages(plan: DeployPlan) -> list[str]:
-    """The user, then the installers that differ, verified before any runs. Returns the components
+def install_packages(plan: DeployPlan) -> list[AscendPackagePlan]:
+    """The user, then the installers that differ, verified before any runs. Returns the packages
     installed."""
     ascend = plan.ascend
     server.group(name=f"{ascend.group} group", group=ascend.group)
@@ -175,7 +174,7 @@ def install_packages(plan: DeployPlan) -> list[str]:
     for package, mode in steps:
         run_installer(name=f"Install {package.component} {package.version} ({mode})", ascend=ascend,
                       package=package, mode=mode)
-    return [package.component for package in needed]
+    return needed
 
 
 @deploy("glmstack ascend")
@@ -185,8 +184,8 @@ def install_ascend(plan: DeployPlan) -> bool:
     ascend = plan.ascend
     installed = install_packages(plan)
     run_installed_driver(name="Run the installed NPU driver", ascend=ascend,
-                         installed_now=bool({"driver", "firmware"} & set(installed)))
+                         installed_now=any(package.needs_reboot for package in installed))
     server.user(name=f"Service user in {ascend.group}", user=plan.config.base_service_user,
                 groups=[ascend.group], append=True, ensure_home=False)
     return capture_cann_environment(name="CANN environment for the engine", plan=plan,
-                                    cann_installed_now=bool({"toolkit", "ops", "nnal"} & set(installed))).will_change
+                                    cann_installed_now=any(package.cann for package in installed)).will_change

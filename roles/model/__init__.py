@@ -17,7 +17,7 @@ from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.operations import files, server
 
 from glmstack.facts import WeightsState, files_signature_command
-from glmstack.ops import ensure_packages, put_secret
+from glmstack.ops import CURL_DOWNLOAD, ensure_packages, put_secret
 from glmstack.uv import ensure_uv_commands, uv_binary
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
@@ -34,7 +34,7 @@ VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
 SHELL_HELPERS = r"""
 sha256() { openssl dgst -sha256 -r "$@" | cut -d' ' -f1; }
 verify() { [ "$(sha256 "$1")" = "$2" ]; }
-download() { curl -fL --retry 5 --retry-delay 2 --speed-limit 1024 --speed-time 60 --silent --show-error "$@"; }
+""".strip() + f'\ndownload() {{ {CURL_DOWNLOAD} "$@"; }}\n' + r"""
 fetch() {
   target="$dir/$1"
   if [ -f "$target" ] && verify "$target" "$2"; then return 0; fi
