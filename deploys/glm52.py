@@ -16,6 +16,7 @@ from roles import amd, ascend, base, nvidia
 from roles.engine import install_engine
 from roles.llamacpp import install_llamacpp
 from roles.model import finish_model_download, graft_weights, start_model_download, weights_parts
+from roles.ray import form_cluster
 from roles.service import run_service
 
 try:
@@ -50,4 +51,7 @@ weights_refetched = any([finish_model_download(part, reload=changed)
                          for part, changed in host.loop(list(zip(weights, unit_files_changed, strict=True)))])
 if plan.model.graft is not None:
     weights_refetched = graft_weights(plan, parts_refetched=weights_refetched) or weights_refetched
-run_service(plan, weights_refetched=weights_refetched or cann_environment_changed)
+if plan.ray is not None:
+    form_cluster(plan)  # every node; the head waits for them all
+if plan.ray is None or plan.rank == 0:  # a Ray worker runs no engine unit: the head drives it
+    run_service(plan, weights_refetched=weights_refetched or cann_environment_changed)

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from glmstack.config import InventoryError
 from glmstack.lab import lab
 from glmstack.lab.host import LabError
-from glmstack.planning import host_document, plan_inventory, write_rendered
-from glmstack.render import rendered_files
+from glmstack.planning import host_document, node_rendered_files, plan_inventory, write_rendered
 from glmstack.sizing import format_tokens
 
 # soft_wrap: messages stay whole in logs and pipes instead of being cut at 80 columns.
@@ -89,12 +89,14 @@ def _print_plan(documents: list[dict]) -> None:
             console.print(f"platform: NVIDIA driver {platform['driver']['version']} (held) · CUDA "
                           f"{platform['cuda']['line']} ({platform['cuda']['toolkit']}) · fabric manager if "
                           f"NVSwitches are found · reboot: {platform['reboot']} · "
-                          f"{' '.join(env.get('requirements', []))}", soft_wrap=True)
+                          f"{escape(' '.join(env.get('requirements', [])))}", soft_wrap=True)
         if doc["nodes"] > 1:
             console.print(f"role: {doc['role']}", soft_wrap=True)
-        console.print("command: " + " ".join(doc["command"]), soft_wrap=True)
-        for name, value in doc["env"].items():
-            console.print(f"  {name}={value}", soft_wrap=True)
+        for unit in doc["units"]:
+            where = f" ({unit['unit']})" if len(doc["units"]) > 1 else ""
+            console.print(f"command{where}: " + escape(" ".join(unit["command"])), soft_wrap=True)
+            for name, value in unit["env"].items():
+                console.print(escape(f"  {name}={value}"), soft_wrap=True)
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -128,7 +130,7 @@ def _render(args: argparse.Namespace) -> int:
         for path in write_rendered(plan, Path(args.out)):
             print(path)
         return 0
-    for path, (content, mode) in rendered_files(plan).items():
+    for path, (content, mode) in node_rendered_files(plan).items():
         print(f"# ---- {path} (mode {mode})")
         print(content, end="")
     return 0

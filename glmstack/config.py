@@ -28,10 +28,12 @@ from glmstack.catalog import (
     Catalog,
     Parallelism,
     PythonWheels,
+    RayCluster,
     Recipe,
     RpcWorker,
     load_catalog,
 )
+from glmstack.render import NODE_WAIT_SECONDS
 from glmstack.sizing import Sizing, size
 from roles.amd.defaults import AmdSettings
 from roles.ascend.defaults import AscendSettings
@@ -381,6 +383,26 @@ class ApiKeyPlan:
 
 
 @dataclass(frozen=True)
+class RayPlan:
+    """This node's part in its deployment's Ray cluster (the unit is `ray_unit(plan)`)."""
+
+    unit_name: str
+    head: str  # the head's address
+    port: int  # the head's GCS port
+    nodes: tuple[str, ...]  # every node's address, the head first
+    args: tuple[str, ...]  # after the `ray` binary
+    env: tuple[tuple[str, str], ...]
+    temp_dir: str  # sessions, sockets and logs: the engine on the head reaches Ray through it
+    version: str
+    node_manager_port: int  # every node's raylet: what tells a node's Ray is up
+    ports: tuple[str, ...]
+
+    @property
+    def gcs(self) -> str:
+        return f"{self.head}:{self.port}"
+
+
+@dataclass(frozen=True)
 class DeployPlan:
     host: str
     config: HostConfig
@@ -391,7 +413,7 @@ class DeployPlan:
     binary: str
     port: int
     served_model_name: str
-    health_path: str
+    health_path: str | None  # None: probed by a TCP connection to listen_address:port
     seed: str
     recipe_variant: str
     recipe_note: str
@@ -427,10 +449,36 @@ class DeployPlan:
     # each worker's address:port.
     rpc_head: str | None = None
     rpc_workers: tuple[str, ...] = ()
+    # A deployment on a Ray cluster: every node runs Ray, the head also the engine.
+    ray: RayPlan | None = None
+    # Ports the deployment's nodes reach each other on: only they (and the node itself) may connect.
+    cluster_ports: tuple[str, ...] = ()
+    cluster_peers: tuple[str, ...] = ()
+    # Beyond its home, what the unit may write (the Ray sessions, for the engine on a Ray head).
+    writable_paths: tuple[str, ...] = ()
 
     @property
     def rpc_worker(self) -> bool:
         return self.rpc_head is not None
+
+    @property
+    def serves_api(self) -> bool:
+        """False on a node that only lends its accelerators to its deployment's head: an RPC or Ray
+        worker, or a headless rank of the engine's own multi-node mode."""
+        return self.rank == 0
+
+    @property
+    def probe(self) -> str:
+        """How the deploy tells the unit is ready: "http" (the engine's health endpoint), "tcp"
+        (a worker's port: RPC, Ray) or "active" (a headless rank, which listens on nothing of its
+        own: the unit running is all there is to see until the head is up)."""
+        if self.health_path is None:
+            return "tcp"
+        return "http" if self.serves_api else "active"
+
+    @property
+    def node_address(self) -> str:
+        return self.config.address or self.host
 
     @property
     def weights_share_url(self) -> str | None:
@@ -442,8 +490,9 @@ class DeployPlan:
 
     @property
     def listen_address(self) -> str:
-        """Where the unit's server listens: the engine's bind address, or an RPC worker's own address."""
-        return (self.config.address or self.host) if self.rpc_worker else self.config.service_bind_host
+        """Where the unit's server listens: the engine's bind address, or (a unit probed by TCP, an
+        RPC or Ray worker's) the node's own address."""
+        return self.node_address if self.health_path is None else self.config.service_bind_host
 
 
 def _unknown_role_keys(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -885,7 +934,8 @@ def _ascend_package(component, package, arch: str, cann: bool) -> AscendPackageP
 
 
 def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | None,
-                     amd: AmdPlan | None = None, ascend: AscendPlan | None = None) -> EngineEnvPlan | None:
+                     amd: AmdPlan | None = None, ascend: AscendPlan | None = None,
+                     extra_requirements: list[str] | tuple[str, ...] = ()) -> EngineEnvPlan | None:
     """The engine's Python environment, when the catalog has wheels for this platform."""
     engine = catalog.engines[config.engine]
     accelerator = catalog.accelerators[config.accelerator]
@@ -900,7 +950,8 @@ def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | 
         engine=config.engine,
         version=engine.version,
         prefix=config.base_prefix,
-        requirements=tuple(_with_engine_requirement(config, _fill(wheels.requirements, values))),
+        requirements=tuple(_with_engine_requirement(config, _fill(wheels.requirements, values)))
+        + tuple(extra_requirements),
         torch_backend=wheels.torch_backend,
         system_packages=tuple([*engine.system_packages, *wheels.system_packages,
                                *(["git"] if "git+" in (config.engine_requirement or "") else [])]),
@@ -993,7 +1044,10 @@ def render_serve_command(config: HostConfig, catalog: Catalog, recipe: Recipe, b
     for name, value in values.items():
         argv += _fill(engine.flags[name], {"value": value})
     argv += recipe.args
-    if nodes > 1:
+    if nodes > 1 and recipe.cluster == "ray":
+        # The engine on the head drives the whole Ray cluster; the other nodes run Ray alone.
+        argv += engine.ray.engine_args
+    elif nodes > 1:
         dp_local = layout.data_parallel_size // nodes
         placeholders = {"nodes": nodes, "rank": rank, "head": head, "dp": layout.data_parallel_size,
                         "dp_local": dp_local, "dp_start": rank * dp_local}
@@ -1109,18 +1163,23 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         problems.append(("network_interface", "a multi-node deployment needs the NIC for collective traffic"))
     model_plan = _plan_model(config, catalog, problems)
     rpc = catalog.engines[config.engine].rpc_worker if nodes > 1 else None
-    if rpc and not all(_is_ip_address(peer) for peer in peers):
-        problems.append(("address", f"the RPC workers let in only the head, by IP address: give each host of "
-                                    f"deployment {deployment!r} its IP address (address), or list the hosts by IP"))
+    ray = catalog.engines[config.engine].ray if nodes > 1 and recipe.cluster == "ray" else None
+    if nodes > 1 and not all(_is_ip_address(peer) for peer in peers):
+        problems.append(("address", f"the nodes of a deployment let in each other only, by IP address: give each "
+                                    f"host of deployment {deployment!r} its IP address (address), or list the "
+                                    "hosts by IP"))
     llamacpp_plan = _plan_llamacpp(config, catalog, problems, rpc) if config.engine == "llama.cpp" else None
     nvidia_plan = _plan_nvidia(config, catalog, problems)
     amd_plan = _plan_amd(config, catalog, problems)
     ascend_plan = _plan_ascend(config, catalog, problems)
     # An RPC worker serves no API: the head reaches its RPC server, and only the head may.
-    api_key_plan = _plan_api_key(config, catalog, problems) if not (rpc and rank > 0) else None
+    # Only the head serves the API; the other nodes of a deployment lend it their devices.
+    api_key_plan = _plan_api_key(config, catalog, problems) if rank == 0 else None
     if problems or model_plan is None:
         raise HostDataError(host, problems)
-    engine_env = _plan_engine_env(config, catalog, nvidia_plan, amd_plan, ascend_plan)
+    ray_requirement = [_fill([ray.requirement], {"version": ray.version})[0]] if ray else []
+    engine_env = _plan_engine_env(config, catalog, nvidia_plan, amd_plan, ascend_plan,
+                                  extra_requirements=ray_requirement)
     problems += _engine_requirement_problems(config, catalog, engine_env)
     if problems:
         raise HostDataError(host, problems)
@@ -1159,11 +1218,21 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
                                       nodes=nodes, head=head, workers=peers[1:])
     unit_name, port, health_path, rpc_head = (engine.unit_name, config.port or engine.default_port,
                                               engine.health_path, None)
+    cluster_ports, cluster_peers = (tuple(engine.multinode_ports), tuple(peers)) if nodes > 1 else ((), ())
     if rpc and rank > 0:
         # This node lends its CPU and memory to the head: the RPC server instead of the engine.
         unit_name, port, health_path, rpc_head = rpc.unit_name, rpc.port, None, head
         serve_argv = [binary.removesuffix(engine.binary) + rpc.binary,
                       *_fill(rpc.args, {"address": address, "port": rpc.port})]
+        cluster_ports, cluster_peers = (str(rpc.port),), (head,)
+    elif rpc:
+        cluster_ports, cluster_peers = (), ()  # the head connects out; its API port is the engine's
+    ray_plan = _plan_ray(config, ray, address, head, peers) if ray else None
+    writable_paths: tuple[str, ...] = ()
+    if ray_plan:
+        # The engine joins the cluster as a driver; Ray, not the engine, listens for the nodes.
+        env["RAY_ADDRESS"] = ray_plan.gcs
+        cluster_ports, writable_paths = (), (ray_plan.temp_dir,)
     return DeployPlan(
         host=host,
         config=config,
@@ -1202,6 +1271,73 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         ready_timeout=config.service_ready_timeout or engine.ready_timeout,
         rpc_head=rpc_head,
         rpc_workers=tuple(f"{worker}:{rpc.port}" for worker in peers[1:]) if rpc and rank == 0 else (),
+        ray=ray_plan,
+        cluster_ports=cluster_ports,
+        cluster_peers=cluster_peers,
+        writable_paths=writable_paths,
+    )
+
+
+def _plan_ray(config: HostConfig, ray: RayCluster, address: str, head: str, peers: list[str]) -> RayPlan:
+    temp_dir = posixpath.join(config.base_state_dir, "home", ray.unit_name, "tmp")
+    values = {"address": address, "head": head, "port": ray.port, "temp_dir": temp_dir,
+              "node_manager_port": ray.node_manager_port}
+    return RayPlan(
+        unit_name=ray.unit_name,
+        head=head,
+        port=ray.port,
+        nodes=tuple(peers),
+        args=tuple(_fill(ray.head_args if address == head else ray.worker_args, values)),
+        env=tuple((name, _fill([value], values)[0]) for name, value in ray.env.items()),
+        temp_dir=temp_dir,
+        version=ray.version,
+        node_manager_port=ray.node_manager_port,
+        ports=tuple(ray.ports),
+    )
+
+
+def node_units(plan: DeployPlan) -> list[DeployPlan]:
+    """The units this node runs, in the order they start: Ray before the engine on a Ray head."""
+    if plan.ray is None:
+        return [plan]
+    return [ray_unit(plan), plan] if plan.serves_api else [ray_unit(plan)]
+
+
+def ray_environment(plan: DeployPlan) -> EngineEnvPlan:
+    """Ray alone, in an environment of its own: forms the cluster before (or without) the engine."""
+    assert plan.ray is not None and plan.engine_env is not None
+    env = plan.engine_env
+    return dataclasses.replace(
+        env, engine="ray", version=plan.ray.version, requirements=(f"ray=={plan.ray.version}",), torch_backend=None,
+        system_packages=("python3-venv",), extra_index_urls=(), python=None, build_env=(),
+        version_check=("bin/ray", "--version"), version_check_needs_gpu=False, imports=("ray",), gpu_imports=(),
+        build=None, source_files=())
+
+
+def ray_unit(plan: DeployPlan, environment: str | None = None) -> DeployPlan:
+    """The node's Ray unit, as a plan the service role runs like an engine's: `ray start --block`
+    from the engine's environment (or the one given), with the engine's environment variables and
+    devices (Ray starts the engine's worker processes), probed on its port, open to the deployment."""
+    ray = plan.ray
+    assert ray is not None
+    environment = environment or (plan.engine_env.directory if plan.engine_env else posixpath.dirname(
+        posixpath.dirname(plan.binary)))
+    head = plan.rank == 0
+    env = {name: value for name, value in plan.serve_env.items() if name != "RAY_ADDRESS"}
+    if "PATH" in env:  # Ray's own environment first, as the engine's is in the engine's unit
+        env["PATH"] = env["PATH"].replace(posixpath.dirname(plan.binary), posixpath.join(environment, "bin"))
+    return dataclasses.replace(
+        plan,
+        unit_name=ray.unit_name,
+        serve_argv=(posixpath.join(environment, "bin", "ray"), *ray.args),
+        serve_env={**env, **dict(ray.env)},
+        port=ray.port if head else ray.node_manager_port,
+        health_path=None,
+        api_key=None,
+        ready_timeout=NODE_WAIT_SECONDS,
+        cluster_ports=ray.ports,
+        cluster_peers=ray.nodes,
+        writable_paths=(),
     )
 
 

@@ -67,6 +67,54 @@ class TcpAnswers(FactBase):
         return bool(output) and output[0].strip() == "yes"
 
 
+class RayClusterLacks(FactBase):
+    """
+    What the deployment's Ray cluster lacks, asked of the head's GCS with the check the deploy
+    installs: one line per missing node (or the head not answering); empty when it has them all.
+
+    .. code:: python
+
+        ["Ray node 10.213.0.13 is not in the cluster of 10.213.0.11:6379 (alive: 10.213.0.11, 10.213.0.12)"]
+    """
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    def command(self, check: list[str]) -> str:
+        # The check exits 1 or 2 when something lacks; the fact reads its lines, not its status.
+        return " ".join(shlex.quote(word) for word in check) + " 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> list[str]:
+        return [line.strip() for line in output if line.strip()]
+
+
+class NetworkInterfaces(FactBase):
+    """
+    The host's network interfaces and their IP addresses.
+
+    .. code:: python
+
+        {"eth0": ["10.213.0.11"], "lo": ["127.0.0.1", "::1"]}
+    """
+
+    @staticmethod
+    def default() -> dict[str, list[str]]:
+        return {}
+
+    def command(self) -> str:
+        # /sys/class/net lists every interface; `ip` (when present) gives their addresses.
+        return ("for d in /sys/class/net/*; do n=${d##*/}; echo \"$n $(ip -o addr show dev \"$n\" 2>/dev/null "
+                "| awk '{print $4}' | cut -d/ -f1 | tr '\\n' ' ')\"; done")
+
+    def process(self, output: list[str]) -> dict[str, list[str]]:
+        interfaces = {}
+        for line in output:
+            name, *addresses = line.split()
+            interfaces[name] = addresses
+        return interfaces
+
+
 class EstablishedTo(FactBase):
     """
     The remote ends (address:port) of the host's established IPv4 TCP connections to a port.

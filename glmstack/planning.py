@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from glmstack.config import DeployPlan, InventoryError, resolve_inventory
+from glmstack.config import DeployPlan, InventoryError, node_units, resolve_inventory
 from glmstack.inventory import raising_on_invalid_data
 from glmstack.paths import DEPLOYS
 from glmstack.render import rendered_files, service_environment
@@ -45,6 +45,11 @@ def node_role(plan: DeployPlan) -> str:
     where = f"rank {plan.rank} of {plan.nodes} in deployment {plan.deployment!r}"
     if plan.rpc_worker:
         return f"RPC worker of {plan.rpc_head} ({where}): runs {plan.unit_name}, no engine, no weights"
+    if plan.ray is not None and plan.rank == 0:
+        return (f"Ray head ({where}): runs {plan.ray.unit_name} (GCS {plan.ray.gcs}), then serves the API once "
+                f"the cluster has all {plan.nodes} nodes")
+    if plan.ray is not None:
+        return f"Ray worker ({where}): runs {plan.ray.unit_name}, joined to {plan.ray.gcs}; the head drives it"
     if plan.rank == 0:
         workers = f"; reaches RPC workers {', '.join(plan.rpc_workers)}" if plan.rpc_workers else ""
         return f"head ({where}): serves the API{workers}"
@@ -53,6 +58,7 @@ def node_role(plan: DeployPlan) -> str:
 
 def host_document(plan: DeployPlan) -> dict[str, Any]:
     config = plan.config
+    units = node_units(plan)
     return {
         "host": plan.host,
         "accelerator": config.accelerator,
@@ -67,10 +73,13 @@ def host_document(plan: DeployPlan) -> dict[str, Any]:
         "sizing": asdict(plan.sizing),
         "served_model_name": plan.served_model_name,
         "port": plan.port,
-        "unit": f"{plan.unit_name}.service",
+        "unit": f"{units[-1].unit_name}.service",
         "installable": plan.engine_installable,
-        "command": list(plan.serve_argv),
-        "env": service_environment(plan),
+        "command": list(units[-1].serve_argv),
+        "env": service_environment(units[-1]),
+        # Every unit the node runs, in start order (Ray before the engine on a Ray head).
+        "units": [{"unit": f"{unit.unit_name}.service", "command": list(unit.serve_argv),
+                   "env": service_environment(unit)} for unit in units],
         "model_source": {"kind": plan.model.kind, "source": plan.model.source, "revision": plan.model.revision,
                          "directory": plan.model.directory},
         "platform": _platform(plan),
@@ -95,9 +104,14 @@ def _platform(plan: DeployPlan) -> dict[str, Any] | None:
     }
 
 
+def node_rendered_files(plan: DeployPlan) -> dict[str, tuple[str, str]]:
+    """Every file the deploy installs for the node's units (the Ray unit's too)."""
+    return {path: rendered for unit in node_units(plan) for path, rendered in rendered_files(unit).items()}
+
+
 def write_rendered(plan: DeployPlan, out: Path) -> list[Path]:
     written = []
-    for path, (content, mode) in rendered_files(plan).items():
+    for path, (content, mode) in node_rendered_files(plan).items():
         target = out / path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 from typing import TYPE_CHECKING
 
@@ -63,25 +64,60 @@ def service_environment(plan: DeployPlan) -> dict[str, str]:
 FINGERPRINT_VARIABLE = "GLMSTACK_DEPLOYED"
 
 
-# How long the head waits for its RPC workers at each start before it gives up (systemd restarts it).
-RPC_WAIT_SECONDS = 300
+# How long a unit waits for the other nodes of its deployment at each start (an RPC head for its
+# workers, a Ray worker for its head, the engine on a Ray head for the whole cluster) before it
+# gives up (systemd restarts it); the deploy waits as long for a Ray cluster to have every node.
+NODE_WAIT_SECONDS = 300
 
 
 def rpc_wait_command(plan: DeployPlan) -> str:
     """The head's ExecStartPre: each RPC worker accepts a connection, or the start fails naming it."""
     script = (f"for w in {' '.join(plan.rpc_workers)}; do n=0; "
               "until timeout 5 bash -c \"exec 3<>/dev/tcp/${w%:*}/${w##*:}\" 2>/dev/null; do "
-              f"n=$((n + 1)); if [ $n -ge {RPC_WAIT_SECONDS // 2} ]; then "
+              f"n=$((n + 1)); if [ $n -ge {NODE_WAIT_SECONDS // 2} ]; then "
               "echo \"RPC worker $w does not answer\" >&2; exit 1; fi; sleep 2; done; done")
+    return _shell_line(script)
+
+
+def _shell_line(script: str) -> str:
     return " ".join(systemd_quote(word) for word in ["/bin/bash", "-c", script])
 
 
+def ray_head_wait_command(plan: DeployPlan) -> str:
+    """A Ray worker's ExecStartPre: the head's GCS accepts a connection (after a reboot the worker
+    may come up first), or the start fails saying so and systemd tries again."""
+    ray = plan.ray
+    return _shell_line(f"n=0; until timeout 5 bash -c 'exec 3<>/dev/tcp/{ray.head}/{ray.port}' 2>/dev/null; do "
+                       f"n=$((n + 1)); if [ $n -ge {NODE_WAIT_SECONDS // 2} ]; then "
+                       f"echo 'the Ray head {ray.gcs} does not answer' >&2; exit 1; fi; sleep 2; done")
+
+
+def ray_nodes_command(plan: DeployPlan, python: str, wait: int = 0) -> list[str]:
+    """The check that the Ray cluster has every node of the deployment (naming those it lacks)."""
+    ray = plan.ray
+    command = [python, ray_nodes_script(plan), "--gcs", ray.gcs, "--expect", ",".join(ray.nodes)]
+    return command + (["--wait", str(wait)] if wait else [])
+
+
+def ray_nodes_script(plan: DeployPlan) -> str:
+    return f"{plan.config.base_prefix}/lib/ray_nodes.py"
+
+
 def _unit_text(plan: DeployPlan, fingerprint: str) -> str:
+    ray_wait = ""
+    if plan.ray is not None and plan.unit_name != plan.ray.unit_name:
+        # The engine on the head starts once the cluster has every node (after a reboot too).
+        python = posixpath.join(posixpath.dirname(plan.binary), "python")
+        ray_wait = " ".join(systemd_quote(word) for word in ray_nodes_command(plan, python, wait=NODE_WAIT_SECONDS))
+    elif plan.ray is not None and plan.rank > 0:
+        ray_wait = ray_head_wait_command(plan)
     return _jinja.get_template("engine.service.j2").render(
         plan=plan, config=plan.config, paths=unit_paths(plan), fingerprint=fingerprint,
         fingerprint_variable=FINGERPRINT_VARIABLE,
         exec_start=" ".join(systemd_quote(word) for word in plan.serve_argv),
         rpc_wait=rpc_wait_command(plan) if plan.rpc_workers else "",
+        ray_wait=ray_wait,
+        on_ray_head=plan.ray is not None and plan.unit_name != plan.ray.unit_name,
     )
 
 
@@ -99,27 +135,30 @@ def render_env_file(plan: DeployPlan) -> str:
     return _jinja.get_template("engine.env.j2").render(plan=plan, env=service_environment(plan))
 
 
-def rpc_firewall_table(plan: DeployPlan) -> str:
+def cluster_firewall_table(plan: DeployPlan) -> str:
     return f"glmstack_{plan.unit_name.replace('-', '_')}"
 
 
-def render_rpc_firewall(plan: DeployPlan) -> str:
-    """nftables rules an RPC worker's unit loads before it starts: its port answers the head and
-    this node only. A table of its own, replaced whole, beside whatever else the host filters."""
-    table = rpc_firewall_table(plan)
-    allowed = [plan.rpc_head, plan.listen_address]
+def render_cluster_firewall(plan: DeployPlan) -> str:
+    """nftables rules the unit loads before it starts: the ports the deployment's nodes talk on
+    answer those nodes and this one only. A table of its own, replaced whole, beside whatever else
+    the host filters."""
+    table = cluster_firewall_table(plan)
+    allowed = [*plan.cluster_peers, plan.node_address]
     v4 = sorted({a for a in allowed if ":" not in a} | {"127.0.0.0/8"})
     v6 = sorted({a for a in allowed if ":" in a} | {"::1"})
+    ports = ", ".join(plan.cluster_ports)
     return "\n".join([
-        "# Managed by glmstack: the RPC server has no authentication; only its head may connect.",
+        "# Managed by glmstack: these ports carry the deployment's own traffic, unauthenticated; only",
+        "# its nodes may connect.",
         f"table inet {table} {{}}",
         f"delete table inet {table}",
         f"table inet {table} {{",
         "  chain input {",
         "    type filter hook input priority 0; policy accept;",
-        f"    tcp dport {plan.port} ip saddr {{ {', '.join(v4)} }} accept",
-        f"    tcp dport {plan.port} ip6 saddr {{ {', '.join(v6)} }} accept",
-        f"    tcp dport {plan.port} drop",
+        f"    tcp dport {{ {ports} }} ip saddr {{ {', '.join(v4)} }} accept",
+        f"    tcp dport {{ {ports} }} ip6 saddr {{ {', '.join(v6)} }} accept",
+        f"    tcp dport {{ {ports} }} drop",
         "  }",
         "}",
         "",
@@ -127,9 +166,9 @@ def render_rpc_firewall(plan: DeployPlan) -> str:
 
 
 def rendered_files(plan: DeployPlan) -> dict[str, tuple[str, str]]:
-    """Path on the host -> (content, mode) of every file the service role installs."""
+    """Path on the host -> (content, mode) of every file the service role installs for one unit."""
     paths = unit_paths(plan)
     files = {paths["unit"]: (render_unit(plan), "644"), paths["env_file"]: (render_env_file(plan), "600")}
-    if plan.rpc_worker:
-        files[paths["firewall"]] = (render_rpc_firewall(plan), "644")
+    if plan.cluster_ports:
+        files[paths["firewall"]] = (render_cluster_firewall(plan), "644")
     return files

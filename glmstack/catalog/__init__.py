@@ -99,6 +99,28 @@ class RpcWorker(Strict):
     cmake_flags: list[str] = []  # what the build needs for it
 
 
+class RayCluster(Strict):
+    """A Ray cluster under the engine (vLLM's Ray executor): a `ray start --block` unit on every
+    node of the deployment, and the engine on the head only, once the cluster has every node."""
+
+    version: str
+    # Added to the engine's environment on Ray deployments: every node runs the very same Ray.
+    requirement: str
+    unit_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    port: int = Field(ge=1, le=65535)  # the head's GCS
+    node_manager_port: int = Field(ge=1, le=65535)  # every node's raylet
+    # {address}: the node's own; {head}: the head's; {port}; {node_manager_port}; {temp_dir}:
+    # sessions, sockets and logs.
+    head_args: list[str]
+    worker_args: list[str]
+    # Appended to the engine's command on the head.
+    engine_args: list[str]
+    # The node's environment for Ray and every worker process it starts ({address}).
+    env: dict[str, str] = {}
+    # What the nodes reach each other on ("6379", "10002-10999"): only the deployment's nodes may.
+    ports: list[str] = Field(min_length=1)
+
+
 class Engine(Strict):
     description: str
     # None: not pinned yet, so it can be planned but not installed.
@@ -116,7 +138,10 @@ class Engine(Strict):
     # Arguments for node `rank` of `nodes`; placeholders {nodes} {rank} {head} {dp_local} {dp_start}.
     multinode_head: list[str] = []
     multinode_worker: list[str] = []
+    # Ports the engine's own multi-node mode listens on (only the deployment's nodes may connect).
+    multinode_ports: list[str] = []
     rpc_worker: RpcWorker | None = None
+    ray: RayCluster | None = None
     backends: dict[str, EngineBackend] = {}
     installable: bool = False
     # Extra [Service] hardening this engine is known to run under (verified where it runs).
@@ -222,6 +247,8 @@ class Recipe(Strict):
     # Extra environment on multi-node deployments, and for node-specific values:
     # {address} is the node's own address, {interface} its collective-traffic interface.
     multinode_env: dict[str, str] = {}
+    # Across nodes on a Ray cluster (the engine's `ray`) instead of the engine's own multi-node mode.
+    cluster: Literal["ray"] | None = None
 
     @field_validator("tunables")
     @classmethod
@@ -440,6 +467,8 @@ class Catalog(Strict):
                     raise ValueError(f"{where}: engine {recipe.engine} has no argument for {tunable}")
             if recipe.parallel.nodes > 1 and not engine.multinode_head:
                 raise ValueError(f"{where}: engine {recipe.engine} has no multi-node arguments")
+            if recipe.cluster == "ray" and (engine.ray is None or recipe.parallel.nodes < 2):
+                raise ValueError(f"{where}: a Ray cluster needs an engine with `ray` and two or more nodes")
         return self
 
     def recipes_for(self, model: str, accelerator: str, engine: str) -> list[Recipe]:

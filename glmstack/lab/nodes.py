@@ -53,6 +53,11 @@ def prepare_root(root: Path, name: str, address: str, public_key: str) -> None:
 def boot(root: Path, name: str, log_path: Path, ccache_dir: Path) -> int:
     """Start the node; return the PID of its own systemd-nspawn process."""
     ccache_dir.mkdir(parents=True, exist_ok=True)
+    # The node's own veth from a previous boot outlives a node killed mid-shutdown for a moment;
+    # nspawn refuses to boot beside it ("File exists").
+    veth = f"vb-{name}"[:15]
+    if network.link_exists(veth):
+        subprocess.run(["ip", "link", "delete", veth], check=False, capture_output=True)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [
@@ -124,7 +129,7 @@ def _reap(pid: int) -> None:
         pass
 
 
-def stop(pid: int, root: Path, timeout: float = 30.0) -> None:
+def stop(pid: int, root: Path, timeout: float = 60.0) -> None:
     """Stop a node by the PID of its own nspawn process: clean shutdown first, then kill."""
     if not is_our_nspawn(pid, root):
         return

@@ -12,7 +12,7 @@ from pyinfra.facts.server import Arch
 from pyinfra.operations import files, server, systemd
 
 from glmstack.catalog import load_catalog
-from glmstack.facts import ContainerVirtualization, PciDevices
+from glmstack.facts import ContainerVirtualization, NetworkInterfaces, PciDevices
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family, recover_package_manager
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
@@ -27,8 +27,9 @@ OTHER_TIME_DAEMONS = ("chrony", "ntp", "ntpsec", "openntpd")
 TIME_SERVICE = {"deb": "systemd-timesyncd", "rpm": "chronyd"}
 
 
-def preflight(plan: DeployPlan) -> None:
-    """Stop before changing anything on a host this collection cannot provision yet."""
+def preflight(plan: DeployPlan, devices: bool = True) -> None:
+    """Stop before changing anything on a host this collection cannot provision yet (`devices`:
+    also when the accelerator's devices are missing)."""
     release = distribution()
     name = release.get("name")
     supported = load_catalog().packages.families
@@ -41,7 +42,9 @@ def preflight(plan: DeployPlan) -> None:
     if arch not in allowed:
         raise DeployError(f"host {host.name}: CPU architecture {arch} cannot serve accelerator "
                           f"{plan.config.accelerator!r}; allowed: {', '.join(allowed)}")
-    _accelerators_present(plan)
+    if devices:
+        _accelerators_present(plan)
+    _network_interface_present(plan)
     if not plan.engine_installable:
         raise DeployError(f"host {host.name}: engine {plan.engine_name} can be planned (glmstack plan, glmstack "
                           "render) but glmstack cannot install it yet on accelerator "
@@ -62,6 +65,20 @@ def _accelerators_present(plan: DeployPlan) -> None:
             f"{plan.accelerator_vendor} devices (PCI vendor {plan.accelerator_pci_vendor}, class "
             f"{' or '.join(plan.accelerator_pci_classes)}); this host has {len(found)}. Check the host is in "
             "the right inventory group and that its devices are visible (lspci, BIOS, passthrough).")
+
+
+def _network_interface_present(plan: DeployPlan) -> None:
+    """The NIC named for the deployment's collective traffic exists here (NCCL, Gloo and HCCL
+    would otherwise fail at the first collective, long after the engine started loading)."""
+    interface = plan.config.network_interface
+    if plan.nodes < 2 or interface is None:
+        return
+    interfaces = host.get_fact(NetworkInterfaces)
+    if interface not in interfaces:
+        present = ", ".join(f"{name} ({' '.join(addresses)})" if addresses else name
+                            for name, addresses in sorted(interfaces.items()) if name != "lo")
+        raise DeployError(f"host {host.name}: field network_interface: {interface!r} is not an interface of this "
+                          f"host; it has: {present or 'none'}")
 
 
 def _apt_proxy_config(plan: DeployPlan) -> str:
@@ -143,8 +160,8 @@ def _time_sync(plan: DeployPlan) -> None:
 
 
 @deploy("glmstack base")
-def install_base(plan: DeployPlan) -> None:
-    preflight(plan)
+def install_base(plan: DeployPlan, devices: bool = True) -> None:
+    preflight(plan, devices=devices)
     if package_family() == "deb":
         recover_package_manager(name="Finish an interrupted package run")
     trust_and_proxies(plan)

@@ -28,9 +28,12 @@ if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
 
 
 def health_check(plan: DeployPlan) -> tuple[str, str]:
-    """(shell test, what it checks): the engine's health endpoint, or an RPC worker's port."""
-    if plan.rpc_worker:
+    """(shell test, what it checks): the engine's health endpoint, a worker's port (RPC, Ray), or
+    a headless rank's unit running."""
+    if plan.probe == "tcp":
         return tcp_answers_command(plan.listen_address, plan.port), f"{plan.listen_address}:{plan.port}"
+    if plan.probe == "active":
+        return f"systemctl is-active --quiet {shlex.quote(plan.unit_name)}.service", f"{plan.unit_name}.service"
     return f"curl -fsS --max-time 5 -o /dev/null {shlex.quote(plan.health_url)}", plan.health_url
 
 
@@ -63,8 +66,11 @@ def lost_rpc_workers(plan: DeployPlan) -> list[str]:
 
 
 def healthy(plan: DeployPlan) -> bool:
-    if plan.rpc_worker:
+    if plan.probe == "tcp":
         return host.get_fact(TcpAnswers, address=plan.listen_address, port=plan.port)
+    if plan.probe == "active":
+        return host.get_fact(RunningServiceVariable, unit=f"{plan.unit_name}.service",
+                             variable=FINGERPRINT_VARIABLE) is not None
     return host.get_fact(HttpStatus, url=plan.health_url) == 200
 
 
@@ -74,6 +80,17 @@ def wait_until_healthy(plan: DeployPlan, changed: bool = False):
     if not changed and healthy(plan):
         host.noop(f"{plan.unit_name} is healthy on {health_check(plan)[1]}")
         return
+    yield wait_script(plan)
+
+
+@operation()
+def restart_in_turn(plan: DeployPlan, stale: bool = False):
+    """Restart a unit running a configuration other than the deployed one, and wait until it is
+    ready (run host by host: `_serial`)."""
+    if not stale:
+        host.noop(f"{plan.unit_name} runs the deployed configuration")
+        return
+    yield f"systemctl restart {shlex.quote(plan.unit_name)}.service"
     yield wait_script(plan)
 
 
@@ -147,10 +164,10 @@ def run_service(plan: DeployPlan, weights_refetched: bool = False) -> None:
                     group=config.base_service_group, mode="700")
     # The very files `glmstack render` shows.
     rendered = rendered_files(plan)
-    if plan.rpc_worker:
-        ensure_packages("nftables, for the RPC port's filter", ["nftables"])
-        files.put(name="RPC port filter", src=StringIO(rendered[paths["firewall"]][0]), dest=paths["firewall"],
-                  user="root", group="root", mode="644")
+    if plan.cluster_ports:
+        ensure_packages("nftables, for the deployment's port filter", ["nftables"])
+        files.put(name=f"{plan.unit_name}: the deployment's port filter", src=StringIO(rendered[paths["firewall"]][0]),
+                  dest=paths["firewall"], user="root", group="root", mode="644")
     env_text, env_mode = rendered[paths["env_file"]]
     unit_text, unit_mode = rendered[paths["unit"]]
     files.put(name="Engine environment file", src=StringIO(env_text), dest=paths["env_file"],
@@ -161,8 +178,18 @@ def run_service(plan: DeployPlan, weights_refetched: bool = False) -> None:
     running = host.get_fact(RunningServiceVariable, unit=service, variable=FINGERPRINT_VARIABLE)
     stale_engine = running is not None and (running != deployed_fingerprint(plan) or key_changed or weights_refetched
                                             or lost_rpc_workers(plan))
+    # Starts what is not running, everywhere at once; what runs stale is restarted below, in turn.
     started = systemd.service(name=f"Run {plan.unit_name}", service=service, running=True, enabled=True,
-                              daemon_reload=unit.will_change or host.get_fact(UnitNeedsDaemonReload, unit=service),
-                              restarted=stale_engine)
+                              daemon_reload=unit.will_change or host.get_fact(UnitNeedsDaemonReload, unit=service))
+    # A rolling restart: one host at a time, each ready before the next goes down, so a group of
+    # replicas keeps serving. Within a multi-node deployment the workers go first and the head
+    # last (its start needs them); a Ray cluster's head unit is restarted before its workers'
+    # by the Ray role's order instead.
+    if plan.rank > 0:
+        restart_in_turn(name=f"Restart {plan.unit_name} in turn, ready before the next", plan=plan,
+                        stale=stale_engine, _serial=True)
+    if plan.rank == 0:
+        restart_in_turn(name=f"Restart {plan.unit_name} in turn, ready before the next", plan=plan,
+                        stale=stale_engine, _serial=True)
     wait_until_healthy(name=f"Wait for {plan.unit_name} to be healthy", plan=plan,
-                       changed=started.will_change)
+                       changed=started.will_change and not stale_engine)

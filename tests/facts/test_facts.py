@@ -29,3 +29,5 @@ TestAscendVersions = make_fact_tests("glmstack", "facts.AscendVersions", HERE / 
 TestCannEnvironment = make_fact_tests("glmstack", "facts.CannEnvironment", HERE / "CannEnvironment")
 TestEstablishedTo = make_fact_tests("glmstack", "facts.EstablishedTo", HERE / "EstablishedTo")
 TestTcpAnswers = make_fact_tests("glmstack", "facts.TcpAnswers", HERE / "TcpAnswers")
+TestNetworkInterfaces = make_fact_tests("glmstack", "facts.NetworkInterfaces", HERE / "NetworkInterfaces")
+TestRayClusterLacks = make_fact_tests("glmstack", "facts.RayClusterLacks", HERE / "RayClusterLacks")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from glmstack.config import DeployPlan
+from glmstack.config import DeployPlan, node_units
 from glmstack.planning import plan_inventory
 
 
@@ -30,7 +30,8 @@ def plan(host, plans) -> DeployPlan:
     name = host.backend.hostname
     if name not in plans:
         pytest.fail(f"host {name} is not in the inventory (has: {', '.join(plans)})")
-    return plans[name]
+    # The unit the node exists for: the engine, or (on a Ray worker) Ray.
+    return node_units(plans[name])[-1]
 
 
 @pytest.hookimpl(hookwrapper=True)

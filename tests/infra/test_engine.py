@@ -12,9 +12,9 @@ from roles.service import curl_as_client
 
 @pytest.fixture
 def serving(plan):
-    """The plan of a host serving the HTTP API (an RPC worker serves tensors to its head instead)."""
-    if plan.rpc_worker:
-        pytest.skip(f"{plan.host} is an RPC worker of {plan.rpc_head}: no HTTP API")
+    """The plan of a host serving the HTTP API (an RPC or Ray worker lends its devices to its head instead)."""
+    if not plan.serves_api:
+        pytest.skip(f"{plan.host} is a worker of {plan.head_address}: no HTTP API")
     return plan
 
 
@@ -40,6 +40,8 @@ def test_engine_runs_as_the_service_user(host, plan):
 
 
 def test_port_is_listening(host, plan):
+    if plan.probe == "active":
+        pytest.skip(f"{plan.host} is a headless rank of {plan.head_address}: it listens on no port of its own")
     assert host.socket(f"tcp://{plan.listen_address}:{plan.port}").is_listening
 
 

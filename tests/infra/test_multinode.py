@@ -1,4 +1,5 @@
-"""Multi-node deployments: the head reaches every worker, and a worker lets in only its head.
+"""Multi-node deployments: the head reaches every worker (RPC) or its Ray cluster has every node,
+and the deployment's ports let in only its nodes.
 
 Skipped on hosts serving alone. Run with the other infra checks:
 
@@ -7,9 +8,15 @@ Skipped on hosts serving alone. Run with the other infra checks:
 
 from __future__ import annotations
 
+import posixpath
+import re
+import shlex
+
 import pytest
 
+from glmstack.config import ray_unit
 from glmstack.facts import tcp_answers_command
+from glmstack.render import cluster_firewall_table, ray_nodes_command, render_cluster_firewall, unit_paths
 
 
 @pytest.fixture
@@ -36,3 +43,40 @@ def test_an_rpc_worker_lets_in_only_its_head(host, multinode):
     allowed = set(settings["IPAddressAllow"].split())
     assert f"{multinode.rpc_head}/32" in allowed and allowed <= {f"{multinode.rpc_head}/32", "127.0.0.0/8",
                                                                  "::1/128", f"{multinode.listen_address}/32"}, show
+
+
+@pytest.fixture
+def ray_node(multinode):
+    if multinode.ray is None:
+        pytest.skip(f"{multinode.host} runs no Ray cluster")
+    return multinode
+
+
+def test_the_ray_node_runs_ray_on_its_own_address(host, ray_node):
+    unit = host.service(f"{ray_node.ray.unit_name}.service")
+    assert unit.is_running and unit.is_enabled
+    start = host.check_output(f"systemctl show -p ExecStart --value {ray_node.ray.unit_name}.service")
+    assert f"--node-ip-address {ray_node.node_address} " in start, start
+
+
+def test_the_ray_cluster_has_every_node(host, ray_node):
+    if ray_node.rank != 0:
+        pytest.skip(f"{ray_node.host} is a Ray worker; the head is asked")
+    # The check the deploy installs, with the Python of the environment Ray runs from.
+    start = host.check_output(f"systemctl show -p ExecStart --value {ray_node.ray.unit_name}.service")
+    ray_binary = start.split("argv[]=", 1)[1].split()[0]
+    python = posixpath.join(posixpath.dirname(ray_binary), "python")
+    check = host.run(" ".join(shlex.quote(word) for word in ray_nodes_command(ray_node, python)))
+    assert check.rc == 0, f"{ray_node.host}: {check.stdout.strip() or check.stderr.strip()}"
+
+
+def test_the_deployments_ports_let_in_only_its_nodes(host, multinode):
+    if not multinode.cluster_ports and multinode.ray is None:
+        pytest.skip(f"{multinode.host} listens on no port of the deployment")
+    unit = multinode if multinode.cluster_ports else ray_unit(multinode)
+    # The rules the deploy installs are the ones rendered from the inventory, and they are loaded
+    # (nft prints the addresses merged into ranges, so the file is what names each node).
+    installed = host.file(unit_paths(unit)["firewall"]).content_string
+    assert installed == render_cluster_firewall(unit)
+    loaded = host.check_output(f"nft list table inet {cluster_firewall_table(unit)}")
+    assert re.search(r"tcp dport (\{[^}]*\}|\d+) drop", loaded), loaded

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pyinfra
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.connect import connect_all
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.operations import run_ops
+from pyinfra.api.state import StateStage
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra_cli.util import load_deploy_file
 
@@ -53,40 +55,80 @@ def run_deploy(data: dict, responses: dict, deploy: str = "glm52.py", after: tup
     answers from `later` instead, as a real host's facts change after it. allow_failure: a
     failing operation is recorded in FakeRun.failed instead of failing the test.
     """
-    responses = _weights_unit_done(responses)
-    host_data = {**data, "fake_responses": responses, "fake_delay": 0, "fake_delay_jitter": 0}
-    inventory = Inventory(([(HOST, host_data)], {}))
+    runs, _ = run_deploy_on([(HOST, data, responses)], deploy, after, allow_failure)
+    return runs[HOST]
+
+
+def run_deploy_on(hosts: list[tuple[str, dict, dict]], deploy: str = "glm52.py",
+                  after: tuple[str, dict] | None = None,
+                  allow_failure: bool = False) -> tuple[dict[str, FakeRun], list[tuple[str, str]]]:
+    """Deploy to several fake hosts at once (name, data, responses), as pyinfra drives an
+    inventory: each host's run, and every command of every host in the order they ran."""
+    inventory = Inventory(([(name, {**data, "fake_responses": _weights_unit_done(responses), "fake_delay": 0,
+                                    "fake_delay_jitter": 0}) for name, data, responses in hosts], {}))
     config = Config()
     state = State(inventory, config)
     error = None
+    timeline: list[tuple[str, str]] = []
+    runs = {}
     with ctx_state.use(state), ctx_inventory.use(inventory), ctx_config.use(config):
         connect_all(state)
-        host = inventory.get_host(HOST)
-        if after is not None:
-            _switch_answers_after(host, *after)
-        load_deploy_file(state, str(DEPLOYS / deploy))
+        for name, _, _ in hosts:
+            host = inventory.get_host(name)
+            if after is not None:
+                _switch_answers_after(host, *after)
+            _record_into(host, timeline)
+        # As the pyinfra command orders operations: by the deploy's call stack, so that hosts
+        # taking different branches (a head, a worker) still line up operation by operation.
+        pyinfra.is_cli, cli = True, pyinfra.is_cli
+        state.current_op_file_number = 0
+        state.set_stage(StateStage.Prepare)
+        try:
+            load_deploy_file(state, str(DEPLOYS / deploy))
+        finally:
+            pyinfra.is_cli = cli
+        state.set_stage(StateStage.Execute)
         try:
             run_ops(state)
         except PyinfraError as raised:  # every host failed
             if not allow_failure:
                 raise
             error = raised
-        changed, unchanged, failed = [], [], []
-        for op_hash in state.get_op_order():
-            if op_hash not in state.ops[host]:
-                continue
-            meta = state.ops[host][op_hash].operation_meta
-            name = next(iter(state.op_meta[op_hash].names))
-            if not meta.did_succeed(_raise_if_not_complete=False):
-                if meta.executed or meta._commands is not None:
-                    failed.append(name)
-                if not allow_failure:
-                    raise AssertionError(f"operation {name} failed on the fake host")
-                continue
-            (changed if meta.did_change() else unchanged).append(name)
-        with ctx_host.use(host):
-            commands = list(host.connector.executed_commands)
+        for name, _, _ in hosts:
+            host = inventory.get_host(name)
+            runs[name] = _host_run(state, host, allow_failure, error)
+    return runs, timeline
+
+
+def _host_run(state: State, host, allow_failure: bool, error: PyinfraError | None) -> FakeRun:
+    changed, unchanged, failed = [], [], []
+    for op_hash in state.get_op_order():
+        if op_hash not in state.ops[host]:
+            continue
+        meta = state.ops[host][op_hash].operation_meta
+        name = next(iter(state.op_meta[op_hash].names))
+        if not meta.did_succeed(_raise_if_not_complete=False):
+            if meta.executed or meta._commands is not None:
+                failed.append(name)
+            if not allow_failure:
+                raise AssertionError(f"operation {name} failed on the fake host {host.name}")
+            continue
+        (changed if meta.did_change() else unchanged).append(name)
+    with ctx_host.use(host):
+        commands = list(host.connector.executed_commands)
     return FakeRun(state, commands, changed, unchanged, failed, error)
+
+
+def _record_into(host, timeline: list[tuple[str, str]]) -> None:
+    connector = host.connector
+    original = connector.run_shell_command
+
+    def run_shell_command(command, *args, **kwargs):
+        text = command if isinstance(command, str) else command.get_masked_value()
+        timeline.append((host.name, text))
+        return original(command, *args, **kwargs)
+
+    connector.run_shell_command = run_shell_command
 
 
 def _weights_unit_done(responses: dict) -> dict:

@@ -82,9 +82,9 @@ WEIGHTS_SIGNATURE = "5" * 64
 class ConstructedHost:
     """Fact answers for one host; methods move it between states."""
 
-    def __init__(self, data: dict, pci: list[str]):
+    def __init__(self, data: dict, pci: list[str], plan: DeployPlan | None = None):
         self.data = data
-        self.plan: DeployPlan = resolve("@fake/node1", data)
+        self.plan: DeployPlan = plan or resolve("@fake/node1", data)
         self.overrides: dict[str, object] = {
             "for d in /sys/bus/pci/devices/*": pci,
             "uname -r": [KERNEL],
@@ -196,9 +196,9 @@ class ConstructedHost:
 
 
 class NvidiaHost(ConstructedHost):
-    def __init__(self, data: dict):
+    def __init__(self, data: dict, plan: DeployPlan | None = None):
         gpus, device, nvswitches = HARDWARE[data["accelerator"]]
-        super().__init__(data, pci_listing(gpus, device, nvswitches))
+        super().__init__(data, pci_listing(gpus, device, nvswitches), plan)
         self.driver(None, None)
         self.answer("grep -rhsE '^(Components:|deb )'", ["no"])
 

@@ -133,10 +133,9 @@ def test_cann_upgrade_alone_needs_no_reboot_and_rewrites_the_engine_environment(
     state = AscendHost(data).converged().versions(**{**VERSIONS, "toolkit": "9.0.0", "ops": "9.0.0",
                                                      "nnal": "9.0.0"})
     run = deploy(data, state)
-    assert run.changed[-4:] == ["glmstack ascend | Install nnal 9.1.0 (upgrade)",
+    assert run.changed[-3:] == ["glmstack ascend | Install nnal 9.1.0 (upgrade)",
                                 "glmstack ascend | CANN environment for the engine",
-                                "glmstack service | Run vllm-ascend",
-                                "glmstack service | Wait for vllm-ascend to be healthy"]
+                                "glmstack service | Restart vllm-ascend in turn, ready before the next"]
     assert "glmstack ascend | Run the installed NPU driver" in run.unchanged
 
 

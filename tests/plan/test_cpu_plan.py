@@ -209,12 +209,14 @@ def test_new_weights_restart_the_engine():
                            "glmstack model | Start fetching glm-5.2-gguf",
                            "glmstack model | Wait for glm-5.2-gguf to be fetched and verified",
                            "glmstack service | Engine unit",
-                           "glmstack service | Run llama-server",
-                           "glmstack service | Wait for llama-server to be healthy"]
+                           "glmstack service | Run llama-server",  # systemd reloads the new unit
+                           "glmstack service | Restart llama-server in turn, ready before the next"]
     run.assert_in_order(["systemctl daemon-reload",
                          "systemctl start --no-block glmstack-weights-glm-5.2-gguf.service",
                          "echo state=$(systemctl is-active glmstack-weights-",
-                         "systemctl restart llama-server.service"])
+                         "systemctl restart llama-server.service",
+                         # The restart waits for health itself: the next host restarts only then.
+                         "curl -fsS --max-time 5 -o /dev/null http://127.0.0.1:8080/health"])
     fetch = fetch_script(resolve("n", {**PLAN_DATA, "model_files": {"glm-5.2-tiny-test.gguf": "0" * 64}}))
     assert fetch.index("flock 9") < fetch.index("rm -f /var/lib/glmstack/models/glm-5.2-gguf.ready") < fetch.index(
         'fetch "$name" "$digest"')
@@ -230,8 +232,7 @@ def test_weights_changed_on_the_host_since_they_were_verified_are_fetched_again(
     run = deploy(responses)
     assert run.changed == ["glmstack model | Start fetching glm-5.2-gguf",
                            "glmstack model | Wait for glm-5.2-gguf to be fetched and verified",
-                           "glmstack service | Run llama-server",
-                           "glmstack service | Wait for llama-server to be healthy"]
+                           "glmstack service | Restart llama-server in turn, ready before the next"]
     # The engine may have loaded the bad bytes: it restarts on the repaired files.
     assert run.index_of("echo state=$(systemctl is-active") < run.index_of("systemctl restart llama-server.service")
 
@@ -242,7 +243,7 @@ def test_run_interrupted_before_the_restart_is_completed_by_the_next_run():
     responses = answer(responses, NEEDS_RELOAD, ["yes"])
     run = deploy(responses)
     assert run.changed == ["glmstack service | Run llama-server",
-                           "glmstack service | Wait for llama-server to be healthy"]
+                           "glmstack service | Restart llama-server in turn, ready before the next"]
     assert run.index_of("systemctl daemon-reload") < run.index_of("systemctl restart llama-server.service")
 
 
@@ -265,8 +266,7 @@ def test_engine_running_with_another_api_key_is_restarted():
     # Variant: a run was cut off after a new key was written, before the engine was restarted.
     responses = answer(captured("debian12-converged"), RUNNING_KEY_ID, ["running", "GLMSTACK_API_KEY_ID=0ld"])
     run = deploy(responses)
-    assert run.changed == ["glmstack service | Run llama-server",
-                           "glmstack service | Wait for llama-server to be healthy"]
+    assert run.changed == ["glmstack service | Restart llama-server in turn, ready before the next"]
     assert run.ran("systemctl restart llama-server.service")
 
 
@@ -275,8 +275,7 @@ def test_api_key_environment_that_lost_its_key_is_rewritten_and_the_engine_resta
     responses = answer(captured("debian12-converged"), API_KEY_STATE, key_id["stdout"][:1])  # not "current"
     run = deploy(responses)
     assert run.changed == ["glmstack service | Engine API key environment (0600, root only)",
-                           "glmstack service | Run llama-server",
-                           "glmstack service | Wait for llama-server to be healthy"]
+                           "glmstack service | Restart llama-server in turn, ready before the next"]
 
 
 def test_operator_api_key_is_uploaded_never_shown_and_restarts_the_engine(tmp_path):
@@ -286,8 +285,7 @@ def test_operator_api_key_is_uploaded_never_shown_and_restarts_the_engine(tmp_pa
     run = deploy(captured("debian12-converged"), service_api_key_file=str(key))
     assert run.changed == ["glmstack service | Engine API key (0600, root only)",
                            "glmstack service | Engine API key environment (0600, root only)",
-                           "glmstack service | Run llama-server",
-                           "glmstack service | Wait for llama-server to be healthy"]
+                           "glmstack service | Restart llama-server in turn, ready before the next"]
     # The file is root-only before the key is written into it.
     run.assert_in_order(["install -m 600 -o root -g root /dev/null /etc/glmstack/llama-server.api-key",
                          "mv /etc/glmstack/llama-server.api-key.env.new", "systemctl restart llama-server.service"])

@@ -41,10 +41,10 @@ def test_the_head_offloads_to_the_worker_and_waits_for_it_at_each_start(pair):
 
 
 def test_the_wait_names_the_worker_that_does_not_answer(pair, tmp_path):
-    from glmstack.render import RPC_WAIT_SECONDS, rpc_wait_command
+    from glmstack.render import NODE_WAIT_SECONDS, rpc_wait_command
 
     head, _ = pair
-    assert RPC_WAIT_SECONDS > 0
+    assert NODE_WAIT_SECONDS > 0
     # Unquoted as systemd would, against a port nothing listens on, with the wait shortened.
     script = rpc_wait_command(head).split(" -c ", 1)[1][1:-1].replace('\\"', '"').replace("$$", "$")
     script = script.replace("10.0.0.2:50052", "127.0.0.1:9").replace("-ge 150", "-ge 1")
@@ -62,4 +62,4 @@ def test_the_worker_unit_lets_in_only_the_head(pair):
 def test_rpc_nodes_must_be_given_by_ip_address():
     with pytest.raises(InventoryError) as error:
         resolve_inventory([("cpu-1.lab.example", DATA), ("cpu-2.lab.example", DATA)])
-    assert "field address: the RPC workers let in only the head, by IP address" in str(error.value)
+    assert "field address: the nodes of a deployment let in each other only, by IP address" in str(error.value)

@@ -1,0 +1,58 @@
+"""ray: the deployment's Ray cluster, one `ray start --block` unit per node.
+
+The head's unit starts first, then the workers' (each waits for the head's GCS at every start,
+so a reboot in any order comes back together); the head then waits until the cluster has every
+node of the deployment, naming those it lacks, before anything starts on it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pyinfra import host
+from pyinfra.api import deploy, operation
+from pyinfra.operations import files
+
+from glmstack.config import ray_unit
+from glmstack.facts import RayClusterLacks
+from glmstack.render import NODE_WAIT_SECONDS, ray_nodes_command, ray_nodes_script
+from roles.service import run_service
+
+if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
+    from glmstack.config import DeployPlan
+
+RAY_NODES = Path(__file__).resolve().parent / "files" / "ray_nodes.py"
+
+
+def cluster_check(plan: DeployPlan, environment: str) -> list[str]:
+    return ray_nodes_command(plan, posixpath.join(environment, "bin", "python"))
+
+
+@operation()
+def wait_for_every_node(plan: DeployPlan, environment: str):
+    """On the head: wait until the cluster has every node of the deployment, or fail naming them."""
+    if not host.get_fact(RayClusterLacks, check=cluster_check(plan, environment)):
+        host.noop(f"the Ray cluster of {plan.ray.gcs} has all {len(plan.ray.nodes)} nodes")
+        return
+    yield " ".join(shlex.quote(word) for word in ray_nodes_command(
+        plan, posixpath.join(environment, "bin", "python"), wait=NODE_WAIT_SECONDS))
+
+
+@deploy("glmstack Ray cluster")
+def form_cluster(plan: DeployPlan, environment: str | None = None) -> None:
+    """Every node's Ray unit from `environment` (the engine's, unless given), the head's first."""
+    unit = ray_unit(plan, environment)
+    environment = posixpath.dirname(posixpath.dirname(unit.serve_argv[0]))
+    files.put(name="Ray cluster check", src=str(RAY_NODES), dest=ray_nodes_script(plan),
+              user="root", group="root", mode="644", create_remote_dir=True)
+    # Two call sites: pyinfra runs an operation on every host before the next, so the head's unit
+    # is up before any worker's starts.
+    if plan.rank == 0:
+        run_service(unit)
+    if plan.rank > 0:
+        run_service(unit)
+    if plan.rank == 0:
+        wait_for_every_node(name="Wait for every node of the Ray cluster", plan=plan, environment=environment)
