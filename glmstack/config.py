@@ -1172,7 +1172,6 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     nvidia_plan = _plan_nvidia(config, catalog, problems)
     amd_plan = _plan_amd(config, catalog, problems)
     ascend_plan = _plan_ascend(config, catalog, problems)
-    # An RPC worker serves no API: the head reaches its RPC server, and only the head may.
     # Only the head serves the API; the other nodes of a deployment lend it their devices.
     api_key_plan = _plan_api_key(config, catalog, problems) if rank == 0 else None
     if problems or model_plan is None:

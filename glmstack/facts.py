@@ -51,17 +51,25 @@ def tcp_answers_command(address: str, port: int) -> str:
     return f"timeout 5 bash -c {shlex.quote(f'exec 3<>/dev/tcp/{address}/{port}')} 2>/dev/null"
 
 
-class TcpAnswers(FactBase):
+def tcp_listening_command(port: int) -> str:
+    """Exit status 0 when something on the host listens on the TCP port (/proc/net/tcp{,6}, state
+    0A). Unlike connecting, this takes nothing from a server that serves one client at a time
+    (llama.cpp's RPC server: while its head is connected, probes only fill its accept queue)."""
+    return (f"awk -v p=:{port:04X} '$4 == \"0A\" && substr($2, length($2) - 4) == p {{ found = 1 }} "
+            "END { exit !found }' /proc/net/tcp /proc/net/tcp6")
+
+
+class TcpListening(FactBase):
     """
-    Whether something accepts TCP connections at an address and port, seen from the host.
+    Whether something on the host listens on a TCP port.
 
     .. code:: python
 
         True
     """
 
-    def command(self, address: str, port: int) -> str:
-        return f"if {tcp_answers_command(address, port)}; then echo yes; else echo no; fi"
+    def command(self, port: int) -> str:
+        return f"if {tcp_listening_command(port)}; then echo yes; else echo no; fi"
 
     def process(self, output: list[str]) -> bool:
         return bool(output) and output[0].strip() == "yes"

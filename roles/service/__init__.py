@@ -16,9 +16,9 @@ from glmstack.facts import (
     EstablishedTo,
     HttpStatus,
     RunningServiceVariable,
-    TcpAnswers,
+    TcpListening,
     UnitNeedsDaemonReload,
-    tcp_answers_command,
+    tcp_listening_command,
 )
 from glmstack.ops import ensure_packages, put_secret
 from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, rendered_files, unit_paths
@@ -31,7 +31,7 @@ def health_check(plan: DeployPlan) -> tuple[str, str]:
     """(shell test, what it checks): the engine's health endpoint, a worker's port (RPC, Ray), or
     a headless rank's unit running."""
     if plan.probe == "tcp":
-        return tcp_answers_command(plan.listen_address, plan.port), f"{plan.listen_address}:{plan.port}"
+        return tcp_listening_command(plan.port), f"{plan.listen_address}:{plan.port} (listening)"
     if plan.probe == "active":
         return f"systemctl is-active --quiet {shlex.quote(plan.unit_name)}.service", f"{plan.unit_name}.service"
     return f"curl -fsS --max-time 5 -o /dev/null {shlex.quote(plan.health_url)}", plan.health_url
@@ -67,7 +67,7 @@ def lost_rpc_workers(plan: DeployPlan) -> list[str]:
 
 def healthy(plan: DeployPlan) -> bool:
     if plan.probe == "tcp":
-        return host.get_fact(TcpAnswers, address=plan.listen_address, port=plan.port)
+        return host.get_fact(TcpListening, port=plan.port)
     if plan.probe == "active":
         return host.get_fact(RunningServiceVariable, unit=f"{plan.unit_name}.service",
                              variable=FINGERPRINT_VARIABLE) is not None

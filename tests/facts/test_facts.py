@@ -28,6 +28,6 @@ TestApiKeyState = make_fact_tests("glmstack", "facts.ApiKeyState", HERE / "ApiKe
 TestAscendVersions = make_fact_tests("glmstack", "facts.AscendVersions", HERE / "AscendVersions")
 TestCannEnvironment = make_fact_tests("glmstack", "facts.CannEnvironment", HERE / "CannEnvironment")
 TestEstablishedTo = make_fact_tests("glmstack", "facts.EstablishedTo", HERE / "EstablishedTo")
-TestTcpAnswers = make_fact_tests("glmstack", "facts.TcpAnswers", HERE / "TcpAnswers")
+TestTcpListening = make_fact_tests("glmstack", "facts.TcpListening", HERE / "TcpListening")
 TestNetworkInterfaces = make_fact_tests("glmstack", "facts.NetworkInterfaces", HERE / "NetworkInterfaces")
 TestRayClusterLacks = make_fact_tests("glmstack", "facts.RayClusterLacks", HERE / "RayClusterLacks")

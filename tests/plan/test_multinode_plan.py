@@ -14,6 +14,7 @@ from plan_data import PLAN_DATA
 from test_cpu_plan import RUNNING_FINGERPRINT, answer, captured
 
 from glmstack.config import resolve_inventory
+from glmstack.render import render_unit
 
 # Fake hosts (the @fake connector: no connection is ever made), reached at these addresses.
 HEAD, WORKER = "@fake/h100-1", "@fake/h100-2"
@@ -108,3 +109,20 @@ def test_converged_replicas_restart_nothing():
     runs, timeline = run_deploy_on(replicas(stale=False))
     assert not any("systemctl restart" in command for _, command in timeline)
     assert all(run.changed == [] for run in runs.values())
+
+
+def test_sglang_runs_on_every_node_with_its_rank_and_closes_its_rendezvous_port():
+    data = {"accelerator": "h200", "model": "glm-5.2-bf16", "engine": "sglang", "model_revision": "1" * 40,
+            "deployment": "bf16", "network_interface": "ens1f0", "service_bind_host": "127.0.0.1"}
+    runs, _ = run_deploy_on(h100_pair(data))
+    plans = {plan.host: plan for plan in resolve_inventory([(name, {**data, "address": address})
+                                                            for name, address in ADDRESSES.items()])}
+    for host, rank in ((HEAD, 0), (WORKER, 1)):
+        argv = " ".join(plans[host].serve_argv)
+        assert f"--nnodes 2 --node-rank {rank} --dist-init-addr {ADDRESSES[HEAD]}:5000" in argv
+        # Every node filters the rendezvous port, with nftables installed before the engine starts.
+        assert plans[host].cluster_ports == ("5000",)
+        assert "ExecStartPre=+/usr/sbin/nft -f /etc/glmstack/sglang.nft" in render_unit(plans[host])
+        assert runs[host].index_of("nftables") < runs[host].index_of("systemctl start sglang.service")
+    # Rank 1 serves no API: its readiness is its unit running.
+    assert plans[WORKER].probe == "active" and plans[HEAD].probe == "http"

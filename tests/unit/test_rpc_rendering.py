@@ -63,3 +63,14 @@ def test_rpc_nodes_must_be_given_by_ip_address():
     with pytest.raises(InventoryError) as error:
         resolve_inventory([("cpu-1.lab.example", DATA), ("cpu-2.lab.example", DATA)])
     assert "field address: the nodes of a deployment let in each other only, by IP address" in str(error.value)
+
+
+def test_the_workers_readiness_is_its_port_listening_not_a_connection(pair):
+    from roles.service import health_check
+
+    _, worker = pair
+    # The RPC server serves one client at a time: while the head is connected, connection probes
+    # queue unanswered (seen in the lab: a rerun waited on a full accept queue).
+    check, target = health_check(worker)
+    assert "/dev/tcp" not in check and "/proc/net/tcp" in check and ":C384" in check
+    assert target == "10.0.0.2:50052 (listening)"
