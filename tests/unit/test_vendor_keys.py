@@ -30,7 +30,9 @@ def make_key(home, name: str) -> tuple[bytes, str]:
 def keys(tmp_path_factory):
     home = tmp_path_factory.mktemp("gnupg")
     home.chmod(0o700)
-    return {"vendor": make_key(home, "vendor"), "stranger": make_key(home, "stranger")}
+    yield {"vendor": make_key(home, "vendor"), "stranger": make_key(home, "stranger")}
+    # gpg started an agent for this home: stop it, not to leave a daemon behind the test run.
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True)
 
 
 def keyring_deb(tmp_path, key: bytes) -> str:
