@@ -1319,8 +1319,7 @@ def ray_unit(plan: DeployPlan, environment: str | None = None) -> DeployPlan:
     devices (Ray starts the engine's worker processes), probed on its port, open to the deployment."""
     ray = plan.ray
     assert ray is not None
-    environment = environment or (plan.engine_env.directory if plan.engine_env else posixpath.dirname(
-        posixpath.dirname(plan.binary)))
+    environment = environment or posixpath.dirname(posixpath.dirname(plan.binary))  # the engine's
     head = plan.rank == 0
     env = {name: value for name, value in plan.serve_env.items() if name != "RAY_ADDRESS"}
     if "PATH" in env:  # Ray's own environment first, as the engine's is in the engine's unit

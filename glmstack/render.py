@@ -70,26 +70,25 @@ FINGERPRINT_VARIABLE = "GLMSTACK_DEPLOYED"
 NODE_WAIT_SECONDS = 300
 
 
-def rpc_wait_command(plan: DeployPlan) -> str:
-    """The head's ExecStartPre: each RPC worker accepts a connection, or the start fails naming it."""
-    script = (f"for w in {' '.join(plan.rpc_workers)}; do n=0; "
+def _wait_until_answering(endpoints: list[str] | tuple[str, ...], failure: str) -> str:
+    """An ExecStartPre: each host:port accepts a connection in turn, or after NODE_WAIT_SECONDS
+    the start fails printing `failure` (shell words; $w is the endpoint) and systemd tries again."""
+    script = (f"for w in {' '.join(endpoints)}; do n=0; "
               "until timeout 5 bash -c \"exec 3<>/dev/tcp/${w%:*}/${w##*:}\" 2>/dev/null; do "
               f"n=$((n + 1)); if [ $n -ge {NODE_WAIT_SECONDS // 2} ]; then "
-              "echo \"RPC worker $w does not answer\" >&2; exit 1; fi; sleep 2; done; done")
-    return _shell_line(script)
-
-
-def _shell_line(script: str) -> str:
+              f"echo {failure} >&2; exit 1; fi; sleep 2; done; done")
     return " ".join(systemd_quote(word) for word in ["/bin/bash", "-c", script])
+
+
+def rpc_wait_command(plan: DeployPlan) -> str:
+    """The head's ExecStartPre: each RPC worker accepts a connection, or the start fails naming it."""
+    return _wait_until_answering(plan.rpc_workers, "\"RPC worker $w does not answer\"")
 
 
 def ray_head_wait_command(plan: DeployPlan) -> str:
     """A Ray worker's ExecStartPre: the head's GCS accepts a connection (after a reboot the worker
     may come up first), or the start fails saying so and systemd tries again."""
-    ray = plan.ray
-    return _shell_line(f"n=0; until timeout 5 bash -c 'exec 3<>/dev/tcp/{ray.head}/{ray.port}' 2>/dev/null; do "
-                       f"n=$((n + 1)); if [ $n -ge {NODE_WAIT_SECONDS // 2} ]; then "
-                       f"echo 'the Ray head {ray.gcs} does not answer' >&2; exit 1; fi; sleep 2; done")
+    return _wait_until_answering([plan.ray.gcs], f"'the Ray head {plan.ray.gcs} does not answer'")
 
 
 def ray_nodes_command(plan: DeployPlan, python: str, wait: int = 0) -> list[str]:
@@ -104,12 +103,14 @@ def ray_nodes_script(plan: DeployPlan) -> str:
 
 
 def _unit_text(plan: DeployPlan, fingerprint: str) -> str:
+    is_ray_unit = plan.ray is not None and plan.unit_name == plan.ray.unit_name
+    on_ray_head = plan.ray is not None and not is_ray_unit  # the engine, driving the cluster
     ray_wait = ""
-    if plan.ray is not None and plan.unit_name != plan.ray.unit_name:
+    if on_ray_head:
         # The engine on the head starts once the cluster has every node (after a reboot too).
         python = posixpath.join(posixpath.dirname(plan.binary), "python")
         ray_wait = " ".join(systemd_quote(word) for word in ray_nodes_command(plan, python, wait=NODE_WAIT_SECONDS))
-    elif plan.ray is not None and plan.rank > 0:
+    elif is_ray_unit and plan.rank > 0:
         ray_wait = ray_head_wait_command(plan)
     return _jinja.get_template("engine.service.j2").render(
         plan=plan, config=plan.config, paths=unit_paths(plan), fingerprint=fingerprint,
@@ -117,7 +118,8 @@ def _unit_text(plan: DeployPlan, fingerprint: str) -> str:
         exec_start=" ".join(systemd_quote(word) for word in plan.serve_argv),
         rpc_wait=rpc_wait_command(plan) if plan.rpc_workers else "",
         ray_wait=ray_wait,
-        on_ray_head=plan.ray is not None and plan.unit_name != plan.ray.unit_name,
+        is_ray_unit=is_ray_unit,
+        on_ray_head=on_ray_head,
     )
 
 

@@ -27,25 +27,19 @@ if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
 RAY_NODES = Path(__file__).resolve().parent / "files" / "ray_nodes.py"
 
 
-def cluster_check(plan: DeployPlan, environment: str) -> list[str]:
-    return ray_nodes_command(plan, posixpath.join(environment, "bin", "python"))
-
-
 @operation()
-def wait_for_every_node(plan: DeployPlan, environment: str):
+def wait_for_every_node(plan: DeployPlan, python: str):
     """On the head: wait until the cluster has every node of the deployment, or fail naming them."""
-    if not host.get_fact(RayClusterLacks, check=cluster_check(plan, environment)):
+    if not host.get_fact(RayClusterLacks, check=ray_nodes_command(plan, python)):
         host.noop(f"the Ray cluster of {plan.ray.gcs} has all {len(plan.ray.nodes)} nodes")
         return
-    yield " ".join(shlex.quote(word) for word in ray_nodes_command(
-        plan, posixpath.join(environment, "bin", "python"), wait=NODE_WAIT_SECONDS))
+    yield " ".join(shlex.quote(word) for word in ray_nodes_command(plan, python, wait=NODE_WAIT_SECONDS))
 
 
 @deploy("glmstack Ray cluster")
 def form_cluster(plan: DeployPlan, environment: str | None = None) -> None:
     """Every node's Ray unit from `environment` (the engine's, unless given), the head's first."""
     unit = ray_unit(plan, environment)
-    environment = posixpath.dirname(posixpath.dirname(unit.serve_argv[0]))
     files.put(name="Ray cluster check", src=str(RAY_NODES), dest=ray_nodes_script(plan),
               user="root", group="root", mode="644", create_remote_dir=True)
     # Two call sites: pyinfra runs an operation on every host before the next, so the head's unit
@@ -55,4 +49,6 @@ def form_cluster(plan: DeployPlan, environment: str | None = None) -> None:
     if plan.rank > 0:
         run_service(unit)
     if plan.rank == 0:
-        wait_for_every_node(name="Wait for every node of the Ray cluster", plan=plan, environment=environment)
+        # The Python of the environment Ray runs from, which has the GCS client the check uses.
+        python = posixpath.join(posixpath.dirname(unit.serve_argv[0]), "python")
+        wait_for_every_node(name="Wait for every node of the Ray cluster", plan=plan, python=python)

@@ -56,8 +56,8 @@ def test_the_engine_waits_for_every_node_and_stops_with_ray(trio):
 def test_a_worker_waits_for_the_heads_gcs_and_says_so(trio):
     worker = node_units(trio[1])[0]
     assert "ExecStartPre=+/usr/sbin/nft -f /etc/glmstack/ray.nft" in render_unit(worker)
-    script = ray_head_wait_command(worker).split(" -c ", 1)[1][1:-1].replace("$$", "$")
-    script = script.replace("10.0.0.1/6379", "127.0.0.1/9").replace("-ge 150", "-ge 1")
+    script = ray_head_wait_command(worker).split(" -c ", 1)[1][1:-1].replace('\\"', '"').replace("$$", "$")
+    script = script.replace("for w in 10.0.0.1:6379", "for w in 127.0.0.1:9").replace("-ge 150", "-ge 1")
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "the Ray head 10.0.0.1:6379 does not answer" in result.stderr
 
