@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv test test-fast test-lab test-slow bench-drift bench-weights demo lab-down clean
+.PHONY: venv test test-fast test-lab test-slow test-conformance bench-drift bench-weights demo lab-down clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,14 @@ test-fast: venv
 
 test-lab: venv
 	$(BIN)/python -m pytest tests/lab
+
+# Every rendered command line (all recipes, all nodes, all units) parsed by the pinned engines' own
+# parsers, and every engine-prefixed variable checked against the engine's own list. No GPU, no root;
+# network to the package index, cc and cmake. The first run builds the engines' environments (about
+# 10 GB under ~/.cache/glmstack-conformance); later runs reuse them. Nightly, and before any change
+# to an engine's pin or command.
+test-conformance: venv
+	$(BIN)/python -m pytest tests/conformance
 
 # Opt-in, root, network: installs the pinned vLLM and SGLang environments on a lab node for real.
 test-slow: venv

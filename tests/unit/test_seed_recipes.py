@@ -77,9 +77,9 @@ SEEDS = {
         {"accelerator": "h200", "model": "glm-5.2-bf16", "engine": "sglang", "model_revision": PIN,
          "deployment": "bf16", "network_interface": "ens1f0", "service_bind_host": "127.0.0.1"},
         ["10.0.0.1", "10.0.0.2"],
-        {"10.0.0.1": (["--tp 16", "--nnodes 2", "--node-rank 0", "--dist-init-addr 10.0.0.1:5000"],
+        {"10.0.0.1": (["--tp-size 16", "--nnodes 2", "--node-rank 0", "--dist-init-addr 10.0.0.1:5000"],
                       {"NCCL_SOCKET_IFNAME": "ens1f0", "GLOO_SOCKET_IFNAME": "ens1f0"}),
-         "10.0.0.2": (["--tp 16", "--nnodes 2", "--node-rank 1", "--dist-init-addr 10.0.0.1:5000"], {})}, []),
+         "10.0.0.2": (["--tp-size 16", "--nnodes 2", "--node-rank 1", "--dist-init-addr 10.0.0.1:5000"], {})}, []),
     "001-b200-vllm-benchmark": (
         {"accelerator": "b200", "model": "glm-5.2-fp8", "engine": "vllm", "recipe_variant": "cu129-benchmark"},
         ["h1"],
@@ -90,7 +90,7 @@ SEEDS = {
         {"accelerator": "b200", "model": "glm-5.2-fp8", "engine": "sglang", "service_bind_host": "127.0.0.1"},
         ["h1"],
         {"h1": (["-m sglang.launch_server", "--host 127.0.0.1", "--model-path /var/lib/glmstack/models/glm-5.2-fp8",
-                 "--served-model-name glm-5.2-fp8", "--tp 8", "--trust-remote-code", "--mem-fraction-static 0.85",
+                 "--served-model-name glm-5.2-fp8", "--tp-size 8", "--trust-remote-code", "--mem-fraction-static 0.85",
                  *HERMES], {})}, []),
     "002-a3-w8a8": (
         {"accelerator": "ascend-a3", "model": "glm-5.2-w8a8", "engine": "vllm-ascend", "model_revision": PIN},

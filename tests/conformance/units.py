@@ -1,0 +1,114 @@
+"""Every unit of every recipe in the catalog, planned from host data as an operator's inventory would.
+
+Recipes are read from the catalog, never listed here. Each recipe gets as many hosts as its layout
+has nodes, on loopback addresses of their own (127.0.<recipe>.<rank+1>: llama.cpp's RPC workers run
+for real on them), and the host data an operator must give for it, derived from the catalog: a
+commit for a checkpoint the catalog does not pin, the shard to load for a GGUF, a patched engine
+build for a grafted checkpoint, a loopback bind for an engine that cannot take an API key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from glmstack.catalog import Catalog, Recipe, load_catalog
+from glmstack.config import DeployPlan, node_units, resolve_inventory
+
+PIN = "1" * 40  # stands in for a commit sha the operator gives where the catalog has none
+INTERFACE = "eth1"
+SUMMARY: list[str] = []  # what was checked, printed at the end of the run (conftest.py)
+# Engine-prefixed environment variables, by the engine whose own list names them.
+PREFIXES = {"VLLM_ASCEND_": "vllm-ascend", "VLLM_": "vllm", "SGLANG_": "sglang", "SGL_": "sglang",
+            "LLAMA_": "llama.cpp", "RAY_": "ray"}
+
+
+@dataclass(frozen=True)
+class Unit:
+    recipe: str  # model/accelerator/engine/variant
+    host: str
+    rank: int
+    name: str  # the systemd unit
+    parser: str  # vllm, vllm-ascend, sglang, llama-server, ggml-rpc-server, ray
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]  # every variable the unit gets, the API key's name included
+
+    @property
+    def id(self) -> str:
+        return f"{self.recipe}/{self.name}@{self.rank}"
+
+    def engine_env(self) -> list[tuple[str, str, str]]:
+        """(name, value, whose list) of every engine-prefixed variable."""
+        found = []
+        for name, value in self.env:
+            owner = next((engine for prefix, engine in PREFIXES.items() if name.startswith(prefix)), None)
+            if owner:
+                found.append((name, value, owner))
+        return found
+
+
+def recipe_label(recipe: Recipe) -> str:
+    return f"{recipe.model}/{recipe.accelerator}/{recipe.engine}/{recipe.variant}"
+
+
+def host_data(recipe: Recipe, index: int, catalog: Catalog) -> list[tuple[str, dict]]:
+    model = catalog.models[recipe.model]
+    engine = catalog.engines[recipe.engine]
+    data: dict = {"accelerator": recipe.accelerator, "model": recipe.model, "engine": recipe.engine,
+                  "recipe_variant": recipe.variant}
+    if model.source and model.revision is None:
+        data["model_revision"] = PIN
+    if model.graft:
+        base = catalog.models[model.graft.base]
+        if base.revision is None:
+            data["model_revision"] = PIN
+        if catalog.models[model.graft.delta].revision is None:
+            data["model_graft_revision"] = PIN
+        # The graft needs a build of the engine with its patch: one pinned by commit.
+        data["engine_requirement"] = f"{engine_package(recipe, catalog)} @ git+https://git.lab.example/" \
+                                     f"{recipe.engine}.git@{'3' * 40}"
+    if model.format == "gguf" and model.entry is None:
+        directory = model.include[0].split("*")[0] if model.include else ""
+        data["model_entry"] = f"{directory}{recipe.model}-00001-of-00002.gguf"
+    if engine.api_key_env is None:
+        data["service_bind_host"] = "127.0.0.1"  # behind the operator's proxy, as seed 001 runs it
+    if recipe.parallel.nodes > 1:
+        data.update(deployment=f"conformance-{index}", network_interface=INTERFACE)
+    return [(f"127.0.{index}.{rank + 1}", dict(data)) for rank in range(recipe.parallel.nodes)]
+
+
+def engine_package(recipe: Recipe, catalog: Catalog) -> str:
+    nvidia = catalog.engines[recipe.engine].python_packages.get("nvidia", {})
+    requirement = next(iter(nvidia.values())).requirements[0]
+    return requirement.split("=")[0].split("@")[0].strip()
+
+
+def _parser(plan: DeployPlan, unit: DeployPlan) -> str:
+    if plan.ray is not None and unit.unit_name == plan.ray.unit_name:
+        return "ray"
+    if unit.rpc_worker:
+        return "ggml-rpc-server"
+    return {"llama.cpp": "llama-server"}.get(plan.engine_name, plan.engine_name)
+
+
+def plans_by_recipe(catalog: Catalog | None = None) -> list[tuple[Recipe, list[DeployPlan]]]:
+    catalog = catalog or load_catalog()
+    return [(recipe, resolve_inventory(host_data(recipe, index, catalog), catalog))
+            for index, recipe in enumerate(catalog.recipes)]
+
+
+def all_units(catalog: Catalog | None = None) -> list[Unit]:
+    units = []
+    for recipe, plans in plans_by_recipe(catalog):
+        for plan in plans:
+            for unit in node_units(plan):
+                env = dict(unit.serve_env)
+                if unit.api_key:
+                    env[unit.api_key.variable] = "(from its environment file)"
+                units.append(Unit(recipe_label(recipe), plan.host, plan.rank, unit.unit_name, _parser(plan, unit),
+                                  tuple(unit.serve_argv), tuple(env.items())))
+    return units
+
+
+if __name__ == "__main__":
+    for unit in all_units():
+        print(unit.id, unit.parser, " ".join(unit.argv))
