@@ -274,7 +274,8 @@ def _known(unit: Unit) -> list:
 @pytest.mark.parametrize("unit", [pytest.param(unit, marks=_known(unit)) for unit in UNITS],
                          ids=[unit.id for unit in UNITS])
 def test_every_engine_variable_is_one_the_engine_reads(reports, unit):
-    assert _unknown_variables(unit.engine_env(), reports["envs"]) == []
+    problems = _unknown_variables(unit.engine_env(), reports["envs"])
+    assert not problems, f"{unit.id}: " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("name", PROBES)
