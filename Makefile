@@ -30,7 +30,7 @@ test-lab: venv
 # Every rendered command line (all recipes, all nodes, all units) parsed by the pinned engines' own
 # parsers, and every engine-prefixed variable checked against the engine's own list. No GPU, no root;
 # network to the package index, cc and cmake. The first run builds the engines' environments (about
-# 10 GB under ~/.cache/glmstack-conformance); later runs reuse them. Nightly, and before any change
+# 13 GB under ~/.cache/glmstack-conformance); later runs reuse them. Nightly, and before any change
 # to an engine's pin or command.
 test-conformance: venv
 	$(BIN)/python -m pytest tests/conformance
