@@ -1,6 +1,6 @@
-"""Run inside the SGLang environment (tests/conformance/envs.py): SGLang's own parser and ServerArgs,
-through sglang.srt.server_args.prepare_server_args, which both `python -m sglang.launch_server` and
-`sglang serve` call with the words after their own.
+"""Run inside the SGLang environment (tests/conformance/conformance_envs.py): SGLang's own parser
+and ServerArgs, through sglang.srt.server_args.prepare_server_args, which both
+`python -m sglang.launch_server` and `sglang serve` call with the words after their own.
 
 Reads {"units": [{"id", "argv"}]} as JSON on stdin; writes {"results": {id: {"ok", "error",
 "detail"}}, "envs": {...}} as JSON to the file named by its argument. ServerArgs.resolve_once (what

@@ -1,7 +1,7 @@
-"""Run inside the vLLM environment (tests/conformance/envs.py): vLLM's own parser, as `vllm serve`
-builds it (vllm/entrypoints/cli/main.py: a FlexibleArgumentParser, its subcommands, ServeSubcommand's
-subparser_init with make_arg_parser), then the serve command's own validation and EngineArgs; and
-`ray start`'s click command, for the Ray units, from the same environment as the nodes run it.
+"""Run inside the vLLM environment (tests/conformance/conformance_envs.py): vLLM's own parser, as
+`vllm serve` builds it (vllm/entrypoints/cli/main.py: a FlexibleArgumentParser, its subcommands,
+ServeSubcommand's subparser_init with make_arg_parser), then the serve command's own validation and
+EngineArgs; and `ray start`'s click command, for the Ray units, from the same environment as the nodes run it.
 
 Reads {"units": [{"id", "argv", "ascend", "ray"}], "ascend_src"} as JSON on stdin; writes
 {"results": {id: {"ok", "error", "detail"}}, "envs": {...}} as JSON to the file named by its argument

@@ -4,7 +4,7 @@ engines' environments (minutes, a few GB, cached under ~/.cache/glmstack-conform
 
 from __future__ import annotations
 
-from units import SUMMARY
+from conformance_units import SUMMARY
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,8 +1,8 @@
 /* The NVIDIA driver's libraries as the conformance tier needs them on a machine without a GPU,
- * built twice from this file (tests/conformance/envs.py): as libnvidia-ml.so.1, it reports eight
- * H200-class GPUs, so that vLLM (vllm/platforms/__init__.py cuda_platform_plugin: pynvml's
- * nvmlInit and nvmlDeviceGetCount) infers the CUDA platform and builds its real argument parser
- * and engine configuration; as libcuda.so.1, it lets vLLM's compiled extensions load (vllm/_C and
+ * built twice from this file (tests/conformance/conformance_envs.py): as libnvidia-ml.so.1, it
+ * reports eight H200-class GPUs, so that vLLM (vllm/platforms/__init__.py cuda_platform_plugin:
+ * pynvml's nvmlInit and nvmlDeviceGetCount) infers the CUDA platform and builds its real argument
+ * parser and engine configuration; as libcuda.so.1, it lets vLLM's compiled extensions load (vllm/_C and
  * cumem_allocator link the driver API) while every driver call answers CUDA_ERROR_NO_DEVICE.
  * Only what vLLM's platform code calls while parsing is answered; nothing here touches a device. */
 #include <string.h>

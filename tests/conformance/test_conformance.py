@@ -19,9 +19,9 @@ import subprocess
 import time
 from collections import Counter
 
-import envs
+import conformance_envs as envs
 import pytest
-from units import SUMMARY, Unit, all_units, plans_by_recipe
+from conformance_units import SUMMARY, Unit, all_units, plans_by_recipe
 
 from glmstack.catalog import load_catalog
 
