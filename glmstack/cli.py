@@ -80,7 +80,10 @@ def _print_plan(documents: list[dict]) -> None:
         for line in sizing["problems"]:
             console.print(f"[red]  ✗ {line}[/]")
         for line in sizing["notes"]:
-            console.print(f"[yellow]  ! {line}[/]")
+            console.print(escape(f"  ! {line}"), style="yellow")
+        for limit in doc["limitations"]:
+            console.print(escape(f"  ! {doc['engine']} limitation {limit['name']} (seed {limit['seed']}): "
+                                 f"{limit['message']}"), style="yellow")
         if not doc["installable"]:
             console.print(f"[yellow]  ! glmstack cannot install {doc['engine']} yet; plan and render only[/]")
         platform = doc.get("platform")

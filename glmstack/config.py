@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import hashlib
 import ipaddress
+import json
 import posixpath
 import re
 import stat
@@ -26,6 +27,7 @@ from glmstack.catalog import (
     ASCEND_COMPONENTS,
     COMMIT_SHA,
     Catalog,
+    EngineLimitation,
     Parallelism,
     PythonWheels,
     RayCluster,
@@ -456,6 +458,8 @@ class DeployPlan:
     cluster_peers: tuple[str, ...] = ()
     # Beyond its home, what the unit may write (the Ray sessions, for the engine on a Ray head).
     writable_paths: tuple[str, ...] = ()
+    # What the engine release is known not to do that this host's command asks for (catalog data).
+    limitations: tuple[EngineLimitation, ...] = ()
 
     @property
     def rpc_worker(self) -> bool:
@@ -1023,10 +1027,29 @@ def effective_tunables(config: HostConfig, recipe: Recipe) -> dict[str, Any]:
     return tunables
 
 
+def _host_additional_config(config: HostConfig, catalog: Catalog) -> tuple[dict[str, Any], list[str]]:
+    """A host's own `--additional-config JSON` in extra_flags (merged into the recipe's object, since
+    the engine keeps only the last one given), and its other extra flags."""
+    option = catalog.engines[config.engine].additional_config[:1]
+    flags, merged = list(config.extra_flags), {}
+    while option and option[0] in flags:
+        at = flags.index(option[0])
+        try:
+            value = json.loads(flags[at + 1]) if at + 1 < len(flags) else None
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict):
+            raise ValueError(f"{option[0]} takes one JSON object")
+        merged.update(value)
+        del flags[at:at + 2]
+    return merged, flags
+
+
 def render_serve_command(config: HostConfig, catalog: Catalog, recipe: Recipe, binary: str, model_path: str,
                          rank: int = 0, nodes: int = 1, head: str | None = None,
-                         workers: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """The engine's command line: catalog argument templates filled from the recipe and host data."""
+                         workers: list[str] | tuple[str, ...] = (), max_model_len: str | None = None) -> list[str]:
+    """The engine's command line: catalog argument templates filled from the recipe and host data;
+    max_model_len: the plan's cap, when neither sets one and the native context does not fit."""
     engine = catalog.engines[config.engine]
     layout = recipe.parallel
     values: dict[str, Any] = {
@@ -1040,10 +1063,16 @@ def render_serve_command(config: HostConfig, catalog: Catalog, recipe: Recipe, b
     if layout.pipeline_parallel_size > 1:
         values["pipeline_parallel_size"] = layout.pipeline_parallel_size
     values.update(effective_tunables(config, recipe))
+    if max_model_len is not None and "max_model_len" not in values:
+        values["max_model_len"] = max_model_len
     argv = [binary, *engine.subcommand]
     for name, value in values.items():
         argv += _fill(engine.flags[name], {"value": value})
     argv += recipe.args
+    host_config, extra_flags = _host_additional_config(config, catalog)
+    if recipe.additional_config or host_config:
+        merged = json.dumps({**recipe.additional_config, **host_config}, separators=(",", ":"))
+        argv += _fill(engine.additional_config, {"value": merged})
     if nodes > 1 and recipe.cluster == "ray":
         # The engine on the head drives the whole Ray cluster; the other nodes run Ray alone.
         argv += engine.ray.engine_args
@@ -1054,7 +1083,20 @@ def render_serve_command(config: HostConfig, catalog: Catalog, recipe: Recipe, b
         if engine.rpc_worker:
             placeholders["rpc_workers"] = ",".join(f"{worker}:{engine.rpc_worker.port}" for worker in workers)
         argv += _fill(engine.multinode_head if rank == 0 else engine.multinode_worker, placeholders)
-    return argv + list(config.extra_flags)
+    return argv + extra_flags
+
+
+def engine_limitations(config: HostConfig, catalog: Catalog, recipe: Recipe,
+                       argv: list[str] | tuple[str, ...]) -> tuple[EngineLimitation, ...]:
+    """The engine release's known limitations this command runs into; none for a host's own build."""
+    if config.engine_requirement is not None:
+        return ()
+    tunables = effective_tunables(config, recipe)
+    family = catalog.models[config.model].family
+    return tuple(limit for limit in catalog.engines[config.engine].limitations
+                 if (not limit.families or family in limit.families)
+                 and all(arg in argv for arg in limit.when_args)
+                 and all(tunables.get(name) for name in limit.when_tunables))
 
 
 def _compatibility_problems(config: HostConfig, catalog: Catalog, recipe: Recipe) -> list[tuple[str, str]]:
@@ -1074,6 +1116,15 @@ def _compatibility_problems(config: HostConfig, catalog: Catalog, recipe: Recipe
     if kv_dtype and accelerator.kv_cache_dtypes_accepted and kv_dtype not in accelerator.kv_cache_dtypes_accepted:
         problems.append(("kv_cache_dtype", f"{kv_dtype!r} is not an FP8 KV-cache name on {config.accelerator}; "
                                            f"allowed: {', '.join(accelerator.kv_cache_dtypes_accepted)}"))
+    for name in sorted(config.extra_env.keys() & engine.config_env_fallbacks.keys()):
+        option, key = engine.additional_config[0], engine.config_env_fallbacks[name]
+        problems.append(("extra_env", f"{name} is a fallback for {option} key {key}, which {config.engine} is "
+                                      f"dropping; give extra_flags [{option}, '{{\"{key}\": ...}}'] instead "
+                                      "(merged into the recipe's object)"))
+    try:
+        _host_additional_config(config, catalog)
+    except ValueError as error:
+        problems.append(("extra_flags", f"{error}, e.g. '{{\"enable_flashcomm1\": true}}'"))
     for vendor, markers in VENDOR_ONLY_MARKERS.items():
         if accelerator.vendor == vendor:
             continue
@@ -1212,9 +1263,13 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     tunables = effective_tunables(config, recipe)
     sizing = size(config.model, catalog.models[config.model], config.accelerator,
                   catalog.accelerators[config.accelerator], recipe.parallel, nodes, tunables,
-                  explicit_max_model_len="max_model_len" in tunables, alternatives=_alternatives(config, catalog))
+                  explicit_max_model_len="max_model_len" in tunables, alternatives=_alternatives(config, catalog),
+                  cap_option=engine.flags.get("max_model_len", [None])[0], auto_value=engine.max_model_len_auto,
+                  caps_itself=engine.caps_context_itself)
     serve_argv = render_serve_command(config, catalog, recipe, binary, model_plan.entry_path, rank=rank,
-                                      nodes=nodes, head=head, workers=peers[1:])
+                                      nodes=nodes, head=head, workers=peers[1:],
+                                      max_model_len=sizing.max_model_len_rendered)
+    limitations = engine_limitations(config, catalog, recipe, serve_argv)
     unit_name, port, health_path, rpc_head = (engine.unit_name, config.port or engine.default_port,
                                               engine.health_path, None)
     cluster_ports, cluster_peers = (tuple(engine.multinode_ports), tuple(peers)) if nodes > 1 else ((), ())
@@ -1274,6 +1329,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         cluster_ports=cluster_ports,
         cluster_peers=cluster_peers,
         writable_paths=writable_paths,
+        limitations=limitations if serve_argv[0] == binary else (),
     )
 
 

@@ -71,6 +71,9 @@ def host_document(plan: DeployPlan) -> dict[str, Any]:
         "role": node_role(plan),
         "fits": plan.sizing.fits,
         "sizing": asdict(plan.sizing),
+        # Known limitations of the engine release that this command runs into (catalog, with the seed).
+        "limitations": [{"name": limit.name, "seed": limit.seed, "message": limit.message}
+                        for limit in plan.limitations],
         "served_model_name": plan.served_model_name,
         "port": plan.port,
         "unit": f"{units[-1].unit_name}.service",

@@ -121,6 +121,28 @@ class RayCluster(Strict):
     ports: list[str] = Field(min_length=1)
 
 
+class EngineLimitation(Strict):
+    """What a pinned engine release is known not to do, with the seed that says so: the plan names
+    it on every host serving a model of `families` (empty: any) whose command has all of
+    `when_args` and all of `when_tunables`, unless the host installs its own build
+    (engine_requirement) instead of the release."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    seed: str = Field(pattern=r"^\d{3}$")
+    message: str
+    families: list[str] = []
+    when_args: list[str] = []
+    when_tunables: list[str] = []
+
+    @field_validator("when_tunables")
+    @classmethod
+    def _known_tunables(cls, tunables: list[str]) -> list[str]:
+        unknown = set(tunables) - set(TUNABLES)
+        if unknown:
+            raise ValueError(f"unknown tunables {sorted(unknown)}; known: {list(TUNABLES)}")
+        return tunables
+
+
 class Engine(Strict):
     description: str
     # None: not pinned yet, so it can be planned but not installed.
@@ -161,6 +183,17 @@ class Engine(Strict):
     api_key_note: str = ""
     # Seconds a deploy waits for a (re)started engine to report healthy, unless the host says.
     ready_timeout: int = Field(900, ge=10)
+    # The max_model_len value with which the engine fits the context to the KV cache it measures at
+    # start; None: it has none, and the plan renders its own estimate instead, unless the engine
+    # starts anyway and limits requests to what its KV cache holds (caps_context_itself).
+    max_model_len_auto: str | None = None
+    caps_context_itself: bool = False
+    # The argument carrying a recipe's `additional_config` as one JSON object ("{value}").
+    additional_config: list[str] = []
+    # Environment variables the engine reads only when `additional_config` lacks the key they stand
+    # for, and is dropping: variable -> key. Neither a recipe nor a host may set them.
+    config_env_fallbacks: dict[str, str] = {}
+    limitations: list[EngineLimitation] = []
 
     @field_validator("flags")
     @classmethod
@@ -249,6 +282,8 @@ class Recipe(Strict):
     multinode_env: dict[str, str] = {}
     # Across nodes on a Ray cluster (the engine's `ray`) instead of the engine's own multi-node mode.
     cluster: Literal["ray"] | None = None
+    # Engine-specific switches rendered as one JSON object through the engine's `additional_config`.
+    additional_config: dict[str, bool | int | float | str] = {}
 
     @field_validator("tunables")
     @classmethod
@@ -469,6 +504,15 @@ class Catalog(Strict):
                 raise ValueError(f"{where}: engine {recipe.engine} has no multi-node arguments")
             if recipe.cluster == "ray" and (engine.ray is None or recipe.parallel.nodes < 2):
                 raise ValueError(f"{where}: a Ray cluster needs an engine with `ray` and two or more nodes")
+            if recipe.additional_config and not engine.additional_config:
+                raise ValueError(f"{where}: engine {recipe.engine} takes no additional_config")
+            if engine.additional_config and engine.additional_config[0] in recipe.args:
+                raise ValueError(f"{where}: set additional_config, not {engine.additional_config[0]} in args "
+                                 "(the engine keeps only the last one given)")
+            for name in recipe.env.keys() & engine.config_env_fallbacks.keys():
+                raise ValueError(f"{where}: env {name} is a fallback for {engine.additional_config[0]} key "
+                                 f"{engine.config_env_fallbacks[name]} that {recipe.engine} is dropping; set "
+                                 "additional_config instead")
         return self
 
     def recipes_for(self, model: str, accelerator: str, engine: str) -> list[Recipe]:
