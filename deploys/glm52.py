@@ -43,6 +43,8 @@ if plan.nvidia is not None:
 if plan.amd is not None:
     amd.install_amd(plan)
 cann_environment_changed = ascend.install_ascend(plan) if plan.ascend is not None else False
+if plan.ascend is not None:
+    ascend.configure_roce(plan)  # the driver runs by now; HCCL needs the ports before the engine
 if plan.llamacpp is not None:
     install_llamacpp(plan)
 if plan.engine_env is not None:
