@@ -223,7 +223,9 @@ def set_roce_addresses(ascend: AscendPlan):
 
 
 @deploy("glmstack ascend")
-def configure_roce(plan: DeployPlan) -> None:
-    """The NPUs' RoCE addresses the host data gives, after the driver runs (none given: nothing)."""
-    if plan.ascend is not None and plan.ascend.roce_addresses:
-        set_roce_addresses(name="NPU RoCE addresses (hccn_tool)", ascend=plan.ascend)
+def configure_roce(plan: DeployPlan) -> bool:
+    """The NPUs' RoCE addresses the host data gives, after the driver runs (none given: nothing).
+    True when one was set anew: a running engine's HCCL links used the old one, so it restarts."""
+    if plan.ascend is None or not plan.ascend.roce_addresses:
+        return False
+    return set_roce_addresses(name="NPU RoCE addresses (hccn_tool)", ascend=plan.ascend).will_change

@@ -261,5 +261,7 @@ def test_one_npu_address_differing_sets_only_that_one(a2_set):
     runs, timeline = deploy_pair(a2_pair(a2_set, state))
     sets = [(name, command) for name, command in timeline if " -ip -s " in command]
     assert len(sets) == 1 and sets[0][0] == worker and sets[0][1].startswith(roce_set(5, roce[5]))
-    assert runs[worker].changed == ["glmstack ascend | NPU RoCE addresses (hccn_tool)"]
+    # The running engine's HCCL links used the old address: it restarts, on that node alone.
+    assert runs[worker].changed == ["glmstack ascend | NPU RoCE addresses (hccn_tool)",
+                                    "glmstack service | Restart vllm-ascend in turn, ready before the next"]
     assert runs["@fake/a2-1"].changed == []
