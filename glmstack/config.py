@@ -45,7 +45,7 @@ from roles.model.defaults import ModelSettings
 from roles.nvidia.defaults import NvidiaSettings
 from roles.service.defaults import ServiceSettings
 
-ROLE_PREFIXES = ("amd_", "base_", "llamacpp_", "model_", "nvidia_", "service_")
+ROLE_PREFIXES = ("amd_", "ascend_", "base_", "llamacpp_", "model_", "nvidia_", "service_")
 HUB_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
 # Substrings that mark an environment variable as secret: those belong in a 0600 file.
 SECRET_ENV_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY")
@@ -307,6 +307,17 @@ class AscendPlan:
     allow_reboot: bool
     reboot_timeout: int
     npus: int
+    # Each NPU's RoCE address (NPU 0 first) and their netmask, set with hccn_tool; () where the host
+    # data gives none (a lone node, whose HCCL stays on the board).
+    roce_addresses: tuple[str, ...] = ()
+    roce_netmask: str | None = None
+    hccn_tool: str = ""
+
+    @property
+    def roce_subnet(self) -> ipaddress.IPv4Network | None:
+        if not self.roce_addresses or self.roce_netmask is None:
+            return None
+        return ipaddress.IPv4Network(f"{self.roce_addresses[0]}/{self.roce_netmask}", strict=False)
 
     def package(self, component: str) -> AscendPackagePlan:
         return next(package for package in self.packages if package.component == component)
@@ -883,12 +894,138 @@ def _ascend_wheels(config: HostConfig, catalog: Catalog) -> PythonWheels:
     )
 
 
-def _plan_ascend(config: HostConfig, catalog: Catalog, problems: list) -> AscendPlan | None:
+def _plan_roce(config: HostConfig, catalog: Catalog, nodes: int, problems: list) -> tuple[tuple[str, ...], str | None]:
+    """The NPUs' RoCE addresses and netmask, each checked on its own and against the host's others;
+    ((), None) where none are given (or they cannot work: the problem is added)."""
+    accelerator = catalog.accelerators[config.accelerator]
+    addresses, netmask, npus = config.ascend_roce_addresses, config.ascend_roce_netmask, accelerator.devices_per_node
+    field, example = "ascend_roce_addresses", "198.51.100.11"
+    if addresses is None:
+        if netmask is not None:
+            problems.append(("ascend_roce_netmask", "given without ascend_roce_addresses; give both, or neither"))
+        elif nodes > 1 and accelerator.hccl_over_roce:
+            problems.append((field, f"a multi-node deployment on {config.accelerator} runs HCCL between nodes over "
+                                    f"each NPU's own RoCE port: give this node's {npus} NPUs' IPv4 addresses, NPU 0 "
+                                    "first, and ascend_roce_netmask"))
+        return (), None
+    if len(addresses) != npus:
+        problems.append((field, f"{len(addresses)} address{'es' if len(addresses) != 1 else ''} given; "
+                                f"{config.accelerator} has {npus} NPUs: give one IPv4 address for each, NPU 0 first"))
+        return (), None
+    bad = [f"{address!r} (NPU {npu})" for npu, address in enumerate(addresses) if not _is_ipv4(address)]
+    if bad:
+        problems.append((field, f"not an IPv4 address: {', '.join(bad)}; give dotted IPv4 addresses such as {example}"))
+        return (), None
+    if netmask is None:
+        problems.append(("ascend_roce_netmask", "required with ascend_roce_addresses: the dotted netmask of "
+                                                "their subnet, such as 255.255.255.0"))
+        return (), None
+    if not _is_netmask(netmask):
+        problems.append(("ascend_roce_netmask", f"{netmask!r} is not a netmask; allowed: a dotted IPv4 netmask "
+                                                "from 128.0.0.0 (/1) to 255.255.255.252 (/30), such as 255.255.255.0"))
+        return (), None
+    ips = [ipaddress.IPv4Address(address) for address in addresses]
+    reserved = [ipaddress.IPv4Network(subnet) for subnet in catalog.ascend.roce.reserved_subnets]
+
+    def problem(ip: ipaddress.IPv4Address) -> str | None:
+        subnet = ipaddress.IPv4Network(f"{ip}/{netmask}", strict=False)
+        if ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+            return "not a unicast address a port can take (loopback, link-local, multicast or reserved)"
+        if ip in (subnet.network_address, subnet.broadcast_address):
+            return f"the network or broadcast address of {subnet}"
+        inside = next((str(each) for each in reserved if ip in each), None)
+        return f"in {inside}, which the NPU boards keep for their own vNIC; use another subnet" if inside else None
+
+    for npu, ip in enumerate(ips):
+        if (what := problem(ip)) is not None:
+            problems.append((field, f"{ip} (NPU {npu}) is {what}"))
+            return (), None
+    first_npu: dict[ipaddress.IPv4Address, int] = {}
+    for npu, ip in enumerate(ips):
+        if ip in first_npu:
+            problems.append((field, f"{ip} is given for NPU {first_npu[ip]} and NPU {npu}; each NPU needs an "
+                                    "address of its own"))
+            return (), None
+        first_npu[ip] = npu
+    subnets = sorted({str(ipaddress.IPv4Network(f"{ip}/{netmask}", strict=False)) for ip in ips})
+    if len(subnets) > 1:
+        problems.append((field, f"the addresses span {', '.join(subnets)}; a node's NPU ports share one subnet: "
+                                f"give all {npus} addresses in one {netmask} subnet"))
+        return (), None
+    return tuple(str(ip) for ip in ips), netmask
+
+
+def _is_ipv4(address: str) -> bool:
+    try:
+        ipaddress.IPv4Address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_netmask(netmask: str) -> bool:
+    """A dotted netmask (not a prefix length, not a host mask) of /1 to /30."""
+    if not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", netmask):
+        return False
+    try:
+        network = ipaddress.IPv4Network(f"0.0.0.0/{netmask}")
+    except ValueError:
+        return False
+    return str(network.netmask) == netmask and 1 <= network.prefixlen <= 30
+
+
+def _roce_conflicts(plans: list[DeployPlan]) -> list[str]:
+    """Across the nodes of each deployment (a lone host on its own): no RoCE address twice, none a
+    node's own address, and one subnet, as glmstack sets no RoCE gateway. One line per host and kind."""
+    errors: list[str] = []
+    groups: dict[str, list[DeployPlan]] = {}
+    for plan in plans:
+        groups.setdefault(plan.deployment or f"host {plan.host}", []).append(plan)
+    for members in groups.values():
+        members = sorted(members, key=lambda plan: plan.rank)
+        nodes = {_normal_address(plan.node_address): plan.host for plan in members}
+        taken: dict[str, tuple[str, int]] = {}
+        head = next((plan for plan in members if plan.ascend and plan.ascend.roce_addresses), None)
+        for plan in members:
+            if plan.ascend is None or not plan.ascend.roce_addresses:
+                continue
+            problems = []
+            management = [(npu, address) for npu, address in enumerate(plan.ascend.roce_addresses) if address in nodes]
+            if management:
+                npu, address = management[0]
+                whose = "this host's" if nodes[address] == plan.host else f"{nodes[address]}'s"
+                problems.append(f"{address} (NPU {npu}) is {whose} own address (address); the NPUs' RoCE ports "
+                                "need addresses of their own")
+            again = [(npu, address) for npu, address in enumerate(plan.ascend.roce_addresses) if address in taken]
+            if again:
+                npu, address = again[0]
+                other, other_npu = taken[address]
+                problems.append(f"{address} (NPU {npu}) is already NPU {other_npu}'s on {other}; every NPU of "
+                                f"deployment {plan.deployment!r} needs an address of its own")
+            for npu, address in enumerate(plan.ascend.roce_addresses):
+                taken.setdefault(address, (plan.host, npu))
+            if head is not None and plan is not head and plan.ascend.roce_subnet != head.ascend.roce_subnet:
+                problems.append(f"this node's RoCE subnet is {plan.ascend.roce_subnet}; {head.host} (rank "
+                                f"{head.rank}) has {head.ascend.roce_subnet}: glmstack sets no RoCE gateway, so "
+                                "a deployment's NPUs share one subnet")
+            errors += [str(HostDataError(plan.host, [("ascend_roce_addresses", problem)])) for problem in problems]
+    return errors
+
+
+def _normal_address(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
+
+
+def _plan_ascend(config: HostConfig, catalog: Catalog, problems: list, nodes: int = 1) -> AscendPlan | None:
     accelerator = catalog.accelerators[config.accelerator]
     if accelerator.vendor != "huawei":
         problems += _settings_of_other_vendors(config, "ascend_", "Huawei Ascend", config.accelerator,
                                                accelerator.vendor)
         return None
+    roce_addresses, roce_netmask = _plan_roce(config, catalog, nodes, problems)
     platform = catalog.ascend
     cann = platform.vllm_ascend[catalog.engines[config.engine].version].cann
     source, manifest_path, packages, arch = config.ascend_packages, config.ascend_manifest, (), None
@@ -926,7 +1063,8 @@ def _plan_ascend(config: HostConfig, catalog: Catalog, problems: list) -> Ascend
                       if platform.components[name].set_env),
         environment_variables=tuple(platform.environment_variables), state_dir=config.base_state_dir,
         allow_reboot=config.ascend_allow_reboot, reboot_timeout=config.ascend_reboot_timeout,
-        npus=accelerator.devices_per_node)
+        npus=accelerator.devices_per_node, roce_addresses=roce_addresses, roce_netmask=roce_netmask,
+        hccn_tool=platform.roce.hccn_tool)
 
 
 def _ascend_package(component, package, arch: str, cann: bool) -> AscendPackagePlan:
@@ -1222,7 +1360,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     llamacpp_plan = _plan_llamacpp(config, catalog, problems, rpc) if config.engine == "llama.cpp" else None
     nvidia_plan = _plan_nvidia(config, catalog, problems)
     amd_plan = _plan_amd(config, catalog, problems)
-    ascend_plan = _plan_ascend(config, catalog, problems)
+    ascend_plan = _plan_ascend(config, catalog, problems, nodes)
     # Only the head serves the API; the other nodes of a deployment lend it their devices.
     api_key_plan = _plan_api_key(config, catalog, problems) if rank == 0 else None
     if problems or model_plan is None:
@@ -1490,6 +1628,8 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
             if require_fit and plan.sizing.problems:
                 errors.extend(f"host {name}: does not fit: {problem}" for problem in plan.sizing.problems)
             plans.append(plan)
+    if not errors:
+        errors = _roce_conflicts(plans)
     if not errors:
         plans, errors = _link_weights_seeds(plans, members)
     if errors:

@@ -6,6 +6,7 @@ model or recipe means adding an entry to one of the YAML files beside this modul
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +63,9 @@ class Accelerator(Strict):
     # AMD only: the GPU architecture AITER and the ROCm libraries are built for.
     gfx_arch: str | None = None
     cuda_default: str | None = None
+    # Huawei only: across nodes, HCCL runs over each NPU's own RoCE port, whose address and netmask
+    # the host data gives (ascend_roce_addresses): a multi-node deployment needs them.
+    hccl_over_roce: bool = False
     source: str = ""
 
 
@@ -415,6 +419,20 @@ class VllmAscendSet(Strict):
 ASCEND_COMPONENTS = ("driver", "firmware", "toolkit", "ops", "nnal")
 
 
+class AscendRoce(Strict):
+    """The NPUs' own RoCE ports: the tool that sets and reads their addresses, and what they may not use."""
+
+    hccn_tool: str = Field(pattern=r"^/")
+    reserved_subnets: list[str] = []
+
+    @field_validator("reserved_subnets")
+    @classmethod
+    def _subnets(cls, subnets: list[str]) -> list[str]:
+        for subnet in subnets:
+            ipaddress.IPv4Network(subnet)  # raises on anything but an IPv4 network
+        return subnets
+
+
 class AscendPlatform(Strict):
     install_root: str = Field(pattern=r"^/")
     user: str
@@ -425,6 +443,7 @@ class AscendPlatform(Strict):
     cann_components: list[str]
     vllm_ascend: dict[str, VllmAscendSet]
     environment_variables: list[str]
+    roce: AscendRoce
 
     @model_validator(mode="after")
     def _every_component_described(self) -> AscendPlatform:

@@ -14,6 +14,12 @@ import pytest
 from glmstack.cli import main
 
 PIN = "1" * 40  # stands in for a commit sha where the catalog has none yet
+ROCE_MASK = {"ascend_roce_netmask": "255.255.255.0"}
+
+
+def roce(host: str, node: int, npus: int) -> tuple[str, dict]:
+    """A multi-node Ascend host with its NPUs' RoCE addresses (not part of the seeds' commands)."""
+    return host, {"ascend_roce_addresses": [f"198.51.100.{16 * node + npu + 1}" for npu in range(npus)]}
 HERMES = ["--tool-call-parser glm47", "--reasoning-parser glm45"]
 AITER_ENV = {"VLLM_ROCM_USE_AITER": "1", "VLLM_ROCM_USE_AITER_FUSION_SHARED_EXPERTS": "1"}
 ASCEND_ENV = {"HCCL_OP_EXPANSION_MODE": "AIV", "OMP_PROC_BIND": "false", "OMP_NUM_THREADS": "1",
@@ -29,7 +35,8 @@ ASCEND_W8A8_FLAGS = ["--enable-expert-parallel", "--quantization ascend", "--tru
                      '--speculative-config {"num_speculative_tokens":3,"method":"mtp","enforce_eager":true}',
                      *HERMES, "--enable-auto-tool-choice"]
 
-# id: (group data, hosts, {host: (flags that must appear, env that must be set)}, flags that must not appear)
+# id: (group data, hosts (a name, or a name with its own data), {host: (flags that must appear, env that must
+# be set)}, flags that must not appear)
 SEEDS = {
     "000-h200-fp8": (
         {"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}, ["h1"],
@@ -105,7 +112,8 @@ SEEDS = {
                 ASCEND_ENV)}, ["VLLM_ASCEND_ENABLE_MLAPO", "VLLM_ASCEND_ENABLE_FUSED_MC2"]),
     "002-a2-w8a8-two-nodes": (
         {"accelerator": "ascend-a2", "model": "glm-5.2-w8a8", "engine": "vllm-ascend", "model_revision": PIN,
-         "deployment": "a2", "network_interface": "enp189s0f0"}, ["10.0.1.1", "10.0.1.2"],
+         "deployment": "a2", "network_interface": "enp189s0f0", **ROCE_MASK},
+        [roce("10.0.1.1", 0, 8), roce("10.0.1.2", 1, 8)],
         {"10.0.1.1": (["--tensor-parallel-size 8", *ASCEND_W8A8_FLAGS, "--data-parallel-size 2",
                        "--data-parallel-size-local 1", "--data-parallel-address 10.0.1.1",
                        "--data-parallel-rpc-port 12890"],
@@ -116,12 +124,14 @@ SEEDS = {
         ["VLLM_ASCEND_ENABLE_MLAPO", "VLLM_ASCEND_ENABLE_FUSED_MC2"]),
     "002-a3-bf16-two-nodes": (
         {"accelerator": "ascend-a3", "model": "glm-5.2-bf16", "engine": "vllm-ascend", "model_revision": PIN,
-         "deployment": "a3", "network_interface": "eth1"}, ["10.0.2.1", "10.0.2.2"],
+         "deployment": "a3", "network_interface": "eth1", **ROCE_MASK},
+        [roce("10.0.2.1", 0, 16), roce("10.0.2.2", 1, 16)],
         {"10.0.2.1": (["--tensor-parallel-size 16", "--data-parallel-size 2"], ASCEND_ENV),
          "10.0.2.2": (["--headless"], ASCEND_ENV)}, ["--quantization ascend"]),
     "002-a2-bf16-four-nodes": (
         {"accelerator": "ascend-a2", "model": "glm-5.2-bf16", "engine": "vllm-ascend", "model_revision": PIN,
-         "deployment": "a2", "network_interface": "eth1"}, ["10.0.3.1", "10.0.3.2", "10.0.3.3", "10.0.3.4"],
+         "deployment": "a2", "network_interface": "eth1", **ROCE_MASK},
+        [roce(f"10.0.3.{node + 1}", node, 8) for node in range(4)],
         {"10.0.3.1": (["--data-parallel-size 4", "--data-parallel-size-local 1"], ASCEND_ENV),
          "10.0.3.4": (["--headless", "--data-parallel-start-rank 3"], ASCEND_ENV)}, []),
     "003-gh200-fp8-offload": (
@@ -157,11 +167,12 @@ SEEDS = {
 }
 
 
-def write_inventory(tmp_path, group_data: dict, hosts: list[str]):
+def write_inventory(tmp_path, group_data: dict, hosts: list[str | tuple[str, dict]]):
     path = tmp_path / "inventory.py"
+    entries = [(host, {}) if isinstance(host, str) else host for host in hosts]
     path.write_text(textwrap.dedent(f"""\
         from glmstack.inventory import group
-        nodes = group({[(name, {}) for name in hosts]!r}, **{group_data!r})
+        nodes = group({entries!r}, **{group_data!r})
         """))
     return path
 
@@ -176,7 +187,7 @@ def test_plan_shows_the_seed_flags_and_environment(tmp_path, capsys, group_data,
     code, document = plan_json(capsys, write_inventory(tmp_path, group_data, hosts))
     assert code == 0, document["errors"]
     by_host = {entry["host"]: entry for entry in document["hosts"]}
-    assert list(by_host) == hosts
+    assert list(by_host) == [host if isinstance(host, str) else host[0] for host in hosts]
     for host, (flags, env) in expected.items():
         entry = by_host[host]
         command = " ".join(entry["command"])
