@@ -52,7 +52,14 @@ def recipe_hosts(recipe) -> list[tuple[str, dict]]:
     if recipe.parallel.nodes == 1:
         return [("h1", data)]
     data.update(deployment="d", network_interface="eth0")
-    return [(f"10.0.9.{rank + 1}", dict(data)) for rank in range(recipe.parallel.nodes)]
+    accelerator = load_catalog().accelerators[recipe.accelerator]
+    hosts = [(f"10.0.9.{rank + 1}", dict(data)) for rank in range(recipe.parallel.nodes)]
+    if accelerator.hccl_over_roce:  # each NPU's RoCE port needs an address of its own
+        npus = accelerator.devices_per_node
+        for rank, (_, host_data) in enumerate(hosts):
+            host_data.update(ascend_roce_netmask="255.255.255.0",
+                             ascend_roce_addresses=[f"198.51.100.{npus * rank + npu + 1}" for npu in range(npus)])
+    return hosts
 
 
 RECIPES = {f"{r.model}/{r.accelerator}/{r.engine}/{r.variant}": r for r in load_catalog().recipes}
