@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from resolver import CACHE, KEY_PACKAGES, REPORT
+from resolve_uv import CACHE, KEY_PACKAGES, REPORT
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,8 +1,8 @@
 """Resolve tier: every engine environment the catalog can produce resolves, for its own target.
 
-Each environment (environments.py: every recipe, platform line and CPU architecture, for every
+Each environment (resolve_environments.py: every recipe, platform line and CPU architecture, for every
 Python and manylinux platform its hosts have) is resolved by uv 0.13.9, the nodes' uv, with the
-exact requirements, torch backend and indexes the plan gives the node (resolver.py). A conflict
+exact requirements, torch backend and indexes the plan gives the node (resolve_uv.py). A conflict
 fails, naming the recipes and uv's own account of the requirements in conflict. For every model
 the environment serves, the transformers it resolves must know the model's model_type in its own
 registry (the wheel installed once, under ~/.cache/glmstack-resolve). Network: PyPI only; what
@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import pytest
-from environments import environments
-from resolver import REPORT, resolve, transformers_knows, uv_is_the_nodes
+from resolve_environments import environments
+from resolve_uv import REPORT, resolve, transformers_knows, uv_is_the_nodes
 
 ENVIRONMENTS, NOT_CATALOG = environments()
 ID = {id(environment): environment.name for environment in ENVIRONMENTS}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from resolver import requirement_name
+from resolve_uv import requirement_name
 
 from glmstack.catalog import Catalog, Recipe, load_catalog
 from glmstack.config import EngineEnvPlan, EnvTarget, engine_environment, environment_targets, resolve_inventory
