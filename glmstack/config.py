@@ -357,6 +357,13 @@ class EngineEnvPlan:
     build: str | None = None
     # Shell scripts sourced before the install's checks run: of each group, the first that exists.
     source_files: tuple[tuple[str, ...], ...] = ()
+    # The CPU architecture the environment is made for (what {arch} and per-architecture data take).
+    arch: str = "x86_64"
+    # Built from source on the host against the environment's own packages, after build_requirements.
+    source_packages: tuple[str, ...] = ()
+    build_requirements: tuple[str, ...] = ()
+    # Packages of the set that only another index than PyPI publishes: (package, that index).
+    index_only: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -368,12 +375,20 @@ class EngineEnvPlan:
     def install_key(self) -> str:
         """Environments are keyed by what is installed: same key, same environment, never rebuilt."""
         material = "\n".join([self.engine, self.version, self.torch_backend or "", *self.requirements,
-                              *self.extra_index_urls, self.python or "", *(f"{k}={v}" for k, v in self.build_env)])
+                              *self.extra_index_urls, self.python or "", *(f"{k}={v}" for k, v in self.build_env),
+                              *(f"source:{name}" for name in self.source_packages),
+                              *(f"build:{requirement}" for requirement in self.build_requirements)])
         return f"{self.engine}-{self.version}-{hashlib.sha256(material.encode()).hexdigest()[:8]}"
 
     @property
     def directory(self) -> str:
         return posixpath.join(self.prefix, "venvs", self.install_key)
+
+    @property
+    def before_source_builds(self) -> tuple[str, ...]:
+        """What is installed before the source packages are built against it."""
+        return self.build_requirements + tuple(r for r in self.requirements
+                                               if _requirement_name(r) not in self.source_packages)
 
 
 @dataclass(frozen=True)
@@ -881,16 +896,25 @@ def _plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan |
     )
 
 
-def _ascend_wheels(config: HostConfig, catalog: Catalog) -> PythonWheels:
-    """vllm-ascend and what it runs on, as one row of its versioning table pins them."""
+def _ascend_wheels(config: HostConfig, catalog: Catalog, arch: str) -> PythonWheels:
+    """vllm-ascend and what it runs on, as one row of its versioning table pins them, installed
+    the way its own guide does (catalog ascend.python_install)."""
     version = catalog.engines[config.engine].version
     pins = catalog.ascend.vllm_ascend[version]
+    install = catalog.ascend.python_install
+    requirements = [f"vllm=={pins.vllm}", f"vllm-ascend=={version}", f"torch=={pins.torch}",
+                    f"torch-npu=={pins.torch_npu}",
+                    *([f"triton-ascend=={pins.triton_ascend}"] if pins.triton_ascend else [])]
     return PythonWheels(
-        requirements=[f"vllm=={pins.vllm}", f"vllm-ascend=={version}", f"torch=={pins.torch}",
-                      f"torch-npu=={pins.torch_npu}",
-                      *([f"triton-ascend=={pins.triton_ascend}"] if pins.triton_ascend else [])],
+        requirements=requirements,
+        torch_backend=install.torch_backend.get(arch),
         extra_index_urls=list(config.ascend_pip_extra_index_urls),
+        build_env=dict(install.build_env),
+        source_packages=list(install.source_packages),
+        build_requirements=list(install.build_requirements),
         gpu_imports=["torch_npu", "vllm_ascend"],
+        index_only={name: url for name, url in install.index_only.items()
+                    if any(_requirement_name(r) == name for r in requirements)},
     )
 
 
@@ -1025,6 +1049,9 @@ def _plan_ascend(config: HostConfig, catalog: Catalog, problems: list, nodes: in
         problems += _settings_of_other_vendors(config, "ascend_", "Huawei Ascend", config.accelerator,
                                                accelerator.vendor)
         return None
+    for url in config.ascend_pip_extra_index_urls:  # they reach the install's command line
+        if _mirror_url("ascend_pip_extra_index_urls", url, problems) is None:
+            return None
     roce_addresses, roce_netmask = _plan_roce(config, catalog, nodes, problems)
     platform = catalog.ascend
     cann = platform.vllm_ascend[catalog.engines[config.engine].version].cann
@@ -1077,23 +1104,28 @@ def _ascend_package(component, package, arch: str, cann: bool) -> AscendPackageP
 
 def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | None,
                      amd: AmdPlan | None = None, ascend: AscendPlan | None = None,
-                     extra_requirements: list[str] | tuple[str, ...] = ()) -> EngineEnvPlan | None:
-    """The engine's Python environment, when the catalog has wheels for this platform."""
+                     extra_requirements: list[str] | tuple[str, ...] = (),
+                     arch: str | None = None) -> EngineEnvPlan | None:
+    """The engine's Python environment, when the catalog has wheels for this platform: the engine's
+    own requirements, then what the model needs beside them (catalog models' python_requirements)."""
     engine = catalog.engines[config.engine]
     accelerator = catalog.accelerators[config.accelerator]
+    # The Ascend package set names its architecture; otherwise the accelerator's first.
+    arch = arch or (ascend.arch if ascend and ascend.arch else None) or accelerator.cpu_arch[0]
     line = nvidia.cuda_line if nvidia else amd.rocm if amd else None
     wheels = engine.python_packages.get(accelerator.vendor, {}).get(line) if line else None
     if ascend is not None:
-        wheels = _ascend_wheels(config, catalog)
+        wheels = _ascend_wheels(config, catalog, arch)
     if wheels is None or engine.version is None:
         return None
-    values = {"version": engine.version, "arch": accelerator.cpu_arch[0], "gfx": accelerator.gfx_arch or ""}
+    values = {"version": engine.version, "arch": arch, "gfx": accelerator.gfx_arch or ""}
+    model_requirements = catalog.models[config.model].python_requirements.get(config.engine, [])
     return EngineEnvPlan(
         engine=config.engine,
         version=engine.version,
         prefix=config.base_prefix,
         requirements=tuple(_with_engine_requirement(config, _fill(wheels.requirements, values)))
-        + tuple(extra_requirements),
+        + tuple(model_requirements) + tuple(extra_requirements),
         torch_backend=wheels.torch_backend,
         system_packages=tuple([*engine.system_packages, *wheels.system_packages,
                                *(["git"] if "git+" in (config.engine_requirement or "") else [])]),
@@ -1111,7 +1143,49 @@ def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | 
         # CANN's libraries must be found for the imports to load (the unit gets them from its
         # captured environment).
         source_files=ascend.set_env if ascend else (),
+        arch=arch,
+        # The host's own build (engine_requirement) replaces a package built from source here.
+        source_packages=tuple(name for name in wheels.source_packages if not config.engine_requirement
+                              or _requirement_name(config.engine_requirement) != name),
+        build_requirements=tuple(wheels.build_requirements),
+        index_only=tuple(sorted(wheels.index_only.items())),
     )
+
+
+@dataclass(frozen=True)
+class EnvTarget:
+    """A platform an engine environment is made for: the Python, CPU and the oldest glibc it meets."""
+
+    python: str
+    arch: str
+    glibc: str
+
+    @property
+    def platform(self) -> str:
+        """uv's --python-platform name: the wheels' manylinux tag."""
+        return f"{self.arch}-manylinux_{self.glibc.replace('.', '_')}"
+
+
+def environment_targets(env: EngineEnvPlan, catalog: Catalog | None = None) -> list[EnvTarget]:
+    """Every (Python, platform) the environment is made for on the supported distributions: its own
+    Python (uv's) anywhere, or each distribution's python3, with the oldest glibc having it."""
+    distributions = (catalog or load_catalog()).packages.distributions.values()
+    oldest: dict[str, str] = {}
+    for runtime in distributions:
+        python = env.python or runtime.python
+        if python not in oldest or int(runtime.glibc.split(".")[1]) < int(oldest[python].split(".")[1]):
+            oldest[python] = runtime.glibc
+    return [EnvTarget(python, env.arch, glibc) for python, glibc in sorted(oldest.items())]
+
+
+def engine_environment(plan: DeployPlan, arch: str | None = None,
+                       catalog: Catalog | None = None) -> EngineEnvPlan | None:
+    """The plan's engine environment as made on a host of CPU architecture `arch` (None: the plan's)."""
+    catalog = catalog or load_catalog()
+    ray = catalog.engines[plan.config.engine].ray if plan.ray else None
+    extra = [_fill([ray.requirement], {"version": ray.version})[0]] if ray else []
+    return _plan_engine_env(plan.config, catalog, plan.nvidia, plan.amd, plan.ascend, extra_requirements=extra,
+                            arch=arch)
 
 
 def _requirement_name(requirement: str) -> str:
@@ -1135,6 +1209,9 @@ def _engine_requirement_problems(config: HostConfig, catalog: Catalog,
                                            "as 'vllm @ https://host/vllm-....whl#sha256=<64 hex>' or "
                                            "'vllm @ git+https://host/repo.git@<commit>'")]
         return []
+    if _credentials_in_url(config.engine_requirement.split(" @ ", 1)[1].removeprefix("git+")):
+        return [("engine_requirement", "credentials in a URL end up in command lines and logs; give the URL "
+                                       "without them")]
     if engine_env is None:
         return [("engine_requirement", f"{config.engine} on {config.accelerator} is not installed from Python "
                                        "packages here; there is nothing to replace")]

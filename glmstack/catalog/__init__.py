@@ -90,6 +90,13 @@ class PythonWheels(Strict):
     gpu_imports: list[str] = []
     # OS packages this platform's install needs beyond the engine's own (git for source builds).
     system_packages: list[str] = []
+    # Packages built on the host from their source distribution against the environment's own
+    # packages (no build isolation), with build_requirements installed first for that build.
+    source_packages: list[str] = []
+    build_requirements: list[str] = []
+    # Packages of the set whose files only another index than PyPI serves -> that index (the
+    # host's own index, or an extra one, must serve them).
+    index_only: dict[str, str] = {}
     note: str = ""
 
 
@@ -247,6 +254,11 @@ class Model(Strict):
     mtp: bool
     mtp_note: str = ""
     trust_remote_code: bool = False
+    # config.json's model_type: the transformers in the engine's environment must know it.
+    model_type: str | None = Field(None, pattern=r"^[a-z0-9_]+$")
+    # Engine -> Python requirements the model needs beside the engine's own (transformers that
+    # knows model_type, where the engine's pins would resolve an older one).
+    python_requirements: dict[str, list[str]] = {}
     sources: str = ""
 
     @field_validator("revision")
@@ -433,6 +445,19 @@ class AscendRoce(Strict):
         return subnets
 
 
+class AscendPythonInstall(Strict):
+    """How vllm-ascend's environment is installed beyond its versioning table's pins."""
+
+    source_packages: list[str] = []
+    build_requirements: list[str] = []
+    build_env: dict[str, str] = {}
+    # CPU architecture -> uv's --torch-backend (where torch-npu needs PyTorch's own build).
+    torch_backend: dict[Literal["x86_64", "aarch64"], str] = {}
+    # Packages only another index than PyPI publishes -> that index (the operator's index, or
+    # ascend_pip_extra_index_urls, must serve them).
+    index_only: dict[str, str] = {}
+
+
 class AscendPlatform(Strict):
     install_root: str = Field(pattern=r"^/")
     user: str
@@ -442,6 +467,7 @@ class AscendPlatform(Strict):
     components: dict[str, AscendComponent]
     cann_components: list[str]
     vllm_ascend: dict[str, VllmAscendSet]
+    python_install: AscendPythonInstall = AscendPythonInstall()
     environment_variables: list[str]
     roce: AscendRoce
 
@@ -454,10 +480,19 @@ class AscendPlatform(Strict):
         return self
 
 
+class DistributionRuntime(Strict):
+    """What a supported distribution gives an engine environment built with its own Python."""
+
+    python: str = Field(pattern=r"^3\.\d+$")  # the version of packages.python's interpreter
+    glibc: str = Field(pattern=r"^2\.\d+$")  # the newest manylinux_2_X its wheels may need
+
+
 class OsPackages(Strict):
     rpm_names: dict[str, list[str]]
     families: dict[str, Literal["deb", "rpm"]]
     python: dict[Literal["deb", "rpm"], str]
+    # os-release ID-VERSION_ID -> its Python and glibc (the targets an environment is resolved for).
+    distributions: dict[str, DistributionRuntime] = {}
 
 
 class Catalog(Strict):
@@ -495,6 +530,9 @@ class Catalog(Strict):
                     raise ValueError(f"engine {engine}: version {self.engines[engine].version} is not in "
                                      "ascend.vllm_ascend, vllm-ascend's versioning table")
         for name, model in self.models.items():
+            for engine in model.python_requirements:
+                if engine not in self.engines:
+                    raise ValueError(f"model {name}: python_requirements names unknown engine {engine!r}")
             if model.graft is None:
                 continue
             for part in (model.graft.base, model.graft.delta):
