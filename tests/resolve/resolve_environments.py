@@ -67,8 +67,15 @@ def _hosts(catalog: Catalog, recipe: Recipe, selection: dict) -> list[tuple[str,
     nodes = recipe.parallel.nodes
     if nodes == 1:
         return [("resolve-1.invalid", data)]
-    return [(f"10.0.0.{rank + 1}", {**data, "deployment": "resolve", "network_interface": "eth0"})
-            for rank in range(nodes)]
+    hosts = [(f"10.0.0.{rank + 1}", {**data, "deployment": "resolve", "network_interface": "eth0"})
+             for rank in range(nodes)]
+    accelerator = catalog.accelerators[recipe.accelerator]
+    if accelerator.hccl_over_roce:  # each NPU's RoCE port needs an address of its own
+        npus = accelerator.devices_per_node
+        for rank, (_, host_data) in enumerate(hosts):
+            host_data.update(ascend_roce_netmask="255.255.255.0",
+                             ascend_roce_addresses=[f"198.51.100.{npus * rank + npu + 1}" for npu in range(npus)])
+    return hosts
 
 
 def environments(catalog: Catalog | None = None) -> tuple[list[Environment], list[tuple[str, str]]]:
