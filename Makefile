@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv test test-fast test-lab test-slow test-conformance bench-drift bench-weights demo lab-down clean
+.PHONY: venv test test-fast test-resolve test-lab test-slow test-conformance bench-drift bench-weights demo lab-down clean
 
 venv: $(STAMP)
 
@@ -14,15 +14,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# Every tier: unit, plan (@fake hosts) and the lab end-to-end tier (root; boots real nodes).
+# Every tier: unit, plan (@fake hosts), resolve (network: the package index) and the lab
+# end-to-end tier (root; boots real nodes).
 test: venv
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests/unit tests/facts tests/plan tests/lab
+	$(BIN)/python -m pytest tests/unit tests/facts tests/plan tests/resolve tests/lab
 
 # Seconds, no root, no network: unit and plan tests only.
 test-fast: venv
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests/unit tests/facts tests/plan
+
+# Every engine environment the catalog can produce, resolved by the nodes' uv for its own target
+# (network: the package index; cached under ~/.cache/glmstack-resolve).
+test-resolve: venv
+	$(BIN)/python -m pytest tests/resolve
 
 test-lab: venv
 	$(BIN)/python -m pytest tests/lab

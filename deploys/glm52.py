@@ -43,6 +43,8 @@ if plan.nvidia is not None:
 if plan.amd is not None:
     amd.install_amd(plan)
 cann_environment_changed = ascend.install_ascend(plan) if plan.ascend is not None else False
+# The driver runs by now; HCCL needs the NPUs' RoCE ports before the engine starts.
+roce_changed = ascend.configure_roce(plan) if plan.ascend is not None else False
 if plan.llamacpp is not None:
     install_llamacpp(plan)
 if plan.engine_env is not None:
@@ -54,4 +56,4 @@ if plan.model.graft is not None:
 if plan.ray is not None:
     form_cluster(plan)  # every node; the head waits for them all
 if plan.ray is None or plan.rank == 0:  # a Ray worker runs no engine unit: the head drives it
-    run_service(plan, weights_refetched=weights_refetched or cann_environment_changed)
+    run_service(plan, weights_refetched=weights_refetched or cann_environment_changed or roce_changed)

@@ -80,7 +80,10 @@ def _print_plan(documents: list[dict]) -> None:
         for line in sizing["problems"]:
             console.print(f"[red]  ✗ {line}[/]")
         for line in sizing["notes"]:
-            console.print(f"[yellow]  ! {line}[/]")
+            console.print(escape(f"  ! {line}"), style="yellow")
+        for limit in doc["limitations"]:
+            console.print(escape(f"  ! {doc['engine']} limitation {limit['name']} (seed {limit['seed']}): "
+                                 f"{limit['message']}"), style="yellow")
         if not doc["installable"]:
             console.print(f"[yellow]  ! glmstack cannot install {doc['engine']} yet; plan and render only[/]")
         platform = doc.get("platform")
@@ -90,6 +93,12 @@ def _print_plan(documents: list[dict]) -> None:
                           f"{platform['cuda']['line']} ({platform['cuda']['toolkit']}) · fabric manager if "
                           f"NVSwitches are found · reboot: {platform['reboot']} · "
                           f"{escape(' '.join(env.get('requirements', [])))}", soft_wrap=True)
+        engine_env = doc.get("engine_environment")
+        if engine_env:
+            targets = ", ".join(f"Python {t['python']} on {t['manylinux']}" for t in engine_env["targets"])
+            indexes = " ".join(i["url"] for i in engine_env["index_urls"])
+            console.print(escape(f"engine environment: {' '.join(engine_env['requirements'])} · for {targets} · "
+                                 f"indexes {indexes}"), soft_wrap=True)
         if doc["nodes"] > 1:
             console.print(f"role: {doc['role']}", soft_wrap=True)
         for unit in doc["units"]:

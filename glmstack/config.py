@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import hashlib
 import ipaddress
+import json
 import posixpath
 import re
 import stat
@@ -26,6 +27,7 @@ from glmstack.catalog import (
     ASCEND_COMPONENTS,
     COMMIT_SHA,
     Catalog,
+    EngineLimitation,
     Parallelism,
     PythonWheels,
     RayCluster,
@@ -43,7 +45,7 @@ from roles.model.defaults import ModelSettings
 from roles.nvidia.defaults import NvidiaSettings
 from roles.service.defaults import ServiceSettings
 
-ROLE_PREFIXES = ("amd_", "base_", "llamacpp_", "model_", "nvidia_", "service_")
+ROLE_PREFIXES = ("amd_", "ascend_", "base_", "llamacpp_", "model_", "nvidia_", "service_")
 HUB_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
 # Substrings that mark an environment variable as secret: those belong in a 0600 file.
 SECRET_ENV_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY")
@@ -305,6 +307,17 @@ class AscendPlan:
     allow_reboot: bool
     reboot_timeout: int
     npus: int
+    # Each NPU's RoCE address (NPU 0 first) and their netmask, set with hccn_tool; () where the host
+    # data gives none (a lone node, whose HCCL stays on the board).
+    roce_addresses: tuple[str, ...] = ()
+    roce_netmask: str | None = None
+    hccn_tool: str = ""
+
+    @property
+    def roce_subnet(self) -> ipaddress.IPv4Network | None:
+        if not self.roce_addresses or self.roce_netmask is None:
+            return None
+        return ipaddress.IPv4Network(f"{self.roce_addresses[0]}/{self.roce_netmask}", strict=False)
 
     def package(self, component: str) -> AscendPackagePlan:
         return next(package for package in self.packages if package.component == component)
@@ -344,6 +357,13 @@ class EngineEnvPlan:
     build: str | None = None
     # Shell scripts sourced before the install's checks run: of each group, the first that exists.
     source_files: tuple[tuple[str, ...], ...] = ()
+    # The CPU architecture the environment is made for (what {arch} and per-architecture data take).
+    arch: str = "x86_64"
+    # Built from source on the host against the environment's own packages, after build_requirements.
+    source_packages: tuple[str, ...] = ()
+    build_requirements: tuple[str, ...] = ()
+    # Packages of the set that only another index than PyPI publishes: (package, that index).
+    index_only: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -355,12 +375,20 @@ class EngineEnvPlan:
     def install_key(self) -> str:
         """Environments are keyed by what is installed: same key, same environment, never rebuilt."""
         material = "\n".join([self.engine, self.version, self.torch_backend or "", *self.requirements,
-                              *self.extra_index_urls, self.python or "", *(f"{k}={v}" for k, v in self.build_env)])
+                              *self.extra_index_urls, self.python or "", *(f"{k}={v}" for k, v in self.build_env),
+                              *(f"source:{name}" for name in self.source_packages),
+                              *(f"build:{requirement}" for requirement in self.build_requirements)])
         return f"{self.engine}-{self.version}-{hashlib.sha256(material.encode()).hexdigest()[:8]}"
 
     @property
     def directory(self) -> str:
         return posixpath.join(self.prefix, "venvs", self.install_key)
+
+    @property
+    def before_source_builds(self) -> tuple[str, ...]:
+        """What is installed before the source packages are built against it."""
+        return self.build_requirements + tuple(r for r in self.requirements
+                                               if _requirement_name(r) not in self.source_packages)
 
 
 @dataclass(frozen=True)
@@ -456,6 +484,8 @@ class DeployPlan:
     cluster_peers: tuple[str, ...] = ()
     # Beyond its home, what the unit may write (the Ray sessions, for the engine on a Ray head).
     writable_paths: tuple[str, ...] = ()
+    # What the engine release is known not to do that this host's command asks for (catalog data).
+    limitations: tuple[EngineLimitation, ...] = ()
 
     @property
     def rpc_worker(self) -> bool:
@@ -866,25 +896,163 @@ def _plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan |
     )
 
 
-def _ascend_wheels(config: HostConfig, catalog: Catalog) -> PythonWheels:
-    """vllm-ascend and what it runs on, as one row of its versioning table pins them."""
+def _ascend_wheels(config: HostConfig, catalog: Catalog, arch: str) -> PythonWheels:
+    """vllm-ascend and what it runs on, as one row of its versioning table pins them, installed
+    the way its own guide does (catalog ascend.python_install)."""
     version = catalog.engines[config.engine].version
     pins = catalog.ascend.vllm_ascend[version]
+    install = catalog.ascend.python_install
+    requirements = [f"vllm=={pins.vllm}", f"vllm-ascend=={version}", f"torch=={pins.torch}",
+                    f"torch-npu=={pins.torch_npu}",
+                    *([f"triton-ascend=={pins.triton_ascend}"] if pins.triton_ascend else [])]
     return PythonWheels(
-        requirements=[f"vllm=={pins.vllm}", f"vllm-ascend=={version}", f"torch=={pins.torch}",
-                      f"torch-npu=={pins.torch_npu}",
-                      *([f"triton-ascend=={pins.triton_ascend}"] if pins.triton_ascend else [])],
+        requirements=requirements,
+        torch_backend=install.torch_backend.get(arch),
         extra_index_urls=list(config.ascend_pip_extra_index_urls),
+        build_env=dict(install.build_env),
+        source_packages=list(install.source_packages),
+        build_requirements=list(install.build_requirements),
         gpu_imports=["torch_npu", "vllm_ascend"],
+        index_only={name: url for name, url in install.index_only.items()
+                    if any(_requirement_name(r) == name for r in requirements)},
     )
 
 
-def _plan_ascend(config: HostConfig, catalog: Catalog, problems: list) -> AscendPlan | None:
+def _plan_roce(config: HostConfig, catalog: Catalog, nodes: int, problems: list) -> tuple[tuple[str, ...], str | None]:
+    """The NPUs' RoCE addresses and netmask, each checked on its own and against the host's others;
+    ((), None) where none are given (or they cannot work: the problem is added)."""
+    accelerator = catalog.accelerators[config.accelerator]
+    addresses, netmask, npus = config.ascend_roce_addresses, config.ascend_roce_netmask, accelerator.devices_per_node
+    field, example = "ascend_roce_addresses", "198.51.100.11"
+    if addresses is None:
+        if netmask is not None:
+            problems.append(("ascend_roce_netmask", "given without ascend_roce_addresses; give both, or neither"))
+        elif nodes > 1 and accelerator.hccl_over_roce:
+            problems.append((field, f"a multi-node deployment on {config.accelerator} runs HCCL between nodes over "
+                                    f"each NPU's own RoCE port: give this node's {npus} NPUs' IPv4 addresses, NPU 0 "
+                                    "first, and ascend_roce_netmask"))
+        return (), None
+    if len(addresses) != npus:
+        problems.append((field, f"{len(addresses)} address{'es' if len(addresses) != 1 else ''} given; "
+                                f"{config.accelerator} has {npus} NPUs: give one IPv4 address for each, NPU 0 first"))
+        return (), None
+    bad = [f"{address!r} (NPU {npu})" for npu, address in enumerate(addresses) if not _is_ipv4(address)]
+    if bad:
+        problems.append((field, f"not an IPv4 address: {', '.join(bad)}; give dotted IPv4 addresses such as {example}"))
+        return (), None
+    if netmask is None:
+        problems.append(("ascend_roce_netmask", "required with ascend_roce_addresses: the dotted netmask of "
+                                                "their subnet, such as 255.255.255.0"))
+        return (), None
+    if not _is_netmask(netmask):
+        problems.append(("ascend_roce_netmask", f"{netmask!r} is not a netmask; allowed: a dotted IPv4 netmask "
+                                                "from 128.0.0.0 (/1) to 255.255.255.252 (/30), such as 255.255.255.0"))
+        return (), None
+    ips = [ipaddress.IPv4Address(address) for address in addresses]
+    reserved = [ipaddress.IPv4Network(subnet) for subnet in catalog.ascend.roce.reserved_subnets]
+
+    def problem(ip: ipaddress.IPv4Address) -> str | None:
+        subnet = ipaddress.IPv4Network(f"{ip}/{netmask}", strict=False)
+        if ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+            return "not a unicast address a port can take (loopback, link-local, multicast or reserved)"
+        if ip in (subnet.network_address, subnet.broadcast_address):
+            return f"the network or broadcast address of {subnet}"
+        inside = next((str(each) for each in reserved if ip in each), None)
+        return f"in {inside}, which the NPU boards keep for their own vNIC; use another subnet" if inside else None
+
+    for npu, ip in enumerate(ips):
+        if (what := problem(ip)) is not None:
+            problems.append((field, f"{ip} (NPU {npu}) is {what}"))
+            return (), None
+    first_npu: dict[ipaddress.IPv4Address, int] = {}
+    for npu, ip in enumerate(ips):
+        if ip in first_npu:
+            problems.append((field, f"{ip} is given for NPU {first_npu[ip]} and NPU {npu}; each NPU needs an "
+                                    "address of its own"))
+            return (), None
+        first_npu[ip] = npu
+    subnets = sorted({str(ipaddress.IPv4Network(f"{ip}/{netmask}", strict=False)) for ip in ips})
+    if len(subnets) > 1:
+        problems.append((field, f"the addresses span {', '.join(subnets)}; a node's NPU ports share one subnet: "
+                                f"give all {npus} addresses in one {netmask} subnet"))
+        return (), None
+    return tuple(str(ip) for ip in ips), netmask
+
+
+def _is_ipv4(address: str) -> bool:
+    try:
+        ipaddress.IPv4Address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_netmask(netmask: str) -> bool:
+    """A dotted netmask (not a prefix length, not a host mask) of /1 to /30."""
+    if not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", netmask):
+        return False
+    try:
+        network = ipaddress.IPv4Network(f"0.0.0.0/{netmask}")
+    except ValueError:
+        return False
+    return str(network.netmask) == netmask and 1 <= network.prefixlen <= 30
+
+
+def _roce_conflicts(plans: list[DeployPlan]) -> list[str]:
+    """Across the nodes of each deployment (a lone host on its own): no RoCE address twice, none a
+    node's own address, and one subnet, as glmstack sets no RoCE gateway. One line per host and kind."""
+    errors: list[str] = []
+    groups: dict[str, list[DeployPlan]] = {}
+    for plan in plans:
+        groups.setdefault(plan.deployment or f"host {plan.host}", []).append(plan)
+    for members in groups.values():
+        members = sorted(members, key=lambda plan: plan.rank)
+        nodes = {_normal_address(plan.node_address): plan.host for plan in members}
+        taken: dict[str, tuple[str, int]] = {}
+        head = next((plan for plan in members if plan.ascend and plan.ascend.roce_addresses), None)
+        for plan in members:
+            if plan.ascend is None or not plan.ascend.roce_addresses:
+                continue
+            problems = []
+            management = [(npu, address) for npu, address in enumerate(plan.ascend.roce_addresses) if address in nodes]
+            if management:
+                npu, address = management[0]
+                whose = "this host's" if nodes[address] == plan.host else f"{nodes[address]}'s"
+                problems.append(f"{address} (NPU {npu}) is {whose} own address (address); the NPUs' RoCE ports "
+                                "need addresses of their own")
+            again = [(npu, address) for npu, address in enumerate(plan.ascend.roce_addresses) if address in taken]
+            if again:
+                npu, address = again[0]
+                other, other_npu = taken[address]
+                problems.append(f"{address} (NPU {npu}) is already NPU {other_npu}'s on {other}; every NPU of "
+                                f"deployment {plan.deployment!r} needs an address of its own")
+            for npu, address in enumerate(plan.ascend.roce_addresses):
+                taken.setdefault(address, (plan.host, npu))
+            if head is not None and plan is not head and plan.ascend.roce_subnet != head.ascend.roce_subnet:
+                problems.append(f"this node's RoCE subnet is {plan.ascend.roce_subnet}; {head.host} (rank "
+                                f"{head.rank}) has {head.ascend.roce_subnet}: glmstack sets no RoCE gateway, so "
+                                "a deployment's NPUs share one subnet")
+            errors += [str(HostDataError(plan.host, [("ascend_roce_addresses", problem)])) for problem in problems]
+    return errors
+
+
+def _normal_address(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
+
+
+def _plan_ascend(config: HostConfig, catalog: Catalog, problems: list, nodes: int = 1) -> AscendPlan | None:
     accelerator = catalog.accelerators[config.accelerator]
     if accelerator.vendor != "huawei":
         problems += _settings_of_other_vendors(config, "ascend_", "Huawei Ascend", config.accelerator,
                                                accelerator.vendor)
         return None
+    for url in config.ascend_pip_extra_index_urls:  # they reach the install's command line
+        if _mirror_url("ascend_pip_extra_index_urls", url, problems) is None:
+            return None
+    roce_addresses, roce_netmask = _plan_roce(config, catalog, nodes, problems)
     platform = catalog.ascend
     cann = platform.vllm_ascend[catalog.engines[config.engine].version].cann
     source, manifest_path, packages, arch = config.ascend_packages, config.ascend_manifest, (), None
@@ -922,7 +1090,8 @@ def _plan_ascend(config: HostConfig, catalog: Catalog, problems: list) -> Ascend
                       if platform.components[name].set_env),
         environment_variables=tuple(platform.environment_variables), state_dir=config.base_state_dir,
         allow_reboot=config.ascend_allow_reboot, reboot_timeout=config.ascend_reboot_timeout,
-        npus=accelerator.devices_per_node)
+        npus=accelerator.devices_per_node, roce_addresses=roce_addresses, roce_netmask=roce_netmask,
+        hccn_tool=platform.roce.hccn_tool)
 
 
 def _ascend_package(component, package, arch: str, cann: bool) -> AscendPackagePlan:
@@ -935,23 +1104,28 @@ def _ascend_package(component, package, arch: str, cann: bool) -> AscendPackageP
 
 def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | None,
                      amd: AmdPlan | None = None, ascend: AscendPlan | None = None,
-                     extra_requirements: list[str] | tuple[str, ...] = ()) -> EngineEnvPlan | None:
-    """The engine's Python environment, when the catalog has wheels for this platform."""
+                     extra_requirements: list[str] | tuple[str, ...] = (),
+                     arch: str | None = None) -> EngineEnvPlan | None:
+    """The engine's Python environment, when the catalog has wheels for this platform: the engine's
+    own requirements, then what the model needs beside them (catalog models' python_requirements)."""
     engine = catalog.engines[config.engine]
     accelerator = catalog.accelerators[config.accelerator]
+    # The Ascend package set names its architecture; otherwise the accelerator's first.
+    arch = arch or (ascend.arch if ascend and ascend.arch else None) or accelerator.cpu_arch[0]
     line = nvidia.cuda_line if nvidia else amd.rocm if amd else None
     wheels = engine.python_packages.get(accelerator.vendor, {}).get(line) if line else None
     if ascend is not None:
-        wheels = _ascend_wheels(config, catalog)
+        wheels = _ascend_wheels(config, catalog, arch)
     if wheels is None or engine.version is None:
         return None
-    values = {"version": engine.version, "arch": accelerator.cpu_arch[0], "gfx": accelerator.gfx_arch or ""}
+    values = {"version": engine.version, "arch": arch, "gfx": accelerator.gfx_arch or ""}
+    model_requirements = catalog.models[config.model].python_requirements.get(config.engine, [])
     return EngineEnvPlan(
         engine=config.engine,
         version=engine.version,
         prefix=config.base_prefix,
         requirements=tuple(_with_engine_requirement(config, _fill(wheels.requirements, values)))
-        + tuple(extra_requirements),
+        + tuple(model_requirements) + tuple(extra_requirements),
         torch_backend=wheels.torch_backend,
         system_packages=tuple([*engine.system_packages, *wheels.system_packages,
                                *(["git"] if "git+" in (config.engine_requirement or "") else [])]),
@@ -969,7 +1143,49 @@ def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | 
         # CANN's libraries must be found for the imports to load (the unit gets them from its
         # captured environment).
         source_files=ascend.set_env if ascend else (),
+        arch=arch,
+        # The host's own build (engine_requirement) replaces a package built from source here.
+        source_packages=tuple(name for name in wheels.source_packages if not config.engine_requirement
+                              or _requirement_name(config.engine_requirement) != name),
+        build_requirements=tuple(wheels.build_requirements),
+        index_only=tuple(sorted(wheels.index_only.items())),
     )
+
+
+@dataclass(frozen=True)
+class EnvTarget:
+    """A platform an engine environment is made for: the Python, CPU and the oldest glibc it meets."""
+
+    python: str
+    arch: str
+    glibc: str
+
+    @property
+    def platform(self) -> str:
+        """uv's --python-platform name: the wheels' manylinux tag."""
+        return f"{self.arch}-manylinux_{self.glibc.replace('.', '_')}"
+
+
+def environment_targets(env: EngineEnvPlan, catalog: Catalog | None = None) -> list[EnvTarget]:
+    """Every (Python, platform) the environment is made for on the supported distributions: its own
+    Python (uv's) anywhere, or each distribution's python3, with the oldest glibc having it."""
+    distributions = (catalog or load_catalog()).packages.distributions.values()
+    oldest: dict[str, str] = {}
+    for runtime in distributions:
+        python = env.python or runtime.python
+        if python not in oldest or int(runtime.glibc.split(".")[1]) < int(oldest[python].split(".")[1]):
+            oldest[python] = runtime.glibc
+    return [EnvTarget(python, env.arch, glibc) for python, glibc in sorted(oldest.items())]
+
+
+def engine_environment(plan: DeployPlan, arch: str | None = None,
+                       catalog: Catalog | None = None) -> EngineEnvPlan | None:
+    """The plan's engine environment as made on a host of CPU architecture `arch` (None: the plan's)."""
+    catalog = catalog or load_catalog()
+    ray = catalog.engines[plan.config.engine].ray if plan.ray else None
+    extra = [_fill([ray.requirement], {"version": ray.version})[0]] if ray else []
+    return _plan_engine_env(plan.config, catalog, plan.nvidia, plan.amd, plan.ascend, extra_requirements=extra,
+                            arch=arch)
 
 
 def _requirement_name(requirement: str) -> str:
@@ -993,6 +1209,9 @@ def _engine_requirement_problems(config: HostConfig, catalog: Catalog,
                                            "as 'vllm @ https://host/vllm-....whl#sha256=<64 hex>' or "
                                            "'vllm @ git+https://host/repo.git@<commit>'")]
         return []
+    if _credentials_in_url(config.engine_requirement.split(" @ ", 1)[1].removeprefix("git+")):
+        return [("engine_requirement", "credentials in a URL end up in command lines and logs; give the URL "
+                                       "without them")]
     if engine_env is None:
         return [("engine_requirement", f"{config.engine} on {config.accelerator} is not installed from Python "
                                        "packages here; there is nothing to replace")]
@@ -1023,10 +1242,29 @@ def effective_tunables(config: HostConfig, recipe: Recipe) -> dict[str, Any]:
     return tunables
 
 
+def _host_additional_config(config: HostConfig, catalog: Catalog) -> tuple[dict[str, Any], list[str]]:
+    """A host's own `--additional-config JSON` in extra_flags (merged into the recipe's object, since
+    the engine keeps only the last one given), and its other extra flags."""
+    option = catalog.engines[config.engine].additional_config[:1]
+    flags, merged = list(config.extra_flags), {}
+    while option and option[0] in flags:
+        at = flags.index(option[0])
+        try:
+            value = json.loads(flags[at + 1]) if at + 1 < len(flags) else None
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, dict):
+            raise ValueError(f"{option[0]} takes one JSON object")
+        merged.update(value)
+        del flags[at:at + 2]
+    return merged, flags
+
+
 def render_serve_command(config: HostConfig, catalog: Catalog, recipe: Recipe, binary: str, model_path: str,
                          rank: int = 0, nodes: int = 1, head: str | None = None,
-                         workers: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """The engine's command line: catalog argument templates filled from the recipe and host data."""
+                         workers: list[str] | tuple[str, ...] = (), max_model_len: str | None = None) -> list[str]:
+    """The engine's command line: catalog argument templates filled from the recipe and host data;
+    max_model_len: the plan's cap, when neither sets one and the native context does not fit."""
     engine = catalog.engines[config.engine]
     layout = recipe.parallel
     values: dict[str, Any] = {
@@ -1040,10 +1278,16 @@ def render_serve_command(config: HostConfig, catalog: Catalog, recipe: Recipe, b
     if layout.pipeline_parallel_size > 1:
         values["pipeline_parallel_size"] = layout.pipeline_parallel_size
     values.update(effective_tunables(config, recipe))
+    if max_model_len is not None and "max_model_len" not in values:
+        values["max_model_len"] = max_model_len
     argv = [binary, *engine.subcommand]
     for name, value in values.items():
         argv += _fill(engine.flags[name], {"value": value})
     argv += recipe.args
+    host_config, extra_flags = _host_additional_config(config, catalog)
+    if recipe.additional_config or host_config:
+        merged = json.dumps({**recipe.additional_config, **host_config}, separators=(",", ":"))
+        argv += _fill(engine.additional_config, {"value": merged})
     if nodes > 1 and recipe.cluster == "ray":
         # The engine on the head drives the whole Ray cluster; the other nodes run Ray alone.
         argv += engine.ray.engine_args
@@ -1054,7 +1298,20 @@ def render_serve_command(config: HostConfig, catalog: Catalog, recipe: Recipe, b
         if engine.rpc_worker:
             placeholders["rpc_workers"] = ",".join(f"{worker}:{engine.rpc_worker.port}" for worker in workers)
         argv += _fill(engine.multinode_head if rank == 0 else engine.multinode_worker, placeholders)
-    return argv + list(config.extra_flags)
+    return argv + extra_flags
+
+
+def engine_limitations(config: HostConfig, catalog: Catalog, recipe: Recipe,
+                       argv: list[str] | tuple[str, ...]) -> tuple[EngineLimitation, ...]:
+    """The engine release's known limitations this command runs into; none for a host's own build."""
+    if config.engine_requirement is not None:
+        return ()
+    tunables = effective_tunables(config, recipe)
+    family = catalog.models[config.model].family
+    return tuple(limit for limit in catalog.engines[config.engine].limitations
+                 if (not limit.families or family in limit.families)
+                 and all(arg in argv for arg in limit.when_args)
+                 and all(tunables.get(name) for name in limit.when_tunables))
 
 
 def _compatibility_problems(config: HostConfig, catalog: Catalog, recipe: Recipe) -> list[tuple[str, str]]:
@@ -1074,6 +1331,15 @@ def _compatibility_problems(config: HostConfig, catalog: Catalog, recipe: Recipe
     if kv_dtype and accelerator.kv_cache_dtypes_accepted and kv_dtype not in accelerator.kv_cache_dtypes_accepted:
         problems.append(("kv_cache_dtype", f"{kv_dtype!r} is not an FP8 KV-cache name on {config.accelerator}; "
                                            f"allowed: {', '.join(accelerator.kv_cache_dtypes_accepted)}"))
+    for name in sorted(config.extra_env.keys() & engine.config_env_fallbacks.keys()):
+        option, key = engine.additional_config[0], engine.config_env_fallbacks[name]
+        problems.append(("extra_env", f"{name} is a fallback for {option} key {key}, which {config.engine} is "
+                                      f"dropping; give extra_flags [{option}, '{{\"{key}\": ...}}'] instead "
+                                      "(merged into the recipe's object)"))
+    try:
+        _host_additional_config(config, catalog)
+    except ValueError as error:
+        problems.append(("extra_flags", f"{error}, e.g. '{{\"enable_flashcomm1\": true}}'"))
     for vendor, markers in VENDOR_ONLY_MARKERS.items():
         if accelerator.vendor == vendor:
             continue
@@ -1171,7 +1437,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     llamacpp_plan = _plan_llamacpp(config, catalog, problems, rpc) if config.engine == "llama.cpp" else None
     nvidia_plan = _plan_nvidia(config, catalog, problems)
     amd_plan = _plan_amd(config, catalog, problems)
-    ascend_plan = _plan_ascend(config, catalog, problems)
+    ascend_plan = _plan_ascend(config, catalog, problems, nodes)
     # Only the head serves the API; the other nodes of a deployment lend it their devices.
     api_key_plan = _plan_api_key(config, catalog, problems) if rank == 0 else None
     if problems or model_plan is None:
@@ -1212,9 +1478,13 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     tunables = effective_tunables(config, recipe)
     sizing = size(config.model, catalog.models[config.model], config.accelerator,
                   catalog.accelerators[config.accelerator], recipe.parallel, nodes, tunables,
-                  explicit_max_model_len="max_model_len" in tunables, alternatives=_alternatives(config, catalog))
+                  explicit_max_model_len="max_model_len" in tunables, alternatives=_alternatives(config, catalog),
+                  cap_option=engine.flags.get("max_model_len", [None])[0], auto_value=engine.max_model_len_auto,
+                  caps_itself=engine.caps_context_itself)
     serve_argv = render_serve_command(config, catalog, recipe, binary, model_plan.entry_path, rank=rank,
-                                      nodes=nodes, head=head, workers=peers[1:])
+                                      nodes=nodes, head=head, workers=peers[1:],
+                                      max_model_len=sizing.max_model_len_rendered)
+    limitations = engine_limitations(config, catalog, recipe, serve_argv)
     unit_name, port, health_path, rpc_head = (engine.unit_name, config.port or engine.default_port,
                                               engine.health_path, None)
     cluster_ports, cluster_peers = (tuple(engine.multinode_ports), tuple(peers)) if nodes > 1 else ((), ())
@@ -1274,6 +1544,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         cluster_ports=cluster_ports,
         cluster_peers=cluster_peers,
         writable_paths=writable_paths,
+        limitations=limitations if serve_argv[0] == binary else (),
     )
 
 
@@ -1434,6 +1705,8 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
             if require_fit and plan.sizing.problems:
                 errors.extend(f"host {name}: does not fit: {problem}" for problem in plan.sizing.problems)
             plans.append(plan)
+    if not errors:
+        errors = _roce_conflicts(plans)
     if not errors:
         plans, errors = _link_weights_seeds(plans, members)
     if errors:

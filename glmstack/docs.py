@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from glmstack.config import DeploymentSettings
 from roles.amd.defaults import AmdSettings
+from roles.ascend.defaults import AscendSettings
 from roles.base.defaults import BaseSettings
 from roles.llamacpp.defaults import LlamaCppSettings
 from roles.model.defaults import ModelSettings
@@ -22,6 +23,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Role `model`", ModelSettings),
     ("Role `nvidia`", NvidiaSettings),
     ("Role `amd`", AmdSettings),
+    ("Role `ascend`", AscendSettings),
     ("Role `service`", ServiceSettings),
 ]
 

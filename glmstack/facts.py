@@ -578,3 +578,31 @@ class CannEnvironment(FactBase):
 
     def process(self, output: list[str]) -> list[str]:
         return [line for line in output if line]
+
+
+class NpuRoceAddresses(FactBase):
+    """
+    Each NPU's RoCE address and netmask as ``hccn_tool -i <npu> -ip -g`` shows them, NPU 0 first;
+    None for an NPU whose port has no address (or where the tool is not installed yet).
+
+    .. code:: python
+
+        [{"address": "198.51.100.11", "netmask": "255.255.255.0"}, None]
+    """
+
+    def command(self, hccn_tool: str, npus: int) -> str:
+        # The tool serves one query at a time (Huawei: no concurrent calls): one NPU after another.
+        return (f"for i in $(seq 0 {npus - 1}); do echo \"npu=$i\"; "
+                f"{shlex.quote(hccn_tool)} -i \"$i\" -ip -g 2>&1 || true; done")
+
+    def process(self, output: list[str]) -> list[dict[str, str] | None]:
+        found: list[dict[str, str]] = []
+        for line in output:
+            if re.fullmatch(r"npu=\d+", line.strip()):
+                found.append({})
+            elif found:
+                for key, name in (("address", "ipaddr"), ("netmask", "netmask")):
+                    match = re.search(rf"\b{name}\s*:\s*(\d{{1,3}}(?:\.\d{{1,3}}){{3}})\b", line)
+                    if match:
+                        found[-1][key] = match.group(1)
+        return [each if "address" in each else None for each in found]

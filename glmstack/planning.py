@@ -9,10 +9,20 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from glmstack.config import DeployPlan, InventoryError, node_units, resolve_inventory
+from glmstack.catalog import load_catalog
+from glmstack.config import (
+    DeployPlan,
+    EngineEnvPlan,
+    InventoryError,
+    _credentials_in_url,
+    environment_targets,
+    node_units,
+    resolve_inventory,
+)
 from glmstack.inventory import raising_on_invalid_data
 from glmstack.paths import DEPLOYS
 from glmstack.render import rendered_files, service_environment
+from glmstack.uv import DEFAULT_INDEX, TORCH_BACKEND_INDEX
 
 
 def inventory_hosts(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
@@ -71,6 +81,9 @@ def host_document(plan: DeployPlan) -> dict[str, Any]:
         "role": node_role(plan),
         "fits": plan.sizing.fits,
         "sizing": asdict(plan.sizing),
+        # Known limitations of the engine release that this command runs into (catalog, with the seed).
+        "limitations": [{"name": limit.name, "seed": limit.seed, "message": limit.message}
+                        for limit in plan.limitations],
         "served_model_name": plan.served_model_name,
         "port": plan.port,
         "unit": f"{units[-1].unit_name}.service",
@@ -83,6 +96,42 @@ def host_document(plan: DeployPlan) -> dict[str, Any]:
         "model_source": {"kind": plan.model.kind, "source": plan.model.source, "revision": plan.model.revision,
                          "directory": plan.model.directory},
         "platform": _platform(plan),
+        "engine_environment": engine_environment_document(plan.engine_env) if plan.engine_env else None,
+    }
+
+
+def engine_environment_document(env: EngineEnvPlan) -> dict[str, Any]:
+    """The engine environment the host builds: for which Pythons and platform, from what, and where from."""
+    catalog = load_catalog()
+    distributions = catalog.packages.distributions
+    indexes = [{"url": DEFAULT_INDEX, "for": "every package (the host's own index configuration replaces it)"}]
+    if env.torch_backend:
+        indexes.append({"url": TORCH_BACKEND_INDEX.format(backend=env.torch_backend),
+                        "for": f"torch and its companions (uv --torch-backend {env.torch_backend})"})
+    indexes += [{"url": url, "for": "extra index"} for url in env.extra_index_urls]
+    indexes += [{"url": url, "for": f"{name}'s files (not on PyPI): the host's index or an extra index must serve them"}
+                for name, url in env.index_only if url not in env.extra_index_urls]
+    direct = [requirement.split(" @ ", 1)[1] for requirement in env.requirements if " @ " in requirement]
+    for url in [entry["url"] for entry in indexes] + direct:  # refused in host data; never shown
+        if _credentials_in_url(url.removeprefix("git+")):
+            raise ValueError(f"{env.label}: a package source with credentials reached the plan")
+    interpreters = " or ".join(sorted(set(catalog.packages.python.values())))
+    return {
+        "directory": env.directory,
+        "python": ({"version": env.python, "from": "uv (the environment names its Python)"} if env.python else
+                   {"version": "the host's", "from": f"the host's {interpreters}",
+                    "by_distribution": {name: runtime.python for name, runtime in distributions.items()}}),
+        "arch": env.arch,
+        "targets": [{"python": target.python, "platform": target.platform,
+                     "manylinux": f"manylinux_{target.glibc.replace('.', '_')}_{target.arch}"}
+                    for target in environment_targets(env, catalog)],
+        "requirements": list(env.requirements),
+        "source_builds": list(env.source_packages),
+        "build_requirements": list(env.build_requirements),
+        "build_env": dict(env.build_env),
+        "torch_backend": env.torch_backend,
+        "index_urls": indexes,
+        "direct_urls": direct,
     }
 
 

@@ -13,6 +13,9 @@ from glmstack.catalog import KV_DTYPE_BYTES, Accelerator, Model, Parallelism
 
 # What vLLM uses when --gpu-memory-utilization is not given.
 DEFAULT_MEMORY_UTILIZATION = 0.9
+# A context the plan caps is rounded down to whole steps of this many tokens (a multiple of every
+# KV-cache block size the engines use: 16 to 128 tokens), so an estimate reads as a length chosen.
+CONTEXT_STEP = 1024
 GIB = 1024**3 / 1e9  # vLLM's --cpu-offload-gb counts GiB
 
 
@@ -35,6 +38,11 @@ class Sizing:
     max_model_len: int | None = None
     context_that_fits: int = 0
     concurrency_at_max_len: float = 0.0
+    # Neither host nor recipe sets max_model_len and the model's native context does not fit: the
+    # estimate rounded down (context_cap), and what the command gives the engine instead
+    # (max_model_len_rendered: the engine's own automatic value where it has one, else the cap).
+    context_cap: int | None = None
+    max_model_len_rendered: str | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -63,7 +71,11 @@ def format_tokens(value: int | None) -> str:
 
 
 def size(model_id: str, model: Model, accelerator_id: str, accelerator: Accelerator, layout: Parallelism,
-         nodes: int, tunables: dict, explicit_max_model_len: bool, alternatives: list[str]) -> Sizing:
+         nodes: int, tunables: dict, explicit_max_model_len: bool, alternatives: list[str],
+         cap_option: str | None = None, auto_value: str | None = None, caps_itself: bool = False) -> Sizing:
+    """cap_option: the engine's max_model_len argument, when it has one: a native context that does
+    not fit is then capped (auto_value, the engine's own automatic length, or the rounded estimate;
+    nothing when the engine caps it itself)."""
     if accelerator.devices_per_node == 0:
         return Sizing(checked=False, reason="host memory of CPU servers is not in the catalog; not checked")
     if model.weights_gb is None:
@@ -80,6 +92,7 @@ def size(model_id: str, model: Model, accelerator_id: str, accelerator: Accelera
     kv_tokens = max(0, int(budget * 1e9 // token_bytes))
     max_len = tunables.get("max_model_len") or model.native_context
     problems, notes = [], []
+    context_cap, rendered = None, None
     where = f"{nodes} nodes of {accelerator_id} have" if nodes > 1 else f"1 node of {accelerator_id} has"
 
     if devices > nodes * accelerator.devices_per_node:
@@ -101,6 +114,23 @@ def size(model_id: str, model: Model, accelerator_id: str, accelerator: Accelera
                    f"enough for {format_tokens(kv_tokens)} tokens")
         if explicit_max_model_len:
             problems.append(message + f"; lower max_model_len to {kv_tokens} or less")
+        elif cap_option and kv_tokens >= CONTEXT_STEP:
+            context_cap = kv_tokens // CONTEXT_STEP * CONTEXT_STEP
+            max_len = context_cap
+            if caps_itself:
+                how = (f"nothing rendered: the engine starts anyway and limits each request to what its KV "
+                       f"cache holds (about {format_tokens(context_cap)}, {context_cap} tokens, by this estimate)")
+            elif auto_value:
+                rendered = auto_value
+                how = (f"the engine fits the context to the KV cache it measures at start (about "
+                       f"{format_tokens(context_cap)}, {context_cap} tokens, by this estimate)")
+            else:
+                rendered = str(context_cap)
+                how = f"this estimate rounded down to whole {CONTEXT_STEP:,}-token steps"
+            capped = "the engine caps it" if caps_itself else f"the command caps it: {cap_option} {rendered}"
+            notes.append(f"the model's native {format_tokens(model.native_context)}-token context does not fit, "
+                         f"so {capped}: {how}. Why: {message}. Set max_model_len (up to {kv_tokens}) to choose "
+                         "the length")
         else:
             notes.append(message + f"; set max_model_len to {kv_tokens} or less (the model allows "
                                    f"{format_tokens(model.native_context)})")
@@ -117,5 +147,6 @@ def size(model_id: str, model: Model, accelerator_id: str, accelerator: Accelera
         weights_gb=model.weights_gb, weights_per_device_gb=round(per_device, 1), kv_cache_dtype=kv_dtype or "auto",
         kv_bytes_per_token=token_bytes, kv_budget_per_device_gb=round(budget, 1), kv_tokens=kv_tokens,
         max_model_len=tunables.get("max_model_len"), context_that_fits=min(kv_tokens, model.native_context),
-        concurrency_at_max_len=round(kv_tokens / max_len, 2), problems=problems, notes=notes,
+        concurrency_at_max_len=round(kv_tokens / max_len, 2), context_cap=context_cap,
+        max_model_len_rendered=rendered, problems=problems, notes=notes,
     )

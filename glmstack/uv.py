@@ -10,6 +10,10 @@ import posixpath
 import shlex
 
 UV_PACKAGE = "uv==0.13.9"
+# Where that uv looks: the host's configured index (PyPI's when none), and for --torch-backend
+# PyTorch's index of that backend for torch and its companion packages.
+DEFAULT_INDEX = "https://pypi.org/simple"
+TORCH_BACKEND_INDEX = "https://download.pytorch.org/whl/{backend}"
 # The host's own trust store (with any CA the base role added for an inspecting proxy), not the
 # certificate bundles pip and uv carry.
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"

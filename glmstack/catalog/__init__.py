@@ -6,6 +6,7 @@ model or recipe means adding an entry to one of the YAML files beside this modul
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +63,9 @@ class Accelerator(Strict):
     # AMD only: the GPU architecture AITER and the ROCm libraries are built for.
     gfx_arch: str | None = None
     cuda_default: str | None = None
+    # Huawei only: across nodes, HCCL runs over each NPU's own RoCE port, whose address and netmask
+    # the host data gives (ascend_roce_addresses): a multi-node deployment needs them.
+    hccl_over_roce: bool = False
     source: str = ""
 
 
@@ -86,6 +90,13 @@ class PythonWheels(Strict):
     gpu_imports: list[str] = []
     # OS packages this platform's install needs beyond the engine's own (git for source builds).
     system_packages: list[str] = []
+    # Packages built on the host from their source distribution against the environment's own
+    # packages (no build isolation), with build_requirements installed first for that build.
+    source_packages: list[str] = []
+    build_requirements: list[str] = []
+    # Packages of the set whose files only another index than PyPI serves -> that index (the
+    # host's own index, or an extra one, must serve them).
+    index_only: dict[str, str] = {}
     note: str = ""
 
 
@@ -119,6 +130,28 @@ class RayCluster(Strict):
     env: dict[str, str] = {}
     # What the nodes reach each other on ("6379", "10002-10999"): only the deployment's nodes may.
     ports: list[str] = Field(min_length=1)
+
+
+class EngineLimitation(Strict):
+    """What a pinned engine release is known not to do, with the seed that says so: the plan names
+    it on every host serving a model of `families` (empty: any) whose command has all of
+    `when_args` and all of `when_tunables`, unless the host installs its own build
+    (engine_requirement) instead of the release."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    seed: str = Field(pattern=r"^\d{3}$")
+    message: str
+    families: list[str] = []
+    when_args: list[str] = []
+    when_tunables: list[str] = []
+
+    @field_validator("when_tunables")
+    @classmethod
+    def _known_tunables(cls, tunables: list[str]) -> list[str]:
+        unknown = set(tunables) - set(TUNABLES)
+        if unknown:
+            raise ValueError(f"unknown tunables {sorted(unknown)}; known: {list(TUNABLES)}")
+        return tunables
 
 
 class Engine(Strict):
@@ -161,6 +194,17 @@ class Engine(Strict):
     api_key_note: str = ""
     # Seconds a deploy waits for a (re)started engine to report healthy, unless the host says.
     ready_timeout: int = Field(900, ge=10)
+    # The max_model_len value with which the engine fits the context to the KV cache it measures at
+    # start; None: it has none, and the plan renders its own estimate instead, unless the engine
+    # starts anyway and limits requests to what its KV cache holds (caps_context_itself).
+    max_model_len_auto: str | None = None
+    caps_context_itself: bool = False
+    # The argument carrying a recipe's `additional_config` as one JSON object ("{value}").
+    additional_config: list[str] = []
+    # Environment variables the engine reads only when `additional_config` lacks the key they stand
+    # for, and is dropping: variable -> key. Neither a recipe nor a host may set them.
+    config_env_fallbacks: dict[str, str] = {}
+    limitations: list[EngineLimitation] = []
 
     @field_validator("flags")
     @classmethod
@@ -210,6 +254,11 @@ class Model(Strict):
     mtp: bool
     mtp_note: str = ""
     trust_remote_code: bool = False
+    # config.json's model_type: the transformers in the engine's environment must know it.
+    model_type: str | None = Field(None, pattern=r"^[a-z0-9_]+$")
+    # Engine -> Python requirements the model needs beside the engine's own (transformers that
+    # knows model_type, where the engine's pins would resolve an older one).
+    python_requirements: dict[str, list[str]] = {}
     sources: str = ""
 
     @field_validator("revision")
@@ -249,6 +298,8 @@ class Recipe(Strict):
     multinode_env: dict[str, str] = {}
     # Across nodes on a Ray cluster (the engine's `ray`) instead of the engine's own multi-node mode.
     cluster: Literal["ray"] | None = None
+    # Engine-specific switches rendered as one JSON object through the engine's `additional_config`.
+    additional_config: dict[str, bool | int | float | str] = {}
 
     @field_validator("tunables")
     @classmethod
@@ -380,6 +431,33 @@ class VllmAscendSet(Strict):
 ASCEND_COMPONENTS = ("driver", "firmware", "toolkit", "ops", "nnal")
 
 
+class AscendRoce(Strict):
+    """The NPUs' own RoCE ports: the tool that sets and reads their addresses, and what they may not use."""
+
+    hccn_tool: str = Field(pattern=r"^/")
+    reserved_subnets: list[str] = []
+
+    @field_validator("reserved_subnets")
+    @classmethod
+    def _subnets(cls, subnets: list[str]) -> list[str]:
+        for subnet in subnets:
+            ipaddress.IPv4Network(subnet)  # raises on anything but an IPv4 network
+        return subnets
+
+
+class AscendPythonInstall(Strict):
+    """How vllm-ascend's environment is installed beyond its versioning table's pins."""
+
+    source_packages: list[str] = []
+    build_requirements: list[str] = []
+    build_env: dict[str, str] = {}
+    # CPU architecture -> uv's --torch-backend (where torch-npu needs PyTorch's own build).
+    torch_backend: dict[Literal["x86_64", "aarch64"], str] = {}
+    # Packages only another index than PyPI publishes -> that index (the operator's index, or
+    # ascend_pip_extra_index_urls, must serve them).
+    index_only: dict[str, str] = {}
+
+
 class AscendPlatform(Strict):
     install_root: str = Field(pattern=r"^/")
     user: str
@@ -389,7 +467,9 @@ class AscendPlatform(Strict):
     components: dict[str, AscendComponent]
     cann_components: list[str]
     vllm_ascend: dict[str, VllmAscendSet]
+    python_install: AscendPythonInstall = AscendPythonInstall()
     environment_variables: list[str]
+    roce: AscendRoce
 
     @model_validator(mode="after")
     def _every_component_described(self) -> AscendPlatform:
@@ -400,10 +480,19 @@ class AscendPlatform(Strict):
         return self
 
 
+class DistributionRuntime(Strict):
+    """What a supported distribution gives an engine environment built with its own Python."""
+
+    python: str = Field(pattern=r"^3\.\d+$")  # the version of packages.python's interpreter
+    glibc: str = Field(pattern=r"^2\.\d+$")  # the newest manylinux_2_X its wheels may need
+
+
 class OsPackages(Strict):
     rpm_names: dict[str, list[str]]
     families: dict[str, Literal["deb", "rpm"]]
     python: dict[Literal["deb", "rpm"], str]
+    # os-release ID-VERSION_ID -> its Python and glibc (the targets an environment is resolved for).
+    distributions: dict[str, DistributionRuntime] = {}
 
 
 class Catalog(Strict):
@@ -441,6 +530,9 @@ class Catalog(Strict):
                     raise ValueError(f"engine {engine}: version {self.engines[engine].version} is not in "
                                      "ascend.vllm_ascend, vllm-ascend's versioning table")
         for name, model in self.models.items():
+            for engine in model.python_requirements:
+                if engine not in self.engines:
+                    raise ValueError(f"model {name}: python_requirements names unknown engine {engine!r}")
             if model.graft is None:
                 continue
             for part in (model.graft.base, model.graft.delta):
@@ -469,6 +561,15 @@ class Catalog(Strict):
                 raise ValueError(f"{where}: engine {recipe.engine} has no multi-node arguments")
             if recipe.cluster == "ray" and (engine.ray is None or recipe.parallel.nodes < 2):
                 raise ValueError(f"{where}: a Ray cluster needs an engine with `ray` and two or more nodes")
+            if recipe.additional_config and not engine.additional_config:
+                raise ValueError(f"{where}: engine {recipe.engine} takes no additional_config")
+            if engine.additional_config and engine.additional_config[0] in recipe.args:
+                raise ValueError(f"{where}: set additional_config, not {engine.additional_config[0]} in args "
+                                 "(the engine keeps only the last one given)")
+            for name in recipe.env.keys() & engine.config_env_fallbacks.keys():
+                raise ValueError(f"{where}: env {name} is a fallback for {engine.additional_config[0]} key "
+                                 f"{engine.config_env_fallbacks[name]} that {recipe.engine} is dropping; set "
+                                 "additional_config instead")
         return self
 
     def recipes_for(self, model: str, accelerator: str, engine: str) -> list[Recipe]:

@@ -225,7 +225,9 @@ def host_trust_and_proxy() -> dict[str, Any]:
     return data
 
 
-def inventory_hosts(paths: LabPaths, extra_data: dict[str, Any] | None = None) -> list[tuple[str, dict]]:
+def inventory_hosts(paths: LabPaths, extra_data: dict[str, Any] | None = None,
+                    host_data: list[dict[str, Any]] | None = None) -> list[tuple[str, dict]]:
+    """Every lab node with the shared data, and its own (host_data: one dict per node, in order)."""
     state = load_state(paths)
     if not state.get("nodes"):
         raise LabError("the lab has no nodes: run `glmstack lab up` first")
@@ -238,14 +240,16 @@ def inventory_hosts(paths: LabPaths, extra_data: dict[str, Any] | None = None) -
     }
     shared = {**connection, **host_trust_and_proxy(), "llamacpp_ccache_dir": nodes.NODE_CCACHE_DIR,
               **(extra_data or {})}
-    return [(record["address"], dict(shared)) for record in state["nodes"]]
+    own = list(host_data or []) + [{}] * len(state["nodes"])
+    return [(record["address"], {**shared, **own[index]}) for index, record in enumerate(state["nodes"])]
 
 
 def write_inventory(paths: LabPaths | None = None, extra_data: dict[str, Any] | None = None,
-                    output: Path | None = None, validate: bool = True) -> Path:
+                    output: Path | None = None, validate: bool = True,
+                    host_data: list[dict[str, Any]] | None = None) -> Path:
     """Write a pyinfra inventory of the lab nodes; with validate, it checks host data on load."""
     paths = paths or LabPaths.from_env()
-    hosts = inventory_hosts(paths, extra_data)
+    hosts = inventory_hosts(paths, extra_data, host_data)
     output = output or paths.inventory
     helper = "group" if validate else "hosts_only"
     output.write_text(

@@ -7,6 +7,10 @@ CANN toolkit, the chip's operator package and NNAL. Every installer a run needs 
 matches the manifest's sha256 before the first one runs, so a missing or corrupted package stops
 the run with nothing installed. CANN's environment scripts are run once here and what they set is
 written into the engine unit's environment, so nothing sources them at every start.
+
+Between nodes HCCL runs over each NPU's own RoCE port: where the host data gives their addresses
+(every node of a multi-node deployment must), hccn_tool sets those that differ once the driver
+runs, before the engine starts.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pyinfra.facts.files import FileContents
 from pyinfra.facts.server import Arch
 from pyinfra.operations import files, server
 
-from glmstack.facts import AscendVersions, BootId, CannEnvironment, cann_environment_command
+from glmstack.facts import AscendVersions, BootId, CannEnvironment, NpuRoceAddresses, cann_environment_command
 from glmstack.ops import CURL_DOWNLOAD, ensure_packages
 from glmstack.render import unit_paths
 from roles.dkms import reboot_or_stop
@@ -189,3 +193,39 @@ def install_ascend(plan: DeployPlan) -> bool:
                 groups=[ascend.group], append=True, ensure_home=False)
     return capture_cann_environment(name="CANN environment for the engine", plan=plan,
                                     cann_installed_now=any(package.cann for package in installed)).will_change
+
+
+def roce_changes(ascend: AscendPlan, current: list[dict[str, str] | None]) -> list[tuple[int, str]]:
+    """(NPU, address) for each port whose address or netmask is not the host data's, NPU 0 first."""
+    wanted = [{"address": address, "netmask": ascend.roce_netmask} for address in ascend.roce_addresses]
+    current = (list(current) + [None] * len(wanted))[:len(wanted)]
+    return [(npu, want["address"]) for npu, (want, have) in enumerate(zip(wanted, current, strict=True))
+            if have != want]
+
+
+@operation()
+def set_roce_addresses(ascend: AscendPlan):
+    """Give each NPU's RoCE port its address and netmask with hccn_tool, only where they differ,
+    and read each back (hccn_tool -ip -g) before going on."""
+    current = host.get_fact(NpuRoceAddresses, hccn_tool=ascend.hccn_tool, npus=ascend.npus)
+    changes = roce_changes(ascend, current)
+    if not changes:
+        host.noop("every NPU's RoCE port has its address")
+        return
+    q = shlex.quote
+    tool, netmask = q(ascend.hccn_tool), q(ascend.roce_netmask)
+    for npu, address in changes:
+        shown = address.replace(".", r"\.")
+        failed = f"NPU {npu}: hccn_tool did not give its RoCE port {address} netmask {ascend.roce_netmask}"
+        yield (f"{tool} -i {npu} -ip -s address {q(address)} netmask {netmask} && "
+               f"{tool} -i {npu} -ip -g | grep -Eq {q(f'ipaddr[[:space:]]*:[[:space:]]*{shown}([^0-9]|$)')} || "
+               f"{{ echo {q(failed)} >&2; exit 1; }}")
+
+
+@deploy("glmstack ascend")
+def configure_roce(plan: DeployPlan) -> bool:
+    """The NPUs' RoCE addresses the host data gives, after the driver runs (none given: nothing).
+    True when one was set anew: a running engine's HCCL links used the old one, so it restarts."""
+    if plan.ascend is None or not plan.ascend.roce_addresses:
+        return False
+    return set_roce_addresses(name="NPU RoCE addresses (hccn_tool)", ascend=plan.ascend).will_change

@@ -1,4 +1,5 @@
-"""Settings of the ascend role: the operator's package set, its manifest, and reboots."""
+"""Settings of the ascend role: the operator's package set, its manifest, reboots, and the NPUs'
+RoCE addresses."""
 
 from pathlib import Path
 
@@ -20,3 +21,10 @@ class AscendSettings(BaseModel):
     ascend_allow_reboot: bool = Field(
         False, description="Reboot after the driver or firmware was installed; otherwise stop and say so.")
     ascend_reboot_timeout: int = Field(900, ge=60, description="Seconds to wait for the host to come back.")
+    ascend_roce_addresses: list[str] | None = Field(
+        None, description="Each NPU's RoCE address (IPv4), NPU 0 first, one per NPU of the accelerator (8 on "
+                          "an A2, 16 on an A3): HCCL runs between nodes over these ports, so every node of a "
+                          "multi-node deployment needs them. Set with hccn_tool where they differ.")
+    ascend_roce_netmask: str | None = Field(
+        None, description="The netmask of ascend_roce_addresses, dotted (255.255.255.0); required with them. "
+                          "All of a host's addresses lie in one subnet, and a deployment's nodes share it.")

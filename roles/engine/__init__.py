@@ -60,9 +60,15 @@ def install_script(env: EngineEnvPlan, gpu_checks: bool = True, python: str = "p
         *(f"export {name}={q(value)}" for name, value in env.build_env),
         # The platform's libraries (CANN), for the checks below to import what links against them.
         *([f"set +u; {source_first_existing(env.source_files)}; set -u"] if env.source_files else []),
-        f"{uv} pip install --quiet --python {q(final)}/bin/python{backend} "
-        + " ".join(q(requirement) for requirement in env.requirements),
     ]
+    install = f"{uv} pip install --quiet --python {q(final)}/bin/python{backend}"
+    if env.source_packages:
+        # What the source builds import (their build requirements, and the rest of the set with
+        # its torch) goes in first: they are built against this environment, not an isolated one.
+        lines.append(" ".join([install, *(q(requirement) for requirement in env.before_source_builds)]))
+        install += "".join(f" --no-binary {q(name)} --no-build-isolation-package {q(name)}"
+                           for name in env.source_packages)
+    lines.append(" ".join([install, *(q(requirement) for requirement in env.requirements)]))
     if env.build is None:
         # The resolver may not quietly take another version than the pin.
         lines.append(f"{q(final)}/bin/python -c "

@@ -1,6 +1,8 @@
 """Run inside the SGLang environment (tests/conformance/conformance_envs.py): SGLang's own parser
 and ServerArgs, through sglang.srt.server_args.prepare_server_args, which both
-`python -m sglang.launch_server` and `sglang serve` call with the words after their own.
+`python -m sglang.launch_server` and `sglang serve` call with the words after their own (for
+`sglang serve`, after its own --model-type and positional-model handling; its choice between the LLM
+and diffusion backends reads the checkpoint and is not made here).
 
 Reads {"units": [{"id", "argv"}]} as JSON on stdin; writes {"results": {id: {"ok", "error",
 "detail"}}, "envs": {...}} as JSON to the file named by its argument. ServerArgs.resolve_once (what
@@ -27,7 +29,11 @@ def engine_words(argv: list[str]) -> list[str] | None:
     if argv[1:3] == ["-m", "sglang.launch_server"]:
         return argv[3:]
     if argv[1:2] == ["serve"]:
-        return argv[2:]
+        # `sglang serve` (sglang.cli.serve): its own backend selector and positional model path first.
+        from sglang.cli.serve import _extract_model_type_override, _normalize_positional_model_path
+
+        _, words = _extract_model_type_override(argv[2:])
+        return _normalize_positional_model_path(words)[0]
     return None
 
 

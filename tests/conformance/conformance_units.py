@@ -4,7 +4,8 @@ Recipes are read from the catalog, never listed here. Each recipe gets as many h
 has nodes, on loopback addresses of their own (127.0.<recipe>.<rank+1>: llama.cpp's RPC workers run
 for real on them), and the host data an operator must give for it, derived from the catalog: a
 commit for a checkpoint the catalog does not pin, the shard to load for a GGUF, a patched engine
-build for a grafted checkpoint, a loopback bind for an engine that cannot take an API key.
+build for a grafted checkpoint, a loopback bind for an engine that cannot take an API key, the NPUs'
+RoCE addresses where HCCL crosses nodes over them.
 """
 
 from __future__ import annotations
@@ -73,7 +74,17 @@ def host_data(recipe: Recipe, index: int, catalog: Catalog) -> list[tuple[str, d
         data["service_bind_host"] = "127.0.0.1"  # behind the operator's proxy, as seed 001 runs it
     if recipe.parallel.nodes > 1:
         data.update(deployment=f"conformance-{index}", network_interface=INTERFACE)
-    return [(f"127.0.{index}.{rank + 1}", dict(data)) for rank in range(recipe.parallel.nodes)]
+    hosts = []
+    for rank in range(recipe.parallel.nodes):
+        host = dict(data)
+        accelerator = catalog.accelerators[recipe.accelerator]
+        if recipe.parallel.nodes > 1 and accelerator.hccl_over_roce:
+            # HCCL between nodes over each NPU's own RoCE port: its addresses (documentation range).
+            npus = accelerator.devices_per_node
+            host.update(ascend_roce_netmask="255.255.255.0",
+                        ascend_roce_addresses=[f"198.51.100.{npus * rank + npu + 1}" for npu in range(npus)])
+        hosts.append((f"127.0.{index}.{rank + 1}", host))
+    return hosts
 
 
 def engine_package(recipe: Recipe, catalog: Catalog) -> str:

@@ -83,13 +83,6 @@ ENV_PROBES = {
     "ray variable unknown": ("RAY_NO_SUCH_SETTING", "ray"),
     "vllm-ascend fallback for an --additional-config key": ("VLLM_ASCEND_ENABLE_MLAPO", "vllm-ascend"),
 }
-# Issue 15 finding 7, failing today and fixed on another branch (the recipes render the
-# --additional-config keys instead): a unit that still sets one of these is expected to fail.
-# Remove this once that fix is merged.
-KNOWN_FINDINGS = {"VLLM_ASCEND_ENABLE_MLAPO": "issue 15 finding 7",
-                  "VLLM_ASCEND_ENABLE_FUSED_MC2": "issue 15 finding 7"}
-# The same finding in the command line: vLLM says the deepseek_mtp method is deprecated.
-KNOWN_IN_COMMAND = {'"method":"deepseek_mtp"': "issue 15 finding 7"}
 
 
 def _environment(parser: str):
@@ -235,13 +228,7 @@ def test_every_recipe_of_the_catalog_is_checked_on_every_node(reports):
     assert len(checked) == len(UNITS)
 
 
-def _known_in_command(unit: Unit) -> list:
-    findings = sorted({finding for text, finding in KNOWN_IN_COMMAND.items() if any(text in w for w in unit.argv)})
-    return [pytest.mark.xfail(strict=True, reason=", ".join(findings))] if findings else []
-
-
-@pytest.mark.parametrize("unit", [pytest.param(unit, marks=_known_in_command(unit)) for unit in UNITS],
-                         ids=[unit.id for unit in UNITS])
+@pytest.mark.parametrize("unit", UNITS, ids=[unit.id for unit in UNITS])
 def test_the_engine_parses_the_command_line(reports, unit):
     result = reports["results"][unit.id]
     assert result["ok"], f"{unit.id}: {result['error']}\n  {' '.join(unit.argv)}"
@@ -266,13 +253,7 @@ def _unknown_variables(unit_env: list[tuple[str, str, str]], lists: dict[str, li
     return problems
 
 
-def _known(unit: Unit) -> list:
-    findings = sorted({KNOWN_FINDINGS[name] for name, _ in unit.env if name in KNOWN_FINDINGS})
-    return [pytest.mark.xfail(strict=True, reason=", ".join(findings))] if findings else []
-
-
-@pytest.mark.parametrize("unit", [pytest.param(unit, marks=_known(unit)) for unit in UNITS],
-                         ids=[unit.id for unit in UNITS])
+@pytest.mark.parametrize("unit", UNITS, ids=[unit.id for unit in UNITS])
 def test_every_engine_variable_is_one_the_engine_reads(reports, unit):
     problems = _unknown_variables(unit.engine_env(), reports["envs"])
     assert not problems, f"{unit.id}: " + "; ".join(problems)

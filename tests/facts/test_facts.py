@@ -31,3 +31,4 @@ TestEstablishedTo = make_fact_tests("glmstack", "facts.EstablishedTo", HERE / "E
 TestTcpListening = make_fact_tests("glmstack", "facts.TcpListening", HERE / "TcpListening")
 TestNetworkInterfaces = make_fact_tests("glmstack", "facts.NetworkInterfaces", HERE / "NetworkInterfaces")
 TestRayClusterLacks = make_fact_tests("glmstack", "facts.RayClusterLacks", HERE / "RayClusterLacks")
+TestNpuRoceAddresses = make_fact_tests("glmstack", "facts.NpuRoceAddresses", HERE / "NpuRoceAddresses")

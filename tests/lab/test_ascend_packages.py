@@ -38,8 +38,11 @@ def a2_pair(tmp_path_factory):
 
 def deploy(pair, name: str, **settings):
     data = {"accelerator": "ascend-a2", "model": "glm-5.2-w8a8", "engine": "vllm-ascend", "model_revision": "0" * 40,
-            "deployment": "a2", "network_interface": "host0", **settings}
-    inventory = lab.write_inventory(pair["paths"], extra_data=data, output=pair["root"] / f"{name}.py")
+            "deployment": "a2", "network_interface": "host0", "ascend_roce_netmask": "255.255.255.0", **settings}
+    # A multi-node A2 deployment gives its NPUs' RoCE addresses (this deploy does not set them).
+    roce = [{"ascend_roce_addresses": [f"198.51.100.{16 * node + npu + 1}" for npu in range(8)]} for node in range(2)]
+    inventory = lab.write_inventory(pair["paths"], extra_data=data, output=pair["root"] / f"{name}.py",
+                                    host_data=roce)
     return run_deploy(inventory, deploy="ascend_packages.py")
 
 

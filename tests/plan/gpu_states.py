@@ -23,6 +23,8 @@ from roles.model import (
     graft_script,
     graft_script_path,
     ready_marker,
+    share_unit,
+    share_unit_text,
     verify_hub_script,
     weights_parts,
     weights_script,
@@ -346,13 +348,24 @@ CANN_ENVIRONMENT = ["ASCEND_TOOLKIT_HOME=/usr/local/Ascend/ascend-toolkit/latest
 class AscendHost(ConstructedHost):
     """Ubuntu 22.04 on aarch64 with the group's NPUs; Ascend's installers absent unless set."""
 
-    def __init__(self, data: dict):
+    def __init__(self, data: dict, plan: DeployPlan | None = None):
         npus, device = ASCEND_HARDWARE[data["accelerator"]]
-        super().__init__(data, [f"0000:{0x10 + i:02x}:00.0 0x120000 0x19e5 0x{device}" for i in range(npus)])
+        super().__init__(data, [f"0000:{0x10 + i:02x}:00.0 0x120000 0x19e5 0x{device}" for i in range(npus)], plan)
         self.os(UBUNTU_2204, arch="aarch64")
         self.answer("cat /proc/sys/kernel/random/boot_id", [BOOT_ID])
         self.versions()
         self.answer("env -i PATH=", [])  # no CANN environment scripts yet
+        self.roce()  # no NPU port has an address
+
+    def roce(self, *addresses: str | None, netmask: str = "255.255.255.0") -> AscendHost:
+        """What `hccn_tool -i N -ip -g` shows for each NPU (None: no address); none given: the tool
+        answers for no port (before the driver, or on a port never configured)."""
+        lines = []
+        for npu in range(self.plan.ascend.npus):
+            address = addresses[npu] if npu < len(addresses) else None
+            lines += [f"npu={npu}", *([f"ipaddr:{address}", f"netmask:{netmask}"] if address else
+                                      [f"hccn_tool failed to get the ip address of device {npu}"])]
+        return self.answer("-ip -g 2>&1 || true; done", lines)
 
     def versions(self, **versions: str) -> AscendHost:
         """What the installers' version files say (absent components: None)."""
@@ -382,4 +395,11 @@ class AscendHost(ConstructedHost):
         groups = next(command for command in self.base if "cat /etc/group" in command)
         self.answer(groups, [*self.base[groups]["stdout"], f"{ascend.group}:x:1001:glmstack"])
         self.directory(ascend.home, "drwxr-x---", ascend.user, ascend.group)
+        # The NPUs' RoCE ports as the host data gives them; on a deployment's nodes, its port filter
+        # and (on the node passing the weights on) the sharing unit.
+        self.roce(*ascend.roce_addresses, netmask=ascend.roce_netmask or "255.255.255.0")
+        if plan.cluster_ports:
+            self.packages(("nftables", "1"))
+        if plan.weights_peers:
+            self.file(f"/etc/systemd/system/{share_unit(plan)}", share_unit_text(plan), "-rw-r--r--")
         return self

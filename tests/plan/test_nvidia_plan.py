@@ -67,7 +67,8 @@ def test_fresh_hgx_gets_repository_driver_toolkit_fabric_then_engine_in_order(fr
 def test_fresh_hgx_engine_is_the_catalog_pin_proven_with_deepgemm(fresh_h200):
     install = next(c for c in fresh_h200.commands if "uv venv --quiet --python python3" in c)
     pip = next(line for line in install.splitlines() if "pip install --quiet --python /opt/glmstack/venvs/vllm" in line)
-    assert pip.endswith(" vllm==0.23.0") and "--torch-backend" not in pip  # CUDA 13: PyPI's own build
+    # CUDA 13: PyPI's own build; GLM-5.2 needs a transformers that knows glm_moe_dsa (seed 000).
+    assert pip.endswith(" vllm==0.23.0 'transformers>=5.9.0'") and "--torch-backend" not in pip
     assert "installed {v}, pinned 0.23.0" in install
     # Proven before it is marked installed: version command, imports, DeepGEMM (driver loaded by then).
     assert (install.index("bin/vllm --version") < install.index("import vllm.third_party.deep_gemm")

@@ -27,7 +27,7 @@ def test_cuda_129_takes_vllms_cu129_wheel_and_torch_backend():
     env = resolve("gpu-1", {**H200, "nvidia_cuda": "12.9"}).engine_env
     assert env.torch_backend == "cu129"
     assert env.requirements == ("vllm @ https://github.com/vllm-project/vllm/releases/download/v0.23.0/"
-                                "vllm-0.23.0+cu129-cp38-abi3-manylinux_2_28_x86_64.whl",)
+                                "vllm-0.23.0+cu129-cp38-abi3-manylinux_2_28_x86_64.whl", "transformers>=5.9.0")
 
 
 def test_a_driver_branch_too_old_for_the_cuda_line_is_refused():

@@ -14,6 +14,12 @@ import pytest
 from glmstack.cli import main
 
 PIN = "1" * 40  # stands in for a commit sha where the catalog has none yet
+ROCE_MASK = {"ascend_roce_netmask": "255.255.255.0"}
+
+
+def roce(host: str, node: int, npus: int) -> tuple[str, dict]:
+    """A multi-node Ascend host with its NPUs' RoCE addresses (not part of the seeds' commands)."""
+    return host, {"ascend_roce_addresses": [f"198.51.100.{16 * node + npu + 1}" for npu in range(npus)]}
 HERMES = ["--tool-call-parser glm47", "--reasoning-parser glm45"]
 AITER_ENV = {"VLLM_ROCM_USE_AITER": "1", "VLLM_ROCM_USE_AITER_FUSION_SHARED_EXPERTS": "1"}
 ASCEND_ENV = {"HCCL_OP_EXPANSION_MODE": "AIV", "OMP_PROC_BIND": "false", "OMP_NUM_THREADS": "1",
@@ -21,11 +27,16 @@ ASCEND_ENV = {"HCCL_OP_EXPANSION_MODE": "AIV", "OMP_PROC_BIND": "false", "OMP_NU
               "HCCL_CONNECT_TIMEOUT": "3600", "HCCL_EXEC_TIMEOUT": "3600"}
 ASCEND_W8A8_FLAGS = ["--enable-expert-parallel", "--quantization ascend", "--trust-remote-code",
                      '--compilation-config {"cudagraph_mode":"FULL_DECODE_ONLY"}',
-                     '--additional-config {"multistream_overlap_shared_expert":true}',
-                     '--speculative-config {"num_speculative_tokens":3,"method":"deepseek_mtp","enforce_eager":true}',
+                     # The tutorial's --additional-config and its VLLM_ASCEND_ENABLE_MLAPO=1, one object;
+                     # fused MC2 off, as vllm-ascend would otherwise switch the overlap off.
+                     '--additional-config {"multistream_overlap_shared_expert":true,"enable_mlapo":true,'
+                     '"enable_fused_mc2":0}',
+                     # vLLM 0.23.0 replaces the tutorial's deprecated "deepseek_mtp" with "mtp".
+                     '--speculative-config {"num_speculative_tokens":3,"method":"mtp","enforce_eager":true}',
                      *HERMES, "--enable-auto-tool-choice"]
 
-# id: (group data, hosts, {host: (flags that must appear, env that must be set)}, flags that must not appear)
+# id: (group data, hosts (a name, or a name with its own data), {host: (flags that must appear, env that must
+# be set)}, flags that must not appear)
 SEEDS = {
     "000-h200-fp8": (
         {"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}, ["h1"],
@@ -77,9 +88,11 @@ SEEDS = {
         {"accelerator": "h200", "model": "glm-5.2-bf16", "engine": "sglang", "model_revision": PIN,
          "deployment": "bf16", "network_interface": "ens1f0", "service_bind_host": "127.0.0.1"},
         ["10.0.0.1", "10.0.0.2"],
-        {"10.0.0.1": (["--tp-size 16", "--nnodes 2", "--node-rank 0", "--dist-init-addr 10.0.0.1:5000"],
+        {"10.0.0.1": (["serve --model-path", "--tp-size 16", "--nnodes 2", "--node-rank 0",
+                       "--dist-init-addr 10.0.0.1:5000"],
                       {"NCCL_SOCKET_IFNAME": "ens1f0", "GLOO_SOCKET_IFNAME": "ens1f0"}),
-         "10.0.0.2": (["--tp-size 16", "--nnodes 2", "--node-rank 1", "--dist-init-addr 10.0.0.1:5000"], {})}, []),
+         "10.0.0.2": (["--tp-size 16", "--nnodes 2", "--node-rank 1", "--dist-init-addr 10.0.0.1:5000"], {})},
+        ["--tp "]),
     "001-b200-vllm-benchmark": (
         {"accelerator": "b200", "model": "glm-5.2-fp8", "engine": "vllm", "recipe_variant": "cu129-benchmark"},
         ["h1"],
@@ -89,33 +102,36 @@ SEEDS = {
         # Behind the operator's proxy: SGLang cannot take an API key without logging it.
         {"accelerator": "b200", "model": "glm-5.2-fp8", "engine": "sglang", "service_bind_host": "127.0.0.1"},
         ["h1"],
-        {"h1": (["-m sglang.launch_server", "--host 127.0.0.1", "--model-path /var/lib/glmstack/models/glm-5.2-fp8",
-                 "--served-model-name glm-5.2-fp8", "--tp-size 8", "--trust-remote-code", "--mem-fraction-static 0.85",
-                 *HERMES], {})}, []),
+        {"h1": (["serve", "--host 127.0.0.1", "--model-path /var/lib/glmstack/models/glm-5.2-fp8",
+                 "--served-model-name glm-5.2-fp8", "--tp-size 8", "--trust-remote-code",
+                 "--mem-fraction-static 0.85", *HERMES], {})}, ["launch_server", "--tp "]),
     "002-a3-w8a8": (
         {"accelerator": "ascend-a3", "model": "glm-5.2-w8a8", "engine": "vllm-ascend", "model_revision": PIN},
         ["h1"],
         {"h1": (["--tensor-parallel-size 16", *ASCEND_W8A8_FLAGS],
-                {**ASCEND_ENV, "VLLM_ASCEND_ENABLE_MLAPO": "1", "VLLM_ASCEND_ENABLE_FUSED_MC2": "0"})}, []),
+                ASCEND_ENV)}, ["VLLM_ASCEND_ENABLE_MLAPO", "VLLM_ASCEND_ENABLE_FUSED_MC2"]),
     "002-a2-w8a8-two-nodes": (
         {"accelerator": "ascend-a2", "model": "glm-5.2-w8a8", "engine": "vllm-ascend", "model_revision": PIN,
-         "deployment": "a2", "network_interface": "enp189s0f0"}, ["10.0.1.1", "10.0.1.2"],
+         "deployment": "a2", "network_interface": "enp189s0f0", **ROCE_MASK},
+        [roce("10.0.1.1", 0, 8), roce("10.0.1.2", 1, 8)],
         {"10.0.1.1": (["--tensor-parallel-size 8", *ASCEND_W8A8_FLAGS, "--data-parallel-size 2",
                        "--data-parallel-size-local 1", "--data-parallel-address 10.0.1.1",
                        "--data-parallel-rpc-port 12890"],
-                  {**ASCEND_ENV, "VLLM_ASCEND_ENABLE_MLAPO": "1", "VLLM_ASCEND_ENABLE_FUSED_MC2": "1",
-                   "HCCL_IF_IP": "10.0.1.1", "GLOO_SOCKET_IFNAME": "enp189s0f0", "TP_SOCKET_IFNAME": "enp189s0f0",
-                   "HCCL_SOCKET_IFNAME": "enp189s0f0"}),
-         "10.0.1.2": (["--headless", "--data-parallel-start-rank 1", "--data-parallel-address 10.0.1.1"],
-                      {"HCCL_IF_IP": "10.0.1.2", "VLLM_ASCEND_ENABLE_FUSED_MC2": "1"})}, []),
+                  {**ASCEND_ENV, "HCCL_IF_IP": "10.0.1.1", "GLOO_SOCKET_IFNAME": "enp189s0f0",
+                   "TP_SOCKET_IFNAME": "enp189s0f0", "HCCL_SOCKET_IFNAME": "enp189s0f0"}),
+         "10.0.1.2": (["--headless", "--data-parallel-start-rank 1", "--data-parallel-address 10.0.1.1",
+                       *ASCEND_W8A8_FLAGS], {"HCCL_IF_IP": "10.0.1.2"})},
+        ["VLLM_ASCEND_ENABLE_MLAPO", "VLLM_ASCEND_ENABLE_FUSED_MC2"]),
     "002-a3-bf16-two-nodes": (
         {"accelerator": "ascend-a3", "model": "glm-5.2-bf16", "engine": "vllm-ascend", "model_revision": PIN,
-         "deployment": "a3", "network_interface": "eth1"}, ["10.0.2.1", "10.0.2.2"],
+         "deployment": "a3", "network_interface": "eth1", **ROCE_MASK},
+        [roce("10.0.2.1", 0, 16), roce("10.0.2.2", 1, 16)],
         {"10.0.2.1": (["--tensor-parallel-size 16", "--data-parallel-size 2"], ASCEND_ENV),
          "10.0.2.2": (["--headless"], ASCEND_ENV)}, ["--quantization ascend"]),
     "002-a2-bf16-four-nodes": (
         {"accelerator": "ascend-a2", "model": "glm-5.2-bf16", "engine": "vllm-ascend", "model_revision": PIN,
-         "deployment": "a2", "network_interface": "eth1"}, ["10.0.3.1", "10.0.3.2", "10.0.3.3", "10.0.3.4"],
+         "deployment": "a2", "network_interface": "eth1", **ROCE_MASK},
+        [roce(f"10.0.3.{node + 1}", node, 8) for node in range(4)],
         {"10.0.3.1": (["--data-parallel-size 4", "--data-parallel-size-local 1"], ASCEND_ENV),
          "10.0.3.4": (["--headless", "--data-parallel-start-rank 3"], ASCEND_ENV)}, []),
     "003-gh200-fp8-offload": (
@@ -151,11 +167,12 @@ SEEDS = {
 }
 
 
-def write_inventory(tmp_path, group_data: dict, hosts: list[str]):
+def write_inventory(tmp_path, group_data: dict, hosts: list[str | tuple[str, dict]]):
     path = tmp_path / "inventory.py"
+    entries = [(host, {}) if isinstance(host, str) else host for host in hosts]
     path.write_text(textwrap.dedent(f"""\
         from glmstack.inventory import group
-        nodes = group({[(name, {}) for name in hosts]!r}, **{group_data!r})
+        nodes = group({entries!r}, **{group_data!r})
         """))
     return path
 
@@ -170,7 +187,7 @@ def test_plan_shows_the_seed_flags_and_environment(tmp_path, capsys, group_data,
     code, document = plan_json(capsys, write_inventory(tmp_path, group_data, hosts))
     assert code == 0, document["errors"]
     by_host = {entry["host"]: entry for entry in document["hosts"]}
-    assert list(by_host) == hosts
+    assert list(by_host) == [host if isinstance(host, str) else host[0] for host in hosts]
     for host, (flags, env) in expected.items():
         entry = by_host[host]
         command = " ".join(entry["command"])
@@ -179,7 +196,7 @@ def test_plan_shows_the_seed_flags_and_environment(tmp_path, capsys, group_data,
         for name, value in env.items():
             assert entry["env"].get(name) == value, f"{host}: {name}={entry['env'].get(name)!r}, want {value!r}"
         for flag in absent:
-            assert flag not in command
+            assert flag not in command and flag not in entry["env"]
         assert entry["fits"] in (True, None)
         for key in ("accelerator", "model", "engine"):
             assert entry[key] == group_data[key]

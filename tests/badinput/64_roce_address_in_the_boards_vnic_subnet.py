@@ -1,0 +1,4 @@
+# expect: field ascend_roce_addresses: 192.168.2.11 (NPU 0) is in 192.168.0.0/21, which the NPU boards keep for their own vNIC
+from glmstack.inventory import group
+
+hosts = group([("a2-1.invalid", {"address": "192.0.2.11", "ascend_roce_addresses": [f"192.168.2.{11 + i}" for i in range(8)]}), ("a2-2.invalid", {"address": "192.0.2.12", "ascend_roce_addresses": [f"198.51.100.{21 + i}" for i in range(8)]})], accelerator="ascend-a2", model="glm-5.2-w8a8", engine="vllm-ascend", model_revision="3333333333333333333333333333333333333333", deployment="a2", network_interface="eth1", ascend_roce_netmask="255.255.255.0")
