@@ -1,7 +1,9 @@
 """Every command line of every recipe, on every node, parsed by the pinned engine's own parser, and
 every engine-prefixed environment variable checked against that engine's own list.
 
-- vLLM and vLLM-Ascend units: vLLM's `vllm serve` parser, its validation and EngineArgs (check_vllm.py).
+- vLLM and vLLM-Ascend units: vLLM's `vllm serve` parser, its validation, EngineArgs and
+  SpeculativeConfig, failing on what vLLM logs as deprecated; vllm-ascend's --additional-config keys
+  (check_vllm.py).
 - SGLang units: prepare_server_args, ServerArgs (check_sglang.py).
 - llama-server: common_params_parse for LLAMA_EXAMPLE_SERVER (llamacpp/parse_args.cpp); the RPC
   workers' ggml-rpc-server runs for real on its loopback address, and the head's --rpc reaches it.
