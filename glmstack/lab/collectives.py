@@ -223,13 +223,12 @@ def wait_probe(host, unit: str, timeout: float = 150) -> ProbeRun:
             raise LabError(f"{unit} still runs after {timeout:.0f}s")
         time.sleep(0.5)
     status = int(host.check_output(f"systemctl show -p ExecMainStatus --value {unit}") or -1)
-    invocation = host.check_output(f"systemctl show -p InvocationID --value {unit}")
     journal = ""
     for _ in range(20):  # the probe's last lines reach the journal just after it exits
         host.run("journalctl --sync")
-        # The probe's own lines, and systemd's about this run of the unit.
-        journal = host.check_output(f"journalctl _SYSTEMD_INVOCATION_ID={invocation} + INVOCATION_ID={invocation} "
-                                    "--no-pager -o cat")
+        # Every probe unit has a name of its own on nodes booted for the module: its whole journal
+        # is this run's (the probe's lines and systemd's about it).
+        journal = host.check_output(f"journalctl -u {unit} --no-pager -o cat")
         if "succeeded" in journal or "failed" in journal or "across 2 ranks" in journal:
             break
         time.sleep(0.5)
