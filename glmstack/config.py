@@ -451,6 +451,7 @@ class DeployPlan:
     device_allow: tuple[str, ...] = ()
     supplementary_groups: tuple[str, ...] = ()
     unit_hardening: tuple[tuple[str, str], ...] = ()
+    address_families: tuple[str, ...] = ("AF_UNIX", "AF_INET", "AF_INET6")
     accelerator_cpu_arch: tuple[str, ...] = ()
     accelerator_vendor: str = "none"
     accelerator_pci_vendor: str | None = None
@@ -1522,6 +1523,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         device_allow=tuple(catalog.accelerators[config.accelerator].device_allow),
         supplementary_groups=tuple(catalog.accelerators[config.accelerator].supplementary_groups),
         unit_hardening=tuple(engine.unit_hardening.items()),
+        address_families=tuple(engine.address_families),
         accelerator_cpu_arch=tuple(catalog.accelerators[config.accelerator].cpu_arch),
         accelerator_vendor=catalog.accelerators[config.accelerator].vendor,
         accelerator_pci_vendor=catalog.accelerators[config.accelerator].pci_vendor,

@@ -179,6 +179,9 @@ class Engine(Strict):
     installable: bool = False
     # Extra [Service] hardening this engine is known to run under (verified where it runs).
     unit_hardening: dict[str, str] = {}
+    # The socket families its units may open (RestrictAddressFamilies=): AF_NETLINK where the
+    # engine runs collectives, which list the host's interfaces over netlink (getifaddrs).
+    address_families: list[Literal["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"]] = Field(min_length=1)
     # Python engines: vendor -> platform line (the CUDA line on NVIDIA) -> what uv installs.
     python_packages: dict[str, dict[str, PythonWheels]] = {}
     # OS packages the engine needs at run time (Triton and DeepGEMM compile kernels on the host).
