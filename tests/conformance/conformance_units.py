@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from glmstack.catalog import Catalog, Recipe, load_catalog
 from glmstack.config import DeployPlan, node_units, resolve_inventory
+from glmstack.examples import recipe_hosts, recipe_label
 
-PIN = "1" * 40  # stands in for a commit sha the operator gives where the catalog has none
-INTERFACE = "eth1"
 SUMMARY: list[str] = []  # what was checked, printed at the end of the run (conftest.py)
 # Engine-prefixed environment variables, by the engine whose own list names them.
 PREFIXES = {"VLLM_ASCEND_": "vllm-ascend", "VLLM_": "vllm", "SGLANG_": "sglang", "SGL_": "sglang",
@@ -47,50 +46,10 @@ class Unit:
         return found
 
 
-def recipe_label(recipe: Recipe) -> str:
-    return f"{recipe.model}/{recipe.accelerator}/{recipe.engine}/{recipe.variant}"
-
-
 def host_data(recipe: Recipe, index: int, catalog: Catalog) -> list[tuple[str, dict]]:
-    model = catalog.models[recipe.model]
-    engine = catalog.engines[recipe.engine]
-    data: dict = {"accelerator": recipe.accelerator, "model": recipe.model, "engine": recipe.engine,
-                  "recipe_variant": recipe.variant}
-    if model.source and model.revision is None:
-        data["model_revision"] = PIN
-    if model.graft:
-        base = catalog.models[model.graft.base]
-        if base.revision is None:
-            data["model_revision"] = PIN
-        if catalog.models[model.graft.delta].revision is None:
-            data["model_graft_revision"] = PIN
-        # The graft needs a build of the engine with its patch: one pinned by commit.
-        data["engine_requirement"] = f"{engine_package(recipe, catalog)} @ git+https://git.lab.example/" \
-                                     f"{recipe.engine}.git@{'3' * 40}"
-    if model.format == "gguf" and model.entry is None:
-        directory = model.include[0].split("*")[0] if model.include else ""
-        data["model_entry"] = f"{directory}{recipe.model}-00001-of-00002.gguf"
-    if engine.api_key_env is None:
-        data["service_bind_host"] = "127.0.0.1"  # behind the operator's proxy, as seed 001 runs it
-    if recipe.parallel.nodes > 1:
-        data.update(deployment=f"conformance-{index}", network_interface=INTERFACE)
-    hosts = []
-    for rank in range(recipe.parallel.nodes):
-        host = dict(data)
-        accelerator = catalog.accelerators[recipe.accelerator]
-        if recipe.parallel.nodes > 1 and accelerator.hccl_over_roce:
-            # HCCL between nodes over each NPU's own RoCE port: its addresses (documentation range).
-            npus = accelerator.devices_per_node
-            host.update(ascend_roce_netmask="255.255.255.0",
-                        ascend_roce_addresses=[f"198.51.100.{npus * rank + npu + 1}" for npu in range(npus)])
-        hosts.append((f"127.0.{index}.{rank + 1}", host))
-    return hosts
-
-
-def engine_package(recipe: Recipe, catalog: Catalog) -> str:
-    nvidia = catalog.engines[recipe.engine].python_packages.get("nvidia", {})
-    requirement = next(iter(nvidia.values())).requirements[0]
-    return requirement.split("=")[0].split("@")[0].strip()
+    """Each node on a loopback address of its own (127.0.<recipe index>.<rank + 1>)."""
+    addresses = [f"127.0.{index}.{rank + 1}" for rank in range(recipe.parallel.nodes)]
+    return recipe_hosts(recipe, catalog, addresses=addresses, deployment=f"conformance-{index}")
 
 
 def _parser(plan: DeployPlan, unit: DeployPlan) -> str:

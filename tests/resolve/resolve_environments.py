@@ -15,6 +15,7 @@ from resolve_uv import requirement_name
 
 from glmstack.catalog import Catalog, Recipe, load_catalog
 from glmstack.config import EngineEnvPlan, EnvTarget, engine_environment, environment_targets, resolve_inventory
+from glmstack.examples import recipe_hosts
 
 
 @dataclass
@@ -59,23 +60,8 @@ def _lines(catalog: Catalog, recipe: Recipe) -> list[tuple[str, dict]]:
 
 
 def _hosts(catalog: Catalog, recipe: Recipe, selection: dict) -> list[tuple[str, dict]]:
-    model = catalog.models[recipe.model]
-    data = {"accelerator": recipe.accelerator, "model": recipe.model, "engine": recipe.engine,
-            "recipe_variant": recipe.variant, "service_bind_host": "127.0.0.1", **selection}
-    if model.source and model.revision is None:
-        data["model_revision"] = "0" * 40
-    nodes = recipe.parallel.nodes
-    if nodes == 1:
-        return [("resolve-1.invalid", data)]
-    hosts = [(f"10.0.0.{rank + 1}", {**data, "deployment": "resolve", "network_interface": "eth0"})
-             for rank in range(nodes)]
-    accelerator = catalog.accelerators[recipe.accelerator]
-    if accelerator.hccl_over_roce:  # each NPU's RoCE port needs an address of its own
-        npus = accelerator.devices_per_node
-        for rank, (_, host_data) in enumerate(hosts):
-            host_data.update(ascend_roce_netmask="255.255.255.0",
-                             ascend_roce_addresses=[f"198.51.100.{npus * rank + npu + 1}" for npu in range(npus)])
-    return hosts
+    return [(name, {**data, "service_bind_host": "127.0.0.1", **selection})
+            for name, data in recipe_hosts(recipe, catalog, deployment="resolve")]
 
 
 def environments(catalog: Catalog | None = None) -> tuple[list[Environment], list[tuple[str, str]]]:

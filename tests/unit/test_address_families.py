@@ -13,30 +13,11 @@ import pytest
 
 from glmstack.catalog import load_catalog
 from glmstack.config import DeployPlan, node_units, resolve_inventory
+from glmstack.examples import recipe_hosts
 from glmstack.lab.collectives import OLD_ADDRESS_FAMILIES, probe_unit, probe_unit_changes
 from glmstack.render import render_unit
 
-PIN = "1" * 40
 TIGHT = "AF_UNIX AF_INET AF_INET6"
-
-
-def recipe_data(recipe) -> dict:
-    """Host data that plans this recipe (pins and names a recipe needs from its hosts)."""
-    catalog = load_catalog()
-    data = {"accelerator": recipe.accelerator, "model": recipe.model, "engine": recipe.engine,
-            "recipe_variant": recipe.variant, "service_bind_host": "127.0.0.1"}
-    model = catalog.models[recipe.model]
-    if model.graft is not None:
-        data.update(model_revision=PIN, model_graft_revision="2" * 40,
-                    engine_requirement="vllm @ https://files.lab.example/vllm-0.23.0.post1-cp38-abi3-linux_aarch64.whl"
-                                       "#sha256=" + "a" * 64)
-    elif model.revision is None:
-        data["model_revision"] = PIN
-    if model.format == "gguf":
-        data["model_entry"] = "model-00001-of-00002.gguf"
-    if recipe.parallel.nodes > 1:
-        data.update(deployment="d", network_interface="ib0")
-    return data
 
 
 RECIPES = {f"{r.model}/{r.accelerator}/{r.engine}/{r.variant}": r for r in load_catalog().recipes}
@@ -46,8 +27,7 @@ ACCELERATOR_RECIPES = [name for name, recipe in RECIPES.items()
 
 def every_unit(recipe) -> list[tuple[str, DeployPlan]]:
     """(host, unit plan) of every unit of every node of the recipe's deployment."""
-    data = recipe_data(recipe)
-    plans = resolve_inventory([(f"10.0.0.{i + 1}", dict(data)) for i in range(recipe.parallel.nodes)])
+    plans = resolve_inventory(recipe_hosts(recipe))
     return [(plan.host, unit) for plan in plans for unit in node_units(plan)]
 
 

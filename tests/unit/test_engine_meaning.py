@@ -15,6 +15,7 @@ import pytest
 from glmstack.catalog import load_catalog
 from glmstack.cli import main
 from glmstack.config import InventoryError, resolve_inventory
+from glmstack.examples import recipe_hosts
 
 PIN = "3" * 40
 WHEEL = "vllm @ https://wheels.example/vllm-0.23.1.dev1-cp38-abi3-manylinux_2_28_x86_64.whl#sha256=" + "a" * 64
@@ -36,30 +37,6 @@ ASCEND_ENV_FALLBACKS = {
     "VLLM_ASCEND_FUSION_OP_TRANSPOSE_KV_CACHE_BY_BLOCK": "enable_transpose_kv_cache_by_block",
     "VLLM_ASCEND_ENABLE_NZ": "weight_nz_mode",
 }
-
-
-def recipe_hosts(recipe) -> list[tuple[str, dict]]:
-    """Host data that plans the recipe as its seed describes it, one host per node."""
-    data = {"accelerator": recipe.accelerator, "model": recipe.model, "engine": recipe.engine,
-            "recipe_variant": recipe.variant, "model_revision": PIN}
-    model = load_catalog().models[recipe.model]
-    if model.format == "gguf":
-        data["model_entry"] = "a.gguf"
-    if model.graft is not None:
-        data.update(model_graft_revision=PIN, engine_requirement=WHEEL)
-    if load_catalog().engines[recipe.engine].api_key_env is None:
-        data["service_bind_host"] = "127.0.0.1"  # SGLang cannot take a key without logging it
-    if recipe.parallel.nodes == 1:
-        return [("h1", data)]
-    data.update(deployment="d", network_interface="eth0")
-    accelerator = load_catalog().accelerators[recipe.accelerator]
-    hosts = [(f"10.0.9.{rank + 1}", dict(data)) for rank in range(recipe.parallel.nodes)]
-    if accelerator.hccl_over_roce:  # each NPU's RoCE port needs an address of its own
-        npus = accelerator.devices_per_node
-        for rank, (_, host_data) in enumerate(hosts):
-            host_data.update(ascend_roce_netmask="255.255.255.0",
-                             ascend_roce_addresses=[f"198.51.100.{npus * rank + npu + 1}" for npu in range(npus)])
-    return hosts
 
 
 RECIPES = {f"{r.model}/{r.accelerator}/{r.engine}/{r.variant}": r for r in load_catalog().recipes}
