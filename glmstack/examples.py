@@ -33,7 +33,6 @@ def recipe_hosts(recipe: Recipe, catalog: Catalog | None = None, addresses: Sequ
     """(host, data) for each node of the recipe; multi-node hosts are named by their addresses."""
     catalog = catalog or load_catalog()
     model, engine = catalog.models[recipe.model], catalog.engines[recipe.engine]
-    accelerator = catalog.accelerators[recipe.accelerator]
     nodes = recipe.parallel.nodes
     data: dict = {"accelerator": recipe.accelerator, "model": recipe.model, "engine": recipe.engine,
                   "recipe_variant": recipe.variant}
@@ -54,14 +53,17 @@ def recipe_hosts(recipe: Recipe, catalog: Catalog | None = None, addresses: Sequ
         data["service_bind_host"] = "127.0.0.1"  # SGLang cannot take a key without logging it
     if nodes > 1:
         data.update(deployment=deployment, network_interface=INTERFACE)
+    if nodes == 1:
+        return [("h1", data)]
     addresses = list(addresses or [f"10.0.0.{rank + 1}" for rank in range(nodes)])
-    hosts = []
-    for rank in range(nodes):
-        host = dict(data)
-        if nodes > 1 and accelerator.hccl_over_roce:
-            # HCCL between nodes over each NPU's own RoCE port (addresses from a documentation range).
-            npus = accelerator.devices_per_node
-            host.update(ascend_roce_netmask="255.255.255.0",
-                        ascend_roce_addresses=[f"198.51.100.{npus * rank + npu + 1}" for npu in range(npus)])
-        hosts.append((addresses[rank] if nodes > 1 else "h1", host))
-    return hosts
+    return [(addresses[rank], {**data, **roce_settings(recipe.accelerator, rank, catalog)}) for rank in range(nodes)]
+
+
+def roce_settings(accelerator_id: str, rank: int, catalog: Catalog | None = None) -> dict:
+    """A multi-node node's NPU RoCE addresses, where HCCL crosses nodes over them (documentation range)."""
+    accelerator = (catalog or load_catalog()).accelerators[accelerator_id]
+    if not accelerator.hccl_over_roce:
+        return {}
+    npus = accelerator.devices_per_node
+    return {"ascend_roce_netmask": "255.255.255.0",
+            "ascend_roce_addresses": [f"198.51.100.{npus * rank + npu + 1}" for npu in range(npus)]}

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from glmstack.config import node_units, resolve_inventory
+from glmstack.examples import roce_settings
 from glmstack.lab import collectives, lab
 from glmstack.lab.collectives import NODE_PROBE_DIR, OLD_ADDRESS_FAMILIES
 from glmstack.render import render_unit
@@ -75,7 +76,8 @@ def sandbox_lab():
             collectives.copy_probes(Path(node["root"]), library)
         addresses = [node["address"] for node in nodes]
         plans = {case: resolve_inventory([(addresses[0], data)]) for case, data in SINGLE_NODE.items()}
-        plans.update({case: resolve_inventory([(address, dict(data)) for address in addresses])
+        plans.update({case: resolve_inventory([(address, {**data, **roce_settings(data["accelerator"], rank)})
+                                               for rank, address in enumerate(addresses)])
                       for case, data in TWO_NODES.items()})
         yield {"paths": paths, "nodes": nodes, "addresses": addresses, "pin": pin, "plans": plans,
                "hosts": [lab.node_connection(address, paths) for address in addresses]}
