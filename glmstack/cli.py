@@ -96,7 +96,9 @@ def _print_plan(documents: list[dict]) -> None:
         engine_env = doc.get("engine_environment")
         if engine_env:
             targets = ", ".join(f"Python {t['python']} on {t['manylinux']}" for t in engine_env["targets"])
-            indexes = " ".join(i["url"] for i in engine_env["index_urls"])
+            # The first is uv's default, which the host's own index configuration replaces.
+            default, *others = [i["url"] for i in engine_env["index_urls"]]
+            indexes = " ".join([f"the host's index (default {default})", *others])
             console.print(escape(f"engine environment: {' '.join(engine_env['requirements'])} · for {targets} · "
                                  f"indexes {indexes}"), soft_wrap=True)
         if doc["nodes"] > 1:
