@@ -161,6 +161,9 @@ class Engine(Strict):
     api_key_note: str = ""
     # Seconds a deploy waits for a (re)started engine to report healthy, unless the host says.
     ready_timeout: int = Field(900, ge=10)
+    # Its OpenAI server hands a request's chat_template_kwargs to the model's chat template: a
+    # reasoning model (GLM-5.2 thinks first) is asked for a plain answer with enable_thinking false.
+    chat_template_kwargs: bool = False
 
     @field_validator("flags")
     @classmethod
