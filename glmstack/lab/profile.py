@@ -27,7 +27,9 @@ SERVED_MODEL_NAME = "glm-5.2-tiny-test"
 
 
 def models_dir(paths: LabPaths) -> Path:
-    return paths.cache_dir / "models"
+    # Its own directory since the stand-in carries GLM's chat template: a checkout from before
+    # keeps its model (without one) in "models", and neither replaces the other's.
+    return paths.cache_dir / "models-glm-template"
 
 
 def cpu_profile_data(paths: LabPaths) -> dict[str, Any]:
