@@ -265,11 +265,11 @@ def test_an_engine_that_refuses_a_flag_fails_the_deploy_quickly_with_its_journal
     seconds = time.monotonic() - started
 
     output = failed.stdout + failed.stderr
-    print(f"failed deploy: {seconds:.0f}s (ready_timeout {plan.ready_timeout}s)\n{failed.stderr[-3000:]}")
+    report = output[output.find("llama-server.service: its process exited") - 200:]
+    print(f"failed deploy: {seconds:.0f}s (ready_timeout {plan.ready_timeout}s)\n{report[:6000]}")
     assert failed.returncode != 0
-    assert "glmstack service | Restart llama-server in turn, ready before the next" in failed.failed_operations
     assert "llama-server.service: its process exited" in output
-    assert "--glmstack-no-such-flag" in output  # llama-server's own complaint, from the journal
+    assert "error: invalid argument: --glmstack-no-such-flag" in output  # llama-server's, from the journal
     assert "Main process exited" in output  # systemd's, from the same journal
     assert key not in output
     assert seconds < 150

@@ -1,11 +1,11 @@
 """The infra checks' chat tests against a reasoning model's replies, without a host.
 
 tests/infra/test_engine.py's chat checks run here against a stand-in host that answers as an
-engine serving GLM-5.2 with a reasoning parser does: while the model thinks (8 tokens never
-reach </think>) content is null and the text is in reasoning_content (llama.cpp, SGLang) or
-reasoning (vLLM); asked with chat_template_kwargs {"enable_thinking": false}, the text is the
-content. The llama.cpp replies were recorded in the lab from llama-server serving the stand-in
-GGUF with GLM's chat template.
+engine serving GLM-5.2 with a reasoning parser does: while the model thinks (8 tokens never reach
+</think>) content is empty ("" from llama-server, null from vLLM) and the text is in
+reasoning_content (llama.cpp, SGLang) or reasoning (vLLM); asked with chat_template_kwargs
+{"enable_thinking": false}, the text is the content. The llama.cpp replies were recorded in the
+lab from llama-server serving the stand-in GGUF with GLM's chat template.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ SPEC.loader.exec_module(checks)
 USAGE = {"completion_tokens": 8, "prompt_tokens": 12, "total_tokens": 20}
 # Recorded from llama-server (the pinned llama.cpp) serving the lab's stand-in: random weights, so
 # random words, but placed where GLM's template and llama.cpp's reasoning parser put them.
-LLAMACPP_THINKING = {"role": "assistant", "content": None, "reasoning_content": " Vienna eighteen Assad lettuce"}
-LLAMACPP_PLAIN = {"role": "assistant", "content": " Vienna eighteen Assad lettuce"}
+LLAMACPP_THINKING = {"role": "assistant", "content": "",
+                     "reasoning_content": " readily PARKreallyedu burns marksvil Sandra"}
+LLAMACPP_PLAIN = {"role": "assistant", "content": "readily PARKreallyedu burns answ Claud Danny"}
 # vLLM names the thinking "reasoning" (reasoning_content is its deprecated name).
 VLLM_THINKING = {"role": "assistant", "content": None, "reasoning": "The user wants a greeting"}
 
