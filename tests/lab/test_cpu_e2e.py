@@ -272,7 +272,7 @@ def test_an_engine_that_refuses_a_flag_fails_the_deploy_quickly_with_its_journal
     assert "error: invalid argument: --glmstack-no-such-flag" in output  # llama-server's, from the journal
     assert "Main process exited" in output  # systemd's, from the same journal
     assert key not in output
-    assert seconds < 150
+    assert seconds < 60  # measured: 5 s; before, the wait ran out its ready_timeout (900 s)
 
     rerun = run_deploy(lab_node["inventory"])
     assert rerun.returncode == 0, rerun.stderr[-4000:]
