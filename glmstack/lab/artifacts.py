@@ -2,8 +2,9 @@
 
 The llama.cpp tree comes from the llama-cpp-python sdist on the package index (fetched with the
 host's own pip configuration), repacked as a plain tarball and checked to be exactly the commit
-the catalog pins. The model is a small random-weight GGUF written with the `gguf` package, carrying GLM's own chat
-template from that tree, so llama-server's reasoning handling (the answer after </think>) runs.
+the catalog pins. The model is a small random-weight GGUF written with the `gguf` package,
+carrying GLM's own chat template from that tree, so llama-server's reasoning handling (the
+answer after </think>) runs.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ SDIST_PACKAGE = "llama-cpp-python"
 SDIST_VERSION = "0.3.36"
 VOCAB_MEMBER = "vendor/llama.cpp/models/ggml-vocab-gpt-2.gguf"
 # GLM's chat template as the pinned llama.cpp tree ships it (models/templates/, for its chat tests).
-# The tree has GLM-4.6 and GLM-4.7-Flash, no GLM-5: GLM-4.7's is the newest, with GLM-5's format
-# (the prompt ends with "<|assistant|><think>", or "</think>" when enable_thinking is false).
+# The tree has GLM-4.6 and GLM-4.7-Flash, no GLM-5: GLM-4.7-Flash's is the newest (the prompt
+# ends with "<|assistant|><think>", or "<|assistant|></think>" when enable_thinking is false).
 CHAT_TEMPLATE_MEMBER = "vendor/llama.cpp/models/templates/GLM-4.7-Flash.jinja"
 
 
