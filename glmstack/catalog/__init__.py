@@ -208,6 +208,9 @@ class Engine(Strict):
     # for, and is dropping: variable -> key. Neither a recipe nor a host may set them.
     config_env_fallbacks: dict[str, str] = {}
     limitations: list[EngineLimitation] = []
+    # Its OpenAI server hands a request's chat_template_kwargs to the model's chat template: a
+    # reasoning model (GLM-5.2 thinks first) is asked for a plain answer with enable_thinking false.
+    chat_template_kwargs: bool = False
 
     @field_validator("flags")
     @classmethod

@@ -2,7 +2,9 @@
 
 The llama.cpp tree comes from the llama-cpp-python sdist on the package index (fetched with the
 host's own pip configuration), repacked as a plain tarball and checked to be exactly the commit
-the catalog pins. The model is a small random-weight GGUF written with the `gguf` package.
+the catalog pins. The model is a small random-weight GGUF written with the `gguf` package,
+carrying GLM's own chat template from that tree, so llama-server's reasoning handling (the
+answer after </think>) runs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from glmstack.lab.host import LabError
 SDIST_PACKAGE = "llama-cpp-python"
 SDIST_VERSION = "0.3.36"
 VOCAB_MEMBER = "vendor/llama.cpp/models/ggml-vocab-gpt-2.gguf"
+# GLM's chat template as the pinned llama.cpp tree ships it (models/templates/, for its chat tests).
+# The tree has GLM-4.6 and GLM-4.7-Flash, no GLM-5: GLM-4.7-Flash's is the newest (the prompt
+# ends with "<|assistant|><think>", or "<|assistant|></think>" when enable_thinking is false).
+CHAT_TEMPLATE_MEMBER = "vendor/llama.cpp/models/templates/GLM-4.7-Flash.jinja"
 
 
 def _sdist(cache_dir: Path) -> Path:
@@ -65,8 +71,32 @@ def llamacpp_source(cache_dir: Path) -> tuple[Path, Path]:
     return tarball, vocab
 
 
-def write_tiny_model(path: Path, vocab_gguf: Path, seed: int = 0) -> Path:
-    """A 2-layer, 64-wide llama-architecture GGUF with random weights and GPT-2's tokenizer."""
+def glm_chat_template(cache_dir: Path) -> str:
+    """GLM's chat template from the llama.cpp tree of the pinned sdist, kept in the lab cache."""
+    template = cache_dir / Path(CHAT_TEMPLATE_MEMBER).name
+    if not template.exists():
+        with tarfile.open(_sdist(cache_dir)) as archive:
+            member = archive.extractfile(f"llama_cpp_python-{SDIST_VERSION}/{CHAT_TEMPLATE_MEMBER}")
+            if member is None:
+                raise LabError(f"llama-cpp-python {SDIST_VERSION} has no {CHAT_TEMPLATE_MEMBER}")
+            template.with_suffix(".partial").write_bytes(member.read())
+        template.with_suffix(".partial").replace(template)
+    return template.read_text()
+
+
+def model_chat_template(path: Path) -> str | None:
+    """The chat template a GGUF carries (tokenizer.chat_template), if any."""
+    import gguf
+
+    field = gguf.GGUFReader(str(path)).fields.get("tokenizer.chat_template")
+    return field.contents() if field else None
+
+
+def write_tiny_model(path: Path, vocab_gguf: Path, seed: int = 0, chat_template: str | None = None) -> Path:
+    """A 2-layer, 64-wide llama-architecture GGUF with random weights and GPT-2's tokenizer, and
+    the given chat template. Its tokens are GPT-2's: the template's markers (<|user|>, <think>,
+    </think>, ...) are plain text to it, which is all llama-server's template and reasoning
+    parser read."""
     import gguf
 
     reader = gguf.GGUFReader(str(vocab_gguf))
@@ -95,6 +125,8 @@ def write_tiny_model(path: Path, vocab_gguf: Path, seed: int = 0) -> Path:
             writer.add_key_value(key, values, value_type, sub_type=field.types[-1])
         else:
             writer.add_key_value(key, field.contents(), value_type)
+    if chat_template is not None:
+        writer.add_chat_template(chat_template)
 
     def tensor(name: str, *shape: int) -> None:
         writer.add_tensor(name, (rng.standard_normal(shape) * 0.02).astype(np.float32))

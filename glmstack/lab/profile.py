@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from glmstack.digests import sha256_of
-from glmstack.lab.artifacts import llamacpp_source, write_tiny_model
+from glmstack.lab.artifacts import glm_chat_template, llamacpp_source, model_chat_template, write_tiny_model
 from glmstack.lab.lab import LabPaths
 from glmstack.lab.network import GATEWAY
 from glmstack.paths import REPO_ROOT
@@ -27,16 +27,20 @@ SERVED_MODEL_NAME = "glm-5.2-tiny-test"
 
 
 def models_dir(paths: LabPaths) -> Path:
-    return paths.cache_dir / "models"
+    # Its own directory since the stand-in carries GLM's chat template: a checkout from before
+    # keeps its model (without one) in "models", and neither replaces the other's.
+    return paths.cache_dir / "models-glm-template"
 
 
 def cpu_profile_data(paths: LabPaths) -> dict[str, Any]:
     """Host data for the lab nodes; builds the source tarball and the tiny model on first use."""
     tarball, vocab = llamacpp_source(paths.cache_dir)
+    template = glm_chat_template(paths.cache_dir)
     model = models_dir(paths) / TINY_MODEL
-    if not model.exists():
+    # Made again when the one in the cache predates the template it must carry.
+    if not model.exists() or model_chat_template(model) != template:
         model.parent.mkdir(parents=True, exist_ok=True)
-        write_tiny_model(model.with_suffix(".partial"), vocab).replace(model)
+        write_tiny_model(model.with_suffix(".partial"), vocab, chat_template=template).replace(model)
     return {
         "accelerator": "cpu",
         "model": "glm-5.2-gguf",

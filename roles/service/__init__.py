@@ -37,20 +37,50 @@ def health_check(plan: DeployPlan) -> tuple[str, str]:
     return f"curl -fsS --max-time 5 -o /dev/null {shlex.quote(plan.health_url)}", plan.health_url
 
 
+# What systemd says about a unit that stopped, printed with its journal when the wait fails.
+UNIT_STATE = ("ActiveState", "SubState", "Result", "ExecMainCode", "ExecMainStatus", "NRestarts")
+JOURNAL_LINES = 30
+
+
 def wait_script(plan: DeployPlan) -> str:
-    """Poll the health check; on timeout print the unit's journal so the failure explains itself."""
+    """Poll the readiness check until it passes; fail as soon as systemd reports that the unit's
+    process has exited, naming the unit and printing its journal's tail.
+
+    With Restart=on-failure a unit whose engine keeps exiting never reaches "failed": between
+    attempts it waits in auto-restart (while still activating), and between two polls it may
+    already run again. So any of these, read from systemd itself, ends the wait: the unit failed,
+    stopped (inactive: a clean exit is not restarted, and ggml-rpc-server exits 0 on an unknown
+    argument), stopping, waiting to restart, or restarted (NRestarts, or a new InvocationID,
+    since the wait began). A unit restarted before the wait began (a rerun fixing a unit that
+    crash-looped) is judged from then on.
+
+    What is printed holds no secret: the API key reaches the engine only through a root-only
+    EnvironmentFile, never its command line; systemd logs neither, and the engines do not print
+    the key (the lab's leak test reads the unit's journal for it).
+    """
     timeout = plan.ready_timeout
-    unit = shlex.quote(f"{plan.unit_name}.service")
+    name = f"{plan.unit_name}.service"
+    unit = shlex.quote(name)
     check, target = health_check(plan)
+    state = " ".join(f"-p {key}" for key in UNIT_STATE)
     return "\n".join([
+        f"state() {{ systemctl show --value -p \"$1\" {unit}; }}",
+        "invocation=$(state InvocationID); restarts=$(state NRestarts)",
         f"deadline=$(( $(date +%s) + {timeout} ))",
-        "while [ $(date +%s) -lt $deadline ]; do",
+        "while :; do",
         f"  if {check}; then exit 0; fi",
-        f"  if systemctl is-failed --quiet {unit}; then break; fi",
+        "  now=$(state ActiveState)/$(state SubState)",
+        "  case $now in failed/*|inactive/*|deactivating/*|*/auto-restart*)",
+        "    why=\"its process exited ($now)\"; break;; esac",
+        "  if [ \"$(state NRestarts)\" != \"$restarts\" ] || [ \"$(state InvocationID)\" != \"$invocation\" ]; then",
+        "    why='its process exited and systemd restarted it'; break; fi",
+        f"  if [ $(date +%s) -ge $deadline ]; then why='it did not become ready within {timeout}s'; break; fi",
         "  sleep 2",
         "done",
-        f"echo '{plan.unit_name} did not become healthy on {target} within {timeout}s' >&2",
-        f"journalctl -u {unit} -n 60 --no-pager >&2",
+        f"echo \"{name}: $why; not ready on {target}\" >&2",
+        f"echo \"{name}: $(systemctl show {state} {unit} | tr '\\n' ' ')\" >&2",
+        f"echo \"{name}: the last {JOURNAL_LINES} lines of its journal:\" >&2",
+        f"journalctl -u {unit} -n {JOURNAL_LINES} --no-pager >&2",
         "exit 1",
     ])
 

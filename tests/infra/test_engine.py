@@ -7,6 +7,7 @@ import shlex
 
 import pytest
 
+from glmstack.catalog import load_catalog
 from roles.service import curl_as_client
 
 
@@ -57,16 +58,46 @@ def test_models_endpoint_lists_the_served_model(host, serving):
     assert plan.served_model_name in served
 
 
-def test_chat_completion_returns_text(host, serving):
-    plan = serving
-    reply = api(host, plan, "/v1/chat/completions", {
+def chat(host, plan, **request) -> dict:
+    return api(host, plan, "/v1/chat/completions", {
         "model": plan.served_model_name,
         "messages": [{"role": "user", "content": "Say hello."}],
         "max_tokens": 8,
         "temperature": 0,
+        **request,
     })
+
+
+def plain_answer(plan) -> dict:
+    """What asks a reasoning model (GLM-5.2 thinks first) for a plain answer, where the engine's
+    server hands chat_template_kwargs to the model's chat template (GLM's reads enable_thinking)."""
+    if load_catalog().engines[plan.engine_name].chat_template_kwargs:
+        return {"chat_template_kwargs": {"enable_thinking": False}}
+    return {}
+
+
+def reply_text(reply: dict) -> str:
+    """The reply's text: its answer or, from a reasoning model, what it thought. Engines with a
+    reasoning parser keep content null until </think> and put the thinking in reasoning_content
+    (SGLang, llama.cpp) or reasoning (vLLM's newer name)."""
+    message = reply["choices"][0]["message"]
+    parts = (message.get(field) for field in ("content", "reasoning_content", "reasoning"))
+    return "".join(part for part in parts if isinstance(part, str)).strip()
+
+
+def test_chat_completion_returns_text(host, serving):
+    plan = serving
+    reply = chat(host, plan, **plain_answer(plan))
     assert reply["usage"]["completion_tokens"] > 0
-    assert reply["choices"][0]["message"]["content"].strip()
+    assert reply_text(reply), reply
+
+
+def test_chat_completion_returns_text_while_the_model_thinks(host, serving):
+    """The model's own default: GLM-5.2 thinks first, and 8 tokens end it before </think>."""
+    plan = serving
+    reply = chat(host, plan)
+    assert reply["usage"]["completion_tokens"] > 0
+    assert reply_text(reply), reply
 
 
 def test_environment_and_key_files_are_root_only(host, plan):

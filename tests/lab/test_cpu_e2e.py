@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+import shlex
+import time
 import urllib.error
 import urllib.request
 
@@ -211,3 +214,67 @@ def test_drift_check_is_quiet_on_a_converged_node_and_precise_on_a_drifted_one(l
 
     assert run_deploy(lab_node["inventory"]).returncode == 0
     assert check_drift(lab_node["inventory"]).exit_code == 0
+
+
+def chat(host, plan, **request) -> dict:
+    """The stand-in's reply to a short chat, asked on the node as a client would."""
+    body = json.dumps({"model": plan.served_model_name, "messages": [{"role": "user", "content": "Say hello."}],
+                       "max_tokens": 8, "temperature": 0, **request})
+    url = f"http://127.0.0.1:{plan.port}/v1/chat/completions"
+    options = f"-fsS --max-time 120 -H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    return json.loads(host.check_output(curl_as_client(plan, url, options)))["choices"][0]["message"]
+
+
+def test_the_stand_in_model_thinks_first_as_glm_does(lab_node, first_deploy):
+    """The stand-in GGUF carries GLM's chat template, so llama-server's reasoning handling runs:
+    while the model thinks (8 tokens never reach </think>) content stays empty and the text is in
+    reasoning_content, which the infra checks accept (an answer in content was all they took);
+    asked for a plain answer (enable_thinking false), the text is the content."""
+    assert first_deploy.returncode == 0
+    host = node_host(lab_node)
+    plan = resolve(lab_node["node"]["address"], lab_node["data"])
+    prompt = json.loads(host.check_output(curl_as_client(
+        plan, f"http://127.0.0.1:{plan.port}/apply-template",
+        "-fsS --max-time 30 -H 'Content-Type: application/json' "
+        "-d '{\"messages\": [{\"role\": \"user\", \"content\": \"Say hello.\"}]}'")))["prompt"]
+    assert prompt.startswith("[gMASK]<sop>") and prompt.endswith("<|user|>Say hello.<|assistant|><think>")
+
+    thinking = chat(host, plan)
+    print(f"thinking on: {thinking}")
+    assert not thinking.get("content") and thinking["reasoning_content"].strip()
+    plain = chat(host, plan, chat_template_kwargs={"enable_thinking": False})
+    print(f"thinking off: {plain}")
+    assert plain["content"].strip() and not plain.get("reasoning_content")
+    assert run_infra_checks(lab_node["inventory"], lab_node["paths"], [lab_node["node"]["address"]],
+                            ["-k", "chat_completion"]) == 0
+
+
+def test_an_engine_that_refuses_a_flag_fails_the_deploy_quickly_with_its_journal(lab_node, first_deploy, tmp_path):
+    """llama-server exits at once on an unknown argument; systemd restarts it every
+    service_restart_sec (Restart=on-failure), so the unit never reaches "failed". The deploy must
+    fail on the first exit, naming the unit and showing its journal (without the API key), not
+    wait out the engine's ready_timeout; run again without the flag, it converges."""
+    assert first_deploy.returncode == 0
+    host, address = node_host(lab_node), lab_node["node"]["address"]
+    plan = resolve(address, lab_node["data"])
+    key = host.file(plan.api_key.key_file).content_string.strip()
+    data = {**lab_node["data"], "extra_flags": ["--glmstack-no-such-flag"]}
+    inventory = lab.write_inventory(lab_node["paths"], extra_data=data, output=tmp_path / "refused-flag.py")
+
+    started = time.monotonic()
+    failed = run_deploy(inventory)
+    seconds = time.monotonic() - started
+
+    output = failed.stdout + failed.stderr
+    report = output[output.find("llama-server.service: its process exited") - 200:]
+    print(f"failed deploy: {seconds:.0f}s (ready_timeout {plan.ready_timeout}s)\n{report[:6000]}")
+    assert failed.returncode != 0
+    assert "llama-server.service: its process exited" in output
+    assert "error: invalid argument: --glmstack-no-such-flag" in output  # llama-server's, from the journal
+    assert "Main process exited" in output  # systemd's, from the same journal
+    assert key not in output
+    assert seconds < 60  # measured: 5 s; before, the wait ran out its ready_timeout (900 s)
+
+    rerun = run_deploy(lab_node["inventory"])
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    assert run_infra_checks(lab_node["inventory"], lab_node["paths"], [address]) == 0
