@@ -59,8 +59,7 @@ def wait_script(plan: DeployPlan) -> str:
     the key (the lab's leak test reads the unit's journal for it).
     """
     timeout = plan.ready_timeout
-    name = f"{plan.unit_name}.service"
-    unit = shlex.quote(name)
+    unit = shlex.quote(f"{plan.unit_name}.service")
     check, target = health_check(plan)
     state = " ".join(f"-p {key}" for key in UNIT_STATE)
     return "\n".join([
@@ -77,9 +76,10 @@ def wait_script(plan: DeployPlan) -> str:
         f"  if [ $(date +%s) -ge $deadline ]; then why='it did not become ready within {timeout}s'; break; fi",
         "  sleep 2",
         "done",
-        f"echo \"{name}: $why; not ready on {target}\" >&2",
-        f"echo \"{name}: $(systemctl show {state} {unit} | tr '\\n' ' ')\" >&2",
-        f"echo \"{name}: the last {JOURNAL_LINES} lines of its journal:\" >&2",
+        # Host data (the address in the target) stays data: quoted, never inside double quotes.
+        f"printf '%s: %s; not ready on %s\\n' {unit} \"$why\" {shlex.quote(target)} >&2",
+        f"printf '%s: %s\\n' {unit} \"$(systemctl show {state} {unit} | tr '\\n' ' ')\" >&2",
+        f"printf '%s: the last {JOURNAL_LINES} lines of its journal:\\n' {unit} >&2",
         f"journalctl -u {unit} -n {JOURNAL_LINES} --no-pager >&2",
         "exit 1",
     ])
