@@ -16,7 +16,7 @@ import pytest
 from glmstack.paths import DEPLOYS
 
 CORPUS = Path(__file__).resolve().parent.parent / "badinput"
-CASES = sorted(CORPUS.glob("[0-9][0-9]_*.py"))
+CASES = sorted(CORPUS.glob("[0-9]*_*.py"), key=lambda path: int(path.name.split("_", 1)[0]))
 ERROR_LINE = re.compile(r"^host \S+: (field \S+|does not fit): \S")
 
 
