@@ -18,7 +18,9 @@ from glmstack.planning import host_document, node_rendered_files, plan_inventory
 from glmstack.sizing import format_tokens
 
 # soft_wrap: messages stay whole in logs and pipes instead of being cut at 80 columns.
-console = Console(stderr=True, soft_wrap=True)
+# highlight=False: rich's repr highlighter runs regular expressions that take quadratic time on a long
+# word (an 80 KB extra_flags item took 39 s to print); the plan colours what matters itself.
+console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def _lab_up(args: argparse.Namespace) -> int:
@@ -117,7 +119,7 @@ def _plan(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"hosts": [], "errors": str(error).splitlines()}, indent=2))
         else:
-            console.print(f"[red]{error}[/]")
+            console.print(escape(str(error)), style="red")
         return 1
     if args.json:
         errors = [f"host {d['host']}: does not fit: {p}" for d in documents for p in d["sizing"]["problems"]]
@@ -131,7 +133,7 @@ def _render(args: argparse.Namespace) -> int:
     try:
         plans = {plan.host: plan for plan in plan_inventory(args.inventory)}
     except InventoryError as error:
-        console.print(f"[red]{error}[/]")
+        console.print(escape(str(error)), style="red")
         return 1
     if args.host not in plans:
         console.print(f"[red]host {args.host} is not in {args.inventory}; hosts: {', '.join(plans)}[/]")
@@ -156,7 +158,7 @@ def _deploy(args: argparse.Namespace) -> int:
     try:
         names = [name for name, _ in inventory_hosts(args.inventory)]
     except InventoryError as error:
-        console.print(f"[red]{error}[/]")
+        console.print(escape(str(error)), style="red")
         return 2
     # pyinfra's progress goes to stderr (shown as it runs); its JSON results come on stdout.
     run = subprocess.run(pyinfra_command(Path(args.inventory)), stdout=subprocess.PIPE, text=True)
@@ -198,7 +200,7 @@ def _drift(args: argparse.Namespace) -> int:
     try:
         report = check_drift(args.inventory)
     except InventoryError as error:
-        console.print(f"[red]{error}[/]")
+        console.print(escape(str(error)), style="red")
         return 2
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))

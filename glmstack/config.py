@@ -8,7 +8,6 @@ and the deploy both call `resolve_inventory`: what plan shows is what runs.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import ipaddress
 import json
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from glmstack.ascend import check_package_set, load_manifest
 from glmstack.catalog import (
@@ -36,6 +35,7 @@ from glmstack.catalog import (
     load_catalog,
 )
 from glmstack.render import NODE_WAIT_SECONDS
+from glmstack.shape import MAX_STRING, data_problems, entry_problems
 from glmstack.sizing import Sizing, size
 from roles.amd.defaults import AmdSettings
 from roles.ascend.defaults import AscendSettings
@@ -45,7 +45,6 @@ from roles.model.defaults import ModelSettings
 from roles.nvidia.defaults import NvidiaSettings
 from roles.service.defaults import ServiceSettings
 
-ROLE_PREFIXES = ("amd_", "ascend_", "base_", "llamacpp_", "model_", "nvidia_", "service_")
 HUB_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
 # Substrings that mark an environment variable as secret: those belong in a 0600 file.
 SECRET_ENV_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY")
@@ -112,7 +111,24 @@ class DeploymentSettings(BaseModel):
 
 class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettings, NvidiaSettings,
                  AmdSettings, AscendSettings, ServiceSettings):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Strict: a boolean is never a number nor a number a boolean, "8000" is not a port, a tuple is
+    # not a list. Unknown keys and control characters are refused before (glmstack.shape).
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True, str_max_length=MAX_STRING)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths_from_strings(cls, data: Any) -> Any:
+        """Paths are written as strings (strict mode would take only Path objects)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name in ("ascend_manifest", "model_modelscope_token_file", "model_hf_token_file", "service_api_key_file"):
+            if isinstance(data.get(name), str) and data[name]:
+                data[name] = Path(data[name])
+        if isinstance(data.get("base_extra_ca_certs"), list):
+            data["base_extra_ca_certs"] = [Path(item) if isinstance(item, str) and item else item
+                                           for item in data["base_extra_ca_certs"]]
+        return data
 
     @field_validator("model_hf_token_file", "model_modelscope_token_file", "service_api_key_file")
     @classmethod
@@ -526,25 +542,20 @@ class DeployPlan:
         return self.node_address if self.health_path is None else self.config.service_bind_host
 
 
-def _unknown_role_keys(data: dict[str, Any]) -> list[tuple[str, str]]:
-    known = set(HostConfig.model_fields)
-    problems = []
-    for key in data:
-        if key.startswith(ROLE_PREFIXES) and key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            problems.append((key, f"unknown setting{hint}"))
-    return problems
-
-
 def _pydantic_problems(error: ValidationError) -> list[tuple[str, str]]:
     problems = []
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "(host data)"
+        # Dict keys and list positions after the field (extra_env.NAME, extra_flags.2); a key that
+        # is not one word is not repeated (the field stays one word in the line).
+        field, *inner = item["loc"] or ("(host data)",)
+        where = ".".join([str(field), *(str(part) for part in inner if re.fullmatch(r"[\w.:/+-]{1,64}", str(part)))])
         message = item["msg"].removeprefix("Value error, ")
+        if message == "Input should be an instance of Path":
+            message = "Input should be a path (a non-empty string)"
         if item["type"] == "missing":
             message = "is required"
-        elif isinstance(item.get("input"), (str, int, float, bool)) and where != "extra_env":
+        elif isinstance(item.get("input"), (str, int, float, bool)) and where != "extra_env" and \
+                len(repr(item["input"])) <= 200:
             # Scalars only: echoing a dict or list could print a secret a user pasted inline.
             message = f"{message} (got {item['input']!r})"
         problems.append((where, message))
@@ -1370,11 +1381,19 @@ def _recipe_for(config: HostConfig, catalog: Catalog, problems: list) -> Recipe 
 
 
 def _validated(host: str, data: dict[str, Any], catalog: Catalog) -> tuple[HostConfig, Recipe]:
-    problems = _unknown_role_keys(data)
+    problems = data_problems(data, set(HostConfig.model_fields))
+    if problems:
+        # The shape first: what pydantic would say of a refused value (or a key it ignores) adds nothing.
+        refused = {field for field, _ in problems}
+        try:
+            HostConfig.model_validate({key: value for key, value in data.items() if key not in refused})
+        except ValidationError as error:
+            problems += [problem for problem in _pydantic_problems(error) if problem[0] not in refused]
+        raise HostDataError(host, problems)
     try:
         config = HostConfig.model_validate(data)
     except ValidationError as error:
-        raise HostDataError(host, problems + _pydantic_problems(error)) from None
+        raise HostDataError(host, _pydantic_problems(error)) from None
     if config.accelerator not in catalog.accelerators:
         problems.append(_choice("accelerator", config.accelerator, list(catalog.accelerators)))
     if config.model not in catalog.models:
@@ -1664,10 +1683,8 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
     catalog = catalog or load_catalog()
     errors: list[str] = []
     validated: dict[str, tuple[HostConfig, Recipe]] = {}
-    names = [name for name, _ in hosts]
-    for name in sorted({name for name in names if names.count(name) > 1}):
-        errors.append(f"host {name}: field (host): listed {names.count(name)} times; each host may appear "
-                      "once (in a deployment, its place in the list is its rank)")
+    # Entries that are not (host name, data dict) pairs, and hosts listed twice, are refused here.
+    hosts, errors = entry_problems(hosts)
     for name, data in hosts:
         try:
             validated[name] = _validated(name, data, catalog)

@@ -33,10 +33,18 @@ HostEntry = str | tuple[str, dict[str, Any]]
 
 
 def _merge(hosts: list[HostEntry], group_data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    merged = []
+    """Each host's data over the group's; an entry of another shape is passed on as it is, for
+    validation to name (a host name given as a list, data that is not a dict, ...)."""
+    if not isinstance(hosts, (list, tuple)):
+        return hosts  # type: ignore[return-value]  # refused by validation, naming what it is
+    merged: list[Any] = []
     for entry in hosts:
-        name, data = (entry, {}) if isinstance(entry, str) else entry
-        merged.append((name, {**group_data, **data}))
+        if isinstance(entry, str):
+            merged.append((entry, dict(group_data)))
+        elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], dict):
+            merged.append((entry[0], {**group_data, **entry[1]}))
+        else:
+            merged.append(entry)
     return merged
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import runpy
 import sys
+import traceback
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,21 +27,60 @@ from glmstack.uv import DEFAULT_INDEX, TORCH_BACKEND_INDEX
 
 
 def inventory_hosts(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
-    """Every (host, data) pair a pyinfra inventory file defines, in order."""
+    """Every (host, data) pair a pyinfra inventory file defines, in order, as pyinfra reads them:
+    each public list (or (hosts, data) tuple) whose items are host names or (name, data) tuples.
+    An entry of another shape is passed on for validation to name; a file that does not run is one
+    line naming the file and line."""
     if not Path(path).is_file():
         raise InventoryError(f"inventory {path} does not exist")
     with raising_on_invalid_data():
-        namespace = runpy.run_path(str(path))
-    hosts = []
+        namespace = _run_inventory(Path(path))
+    hosts: list[Any] = []
     for name, value in namespace.items():
-        if name.startswith("_") or not isinstance(value, list):
+        if name.startswith("_"):
             continue
+        data: Any = {}
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], list):
+            value, data = value  # pyinfra's (hosts, group data)
+        if not isinstance(value, list):
+            continue
+        if any(isinstance(item, list) for item in value):
+            # pyinfra would ignore the whole group (with a warning) and deploy none of it.
+            position = next(i for i, item in enumerate(value, start=1) if isinstance(item, list))
+            raise InventoryError(f"inventory {path}: group {name}: item {position} is a list; a host is a name "
+                                 "or a (name, data dict) tuple (pyinfra ignores a group holding anything else)")
+        if not all(isinstance(item, (str, tuple)) for item in value):
+            continue  # not a host group, for pyinfra either
         for item in value:
-            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], dict):
+            if isinstance(item, str):
+                hosts.append((item, dict(data) if isinstance(data, dict) else data))
+            elif len(item) == 2 and isinstance(item[1], dict) and isinstance(data, dict):
+                hosts.append((item[0], {**data, **item[1]}))
+            else:
                 hosts.append(item)
-            elif isinstance(item, str):
-                hosts.append((item, {}))
+    if not hosts:
+        raise InventoryError(f"inventory {path}: defines no hosts; a host group is a list of host names or "
+                             "(name, data dict) tuples, such as group() returns")
     return hosts
+
+
+def _run_inventory(path: Path) -> dict[str, Any]:
+    """The inventory file's namespace; an error in it (or in what it imports) as one line."""
+    try:
+        return runpy.run_path(str(path))
+    except InventoryError:
+        raise
+    except SyntaxError as error:
+        inside = error.filename and Path(error.filename).resolve() != path.resolve()
+        where = f": {error.filename}, line {error.lineno}" if inside else f", line {error.lineno}"
+        raise InventoryError(f"inventory {path}{where}: SyntaxError: {error.msg}") from None
+    except Exception as error:  # noqa: BLE001 - a file that does not run, whatever the reason
+        frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+                  if Path(frame.filename).resolve() == path.resolve()]
+        where = f", line {frames[-1].lineno}" if frames else ""
+        message = (str(error).splitlines() or [""])[0][:300]
+        raise InventoryError(f"inventory {path}{where}: {type(error).__name__}" + (f": {message}" if message else "")
+                             ) from None
 
 
 def plan_inventory(path: str | Path) -> list[DeployPlan]:
