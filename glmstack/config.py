@@ -547,14 +547,14 @@ def _pydantic_problems(error: ValidationError) -> list[tuple[str, str]]:
     for item in error.errors():
         # Dict keys and list positions after the field (extra_env.NAME, extra_flags.2); a key that
         # is not one word is not repeated (the field stays one word in the line).
-        field, *inner = item["loc"] or ("(host data)",)
+        field, *inner = item["loc"] or ("(data)",)
         where = ".".join([str(field), *(str(part) for part in inner if re.fullmatch(r"[\w.:/+-]{1,64}", str(part)))])
         message = item["msg"].removeprefix("Value error, ")
         if message == "Input should be an instance of Path":
             message = "Input should be a path (a non-empty string)"
         if item["type"] == "missing":
             message = "is required"
-        elif isinstance(item.get("input"), (str, int, float, bool)) and where != "extra_env" and \
+        elif isinstance(item.get("input"), (str, int, float, bool)) and field != "extra_env" and \
                 len(repr(item["input"])) <= 200:
             # Scalars only: echoing a dict or list could print a secret a user pasted inline.
             message = f"{message} (got {item['input']!r})"

@@ -117,7 +117,7 @@ def entry_problems(hosts: Any) -> tuple[list[tuple[str, dict[str, Any]]], list[s
         if problem:
             errors.append(f"host {label(name, position)}: field (host): {problem}")
         elif not isinstance(data, dict):
-            errors.append(f"host {label(name, position)}: field (host data): the host's data is {_kind(data)}; "
+            errors.append(f"host {label(name, position)}: field (data): the host's data is {_kind(data)}; "
                           "allowed: a dict of settings, {'name': value, ...}")
         else:
             pairs.append((name, data))
@@ -169,12 +169,12 @@ def data_problems(data: dict[str, Any], known: set[str]) -> list[tuple[str, str]
     for position, (key, value) in enumerate(data.items(), start=1):
         if not isinstance(key, str) or not SAFE_LABEL.fullmatch(key) or control_character(key):
             problem = _value_problem(key) if isinstance(key, str) else None
-            problems.append(("(host data)", f"setting {position}'s name is not a name"
+            problems.append(("(data)", f"setting {position}'s name is not a name"
                                             f"{' (it ' + problem + ')' if problem else ''}; allowed: a setting "
                                             "name (see the README's settings tables)"))
             continue
         if key not in allowed:
-            problems.append((key, f"unknown setting{_did_you_mean(key, known)}"))
+            problems.append((key, f"unknown setting{_did_you_mean(key, allowed)}"))
             continue
         problem = None if key in PYINFRA_FREE_TEXT_KEYS else _value_problem(value)
         if problem:
