@@ -35,7 +35,7 @@ from glmstack.catalog import (
     load_catalog,
 )
 from glmstack.render import NODE_WAIT_SECONDS
-from glmstack.shape import MAX_STRING, data_problems, entry_problems
+from glmstack.shape import MAX_STRING, SAFE_LABEL, data_problems, entry_problems
 from glmstack.sizing import Sizing, size
 from roles.amd.defaults import AmdSettings
 from roles.ascend.defaults import AscendSettings
@@ -1685,11 +1685,14 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
     validated: dict[str, tuple[HostConfig, Recipe]] = {}
     # Entries that are not (host name, data dict) pairs, and hosts listed twice, are refused here.
     hosts, errors = entry_problems(hosts)
+    hosts_data = dict(hosts)
     for name, data in hosts:
         try:
             validated[name] = _validated(name, data, catalog)
         except HostDataError as error:
             errors.append(str(error))
+        except OSError as error:  # a file the data names (a secret, a manifest) that cannot be read
+            errors.append(str(HostDataError(name, [_unreadable_file(data, error)])))
 
     members: dict[str, list[str]] = {}
     for name, (config, _) in validated.items():
@@ -1721,6 +1724,9 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
             except HostDataError as error:
                 errors.append(str(error))
                 continue
+            except OSError as error:
+                errors.append(str(HostDataError(name, [_unreadable_file(hosts_data[name], error)])))
+                continue
             if require_fit and plan.sizing.problems:
                 errors.extend(f"host {name}: does not fit: {problem}" for problem in plan.sizing.problems)
             plans.append(plan)
@@ -1741,15 +1747,24 @@ def resolve(host: str, data: dict[str, Any], catalog: Catalog | None = None) -> 
         raise _as_host_error(host, error) from None
 
 
+def _unreadable_file(data: dict[str, Any], error: OSError) -> tuple[str, str]:
+    """The setting naming a file that cannot be read, and why (the path itself is not repeated)."""
+    def names(value: Any) -> bool:
+        values = value if isinstance(value, list) else [value]
+        return any(str(item) == str(error.filename) for item in values if isinstance(item, (str, Path)))
+    field = next((key for key, value in data.items() if names(value)), "(data)")
+    return field, f"the file cannot be read ({error.strerror}); allowed: a path to a readable file"
+
+
 def _as_host_error(host: str, error: InventoryError) -> HostDataError:
     """The same problems, for one host, as (field, message) pairs; sizing problems under 'sizing'."""
     problems = []
     for line in str(error).splitlines():
-        _, _, rest = line.partition(f"host {host}: ")
+        rest = line.split(": ", 1)[1]  # after "host <name>", which has no ": " in it
         where, _, message = rest.partition(": ")
         problems.append((where.removeprefix("field "), message) if where.startswith("field ") else
                         ("sizing", rest.removeprefix("does not fit: ")))
-    return HostDataError(host, problems)
+    return HostDataError(host if isinstance(host, str) and SAFE_LABEL.fullmatch(host) else "#1", problems)
 
 
 def validate_inventory(hosts: list[tuple[str, dict[str, Any]]]) -> list[DeployPlan]:

@@ -262,3 +262,37 @@ def test_printing_the_plan_of_long_accepted_values_takes_linear_time(tmp_path, c
     assert main(["plan", str(path)]) == 0
     assert time.monotonic() - start < 3  # 0.3 s here; 5.8 s with the highlighter on
     assert "a" * 4090 in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field", ["model_hf_token_file", "service_api_key_file", "llamacpp_source"])
+def test_a_file_that_cannot_be_read_is_refused_naming_the_field_not_a_traceback(field, catalog):
+    # A path component over NAME_MAX: the operating system's error, not a crash, and no path echoed.
+    line = refused({**CPU_MIRROR, field: "/" + "a" * 300 + ".tar.gz"}, catalog, field)
+    assert line.endswith("the file cannot be read (File name too long); allowed: a path to a readable file")
+
+
+@pytest.mark.parametrize("name", [["x"], "", "a b"])
+def test_resolve_names_a_host_without_a_usable_name_by_its_place(name):
+    from glmstack.config import HostDataError, resolve
+
+    with pytest.raises(HostDataError) as error:
+        resolve(name, CPU_MIRROR)
+    assert str(error.value).startswith("host #1: field (host): ")
+
+
+def test_glmstack_deploy_stops_at_a_broken_inventory_before_running_pyinfra(tmp_path, capsys):
+    path = inventory(tmp_path, f'from glmstack.inventory import group\nnodes = group([("n", {{}})], {CPU} port=1)\n')
+    assert main(["deploy", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == (f"inventory {path}, line 2: SyntaxError: invalid syntax. Perhaps you "
+                                               "forgot a comma?")
+
+
+def test_plan_reads_host_groups_as_pyinfra_does(tmp_path, capsys):
+    # A (hosts, group data) tuple is a group for pyinfra; a list holding a list is ignored by it (refused here).
+    path = inventory(tmp_path, f'_data = dict({CPU})\nnodes = (["n1", ("n2", {{"port": 9000}})], _data)\n')
+    assert main(["plan", str(path), "--json"]) == 0
+    hosts = __import__("json").loads(capsys.readouterr().out)["hosts"]
+    assert [(host["host"], host["port"]) for host in hosts] == [("n1", 8080), ("n2", 9000)]
+    path = inventory(tmp_path, 'nodes = [["n1", {}]]\n')
+    assert main(["plan", str(path)]) == 1
+    assert capsys.readouterr().err.strip().startswith(f"inventory {path}: group nodes: item 1 is a list;")
