@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import difflib
 import os
 import runpy
 import sys
@@ -78,9 +80,13 @@ def _run_inventory(path: Path) -> dict[str, Any]:
         frames = [frame for frame in traceback.extract_tb(error.__traceback__)
                   if Path(frame.filename).resolve() == path.resolve()]
         where = f", line {frames[-1].lineno}" if frames else ""
-        message = (str(error).splitlines() or [""])[0][:300]
-        raise InventoryError(f"inventory {path}{where}: {type(error).__name__}" + (f": {message}" if message else "")
-                             ) from None
+        # As Python says it, with its hint (NameError: name 'true' is not defined. Did you mean: 'True'?).
+        said = [line.strip() for line in traceback.TracebackException.from_exception(error).format_exception_only()]
+        message = next((line for line in said if line), type(error).__name__).splitlines()[0][:300]
+        close = difflib.get_close_matches(error.name or "", dir(builtins), n=1) if isinstance(error, NameError) else []
+        if close and "Did you mean" not in message:  # Python 3.11 prints its hint itself, outside `traceback`
+            message += f". Did you mean: {close[0]!r}?"
+        raise InventoryError(f"inventory {path}{where}: {message}") from None
 
 
 def plan_inventory(path: str | Path) -> list[DeployPlan]:

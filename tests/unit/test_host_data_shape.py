@@ -196,7 +196,7 @@ CPU = 'accelerator="cpu", model="glm-5.2-gguf", engine="llama.cpp", served_model
     (f'from glmstack.inventory import group\nnodes = group([("n", {{}})], {CPU} max_model_len=2048)\n',
      "line 2: SyntaxError: invalid syntax. Perhaps you forgot a comma?"),
     (f'from glmstack.inventory import group\n\nnodes = group([("n", {{"nvidia_dcgm": true}})], {CPU})\n',
-     "line 3: NameError: name 'true' is not defined"),
+     "line 3: NameError: name 'true' is not defined. Did you mean: 'True'?"),
     ('from glmstack.inventory import gruop\n', "line 1: ImportError: cannot import name 'gruop'"),
     ('import glmstack.no_such_module\n', "line 1: ModuleNotFoundError: No module named 'glmstack.no_such_module'"),
     ('nodes = [1 / 0]\n', "line 1: ZeroDivisionError: division by zero"),
