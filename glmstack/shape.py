@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import re
 from typing import Any
 
@@ -41,6 +42,8 @@ PYINFRA_FREE_TEXT_KEYS = frozenset({"fake_responses", "_stdin"})
 MAX_STRING = 4096
 MAX_ITEMS = 4096
 MAX_DEPTH = 8
+# 64 bits: a larger number is a typo (and Python cannot even print one of over 4300 digits).
+MAX_INTEGER = 2**63 - 1
 MAX_HOST_NAME = 253
 # Control characters (C0, DEL, C1), line and paragraph separators, and lone surrogates (which no
 # file can hold as UTF-8): none of these may reach a unit, an environment file or a script.
@@ -139,6 +142,10 @@ def _value_problem(value: Any, depth: int = 0) -> str | None:
             return f"has {len(value)} characters; allowed: at most {MAX_STRING}"
         where = control_character(value)
         return f"has a control character ({where}); allowed: printable characters only" if where else None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+        return f"is out of range; allowed: a whole number of at most {len(str(MAX_INTEGER))} digits"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "is not a finite number"
     if isinstance(value, (list, tuple, set, frozenset, dict)):
         if len(value) > MAX_ITEMS:
             return f"has {len(value)} items; allowed: at most {MAX_ITEMS}"
@@ -164,6 +171,8 @@ def _value_problem(value: Any, depth: int = 0) -> str | None:
 def data_problems(data: dict[str, Any], known: set[str]) -> list[tuple[str, str]]:
     """Keys that are neither a setting nor pyinfra's (with a did-you-mean), and any value holding a
     control character or too long a string or list."""
+    if len(data) > MAX_ITEMS:
+        return [("(data)", f"has {len(data)} settings; allowed: at most {MAX_ITEMS}")]
     problems = []
     allowed = known | PYINFRA_HOST_KEYS
     for position, (key, value) in enumerate(data.items(), start=1):
@@ -178,8 +187,7 @@ def data_problems(data: dict[str, Any], known: set[str]) -> list[tuple[str, str]
             continue
         problem = None if key in PYINFRA_FREE_TEXT_KEYS else _value_problem(value)
         if problem:
-            problems.append((key, problem.replace("has", "the value has", 1) if problem.startswith("has") else
-                             problem))
+            problems.append((key, f"the value {problem}" if problem.startswith(("has ", "is ")) else problem))
     return problems
 
 

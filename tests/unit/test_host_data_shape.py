@@ -296,3 +296,21 @@ def test_plan_reads_host_groups_as_pyinfra_does(tmp_path, capsys):
     path = inventory(tmp_path, 'nodes = [["n1", {}]]\n')
     assert main(["plan", str(path)]) == 1
     assert capsys.readouterr().err.strip().startswith(f"inventory {path}: group nodes: item 1 is a list;")
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("port", 10**5000, "the value is out of range; allowed: a whole number of at most 19 digits"),
+    ("max_model_len", 2**64, "the value is out of range"),
+    ("ssh_port", -(10**30), "the value is out of range"),
+    ("gpu_memory_utilization", float("nan"), "the value is not a finite number"),
+    ("_env", {"A": [float("inf")]}, "the value of A item 0 is not a finite number"),
+], ids=["port-5000-digits", "max_model_len-2**64", "ssh_port--10**30", "nan", "inf-nested"])
+def test_numbers_beyond_64_bits_or_not_finite_are_refused(field, value, message, catalog):
+    # 10**5000 was a ValueError traceback: Python will not even print an integer of over 4300 digits.
+    assert message in refused({**CPU_MIRROR, field: value}, catalog, field)
+
+
+def test_a_host_with_too_many_settings_is_refused_at_once(catalog):
+    lines = errors_of([("n", {**CPU_MIRROR, **{f"k{i}": 1 for i in range(MAX_ITEMS + 1)}})], catalog)
+    assert lines == [f"host n: field (data): has {MAX_ITEMS + len(CPU_MIRROR) + 1} settings; allowed: at most "
+                     f"{MAX_ITEMS}"]
