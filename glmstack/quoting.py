@@ -23,9 +23,10 @@ from collections.abc import Iterable
 class Unrepresentable(ValueError):
     """A value that the syntax it would be written in cannot hold."""
 
-    def __init__(self, message: str, field: str | None = None):
+    def __init__(self, message: str, field: str | None = None, value: str | None = None):
         self.field = field
         self.message = message
+        self.value = value  # the value refused, to find the field it came from when the caller did not say
         super().__init__(f"field {field}: {message}" if field else message)
 
 
@@ -38,11 +39,11 @@ def refuse_control_characters(value: str, target: str, field: str | None = None)
     """Control characters (newline, carriage return, tab, NUL, DEL, ...) and Unicode line and
     paragraph separators end or garble a line in every syntax here: refused, whatever the target."""
     if not isinstance(value, str):
-        raise Unrepresentable(f"{target} needs text, not {type(value).__name__}", field)
+        raise Unrepresentable(f"{target} needs text, not {type(value).__name__}", field, str(value))
     for char in value:
         if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
             raise Unrepresentable(f"{_shown(value)} holds the control character {char!r}, which {target} cannot "
-                                  "hold; allowed: printable characters only", field)
+                                  "hold; allowed: printable characters only", field, str(value))
     return value
 
 
@@ -75,7 +76,8 @@ def exec_line(argv: Iterable[str], field: str | None = None) -> str:
     """A whole command line (ExecStart=, ExecStartPre=), each word quoted; the first is the program."""
     argv = list(argv)
     if not argv or not argv[0].startswith("/"):
-        raise Unrepresentable(f"the command must start with an absolute program path, not {argv[:1]!r}", field)
+        raise Unrepresentable(f"the command must start with an absolute program path, not {argv[:1]!r}", field,
+                              argv[0] if argv else None)
     return " ".join(exec_word(word, field) for word in argv)
 
 
@@ -90,10 +92,10 @@ def unit_setting(value: str, field: str | None = None) -> str:
     value = str(value)
     refuse_control_characters(value, "a systemd unit setting", field)
     if value != value.strip():
-        raise Unrepresentable(f"{_shown(value)} starts or ends with whitespace, which systemd drops", field)
+        raise Unrepresentable(f"{_shown(value)} starts or ends with whitespace, which systemd drops", field, str(value))
     if value.endswith("\\"):
         raise Unrepresentable(f"{_shown(value)} ends in a backslash, which systemd reads as a line continuation",
-                              field)
+                              field, str(value))
     return value.replace("%", "%%")
 
 
@@ -103,7 +105,7 @@ def unit_list_word(value: str, field: str | None = None) -> str:
     value = str(value)
     refuse_control_characters(value, "a systemd unit setting", field)
     if not value:
-        raise Unrepresentable("an empty word cannot be listed in a systemd setting", field)
+        raise Unrepresentable("an empty word cannot be listed in a systemd setting", field, str(value))
     value = value.replace("%", "%%")
     if _SAFE_WORD.fullmatch(value) and value[0] not in "-+":
         return value
@@ -123,7 +125,7 @@ def env_name(name: str, field: str | None = None) -> str:
     refuse_control_characters(name, "an environment variable's name", field)
     if not _ENV_NAME.fullmatch(name):
         raise Unrepresentable(f"{_shown(name)} is not an environment variable name; allowed: letters, digits "
-                              "and _, not starting with a digit", field)
+                              "and _, not starting with a digit", field, name)
     return name
 
 
@@ -159,6 +161,26 @@ def shell_word(value: str, field: str | None = None) -> str:
     return shlex.quote(str(value))
 
 
+def plain_shell_word(value: str, field: str | None = None, target: str = "a shell file") -> str:
+    """A word written unquoted into a shell file (inside its double quotes, say): only characters
+    no shell treats specially."""
+    refuse_control_characters(str(value), target, field)
+    if not re.fullmatch(r"[\w.,=:/+@%-]+", str(value)):
+        raise Unrepresentable(f"{_shown(str(value))} cannot be written unquoted in {target}; allowed: letters, "
+                              "digits and . , = : / + @ % - _", field, str(value))
+    return str(value)
+
+
+def sed_substitution(pattern: str, replacement: str, field: str | None = None, delimiter: str = "|") -> str:
+    """A sed `s` command replacing the literal text `pattern` by the literal text `replacement`
+    everywhere (regular-expression characters, `&` and the delimiter escaped); one shell word."""
+    for value in (pattern, replacement):
+        refuse_control_characters(value, "a sed expression", field)
+    literal = re.sub(r"([\\.*\[\]^$" + re.escape(delimiter) + r"])", r"\\\1", pattern)
+    substitute = re.sub(r"([\\&" + re.escape(delimiter) + r"])", r"\\\1", replacement)
+    return shell_word(f"s{delimiter}{literal}{delimiter}{substitute}{delimiter}g", field)
+
+
 # ---- package managers ----
 
 
@@ -168,7 +190,7 @@ def apt_value(value: str, field: str | None = None) -> str:
     refuse_control_characters(value, "apt's configuration", field)
     if '"' in value:
         raise Unrepresentable(f"{_shown(value)} holds a double quote, which apt's configuration cannot hold "
-                              "(it has no escape for one); allowed: a URL without '\"'", field)
+                              "(it has no escape for one); allowed: a URL without '\"'", field, str(value))
     return f'"{value}"'
 
 
@@ -177,10 +199,11 @@ def ini_value(value: str, field: str | None = None, target: str = "dnf's configu
     end (dropped), and no `$` (dnf substitutes $variables in values)."""
     refuse_control_characters(value, target, field)
     if value != value.strip():
-        raise Unrepresentable(f"{_shown(value)} starts or ends with whitespace, which {target} drops", field)
+        raise Unrepresentable(f"{_shown(value)} starts or ends with whitespace, which {target} drops", field,
+                              str(value))
     if "$" in value:
         raise Unrepresentable(f"{_shown(value)} holds '$', which {target} substitutes as a variable; "
-                              "allowed: a value without '$'", field)
+                              "allowed: a value without '$'", field, str(value))
     return value
 
 
@@ -189,7 +212,7 @@ def apt_source_word(value: str, field: str | None = None) -> str:
     refuse_control_characters(value, "an apt source line", field)
     if not value or re.search(r"[\s\[\]#]", value):
         raise Unrepresentable(f"{_shown(value)} cannot be one word of an apt source line; allowed: no "
-                              "whitespace, '[', ']' or '#'", field)
+                              "whitespace, '[', ']' or '#'", field, str(value))
     return value
 
 
@@ -204,7 +227,7 @@ def nft_address(value: str, field: str | None = None) -> str:
                    else ipaddress.ip_address(str(value)))
     except ValueError:
         raise Unrepresentable(f"{_shown(str(value))} is not an IP address or network, the only addresses the "
-                              "nftables rules take", field) from None
+                              "nftables rules take", field, str(value)) from None
 
 
 def nft_port(value: str | int, field: str | None = None) -> str:
@@ -213,7 +236,8 @@ def nft_port(value: str | int, field: str | None = None) -> str:
     parts = text.split("-", 1)
     if (isinstance(value, bool) or not all(part.isascii() and part.isdigit() and 1 <= int(part) <= 65535
                                            for part in parts) or int(parts[0]) > int(parts[-1])):
-        raise Unrepresentable(f"{_shown(text)} is not a port (1-65535) or a range of them (low-high)", field)
+        raise Unrepresentable(f"{_shown(text)} is not a port (1-65535) or a range of them (low-high)", field,
+                              str(value))
     return "-".join(str(int(part)) for part in parts)
 
 
@@ -223,7 +247,8 @@ _NFT_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 def nft_identifier(value: str, field: str | None = None) -> str:
     """A table or chain name in nftables: a letter, then letters, digits and _."""
     if not _NFT_IDENTIFIER.fullmatch(value):
-        raise Unrepresentable(f"{_shown(value)} is not an nftables name (a letter, then letters, digits, _)", field)
+        raise Unrepresentable(f"{_shown(value)} is not an nftables name (a letter, then letters, digits, _)", field,
+                              str(value))
     return value
 
 
