@@ -69,7 +69,7 @@ def problems(plan: DeployPlan) -> list[tuple[str, str]]:
         try:
             make()
         except Unrepresentable as error:
-            problem = (error.field or field_holding(plan.config, error.value) or "(files)", error.message)
-            if problem not in found:
-                found.append(problem)
+            field = error.field or field_holding(plan.config, error.value) or "(files)"
+            if field not in {known for known, _ in found}:  # one problem a field: the first file's
+                found.append((field, error.message))
     return found

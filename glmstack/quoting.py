@@ -30,8 +30,10 @@ class Unrepresentable(ValueError):
         super().__init__(f"field {field}: {message}" if field else message)
 
 
-def _shown(value: str, limit: int = 60) -> str:
-    """The value for an error line: repr (so control characters show escaped), cut short."""
+def _shown(value: str, limit: int = 80) -> str:
+    """The value for an error line: repr (so control characters show escaped), cut short, without
+    the user and password a URL may hold."""
+    value = re.sub(r"//[^/@\s]*@", "//***@", value)
     return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
