@@ -102,10 +102,11 @@ def test_a_control_character_past_the_schema_is_refused_by_every_renderer(value)
             rendered_files(bad)
 
 
-def test_the_old_quoting_let_a_newline_add_a_directive():
-    """What this guards against: the unit's ExecStart quoting took 'x\\n' for a plain word."""
+def test_an_item_ending_in_a_newline_cannot_start_a_directive_on_the_next_line():
+    """The issue's form: the old ExecStart quoting took '--enforce-eager\\n' for a plain word, so the
+    next item began a line of its own, which systemd read as a privileged ExecStartPre."""
     group_data, hosts, _, _ = SEEDS["000-h200-fp8"]
     (plan,) = seed_plans(group_data, hosts, {})
-    bad = dataclasses.replace(plan, serve_argv=(*plan.serve_argv, "x\nExecStartPre=+/tmp/evil"))
-    with pytest.raises(Unrepresentable):
-        render_unit(bad)
+    flags = ("--enforce-eager\n", "ExecStartPre=+/usr/bin/touch", "/tmp/pwned")
+    with pytest.raises(Unrepresentable, match="control character"):
+        render_unit(dataclasses.replace(plan, serve_argv=(*plan.serve_argv, *flags)))
