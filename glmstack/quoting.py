@@ -49,6 +49,11 @@ def refuse_control_characters(value: str, target: str, field: str | None = None)
     return value
 
 
+def one_line(value: str, field: str | None = None) -> str:
+    """Text on a line of its own kind (a comment): no control character may end the line."""
+    return refuse_control_characters(str(value), "one line of a file", field)
+
+
 # ---- systemd unit files ----
 
 # A word systemd passes through unquoted: no whitespace, quotes, backslash or `;` (a lone `;` once

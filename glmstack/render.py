@@ -16,6 +16,7 @@ from glmstack.quoting import (
     nft_address,
     nft_identifier,
     nft_port,
+    one_line,
     shell_word,
     unit_environment,
     unit_list,
@@ -31,7 +32,9 @@ if TYPE_CHECKING:  # glmstack.config imports the roles, which import this module
 _jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
                      keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
 # One filter per syntax a value lands in; each takes the host-data field the value came from.
+_jinja.filters["exec_line"] = exec_line
 _jinja.filters["exec_word"] = exec_word
+_jinja.filters["one_line"] = one_line
 _jinja.filters["unit_setting"] = unit_setting
 _jinja.filters["unit_list"] = unit_list
 _jinja.filters["unit_list_word"] = unit_list_word
@@ -132,7 +135,7 @@ def _unit_text(plan: DeployPlan, fingerprint: str) -> str:
     return _jinja.get_template("engine.service.j2").render(
         plan=plan, config=plan.config, paths=unit_paths(plan), fingerprint=fingerprint,
         fingerprint_variable=FINGERPRINT_VARIABLE,
-        exec_start=exec_line(plan.serve_argv),
+        serve_argv=list(plan.serve_argv),
         rpc_wait=rpc_wait_command(plan) if plan.rpc_workers else "",
         ray_wait=ray_wait,
         is_ray_unit=is_ray_unit,
