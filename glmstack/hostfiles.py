@@ -33,7 +33,8 @@ def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:
     if plan.nvidia:
         url = f"{plan.nvidia.repo_url}/{plan.nvidia.distributions[0][1] if plan.nvidia.distributions else 'os'}"
         makers += [lambda: nvidia.yum_repository("cuda", url, plan.nvidia.rpm_key_file),
-                   lambda: nvidia.apt_source(url, plan.nvidia.keyring_file)]
+                   lambda: nvidia.apt_source(url, plan.nvidia.keyring_file),
+                   lambda: nvidia.preferences(plan.nvidia)]
     if plan.amd:
         makers += [lambda: amd.grub_drop_in(plan.amd), lambda: amd.library_config(plan.amd),
                    lambda: sed_substitution(plan.amd.upstream_url, plan.amd.repo_url, "amd_repo_url")]

@@ -95,9 +95,12 @@ def family_packages(nvidia: NvidiaPlan) -> dict[str, tuple[str, ...]]:
 
 
 def preferences(nvidia: NvidiaPlan) -> str:
-    return (f"# Managed by glmstack: the NVIDIA driver stays at {nvidia.driver_version}.\n"
-            f"Package: {' '.join(nvidia.version_globs)}\n"
-            f"Pin: version {nvidia.driver_version}-*\n"
+    """apt's preferences stanza: one line a field, the packages one word each."""
+    version = apt_source_word(nvidia.driver_version, "nvidia_driver_version")
+    packages = " ".join(apt_source_word(glob, "nvidia_driver_version") for glob in nvidia.version_globs)
+    return (f"# Managed by glmstack: the NVIDIA driver stays at {version}.\n"
+            f"Package: {packages}\n"
+            f"Pin: version {version}-*\n"
             "Pin-Priority: 1001\n")
 
 
