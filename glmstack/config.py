@@ -1734,9 +1734,19 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
         errors = _roce_conflicts(plans)
     if not errors:
         plans, errors = _link_weights_seeds(plans, members)
+    if not errors:
+        errors = _unrepresentable(plans)
     if errors:
         raise InventoryError("\n".join(errors))
     return plans
+
+
+def _unrepresentable(plans: list[DeployPlan]) -> list[str]:
+    """Every file and command the deploy makes from host data, made once: a value its syntax cannot
+    hold (glmstack.quoting) is refused here, before any host is contacted."""
+    from glmstack.hostfiles import problems  # it imports the roles, which import this module
+
+    return [str(HostDataError(plan.host, found)) for plan in plans if (found := problems(plan))]
 
 
 def resolve(host: str, data: dict[str, Any], catalog: Catalog | None = None) -> DeployPlan:

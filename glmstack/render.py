@@ -4,36 +4,42 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-import re
 from typing import TYPE_CHECKING
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from glmstack.paths import TEMPLATES
+from glmstack.quoting import (
+    env_name,
+    exec_line,
+    exec_word,
+    nft_address,
+    nft_identifier,
+    nft_port,
+    one_line,
+    shell_word,
+    unit_environment,
+    unit_list,
+    unit_list_word,
+    unit_setting,
+)
+from glmstack.quoting import env_quote as env_quote  # their home is glmstack.quoting; imported from here too
+from glmstack.quoting import systemd_quote as systemd_quote
 
 if TYPE_CHECKING:  # glmstack.config imports the roles, which import this module
     from glmstack.config import DeployPlan
 
-_SAFE_WORD = re.compile(r"^[\w@%+=:,./-]+$")
-
-
-def systemd_quote(word: str) -> str:
-    """Quote one ExecStart word so systemd passes it through unchanged."""
-    # systemd expands %specifiers and $VARIABLES inside ExecStart; double them to keep them literal.
-    word = word.replace("%", "%%").replace("$", "$$")
-    if _SAFE_WORD.match(word):
-        return word
-    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def env_quote(value: str) -> str:
-    """Quote a value for a systemd EnvironmentFile line."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 _jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
                      keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-_jinja.filters["systemd_quote"] = systemd_quote
+# One filter per syntax a value lands in; each takes the host-data field the value came from.
+_jinja.filters["exec_line"] = exec_line
+_jinja.filters["exec_word"] = exec_word
+_jinja.filters["one_line"] = one_line
+_jinja.filters["unit_setting"] = unit_setting
+_jinja.filters["unit_list"] = unit_list
+_jinja.filters["unit_list_word"] = unit_list_word
+_jinja.filters["unit_environment"] = unit_environment
+_jinja.filters["env_name"] = env_name
 _jinja.filters["env_quote"] = env_quote
 
 
@@ -60,6 +66,18 @@ def service_environment(plan: DeployPlan) -> dict[str, str]:
     return env
 
 
+def environment_fields(plan: DeployPlan) -> dict[str, str]:
+    """The host-data field each variable of the engine's environment comes from (for errors)."""
+    config = plan.config
+    fields = {"HOME": "base_state_dir"}
+    for name, field in (("http_proxy", "base_http_proxy"), ("https_proxy", "base_https_proxy"),
+                        ("no_proxy", "base_no_proxy")):
+        fields[name] = fields[name.upper()] = field
+    fields.update(dict.fromkeys(config.extra_env, "extra_env"))
+    return {name: fields.get(name, "extra_env" if name in config.extra_env else "environment")
+            for name in service_environment(plan)}
+
+
 # Set in the unit; the running engine's copy says which configuration it was started with.
 FINGERPRINT_VARIABLE = "GLMSTACK_DEPLOYED"
 
@@ -72,23 +90,25 @@ NODE_WAIT_SECONDS = 300
 
 def _wait_until_answering(endpoints: list[str] | tuple[str, ...], failure: str) -> str:
     """An ExecStartPre: each host:port accepts a connection in turn, or after NODE_WAIT_SECONDS
-    the start fails printing `failure` (shell words; $w is the endpoint) and systemd tries again."""
-    script = (f"for w in {' '.join(endpoints)}; do n=0; "
+    the start fails printing `failure` (printf's format: %s is the endpoint) and systemd tries again.
+    Every value is one shell word (quoted), and the whole script one word of the command line."""
+    message = shell_word(failure + "\\n")  # printf's \\n: the word itself stays on one line
+    script = (f"for w in {' '.join(shell_word(endpoint) for endpoint in endpoints)}; do n=0; "
               "until timeout 5 bash -c \"exec 3<>/dev/tcp/${w%:*}/${w##*:}\" 2>/dev/null; do "
               f"n=$((n + 1)); if [ $n -ge {NODE_WAIT_SECONDS // 2} ]; then "
-              f"echo {failure} >&2; exit 1; fi; sleep 2; done; done")
-    return " ".join(systemd_quote(word) for word in ["/bin/bash", "-c", script])
+              f"printf {message} \"$w\" >&2; exit 1; fi; sleep 2; done; done")
+    return exec_line(["/bin/bash", "-c", script])
 
 
 def rpc_wait_command(plan: DeployPlan) -> str:
     """The head's ExecStartPre: each RPC worker accepts a connection, or the start fails naming it."""
-    return _wait_until_answering(plan.rpc_workers, "\"RPC worker $w does not answer\"")
+    return _wait_until_answering(plan.rpc_workers, "RPC worker %s does not answer")
 
 
 def ray_head_wait_command(plan: DeployPlan) -> str:
     """A Ray worker's ExecStartPre: the head's GCS accepts a connection (after a reboot the worker
     may come up first), or the start fails saying so and systemd tries again."""
-    return _wait_until_answering([plan.ray.gcs], f"'the Ray head {plan.ray.gcs} does not answer'")
+    return _wait_until_answering([plan.ray.gcs], "the Ray head %s does not answer")
 
 
 def ray_nodes_command(plan: DeployPlan, python: str, wait: int = 0) -> list[str]:
@@ -109,13 +129,13 @@ def _unit_text(plan: DeployPlan, fingerprint: str) -> str:
     if on_ray_head:
         # The engine on the head starts once the cluster has every node (after a reboot too).
         python = posixpath.join(posixpath.dirname(plan.binary), "python")
-        ray_wait = " ".join(systemd_quote(word) for word in ray_nodes_command(plan, python, wait=NODE_WAIT_SECONDS))
+        ray_wait = exec_line(ray_nodes_command(plan, python, wait=NODE_WAIT_SECONDS))
     elif is_ray_unit and plan.rank > 0:
         ray_wait = ray_head_wait_command(plan)
     return _jinja.get_template("engine.service.j2").render(
         plan=plan, config=plan.config, paths=unit_paths(plan), fingerprint=fingerprint,
         fingerprint_variable=FINGERPRINT_VARIABLE,
-        exec_start=" ".join(systemd_quote(word) for word in plan.serve_argv),
+        serve_argv=list(plan.serve_argv),
         rpc_wait=rpc_wait_command(plan) if plan.rpc_workers else "",
         ray_wait=ray_wait,
         is_ray_unit=is_ray_unit,
@@ -134,11 +154,12 @@ def render_unit(plan: DeployPlan) -> str:
 
 
 def render_env_file(plan: DeployPlan) -> str:
-    return _jinja.get_template("engine.env.j2").render(plan=plan, env=service_environment(plan))
+    return _jinja.get_template("engine.env.j2").render(plan=plan, env=service_environment(plan),
+                                                       fields=environment_fields(plan))
 
 
 def cluster_firewall_table(plan: DeployPlan) -> str:
-    return f"glmstack_{plan.unit_name.replace('-', '_')}"
+    return nft_identifier(f"glmstack_{plan.unit_name.replace('-', '_')}", "deployment")
 
 
 def render_cluster_firewall(plan: DeployPlan) -> str:
@@ -147,9 +168,10 @@ def render_cluster_firewall(plan: DeployPlan) -> str:
     the host filters."""
     table = cluster_firewall_table(plan)
     allowed = [*plan.cluster_peers, plan.node_address]
+    allowed = [nft_address(address, "address") for address in allowed]
     v4 = sorted({a for a in allowed if ":" not in a} | {"127.0.0.0/8"})
     v6 = sorted({a for a in allowed if ":" in a} | {"::1"})
-    ports = ", ".join(plan.cluster_ports)
+    ports = ", ".join(nft_port(port, "port") for port in plan.cluster_ports)
     return "\n".join([
         "# Managed by glmstack: these ports carry the deployment's own traffic, unauthenticated; only",
         "# its nodes may connect.",

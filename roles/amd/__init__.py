@@ -9,7 +9,6 @@ when the host data allows it.
 
 from __future__ import annotations
 
-import shlex
 from io import StringIO
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from pyinfra.operations import files, server
 
 from glmstack.facts import AmdgpuDriver, AptHeldPackages, DnfVersionLocks, FindInFile
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
+from glmstack.quoting import plain_shell_word, refuse_control_characters, sed_substitution, shell_word
 from glmstack.vendor_keys import GPG_PACKAGE, deb_keys_check, rpm_key_import, rpm_signature_check
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 
@@ -56,8 +56,16 @@ def installer_url(plan: DeployPlan) -> str:
 
 
 def grub_drop_in(amd: AmdPlan) -> str:
+    """A shell file grub-mkconfig sources: each parameter a plain word inside its double quotes."""
+    parameters = " ".join(plain_shell_word(p, "accelerator", "GRUB's configuration") for p in amd.kernel_parameters)
     return ("# Managed by glmstack: ROCm on multi-GPU systems needs these.\n"
-            f'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT {" ".join(amd.kernel_parameters)}"\n')
+            f'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT {parameters}"\n')
+
+
+def library_config(amd: AmdPlan) -> str:
+    """ld.so.conf.d: one directory a line."""
+    return "".join(f"{refuse_control_characters(path, 'the linker configuration', 'amd_rocm')}\n"
+                   for path in amd.library_paths)
 
 
 def preflight(plan: DeployPlan) -> None:
@@ -81,11 +89,11 @@ def install_installer(plan: DeployPlan):
         # fingerprint checked), then check the package with it before installing.
         rpm = "/tmp/glmstack-amdgpu-install.rpm"
         yield rpm_key_import(amd.key_url, amd.key_fingerprint, amd.rpm_key_file, "AMD")
-        yield (f"curl -fsSL --retry 3 -o {rpm} {shlex.quote(installer_url(plan))} && "
+        yield (f"curl -fsSL --retry 3 -o {rpm} {shell_word(installer_url(plan))} && "
                f"{{ {rpm_signature_check(rpm, 'AMD')}; }} && dnf install -y {rpm} && rm -f {rpm}")
         return
     deb = "/tmp/glmstack-amdgpu-install.deb"
-    yield (f"curl -fsSL --retry 3 -o {deb} {shlex.quote(installer_url(plan))} && "
+    yield (f"curl -fsSL --retry 3 -o {deb} {shell_word(installer_url(plan))} && "
            f"{{ {deb_keys_check(deb, amd.key_fingerprint, 'AMD')}; }} && "
            "{ apt-mark unhold amdgpu-install >/dev/null 2>&1 || true; } && "
            f"dpkg -i {deb} && rm -f {deb}")
@@ -101,7 +109,8 @@ def sources_on_mirror(amd: AmdPlan):
     if not host.get_fact(FindInFile, path=sources, pattern=amd.upstream_url):
         host.noop(f"AMD's package sources point at {amd.repo_url}")
         return
-    yield f"sed -i 's|{amd.upstream_url}|{amd.repo_url}|g' {sources}"
+    # The sources' glob stays unquoted (the shell expands it); the URLs are literal text to sed.
+    yield f"sed -i {sed_substitution(amd.upstream_url, amd.repo_url, 'amd_repo_url')} {sources}"
 
 
 @operation()
@@ -113,7 +122,7 @@ def hold(packages: list[str]):
     if not missing:
         host.noop(f"{', '.join(packages)} held")
         return
-    names = " ".join(shlex.quote(p) for p in missing)
+    names = " ".join(shell_word(p) for p in missing)
     yield f"dnf versionlock add {names}" if rpm else f"apt-mark hold {names}"
 
 
@@ -161,7 +170,7 @@ def install_amd(plan: DeployPlan) -> None:
     parameters = " ".join(amd.kernel_parameters)
     if rpm:
         once_per_content(name=f"Boot with {parameters}", content=parameters,
-                         command=f"grubby --update-kernel=ALL --args={shlex.quote(parameters)}",
+                         command=f"grubby --update-kernel=ALL --args={shell_word(parameters)}",
                          stamp=f"{config.base_state_dir}/grubby-glmstack-amd.sha256")
     else:
         files.put(name=f"Boot with {parameters}", dest=GRUB_DROP_IN, src=StringIO(grub_drop_in(amd)), mode="644",
@@ -175,9 +184,9 @@ def install_amd(plan: DeployPlan) -> None:
     if rpm:
         ensure_packages("dnf versionlock", [amd.rpm_versionlock_package])
     hold(name="Hold amdgpu and ROCm", packages=list(amd.held_packages))
-    library_config = "".join(f"{path}\n" for path in amd.library_paths)
-    files.put(name="ROCm library paths", dest=LIBRARY_CONFIG, src=StringIO(library_config), mode="644")
-    once_per_content(name="Refresh the linker cache", command="ldconfig", content=library_config,
+    libraries = library_config(amd)
+    files.put(name="ROCm library paths", dest=LIBRARY_CONFIG, src=StringIO(libraries), mode="644")
+    once_per_content(name="Refresh the linker cache", command="ldconfig", content=libraries,
                      stamp=f"{config.base_state_dir}/ldconfig-glmstack-rocm.sha256")
     server.user(name="Service user in render and video", user=config.base_service_user,
                 groups=DEVICE_GROUPS, append=True, ensure_home=False)

@@ -16,7 +16,6 @@ runs, before the engine starts.
 from __future__ import annotations
 
 import posixpath
-import shlex
 from typing import TYPE_CHECKING
 
 from pyinfra import host
@@ -28,6 +27,7 @@ from pyinfra.operations import files, server
 
 from glmstack.facts import AscendVersions, BootId, CannEnvironment, NpuRoceAddresses, cann_environment_command
 from glmstack.ops import CURL_DOWNLOAD, ensure_packages
+from glmstack.quoting import shell_word
 from glmstack.render import unit_paths
 from roles.dkms import reboot_or_stop
 
@@ -75,14 +75,14 @@ def staged(ascend: AscendPlan, package: AscendPackagePlan) -> str:
 @operation()
 def fetch_installers(ascend: AscendPlan, packages: list[AscendPackagePlan]):
     """Download the installers this run needs from the mirror (resuming what an earlier run left)."""
-    q = shlex.quote
+    q = shell_word
     yield f"mkdir -p {q(ascend.staging_dir)} && chmod 700 {q(ascend.staging_dir)}"
     for package in packages:
         target = q(staged(ascend, package))
         url = q(f"{ascend.source}/{package.file}")
         yield (f"{CURL_DOWNLOAD} --continue-at - -o {target} {url} || "
                f"{{ rm -f {target}; {CURL_DOWNLOAD} -o {target} {url}; }} || "
-               f"{{ echo '{package.file}: could not be fetched from {ascend.source}; nothing was installed' >&2; "
+               f"{{ echo {q(f'{package.file}: could not be fetched from {ascend.source}; nothing was installed')} >&2; "
                "exit 1; }")
 
 
@@ -91,10 +91,10 @@ def check_installers(ascend: AscendPlan, packages: list[AscendPackagePlan]):
     """Every installer this run needs matches the manifest's sha256, before any of them runs."""
     checks = []
     for package in packages:
-        path = shlex.quote(staged(ascend, package))
-        checks.append(f"if [ \"$(sha256sum < {path} | cut -d' ' -f1)\" != {package.sha256} ]; then "
-                      f"rm -f {path}; echo '{package.file}: its sha256 is not the manifest'\"'\"'s (removed); "
-                      "nothing was installed' >&2; bad=1; fi")
+        path = shell_word(staged(ascend, package))
+        failed = f"{package.file}: its sha256 is not the manifest's (removed); nothing was installed"
+        checks.append(f"if [ \"$(sha256sum < {path} | cut -d' ' -f1)\" != {shell_word(package.sha256)} ]; then "
+                      f"rm -f {path}; echo {shell_word(failed)} >&2; bad=1; fi")
     yield "bad=; " + "; ".join(checks) + "; [ -z \"$bad\" ]"
 
 
@@ -106,20 +106,21 @@ def version_command(package: AscendPackagePlan) -> str:
 @operation()
 def run_installer(ascend: AscendPlan, package: AscendPackagePlan, mode: str):
     """Run one installer, then check the version it left; its staged copy goes once it is in."""
-    q = shlex.quote
+    q = shell_word
     path = staged(ascend, package)
     arguments = " ".join(q(a) for a in (package.fresh if mode == "fresh" else package.upgrade))
     yield (f"chmod 700 {q(path)} && {q(path)} {arguments} && "
            f"got=$({version_command(package)} | cut -d= -f2-) && "
-           f"if [ \"$got\" != {q(package.version)} ]; then echo '{package.file} ran, but the "
-           f"{package.component}'\"'\"'s version files say '\"${{got:-nothing}}\"'; expected {package.version}' >&2; "
+           f"if [ \"$got\" != {q(package.version)} ]; then "
+           f"echo {q(f'{package.file} ran, but the {package.component}' + chr(39) + 's version files say ')}"
+           f"\"${{got:-nothing}}\"{q(f'; expected {package.version}')} >&2; "
            f"exit 1; fi && rm -f {q(path)}")
 
 
 @operation()
 def run_installed_driver(ascend: AscendPlan, installed_now: bool):
     """After a driver or firmware install: reboot (or stop) once, then see the NPUs answer."""
-    stamp = shlex.quote(ascend.reboot_stamp)
+    stamp = shell_word(ascend.reboot_stamp)
     recorded = host.get_fact(FileContents, path=ascend.reboot_stamp)
     boot = host.get_fact(BootId)
     if not installed_now and not recorded:
@@ -127,7 +128,7 @@ def run_installed_driver(ascend: AscendPlan, installed_now: bool):
         return
     if installed_now or recorded == [boot]:
         # Recorded first, so a run that stops here knows at its next start that the reboot is due.
-        directory = shlex.quote(posixpath.dirname(ascend.reboot_stamp))
+        directory = shell_word(posixpath.dirname(ascend.reboot_stamp))
         yield f"mkdir -p {directory} && cat /proc/sys/kernel/random/boot_id > {stamp}"
         yield from reboot_or_stop("the NPU driver or firmware was installed", ascend.allow_reboot,
                                   ascend.reboot_timeout, "ascend_allow_reboot")
@@ -149,10 +150,11 @@ def capture_cann_environment(plan: DeployPlan, cann_installed_now: bool):
     if captured and not cann_installed_now and host.get_fact(FileContents, path=path) == captured:
         host.noop("the engine's CANN environment is current")
         return
-    q = shlex.quote
+    q = shell_word
     scripts = " ".join(script for group in ascend.set_env for script in group)
+    missing = f"none of CANN's environment scripts was found: {scripts}"
     yield (f"{{ {cann_environment_command(**arguments)}; }} > {q(path)}.new && "
-           f"if [ ! -s {q(path)}.new ]; then echo 'none of CANN'\"'\"'s environment scripts was found: {scripts}' >&2; "
+           f"if [ ! -s {q(path)}.new ]; then echo {q(missing)} >&2; "
            f"exit 1; fi && chmod 644 {q(path)}.new && mv {q(path)}.new {q(path)}")
 
 
@@ -212,7 +214,7 @@ def set_roce_addresses(ascend: AscendPlan):
     if not changes:
         host.noop("every NPU's RoCE port has its address")
         return
-    q = shlex.quote
+    q = shell_word
     tool, netmask = q(ascend.hccn_tool), q(ascend.roce_netmask)
     for npu, address in changes:
         shown = address.replace(".", r"\.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyinfra import host
@@ -14,6 +15,7 @@ from pyinfra.operations import files, server, systemd
 from glmstack.catalog import load_catalog
 from glmstack.facts import ContainerVirtualization, NetworkInterfaces, PciDevices
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family, recover_package_manager
+from glmstack.quoting import Unrepresentable, apt_value, ini_value, refuse_control_characters
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan
@@ -82,33 +84,51 @@ def _network_interface_present(plan: DeployPlan) -> None:
 
 
 def _apt_proxy_config(plan: DeployPlan) -> str:
+    """apt's proxy configuration; each value quoted as apt reads it (apt_value refuses what apt cannot hold)."""
     config = plan.config
     lines = ["// Managed by glmstack."]
     if config.base_http_proxy:
-        lines.append(f'Acquire::http::Proxy "{config.base_http_proxy}";')
+        lines.append(f"Acquire::http::Proxy {apt_value(config.base_http_proxy, 'base_http_proxy')};")
     if config.base_https_proxy:
-        lines.append(f'Acquire::https::Proxy "{config.base_https_proxy}";')
+        lines.append(f"Acquire::https::Proxy {apt_value(config.base_https_proxy, 'base_https_proxy')};")
     return "\n".join(lines) + "\n"
+
+
+def dnf_proxy_line(plan: DeployPlan) -> str | None:
+    """dnf.conf's proxy= line (the HTTPS proxy, else the HTTP one), or None without a proxy."""
+    config = plan.config
+    field = "base_https_proxy" if config.base_https_proxy else "base_http_proxy"
+    proxy = config.base_https_proxy or config.base_http_proxy
+    return f"proxy={ini_value(proxy, field)}" if proxy else None
+
+
+def ca_certificate_destination(cert: Path, family: str) -> str:
+    """Where one extra CA certificate goes in the trust store: named by its file's stem, one word."""
+    name = refuse_control_characters(cert.stem, "a certificate's file name", "base_extra_ca_certs")
+    if not name or name.startswith(".") or not name.isprintable():
+        raise Unrepresentable(f"{cert.name!r} cannot name a certificate in the trust store", "base_extra_ca_certs",
+                              cert.name)
+    return TRUST_STORE[family][0].format(name=name)
 
 
 def trust_and_proxies(plan: DeployPlan) -> None:
     """Extra CA certificates in the host's trust store, and the package manager's proxy."""
     config = plan.config
     family = package_family()
-    destination, rebuild = TRUST_STORE[family]
+    rebuild = TRUST_STORE[family][1]
     certs = []
     for cert in config.base_extra_ca_certs:
         certs.append(files.put(name=f"Trust CA certificate {cert.name}", src=str(cert),
-                               dest=destination.format(name=cert.stem), mode="644", create_remote_dir=True))
+                               dest=ca_certificate_destination(cert, family), mode="644", create_remote_dir=True))
     if certs:
         server.shell(name="Rebuild the CA trust store", commands=[rebuild],
                      _if=lambda: any(op.did_change() for op in certs))
 
     if family == "rpm":
-        proxy = config.base_https_proxy or config.base_http_proxy
-        if proxy:
+        proxy_line = dnf_proxy_line(plan)
+        if proxy_line:
             files.line(name="Configure dnf proxy", path="/etc/dnf/dnf.conf", line=r"^proxy=.*",
-                       replace=f"proxy={proxy}")
+                       replace=proxy_line)
         return
     proxy_file = "/etc/apt/apt.conf.d/95glmstack-proxy"
     if config.base_http_proxy or config.base_https_proxy:

@@ -9,7 +9,6 @@ unit, and the engine restarts on it.
 from __future__ import annotations
 
 import posixpath
-import shlex
 from typing import TYPE_CHECKING
 
 from pyinfra import host
@@ -18,6 +17,7 @@ from pyinfra.facts.files import FileContents
 
 from glmstack.ascend import source_first_existing
 from glmstack.ops import engine_python, ensure_packages
+from glmstack.quoting import shell_word
 from glmstack.uv import ensure_uv_commands, uv_binary
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
@@ -32,12 +32,12 @@ def marker_path(env: EngineEnvPlan) -> str:
 
 def _python_check(env: EngineEnvPlan, directory: str, modules: tuple[str, ...]) -> str:
     imports = "; ".join(f"import {module}" for module in modules)
-    return f"{shlex.quote(directory)}/bin/python -c {shlex.quote(imports)}"
+    return f"{shell_word(directory)}/bin/python -c {shell_word(imports)}"
 
 
 def install_script(env: EngineEnvPlan, gpu_checks: bool = True, python: str = "python3") -> str:
     """Build the environment beside its final place, prove it, then move it in and mark it."""
-    q = shlex.quote
+    q = shell_word
     final = env.directory
     uv = q(uv_binary(env.prefix))
     python = env.python or python  # a platform that needs a given Python gets it from uv

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-import shlex
 from typing import TYPE_CHECKING
 
 from pyinfra import host
@@ -12,6 +11,7 @@ from pyinfra.facts.files import File, FileContents
 from pyinfra.operations import files
 
 from glmstack.ops import ensure_packages
+from glmstack.quoting import shell_word
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan, LlamaCppPlan
@@ -42,7 +42,7 @@ def is_built(plan: LlamaCppPlan) -> bool:
 
 
 def _fetch_source_commands(plan: LlamaCppPlan, src: str) -> list[str]:
-    q = shlex.quote
+    q = shell_word
     if plan.source_kind == "git":
         return [
             f"git -C {q(src)} init -q",
@@ -62,7 +62,7 @@ def _fetch_source_commands(plan: LlamaCppPlan, src: str) -> list[str]:
 
 def build_script(plan: LlamaCppPlan) -> str:
     """One shell script: fetch, configure, build, smoke-test, then move into place atomically."""
-    q = shlex.quote
+    q = shell_word
     work = posixpath.join(plan.prefix, "build", plan.build_key)
     src, build = f"{work}/src", f"{work}/build"
     partial = f"{plan.install_dir}.partial"

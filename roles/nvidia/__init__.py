@@ -13,7 +13,6 @@ stops there and says what to do.
 from __future__ import annotations
 
 import fnmatch
-import shlex
 from io import StringIO
 from typing import TYPE_CHECKING
 
@@ -34,6 +33,7 @@ from glmstack.facts import (
     PciDevices,
 )
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
+from glmstack.quoting import apt_source_word, ini_value, shell_word
 from glmstack.vendor_keys import deb_keys_check, rpm_key_import_by_sum
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 
@@ -95,9 +95,12 @@ def family_packages(nvidia: NvidiaPlan) -> dict[str, tuple[str, ...]]:
 
 
 def preferences(nvidia: NvidiaPlan) -> str:
-    return (f"# Managed by glmstack: the NVIDIA driver stays at {nvidia.driver_version}.\n"
-            f"Package: {' '.join(nvidia.version_globs)}\n"
-            f"Pin: version {nvidia.driver_version}-*\n"
+    """apt's preferences stanza: one line a field, the packages one word each."""
+    version = apt_source_word(nvidia.driver_version, "nvidia_driver_version")
+    packages = " ".join(apt_source_word(glob, "nvidia_driver_version") for glob in nvidia.version_globs)
+    return (f"# Managed by glmstack: the NVIDIA driver stays at {version}.\n"
+            f"Package: {packages}\n"
+            f"Pin: version {version}-*\n"
             "Pin-Priority: 1001\n")
 
 
@@ -145,7 +148,7 @@ def pinned_packages(packages: list[str], nvidia: NvidiaPlan):
     if not wrong and not unheld:
         host.noop(f"{', '.join(packages)} installed and held")
         return
-    names = " ".join(shlex.quote(p) for p in packages)
+    names = " ".join(shell_word(p) for p in packages)
     if wrong:
         # Holds on packages of another driver version would block the switch: lift those (and the
         # holds on what is about to change); packages already at the pin keep theirs.
@@ -153,9 +156,9 @@ def pinned_packages(packages: list[str], nvidia: NvidiaPlan):
                        and (p in wrong or not _installed_at(installed, p, nvidia.driver_version)))
         if stale:
             release = "dnf versionlock delete" if rpm else "apt-mark unhold"
-            yield f"{release} " + " ".join(shlex.quote(p) for p in stale)
+            yield f"{release} " + " ".join(shell_word(p) for p in stale)
         if rpm:
-            specs = " ".join(shlex.quote(f"{p}-{wanted(p)}" if wanted(p) else p) for p in packages)
+            specs = " ".join(shell_word(f"{p}-{wanted(p)}" if wanted(p) else p) for p in packages)
             yield f"{DNF_INSTALL} {specs}"
         else:
             yield f"apt-get update && {APT_INSTALL} {names}"
@@ -173,7 +176,7 @@ def driver_module_stream(nvidia: NvidiaPlan):
         return
     if current:
         yield "dnf module reset -y nvidia-driver"
-    yield f"dnf module enable -y nvidia-driver:{shlex.quote(nvidia.rpm_module_stream)}"
+    yield f"dnf module enable -y nvidia-driver:{shell_word(nvidia.rpm_module_stream)}"
 
 
 @operation()
@@ -183,9 +186,9 @@ def install_keyring(plan: DeployPlan, url: str):
         host.noop("cuda-keyring is installed")
         return
     deb = f"/tmp/glmstack-{plan.nvidia.keyring_deb}"
-    yield (f"curl -fsSL --retry 3 -o {shlex.quote(deb)} {shlex.quote(url + '/' + plan.nvidia.keyring_deb)} && "
+    yield (f"curl -fsSL --retry 3 -o {shell_word(deb)} {shell_word(url + '/' + plan.nvidia.keyring_deb)} && "
            f"{{ {deb_keys_check(deb, plan.nvidia.key_fingerprint, 'NVIDIA')}; }} && "
-           f"dpkg -i {shlex.quote(deb)} && rm -f {shlex.quote(deb)}")
+           f"dpkg -i {shell_word(deb)} && rm -f {shell_word(deb)}")
 
 
 @operation()
@@ -234,11 +237,24 @@ def verify_loaded_driver(nvidia: NvidiaPlan):
     if host.get_fact(NvidiaDriver)["loaded"] == nvidia.driver_version:
         host.noop(f"driver {nvidia.driver_version} is loaded")
         return
-    want = shlex.quote(nvidia.driver_version)
+    want = shell_word(nvidia.driver_version)
     message = f"host {host.name}: expected NVIDIA driver {nvidia.driver_version} loaded, found"
     yield (f'loaded=$(cat /sys/module/nvidia/version 2>/dev/null); if [ "$loaded" != {want} ]; then '
-           f'echo {shlex.quote(message)} "${{loaded:-none}}" >&2; '
+           f'echo {shell_word(message)} "${{loaded:-none}}" >&2; '
            "dmesg 2>/dev/null | grep -iE 'nvidia|nvrm' | tail -n 20 >&2; exit 1; fi")
+
+
+def yum_repository(name: str, url: str, key_file: str) -> str:
+    """The .repo file of NVIDIA's repository at `url` (the host data's mirror): one value a line."""
+    return (f"[{ini_value(name, 'nvidia_repo_url', 'a yum repository')}]\nname={name}\n"
+            f"baseurl={ini_value(url, 'nvidia_repo_url', 'a yum repository')}\nenabled=1\ngpgcheck=1\n"
+            f"gpgkey=file://{ini_value(key_file, 'nvidia_repo_url', 'a yum repository')}\n")
+
+
+def apt_source(url: str, keyring_file: str) -> str:
+    """The one-line apt source of NVIDIA's repository at `url` (the host data's mirror)."""
+    return (f"deb [signed-by={apt_source_word(keyring_file, 'nvidia_repo_url')}] "
+            f"{apt_source_word(url + '/', 'nvidia_repo_url')} /\n")
 
 
 def _repository(plan: DeployPlan, url: str, directory: str) -> None:
@@ -247,15 +263,15 @@ def _repository(plan: DeployPlan, url: str, directory: str) -> None:
     name = f"cuda-{directory}-{arch_dir}"
     if package_family() == "rpm":
         import_rpm_key(name="NVIDIA repository key", nvidia=nvidia, url=url)
-        files.put(name="NVIDIA repository", dest=f"/etc/yum.repos.d/{name}.repo", mode="644", src=StringIO(
-            f"[{name}]\nname={name}\nbaseurl={url}\nenabled=1\ngpgcheck=1\ngpgkey=file://{nvidia.rpm_key_file}\n"))
+        files.put(name="NVIDIA repository", dest=f"/etc/yum.repos.d/{name}.repo", mode="644",
+                  src=StringIO(yum_repository(name, url, nvidia.rpm_key_file)))
         ensure_packages("dnf versionlock", [nvidia.rpm_versionlock_package])
         driver_module_stream(name=f"Driver branch {nvidia.driver_branch} (dnf module)", nvidia=nvidia)
         return
     install_keyring(name="NVIDIA repository key", plan=plan, url=url)
     # The keyring package ships a source under this very name; ours replaces it with the chosen base URL.
     files.put(name="NVIDIA repository", dest=f"/etc/apt/sources.list.d/{name}.list",
-              src=StringIO(f"deb [signed-by={nvidia.keyring_file}] {url}/ /\n"), mode="644")
+              src=StringIO(apt_source(url, nvidia.keyring_file)), mode="644")
     files.put(name="Pin the driver version", dest=PREFERENCES_FILE, src=StringIO(preferences(nvidia)), mode="644")
 
 

@@ -8,7 +8,6 @@ node of the deployment, naming those it lacks, before anything starts on it.
 from __future__ import annotations
 
 import posixpath
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ from pyinfra.operations import files
 
 from glmstack.config import ray_unit
 from glmstack.facts import RayClusterLacks
+from glmstack.quoting import shell_word
 from glmstack.render import NODE_WAIT_SECONDS, ray_nodes_command, ray_nodes_script
 from roles.service import run_service
 
@@ -33,7 +33,7 @@ def wait_for_every_node(plan: DeployPlan, python: str):
     if not host.get_fact(RayClusterLacks, check=ray_nodes_command(plan, python)):
         host.noop(f"the Ray cluster of {plan.ray.gcs} has all {len(plan.ray.nodes)} nodes")
         return
-    yield " ".join(shlex.quote(word) for word in ray_nodes_command(plan, python, wait=NODE_WAIT_SECONDS))
+    yield " ".join(shell_word(word) for word in ray_nodes_command(plan, python, wait=NODE_WAIT_SECONDS))
 
 
 @deploy("glmstack Ray cluster")

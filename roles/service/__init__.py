@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-import shlex
 from io import StringIO
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from glmstack.facts import (
     tcp_listening_command,
 )
 from glmstack.ops import ensure_packages, put_secret
+from glmstack.quoting import shell_word
 from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, rendered_files, unit_paths
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
@@ -33,8 +33,8 @@ def health_check(plan: DeployPlan) -> tuple[str, str]:
     if plan.probe == "tcp":
         return tcp_listening_command(plan.port), f"{plan.listen_address}:{plan.port} (listening)"
     if plan.probe == "active":
-        return f"systemctl is-active --quiet {shlex.quote(plan.unit_name)}.service", f"{plan.unit_name}.service"
-    return f"curl -fsS --max-time 5 -o /dev/null {shlex.quote(plan.health_url)}", plan.health_url
+        return f"systemctl is-active --quiet {shell_word(plan.unit_name)}.service", f"{plan.unit_name}.service"
+    return f"curl -fsS --max-time 5 -o /dev/null {shell_word(plan.health_url)}", plan.health_url
 
 
 # What systemd says about a unit that stopped, printed with its journal when the wait fails.
@@ -59,7 +59,7 @@ def wait_script(plan: DeployPlan) -> str:
     the key (the lab's leak test reads the unit's journal for it).
     """
     timeout = plan.ready_timeout
-    unit = shlex.quote(f"{plan.unit_name}.service")
+    unit = shell_word(f"{plan.unit_name}.service")
     check, target = health_check(plan)
     state = " ".join(f"-p {key}" for key in UNIT_STATE)
     return "\n".join([
@@ -77,7 +77,7 @@ def wait_script(plan: DeployPlan) -> str:
         "  sleep 2",
         "done",
         # Host data (the address in the target) stays data: quoted, never inside double quotes.
-        f"printf '%s: %s; not ready on %s\\n' {unit} \"$why\" {shlex.quote(target)} >&2",
+        f"printf '%s: %s; not ready on %s\\n' {unit} \"$why\" {shell_word(target)} >&2",
         f"printf '%s: %s\\n' {unit} \"$(systemctl show {state} {unit} | tr '\\n' ' ')\" >&2",
         f"printf '%s: the last {JOURNAL_LINES} lines of its journal:\\n' {unit} >&2",
         f"journalctl -u {unit} -n {JOURNAL_LINES} --no-pager >&2",
@@ -120,7 +120,7 @@ def restart_in_turn(plan: DeployPlan, stale: bool = False):
     if not stale:
         host.noop(f"{plan.unit_name} runs the deployed configuration")
         return
-    yield f"systemctl restart {shlex.quote(plan.unit_name)}.service"
+    yield f"systemctl restart {shell_word(plan.unit_name)}.service"
     yield wait_script(plan)
 
 
@@ -133,9 +133,9 @@ def make_api_key(key_file: str, env_file: str, variable: str):
     if host.get_fact(ApiKeyState, key_file=key_file, env_file=env_file, variable=variable) is not None:
         host.noop(f"{key_file} holds a key")
         return
-    yield (f"umask 077; mkdir -p {shlex.quote(posixpath.dirname(key_file))}; "
-           f"head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {shlex.quote(key_file)}.new && "
-           f"echo >> {shlex.quote(key_file)}.new && mv {shlex.quote(key_file)}.new {shlex.quote(key_file)}")
+    yield (f"umask 077; mkdir -p {shell_word(posixpath.dirname(key_file))}; "
+           f"head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {shell_word(key_file)}.new && "
+           f"echo >> {shell_word(key_file)}.new && mv {shell_word(key_file)}.new {shell_word(key_file)}")
 
 
 @operation()
@@ -145,7 +145,7 @@ def write_api_key_environment(key_file: str, env_file: str, variable: str, key_c
     if not key_changed and state and state["env_current"]:
         host.noop(f"{env_file} holds the key")
         return
-    key, env = shlex.quote(key_file), shlex.quote(env_file)
+    key, env = shell_word(key_file), shell_word(env_file)
     yield (f"umask 077; k=$(cat {key}); id=$(printf %s \"$k\" | sha256sum | cut -c1-16); "
            f"printf '{API_KEY_ID_VARIABLE}=%s\\n{variable}=%s\\n' \"$id\" \"$k\" > {env}.new && "
            f"chown root:root {env}.new && mv {env}.new {env}")
@@ -155,10 +155,10 @@ def curl_as_client(plan: DeployPlan, url: str, options: str = "-fsS") -> str:
     """A curl command that sends the engine's API key, if it has one, as a client would. The key
     reaches curl on its standard input (printf is a shell builtin): never as a process argument."""
     if plan.api_key is None:
-        return f"curl {options} {shlex.quote(url)}"
+        return f"curl {options} {shell_word(url)}"
     header = "header = \"Authorization: Bearer %s\"\\n"
-    return (f"printf '{header}' \"$(cat {shlex.quote(plan.api_key.key_file)})\" | "
-            f"curl --config - {options} {shlex.quote(url)}")
+    return (f"printf '{header}' \"$(cat {shell_word(plan.api_key.key_file)})\" | "
+            f"curl --config - {options} {shell_word(url)}")
 
 
 def install_api_key(plan: DeployPlan) -> bool:

@@ -85,7 +85,7 @@ def test_mirror_replaces_amds_host_in_the_installer_and_the_sources_it_writes():
                                            ["/etc/apt/sources.list.d/amdgpu.list", "/etc/apt/sources.list.d/rocm.list"])
     run = run_deploy(data, state.responses(), allow_failure=True)
     assert any("http://mirror.lab.example/radeon/amdgpu-install/7.2.1/ubuntu/noble/" in c for c in run.commands)
-    rewrite = run.index_of("sed -i 's|https://repo.radeon.com|http://mirror.lab.example/radeon|g'")
+    rewrite = run.index_of("sed -i 's|https://repo\\.radeon\\.com|http://mirror.lab.example/radeon|g'")
     assert (run.index_of("dpkg -i /tmp/glmstack-amdgpu-install.deb") < rewrite
             < run.index_of("install --no-install-recommends amdgpu-dkms"))
     downloads = [c for c in run.commands if c.startswith(("curl", "apt-get", "DEBIAN_FRONTEND"))]

@@ -25,8 +25,10 @@ def test_systemd_quote(word, quoted):
     assert systemd_quote(word) == quoted
 
 
-def test_env_quote_keeps_values_on_one_line():
-    assert env_quote('a "b"\nc') == '"a \\"b\\"\\nc"'
+def test_env_quote_escapes_what_systemd_unescapes_and_refuses_a_newline():
+    assert env_quote('a "b" $x `c` \\') == '"a \\"b\\" \\$x \\`c\\` \\\\"'
+    with pytest.raises(ValueError, match="control character"):
+        env_quote('a\nLD_PRELOAD=/tmp/x.so')
 
 
 def unit_lines(data=DATA) -> dict[str, list[str]]:

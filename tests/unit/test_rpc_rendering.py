@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from systemd_parse import parse_units
 
 from glmstack.config import InventoryError, resolve_inventory
 from glmstack.render import render_unit
@@ -37,7 +38,7 @@ def test_the_head_offloads_to_the_worker_and_waits_for_it_at_each_start(pair):
     assert argv.endswith("--jinja --n-gpu-layers 40 --rpc 10.0.0.2:50052")
     unit = render_unit(head)
     assert unit.index("ExecStartPre=") < unit.index("ExecStart=/")
-    assert "RPC worker $$w does not answer" in unit
+    assert "RPC worker %%s does not answer" in unit
 
 
 def test_the_wait_names_the_worker_that_does_not_answer(pair, tmp_path):
@@ -45,11 +46,14 @@ def test_the_wait_names_the_worker_that_does_not_answer(pair, tmp_path):
 
     head, _ = pair
     assert NODE_WAIT_SECONDS > 0
-    # Unquoted as systemd would, against a port nothing listens on, with the wait shortened.
-    script = rpc_wait_command(head).split(" -c ", 1)[1][1:-1].replace('\\"', '"').replace("$$", "$")
-    script = script.replace("10.0.0.2:50052", "127.0.0.1:9").replace("-ge 150", "-ge 1")
+    unit = render_unit(head)
+    assert rpc_wait_command(head) in unit
+    # As systemd reads it (its own parser), against a port nothing listens on, the wait shortened.
+    (wait,) = parse_units({"llama-server.service": unit})["llama-server.service"].argv("ExecStartPre")
+    assert wait[:2] == ["/bin/bash", "-c"] and "for w in 10.0.0.2:50052;" in wait[2]
+    script = wait[2].replace("10.0.0.2:50052", "127.0.0.1:9").replace("-ge 150", "-ge 1")
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1 and "RPC worker 127.0.0.1:9 does not answer" in result.stderr
+    assert result.returncode == 1 and result.stderr == "RPC worker 127.0.0.1:9 does not answer\n"
 
 
 def test_the_worker_unit_lets_in_only_the_head(pair):

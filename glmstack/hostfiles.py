@@ -1,0 +1,76 @@
+"""Everything a deploy writes on a host from host data, made once while the inventory is resolved.
+
+Each file and command line is made by the function the deploy itself uses, which quotes every value
+with glmstack.quoting; a value its syntax cannot hold raises Unrepresentable there. Made here first,
+such a value is one line naming host and field, before any host is contacted, instead of a failure
+in the middle of a deploy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from glmstack.quoting import Unrepresentable, sed_substitution
+
+if TYPE_CHECKING:
+    from glmstack.config import DeployPlan
+
+
+def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:
+    # The roles import the schema's module, which calls this: imported when called.
+    from glmstack.config import node_units
+    from glmstack.render import rendered_files
+    from roles import amd, base, llamacpp, nvidia, service
+    from roles.engine import install_script
+
+    makers: list[Callable[[], Any]] = []
+    for unit in node_units(plan):
+        makers += [lambda unit=unit: rendered_files(unit), lambda unit=unit: service.wait_script(unit)]
+    makers += [lambda: base._apt_proxy_config(plan), lambda: base.dnf_proxy_line(plan)]
+    makers += [lambda cert=cert, family=family: base.ca_certificate_destination(cert, family)
+               for cert in plan.config.base_extra_ca_certs for family in base.TRUST_STORE]
+    if plan.nvidia:
+        url = f"{plan.nvidia.repo_url}/{plan.nvidia.distributions[0][1] if plan.nvidia.distributions else 'os'}"
+        makers += [lambda: nvidia.yum_repository("cuda", url, plan.nvidia.rpm_key_file),
+                   lambda: nvidia.apt_source(url, plan.nvidia.keyring_file),
+                   lambda: nvidia.preferences(plan.nvidia)]
+    if plan.amd:
+        makers += [lambda: amd.grub_drop_in(plan.amd), lambda: amd.library_config(plan.amd),
+                   lambda: sed_substitution(plan.amd.upstream_url, plan.amd.repo_url, "amd_repo_url")]
+    if plan.llamacpp:
+        makers.append(lambda: llamacpp.build_script(plan.llamacpp))
+    if plan.engine_env:
+        makers.append(lambda: install_script(plan.engine_env))
+    return makers
+
+
+def field_holding(config: Any, value: str | None) -> str | None:
+    """The host-data setting whose value is (or holds, or is part of) `value`: exact matches first."""
+    if not value:
+        return None
+    settings = config.model_dump() if hasattr(config, "model_dump") else dict(config)
+    candidates: list[tuple[int, str]] = []
+    for name, setting in settings.items():
+        items = (list(setting) + list(setting.values()) if isinstance(setting, dict)
+                 else list(setting) if isinstance(setting, (list, tuple)) else [setting])
+        for item in items:
+            text = str(item) if item is not None and not isinstance(item, bool) else ""
+            if text == value:
+                candidates.append((0, name))
+            elif text and (text in value or value in text):
+                candidates.append((1, name))
+    return min(candidates)[1] if candidates else None
+
+
+def problems(plan: DeployPlan) -> list[tuple[str, str]]:
+    """(field, problem) for each value that a file or command the deploy makes cannot hold."""
+    found: list[tuple[str, str]] = []
+    for make in _makers(plan):
+        try:
+            make()
+        except Unrepresentable as error:
+            field = error.field or field_holding(plan.config, error.value) or "(files)"
+            if field not in {known for known, _ in found}:  # one problem a field: the first file's
+                found.append((field, error.message))
+    return found

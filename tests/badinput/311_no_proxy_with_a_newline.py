@@ -1,0 +1,5 @@
+# expect: host bad-1.invalid: field base_no_proxy:
+from glmstack.inventory import group
+
+hosts = group([("bad-1.invalid", {})], accelerator="h200", model="glm-5.2-fp8", engine="vllm",
+              base_no_proxy="localhost\nLD_PRELOAD=/tmp/evil.so")
