@@ -173,6 +173,8 @@ class Engine(Strict):
     multinode_worker: list[str] = []
     # Ports the engine's own multi-node mode listens on (only the deployment's nodes may connect).
     multinode_ports: list[str] = []
+    # The most a host may set a tunable to: what the engine accepts (engines.yaml says where from).
+    tunable_limits: dict[str, int] = {}
     rpc_worker: RpcWorker | None = None
     ray: RayCluster | None = None
     backends: dict[str, EngineBackend] = {}
@@ -501,6 +503,31 @@ class OsPackages(Strict):
     distributions: dict[str, DistributionRuntime] = {}
 
 
+class HostPaths(Strict):
+    system_directories: list[str]
+    denied_trees: list[str]
+    allowed_trees: dict[str, list[str]]
+    home_parents: list[str]
+
+    @field_validator("system_directories", "denied_trees", "home_parents")
+    @classmethod
+    def _absolute(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not path.startswith("/") or (path != "/" and path.endswith("/")) or "//" in path:
+                raise ValueError(f"{path!r}: give absolute paths without a trailing slash")
+        return paths
+
+
+class HostRules(Strict):
+    """What host data may name on a host (host.yaml): paths, accounts, interface names, URL schemes."""
+
+    paths: HostPaths
+    system_accounts: list[str] = Field(min_length=1)
+    first_regular_uid: int = Field(ge=1)
+    interface_name_max_bytes: int = Field(ge=1)
+    url_schemes: dict[Literal["http", "proxy", "git"], list[str]]
+
+
 class Catalog(Strict):
     accelerators: dict[str, Accelerator]
     engines: dict[str, Engine]
@@ -510,6 +537,7 @@ class Catalog(Strict):
     amd: AmdPlatform
     ascend: AscendPlatform
     packages: OsPackages
+    host: HostRules
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:
@@ -576,6 +604,10 @@ class Catalog(Strict):
                 raise ValueError(f"{where}: env {name} is a fallback for {engine.additional_config[0]} key "
                                  f"{engine.config_env_fallbacks[name]} that {recipe.engine} is dropping; set "
                                  "additional_config instead")
+        for name, engine in self.engines.items():
+            for tunable in engine.tunable_limits:
+                if tunable not in engine.flags or tunable not in TUNABLES:
+                    raise ValueError(f"engine {name}: tunable_limits names {tunable!r}, which it takes no argument for")
         return self
 
     def recipes_for(self, model: str, accelerator: str, engine: str) -> list[Recipe]:
@@ -605,4 +637,5 @@ def load_catalog() -> Catalog:
         amd=_read("amd"),
         ascend=_read("ascend"),
         packages=_read("packages"),
+        host=_read("host"),
     )

@@ -1,0 +1,136 @@
+"""The shape of single values in host data: paths on the host, accounts, interface names, URL
+schemes, addresses. Checked when the plan is made, before any host is touched; the rules are data
+(catalog host.yaml). Each check returns what is wrong and what is allowed, or None."""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import re
+from typing import Any
+from urllib.parse import urlparse
+
+from glmstack.catalog import HostPaths, HostRules
+
+# Marks a setting that names a path on the host (json_schema_extra): the path checks and the
+# per-field traversal tests find every such setting by it.
+HOST_PATH = {"host_path": True}
+# RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens, 63 bytes at most.
+HOST_NAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
+                       r"[A-Za-z0-9])?)*$")
+
+
+def host_path_fields(model: Any) -> list[str]:
+    """The settings of a pydantic model that name a path on the host."""
+    return [name for name, info in model.model_fields.items()
+            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("host_path")]
+
+
+def _inside(path: str, root: str) -> bool:
+    return root == "/" or path == root or path.startswith(root + "/")
+
+
+def path_problem(field: str, path: str, rules: HostPaths) -> str | None:
+    """A path glmstack may create, chown and chmod: absolute, normalised, a directory of its own."""
+    allowed = "an absolute, normalised path of a directory of its own, such as /opt/glmstack or /srv/glmstack"
+    if not path.startswith("/"):
+        return f"{path!r} is not absolute; allowed: {allowed}"
+    parts = path.split("/")[1:]
+    if "//" in path or path.endswith("/") or any(part in (".", "..") for part in parts):
+        return (f"{path!r} is not normalised (no '//', '.' or '..' parts and no trailing slash); allowed: "
+                f"{allowed}")
+    if path in rules.system_directories:
+        return f"{path} is a system directory itself, which glmstack would chown and chmod; allowed: {allowed}"
+    for parent in rules.home_parents:
+        if posix_parent(path) == parent:
+            return f"{path} is a user's home itself; allowed: a directory inside it, or {allowed}"
+    reopened = [*rules.allowed_trees.get("all", []), *rules.allowed_trees.get(field, [])]
+    matches = [(len(root), root, False) for root in rules.denied_trees if _inside(path, root)]
+    matches += [(len(root), root, True) for root in reopened if _inside(path, root)]
+    if matches:
+        _, root, ok = max(matches)
+        if not ok:
+            return f"{path} lies inside {root}, whose files glmstack must not chown or chmod; allowed: {allowed}"
+    return None
+
+
+def posix_parent(path: str) -> str:
+    return path.rsplit("/", 1)[0] or "/"
+
+
+def account_problem(kind: str, name: str, rules: HostRules) -> str | None:
+    """The service user or group: an account of its own, never the system's."""
+    if any(fnmatch.fnmatchcase(name, pattern) for pattern in rules.system_accounts):
+        return (f"{name!r} is a system {kind}; the engine runs as an unprivileged {kind} of its own (glmstack "
+                f"creates it); allowed: another name, such as glmstack")
+    return None
+
+
+def interface_problem(name: str, rules: HostRules) -> str | None:
+    """A network interface name as the kernel takes it (dev_valid_name)."""
+    size = len(name.encode())
+    if not 1 <= size <= rules.interface_name_max_bytes or name in (".", "..") or any(
+            c in "/:" or c.isspace() for c in name):
+        return (f"{name!r} is not an interface name; allowed: 1 to {rules.interface_name_max_bytes} bytes, not "
+                "'.' or '..', without '/', ':' or whitespace (the kernel's rules), such as eth1 or enp65s0f0")
+    return None
+
+
+def url_problem(url: str, kind: str, rules: HostRules) -> str | None:
+    """A URL with a scheme the tool reading it can use, and a host."""
+    schemes = rules.url_schemes[kind]
+    allowed = f"a URL of scheme {', '.join(f'{scheme}://' for scheme in schemes)} with a host"
+    if any(c.isspace() for c in url):
+        return f"a URL has no whitespace; allowed: {allowed}"
+    parsed = urlparse(url)
+    if parsed.scheme.lower() not in schemes:
+        what = f"scheme {parsed.scheme}:" if parsed.scheme else "no scheme"
+        return f"{url!r} has {what}; allowed: {allowed}"
+    if not parsed.hostname:
+        return f"{url!r} names no host; allowed: {allowed}"
+    return None
+
+
+def bind_host_problem(value: str) -> str | None:
+    """What the engine listens on: an IP address or localhost."""
+    if value == "localhost":
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return (f"{value!r} is not an IP address; allowed: an IPv4 or IPv6 address (0.0.0.0 or :: for every "
+                "interface, 127.0.0.1 for loopback only) or localhost")
+    if address.is_multicast:
+        return (f"{value} is a multicast address; allowed: an IPv4 or IPv6 address of this host, 0.0.0.0, :: or "
+                "localhost")
+    return None
+
+
+def node_address_problem(value: str) -> str | None:
+    """An address other nodes reach a host on: an IP address or an RFC 1123 name, one host's own."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        if HOST_NAME.match(value) and not value.replace(".", "").isdigit():
+            return None
+        return f"{value!r} is neither an IP address nor a host name; allowed: an IP address or an RFC 1123 name"
+    if address.is_unspecified or address.is_multicast:
+        return (f"{value} is {'unspecified' if address.is_unspecified else 'multicast'}, which no node can be "
+                "reached on; allowed: this host's own IP address or name")
+    return None
+
+
+def is_ipv6(value: str | None) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(value or ""), ipaddress.IPv6Address)
+    except ValueError:
+        return False
+
+
+def url_host(address: str) -> str:
+    """An address as the host part of host:port or a URL: an IPv6 address in brackets (RFC 3986)."""
+    return f"[{address}]" if is_ipv6(address) else address
+
+
+def host_port(address: str, port: int | str) -> str:
+    return f"{url_host(address)}:{port}"
