@@ -27,6 +27,7 @@ from glmstack.catalog import (
     ASCEND_COMPONENTS,
     COMMIT_SHA,
     Catalog,
+    Engine,
     EngineLimitation,
     Parallelism,
     PythonWheels,
@@ -41,9 +42,12 @@ from glmstack.values import (
     account_problem,
     bind_host_problem,
     host_path_fields,
+    host_port,
     interface_problem,
+    is_ipv6,
     node_address_problem,
     path_problem,
+    url_host,
     url_problem,
 )
 from roles.amd.defaults import AmdSettings
@@ -436,7 +440,7 @@ class RayPlan:
 
     @property
     def gcs(self) -> str:
-        return f"{self.head}:{self.port}"
+        return host_port(self.head, self.port)
 
 
 @dataclass(frozen=True)
@@ -522,7 +526,7 @@ class DeployPlan:
 
     @property
     def weights_share_url(self) -> str | None:
-        return f"http://{self.weights_seed}:{self.config.model_share_port}" if self.weights_seed else None
+        return f"http://{host_port(self.weights_seed, self.config.model_share_port)}" if self.weights_seed else None
 
     @property
     def health_url(self) -> str:
@@ -1303,10 +1307,11 @@ def render_serve_command(config: HostConfig, catalog: Catalog, recipe: Recipe, b
         argv += engine.ray.engine_args
     elif nodes > 1:
         dp_local = layout.data_parallel_size // nodes
-        placeholders = {"nodes": nodes, "rank": rank, "head": head, "dp": layout.data_parallel_size,
+        placeholders = {"nodes": nodes, "rank": rank, "head": head, "head_host": url_host(head or ""),
+                        "dp": layout.data_parallel_size,
                         "dp_local": dp_local, "dp_start": rank * dp_local}
         if engine.rpc_worker:
-            placeholders["rpc_workers"] = ",".join(f"{worker}:{engine.rpc_worker.port}" for worker in workers)
+            placeholders["rpc_workers"] = ",".join(host_port(worker, engine.rpc_worker.port) for worker in workers)
         argv += _fill(engine.multinode_head if rank == 0 else engine.multinode_worker, placeholders)
     return argv + extra_flags
 
@@ -1490,6 +1495,11 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         problems.append(("address", f"the nodes of a deployment let in each other only, by IP address: give each "
                                     f"host of deployment {deployment!r} its IP address (address), or list the "
                                     "hosts by IP"))
+    if rpc and any(is_ipv6(peer) for peer in peers):
+        problems.append(("address", "llama.cpp's RPC client splits worker:port at the first ':' (ggml-rpc.cpp "
+                                    "parse_endpoint), so it cannot reach a worker by IPv6 address; allowed: IPv4 "
+                                    f"addresses for the nodes of deployment {deployment!r}"))
+    problems += _port_problems(config, catalog.engines[config.engine], nodes, rpc, ray)
     llamacpp_plan = _plan_llamacpp(config, catalog, problems, rpc) if config.engine == "llama.cpp" else None
     nvidia_plan = _plan_nvidia(config, catalog, problems)
     amd_plan = _plan_amd(config, catalog, problems)
@@ -1596,7 +1606,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         api_key=api_key_plan,
         ready_timeout=config.service_ready_timeout or engine.ready_timeout,
         rpc_head=rpc_head,
-        rpc_workers=tuple(f"{worker}:{rpc.port}" for worker in peers[1:]) if rpc and rank == 0 else (),
+        rpc_workers=tuple(host_port(worker, rpc.port) for worker in peers[1:]) if rpc and rank == 0 else (),
         ray=ray_plan,
         cluster_ports=cluster_ports,
         cluster_peers=cluster_peers,
@@ -1605,10 +1615,42 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     )
 
 
+def _ports(ports: list[str] | tuple[str, ...]) -> set[int]:
+    """Catalog port lists ("6379", "10002-10999") as the ports they name."""
+    named: set[int] = set()
+    for entry in ports:
+        low, _, high = str(entry).partition("-")
+        named.update(range(int(low), int(high or low) + 1))
+    return named
+
+
+def _port_problems(config: HostConfig, engine: Engine, nodes: int, rpc: RpcWorker | None,
+                   ray: RayCluster | None) -> list[tuple[str, str]]:
+    """The API port is none of the deployment's other ports: the weights share's, and (several nodes)
+    the cluster's, which the node filter opens to the deployment's nodes only (catalog engines.yaml)."""
+    api = config.port or engine.default_port
+    others: list[tuple[str, set[int]]] = [("model_share_port", {config.model_share_port})]
+    if nodes > 1 and ray:
+        others.append((f"Ray's cluster ports ({', '.join(map(str, [ray.port, ray.node_manager_port, *ray.ports]))})",
+                       _ports([str(ray.port), str(ray.node_manager_port), *ray.ports])))
+    elif nodes > 1 and rpc:
+        others.append((f"the llama.cpp RPC workers' port ({rpc.port})", {rpc.port}))
+    elif nodes > 1:
+        others.append((f"{config.engine}'s cluster ports ({', '.join(engine.multinode_ports)})",
+                       _ports(engine.multinode_ports)))
+    for what, ports in others:
+        if api in ports:
+            field = "port" if config.port is not None or what != "model_share_port" else "model_share_port"
+            taken = f"{what} ({config.model_share_port})" if what == "model_share_port" else what
+            return [(field, f"the API port {api} is also {taken}, which this deployment uses for another "
+                            "purpose; allowed: a port none of them uses")]
+    return []
+
+
 def _plan_ray(config: HostConfig, ray: RayCluster, address: str, head: str, peers: list[str]) -> RayPlan:
     temp_dir = posixpath.join(config.base_state_dir, "home", ray.unit_name, "tmp")
-    values = {"address": address, "head": head, "port": ray.port, "temp_dir": temp_dir,
-              "node_manager_port": ray.node_manager_port}
+    values = {"address": address, "head": head, "head_host": url_host(head), "port": ray.port,
+              "temp_dir": temp_dir, "node_manager_port": ray.node_manager_port}
     return RayPlan(
         unit_name=ray.unit_name,
         head=head,
@@ -1713,6 +1755,29 @@ def _link_weights_seeds(plans: list[DeployPlan], members: dict[str, list[str]]) 
     return linked, errors
 
 
+def _rank_address_problems(validated: dict[str, tuple[HostConfig, Recipe]], members: dict[str, list[str]]) -> list[str]:
+    """The nodes of a multi-node deployment each have an address of their own that the others can
+    reach: two ranks on one address would each start a head (a second Ray head, say)."""
+    errors = []
+    for deployment, names in members.items():
+        if len(names) < 2:
+            continue
+        seen: dict[str, str] = {}
+        for rank, name in enumerate(names):
+            address = validated[name][0].address or name
+            normal = _normal_address(address)
+            if _is_ip_address(normal) and (ipaddress.ip_address(normal).is_loopback
+                                           or ipaddress.ip_address(normal).is_unspecified
+                                           or ipaddress.ip_address(normal).is_multicast):
+                errors.append(f"host {name}: field address: {address} (rank {rank}) is not an address the other "
+                              f"nodes of deployment {deployment!r} can reach; allowed: this node's own IP address")
+            elif normal in seen:
+                errors.append(f"host {name}: field address: {address} (rank {rank}) is already {seen[normal]}'s; "
+                              f"each node of deployment {deployment!r} needs an address of its own")
+            seen.setdefault(normal, f"{name} (rank {rank})")
+    return errors
+
+
 def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog | None = None,
                       require_fit: bool = True) -> list[DeployPlan]:
     """Validate and resolve every host, deployments together; report all problems of all hosts at once."""
@@ -1742,6 +1807,7 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
                     errors.append(f"host {name}: field {key}: deployment {deployment!r} serves one model: "
                                   f"{getattr(first, key)!r} as on {names[0]} (rank 0)")
 
+    errors += _rank_address_problems(validated, members)
     plans = []
     if not errors:
         # Each deployment (or lone host) must have as many nodes as its recipe: said once, on rank 0.

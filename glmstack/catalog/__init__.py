@@ -168,7 +168,8 @@ class Engine(Strict):
     model_formats: list[str]
     # Argument templates per setting; "{value}" is replaced. A setting an engine cannot take is absent.
     flags: dict[str, list[str]]
-    # Arguments for node `rank` of `nodes`; placeholders {nodes} {rank} {head} {dp_local} {dp_start}.
+    # Arguments for node `rank` of `nodes`; placeholders {nodes} {rank} {head} {dp_local} {dp_start}, and
+    # {head_host}: the head's address as the host of host:port (an IPv6 address in brackets).
     multinode_head: list[str] = []
     multinode_worker: list[str] = []
     # Ports the engine's own multi-node mode listens on (only the deployment's nodes may connect).
