@@ -45,6 +45,7 @@ from glmstack.values import (
     host_port,
     interface_problem,
     is_ipv6,
+    no_proxy_problem,
     node_address_problem,
     path_problem,
     url_host,
@@ -1401,6 +1402,8 @@ def _value_problems(config: HostConfig, catalog: Catalog) -> list[tuple[str, str
         if (problem := url_problem(source.removeprefix("git+") if git else source, "git" if git else "http",
                                    rules)) is not None:
             problems.append(("llamacpp_source", problem))
+    if config.base_no_proxy is not None and (problem := no_proxy_problem(config.base_no_proxy)) is not None:
+        problems.append(("base_no_proxy", problem))
     if (problem := bind_host_problem(config.service_bind_host)) is not None:
         problems.append(("service_bind_host", problem))
     if config.address is not None and (problem := node_address_problem(config.address)) is not None:

@@ -19,6 +19,13 @@ HOST_PATH = {"host_path": True}
 HOST_NAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
                        r"[A-Za-z0-9])?)*$")
 
+# What a URL may hold (RFC 3986: unreserved, reserved and percent-encoded characters).
+URL_CHARACTERS = re.compile(r"^[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+$")
+# One entry of a no_proxy list: a host name or domain suffix (.lab.example), an IP address or
+# network (10.0.0.0/8), with an optional port, or * for every host.
+NO_PROXY_ENTRY = re.compile(r"^(\*|\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?|[0-9A-Fa-f:.]+(/\d{1,3})?|"
+                            r"\[[0-9A-Fa-f:.]+\](:\d{1,5})?)$")
+
 
 def host_path_fields(model: Any) -> list[str]:
     """The settings of a pydantic model that name a path on the host."""
@@ -80,14 +87,24 @@ def url_problem(url: str, kind: str, rules: HostRules) -> str | None:
     """A URL with a scheme the tool reading it can use, and a host."""
     schemes = rules.url_schemes[kind]
     allowed = f"a URL of scheme {', '.join(f'{scheme}://' for scheme in schemes)} with a host"
-    if any(c.isspace() for c in url):
-        return f"a URL has no whitespace; allowed: {allowed}"
+    if not URL_CHARACTERS.match(url):
+        return (f"a URL holds only the characters RFC 3986 allows (no whitespace, quotes, <>, \\, {{}}, |); "
+                f"allowed: {allowed}")
     parsed = urlparse(url)
     if parsed.scheme.lower() not in schemes:
         what = f"scheme {parsed.scheme}:" if parsed.scheme else "no scheme"
         return f"{url!r} has {what}; allowed: {allowed}"
     if not parsed.hostname:
         return f"{url!r} names no host; allowed: {allowed}"
+    return None
+
+
+def no_proxy_problem(value: str) -> str | None:
+    """A comma-separated list of hosts that bypass the proxy, as curl, pip and the engines read it."""
+    bad = [entry for entry in value.split(",") if not NO_PROXY_ENTRY.match(entry.strip())]
+    if bad:
+        return (f"{bad[0]!r} is not a host, domain suffix, IP address or network; allowed: comma-separated entries "
+                "such as localhost,127.0.0.1,.lab.example,10.0.0.0/8")
     return None
 
 
