@@ -73,8 +73,9 @@ NODE_WAIT_SECONDS = 300
 def _wait_until_answering(endpoints: list[str] | tuple[str, ...], failure: str) -> str:
     """An ExecStartPre: each host:port accepts a connection in turn, or after NODE_WAIT_SECONDS
     the start fails printing `failure` (shell words; $w is the endpoint) and systemd tries again."""
-    script = (f"for w in {' '.join(endpoints)}; do n=0; "
-              "until timeout 5 bash -c \"exec 3<>/dev/tcp/${w%:*}/${w##*:}\" 2>/dev/null; do "
+    # host:port, an IPv6 host in brackets: /dev/tcp takes the address without them.
+    script = (f"for w in {' '.join(endpoints)}; do n=0; h=${{w%:*}}; h=${{h#[[]}}; h=${{h%[]]}}; "
+              "until timeout 5 bash -c \"exec 3<>/dev/tcp/$h/${w##*:}\" 2>/dev/null; do "
               f"n=$((n + 1)); if [ $n -ge {NODE_WAIT_SECONDS // 2} ]; then "
               f"echo {failure} >&2; exit 1; fi; sleep 2; done; done")
     return " ".join(systemd_quote(word) for word in ["/bin/bash", "-c", script])

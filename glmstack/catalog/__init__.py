@@ -120,8 +120,8 @@ class RayCluster(Strict):
     unit_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     port: int = Field(ge=1, le=65535)  # the head's GCS
     node_manager_port: int = Field(ge=1, le=65535)  # every node's raylet
-    # {address}: the node's own; {head}: the head's; {port}; {node_manager_port}; {temp_dir}:
-    # sessions, sockets and logs.
+    # {address}: the node's own; {head}: the head's; {head_host}: the head's as the host of host:port
+    # (an IPv6 address in brackets); {port}; {node_manager_port}; {temp_dir}: sessions, sockets and logs.
     head_args: list[str]
     worker_args: list[str]
     # Appended to the engine's command on the head.

@@ -3,10 +3,14 @@ schema, refuses traversal and system trees; addresses join ports the way each en
 
 from __future__ import annotations
 
+import socket
+import subprocess
+
 import pytest
 
 from glmstack.catalog import load_catalog
 from glmstack.config import HostConfig, HostDataError, InventoryError, resolve, resolve_inventory
+from glmstack.render import ray_head_wait_command
 from glmstack.values import host_path_fields, host_port, interface_problem, path_problem, url_host
 from tests.unit.hostdata import CPU_MIRROR
 
@@ -91,6 +95,21 @@ def test_ray_workers_join_an_ipv6_head_bracketed():
     plans = resolve_inventory([(f"2001:db8::{n}", RAY) for n in (1, 2, 3)])
     worker = plans[1].ray
     assert "[2001:db8::1]:6379" in worker.args and plans[0].ray.gcs == "[2001:db8::1]:6379"
+
+
+def test_a_ray_worker_waits_for_an_ipv6_head_by_its_address_without_brackets():
+    plans = resolve_inventory([(f"2001:db8::{n}", RAY) for n in (1, 2, 3)])
+    with socket.socket(socket.AF_INET6) as listener:
+        listener.bind(("::1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        # Unquoted as systemd would, against a head on this machine's IPv6 loopback.
+        script = ray_head_wait_command(plans[1]).split(" -c ", 1)[1][1:-1]
+        script = script.replace('\\"', '"').replace("$$", "$").replace("%%", "%")
+        script = script.replace("for w in [2001:db8::1]:6379", f"for w in [::1]:{port}").replace("-ge 150", "-ge 1")
+        assert f"[::1]:{port}" in script
+        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
 
 
 def test_llama_cpp_rpc_refuses_ipv6_workers():
