@@ -1404,6 +1404,10 @@ def _value_problems(config: HostConfig, catalog: Catalog) -> list[tuple[str, str
             problems.append(("llamacpp_source", problem))
     if config.base_no_proxy is not None and (problem := no_proxy_problem(config.base_no_proxy)) is not None:
         problems.append(("base_no_proxy", problem))
+    if config.engine_requirement is not None:  # the pattern fixed its scheme and pin; this, the rest of it
+        url = config.engine_requirement.split(" @ ", 1)[1].removeprefix("git+")
+        if (problem := url_problem(url, "http", rules)) is not None:
+            problems.append(("engine_requirement", problem))
     if (problem := bind_host_problem(config.service_bind_host)) is not None:
         problems.append(("service_bind_host", problem))
     if config.address is not None and (problem := node_address_problem(config.address)) is not None:
@@ -1629,24 +1633,27 @@ def _ports(ports: list[str] | tuple[str, ...]) -> set[int]:
 
 def _port_problems(config: HostConfig, engine: Engine, nodes: int, rpc: RpcWorker | None,
                    ray: RayCluster | None) -> list[tuple[str, str]]:
-    """The API port is none of the deployment's other ports: the weights share's, and (several nodes)
-    the cluster's, which the node filter opens to the deployment's nodes only (catalog engines.yaml)."""
-    api = config.port or engine.default_port
-    others: list[tuple[str, set[int]]] = [("model_share_port", {config.model_share_port})]
+    """The API port and the weights share's are none of the deployment's other ports, nor each other:
+    (several nodes) the cluster's, which the node filter opens to the deployment's nodes only
+    (catalog engines.yaml)."""
+    api, share = config.port or engine.default_port, config.model_share_port
+    cluster: tuple[str, set[int]] | None = None
     if nodes > 1 and ray:
-        others.append((f"Ray's cluster ports ({', '.join(map(str, [ray.port, ray.node_manager_port, *ray.ports]))})",
-                       _ports([str(ray.port), str(ray.node_manager_port), *ray.ports])))
+        named = [str(ray.port), str(ray.node_manager_port), *ray.ports]
+        cluster = f"Ray's cluster ports ({', '.join(named)})", _ports(named)
     elif nodes > 1 and rpc:
-        others.append((f"the llama.cpp RPC workers' port ({rpc.port})", {rpc.port}))
+        cluster = f"the llama.cpp RPC workers' port ({rpc.port})", {rpc.port}
     elif nodes > 1:
-        others.append((f"{config.engine}'s cluster ports ({', '.join(engine.multinode_ports)})",
-                       _ports(engine.multinode_ports)))
-    for what, ports in others:
-        if api in ports:
-            field = "port" if config.port is not None or what != "model_share_port" else "model_share_port"
-            taken = f"{what} ({config.model_share_port})" if what == "model_share_port" else what
-            return [(field, f"the API port {api} is also {taken}, which this deployment uses for another "
-                            "purpose; allowed: a port none of them uses")]
+        cluster = (f"{config.engine}'s cluster ports ({', '.join(engine.multinode_ports)})",
+                   _ports(engine.multinode_ports))
+    allowed = "which this deployment uses for another purpose; allowed: a port none of them uses"
+    if api == share:
+        field = "port" if config.port is not None else "model_share_port"
+        return [(field, f"the API port {api} is also model_share_port ({share}), {allowed}")]
+    if cluster and api in cluster[1]:
+        return [("port", f"the API port {api} is also one of {cluster[0]}, {allowed}")]
+    if cluster and share in cluster[1]:
+        return [("model_share_port", f"{share} is also one of {cluster[0]}, {allowed}")]
     return []
 
 

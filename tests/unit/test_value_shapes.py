@@ -121,9 +121,14 @@ def test_llama_cpp_rpc_refuses_ipv6_workers():
 
 
 def test_the_api_port_may_not_be_a_cluster_port():
-    with pytest.raises(InventoryError, match="field port: the API port 29500 is also vllm's cluster ports"):
+    with pytest.raises(InventoryError, match="field port: the API port 29500 is also one of vllm's cluster ports"):
         resolve_inventory([(f"10.0.0.{n}", {**RAY, "model": "glm-5.2-fp8", "recipe_variant": "mp", "port": 29500})
                            for n in (1, 2)])
+
+
+def test_the_weights_share_port_may_not_be_a_cluster_port():
+    with pytest.raises(InventoryError, match="field model_share_port: 6379 is also one of Ray's cluster ports"):
+        resolve_inventory([(f"10.0.0.{n}", {**RAY, "model_share_port": 6379}) for n in (1, 2, 3)])
 
 
 def test_two_ranks_on_one_address_are_refused():
