@@ -135,3 +135,18 @@ def test_two_ranks_on_one_address_are_refused():
     with pytest.raises(InventoryError, match=r"field address: 10.0.0.1 \(rank 2\) is already"):
         resolve_inventory([("a.invalid", {**RAY, "address": "10.0.0.1"}), ("b.invalid", {**RAY, "address": "10.0.0.2"}),
                            ("c.invalid", {**RAY, "address": "10.0.0.1"})])
+
+
+def test_the_catalog_refuses_a_limit_for_a_tunable_the_engine_takes_no_argument_for():
+    from pydantic import ValidationError
+
+    from glmstack.catalog import Catalog
+
+    data = load_catalog().model_dump()
+    data["engines"]["sglang"]["tunable_limits"]["num_speculative_tokens"] = 4
+    with pytest.raises(ValidationError, match="engine sglang: tunable_limits names 'num_speculative_tokens'"):
+        Catalog.model_validate(data)
+    data = load_catalog().model_dump()
+    data["host"]["paths"]["denied_trees"].append("etc/")
+    with pytest.raises(ValidationError, match="give absolute paths without a trailing slash"):
+        Catalog.model_validate(data)
