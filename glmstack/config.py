@@ -38,19 +38,7 @@ from glmstack.catalog import (
 )
 from glmstack.render import NODE_WAIT_SECONDS
 from glmstack.sizing import Sizing, size
-from glmstack.values import (
-    account_problem,
-    bind_host_problem,
-    host_path_fields,
-    host_port,
-    interface_problem,
-    is_ipv6,
-    no_proxy_problem,
-    node_address_problem,
-    path_problem,
-    url_host,
-    url_problem,
-)
+from glmstack.values import host_port, is_ipv6, url_host, value_problems
 from roles.amd.defaults import AmdSettings
 from roles.ascend.defaults import AscendSettings
 from roles.base.defaults import BaseSettings
@@ -1368,58 +1356,6 @@ def _compatibility_problems(config: HostConfig, catalog: Catalog, recipe: Recipe
     return problems
 
 
-# URL settings and the schemes their readers take (catalog host.yaml url_schemes); model_source and
-# ascend_packages also take other forms and are checked where they are read (_plan_model, a pattern).
-URL_SETTINGS = {"nvidia_repo_url": "http", "amd_repo_url": "http", "ascend_pip_extra_index_urls": "http",
-                "model_hf_endpoint": "http", "model_modelscope_endpoint": "http", "base_http_proxy": "proxy",
-                "base_https_proxy": "proxy"}
-
-
-def _value_problems(config: HostConfig, catalog: Catalog) -> list[tuple[str, str]]:
-    """The shape of each value on its own (catalog host.yaml): paths, accounts, interface names, URL
-    schemes, addresses; what they mean together is checked where the plan is made."""
-    rules, problems = catalog.host, []
-    for name in host_path_fields(HostConfig):
-        value = getattr(config, name)
-        if value is None or (name == "model_source" and not value.startswith("/")):
-            continue
-        if (problem := path_problem(name, value, rules.paths)) is not None:
-            problems.append((name, problem))
-    for name, kind in (("base_service_user", "user"), ("base_service_group", "group")):
-        if (problem := account_problem(kind, getattr(config, name), rules)) is not None:
-            problems.append((name, problem))
-    if config.network_interface is not None and (problem := interface_problem(config.network_interface, rules)):
-        problems.append(("network_interface", problem))
-    for name, kind in URL_SETTINGS.items():
-        values = getattr(config, name)
-        for url in values if isinstance(values, list) else [values] if values is not None else []:
-            if (problem := url_problem(url, kind, rules)) is not None:
-                problems.append((name, problem))
-                break
-    source = config.llamacpp_source
-    if source is not None and not source.startswith("/"):
-        git = source.endswith(".git") or source.startswith("git+")
-        if (problem := url_problem(source.removeprefix("git+") if git else source, "git" if git else "http",
-                                   rules)) is not None:
-            problems.append(("llamacpp_source", problem))
-    if config.base_no_proxy is not None and (problem := no_proxy_problem(config.base_no_proxy)) is not None:
-        problems.append(("base_no_proxy", problem))
-    if config.engine_requirement is not None:  # the pattern fixed its scheme and pin; this, the rest of it
-        url = config.engine_requirement.split(" @ ", 1)[1].removeprefix("git+")
-        if (problem := url_problem(url, "http", rules)) is not None:
-            problems.append(("engine_requirement", problem))
-    if (problem := bind_host_problem(config.service_bind_host)) is not None:
-        problems.append(("service_bind_host", problem))
-    if config.address is not None and (problem := node_address_problem(config.address)) is not None:
-        problems.append(("address", problem))
-    engine = catalog.engines.get(config.engine)
-    for name, limit in (engine.tunable_limits.items() if engine else ()):
-        value = getattr(config, name, None)
-        if value is not None and value > limit:
-            problems.append((name, f"{value} is more than {config.engine} takes; allowed: at most {limit}"))
-    return problems
-
-
 def _recipe_for(config: HostConfig, catalog: Catalog, problems: list) -> Recipe | None:
     recipe = catalog.recipe(config.model, config.accelerator, config.engine, config.recipe_variant)
     if recipe is not None:
@@ -1454,10 +1390,11 @@ def _validated(host: str, data: dict[str, Any], catalog: Catalog) -> tuple[HostC
     if config.engine not in accelerator.engines:
         raise HostDataError(host, [("engine", f"{config.engine!r} cannot run on accelerator "
                                               f"{config.accelerator!r}; allowed: {', '.join(accelerator.engines)}")])
+    problems += value_problems(config, catalog)  # each value's shape (glmstack/values.py)
     recipe = _recipe_for(config, catalog, problems)
     if recipe is None:
         raise HostDataError(host, problems)
-    problems += _value_problems(config, catalog) + _compatibility_problems(config, catalog, recipe)
+    problems += _compatibility_problems(config, catalog, recipe)
     if problems:
         raise HostDataError(host, problems)
     return config, recipe

@@ -10,7 +10,7 @@ import re
 from typing import Any
 from urllib.parse import urlparse
 
-from glmstack.catalog import HostPaths, HostRules
+from glmstack.catalog import Catalog, HostPaths, HostRules
 
 # Marks a setting that names a path on the host (json_schema_extra): the path checks and the
 # per-field traversal tests find every such setting by it.
@@ -151,3 +151,55 @@ def url_host(address: str) -> str:
 
 def host_port(address: str, port: int | str) -> str:
     return f"{url_host(address)}:{port}"
+
+
+# URL settings and the schemes their readers take (catalog host.yaml url_schemes); model_source and
+# ascend_packages also take other forms and are checked where they are read (_plan_model, a pattern).
+URL_SETTINGS = {"nvidia_repo_url": "http", "amd_repo_url": "http", "ascend_pip_extra_index_urls": "http",
+                "model_hf_endpoint": "http", "model_modelscope_endpoint": "http", "base_http_proxy": "proxy",
+                "base_https_proxy": "proxy"}
+
+
+def value_problems(config: Any, catalog: Catalog) -> list[tuple[str, str]]:
+    """The shape of each value on its own (catalog host.yaml): paths, accounts, interface names, URL
+    schemes, addresses; what they mean together is checked where the plan is made."""
+    rules, problems = catalog.host, []
+    for name in host_path_fields(type(config)):
+        value = getattr(config, name)
+        if value is None or (name == "model_source" and not value.startswith("/")):
+            continue
+        if (problem := path_problem(name, value, rules.paths)) is not None:
+            problems.append((name, problem))
+    for name, kind in (("base_service_user", "user"), ("base_service_group", "group")):
+        if (problem := account_problem(kind, getattr(config, name), rules)) is not None:
+            problems.append((name, problem))
+    if config.network_interface is not None and (problem := interface_problem(config.network_interface, rules)):
+        problems.append(("network_interface", problem))
+    for name, kind in URL_SETTINGS.items():
+        values = getattr(config, name)
+        for url in values if isinstance(values, list) else [values] if values is not None else []:
+            if (problem := url_problem(url, kind, rules)) is not None:
+                problems.append((name, problem))
+                break
+    source = config.llamacpp_source
+    if source is not None and not source.startswith("/"):
+        git = source.endswith(".git") or source.startswith("git+")
+        if (problem := url_problem(source.removeprefix("git+") if git else source, "git" if git else "http",
+                                   rules)) is not None:
+            problems.append(("llamacpp_source", problem))
+    if config.base_no_proxy is not None and (problem := no_proxy_problem(config.base_no_proxy)) is not None:
+        problems.append(("base_no_proxy", problem))
+    if config.engine_requirement is not None:  # the pattern fixed its scheme and pin; this, the rest of it
+        url = config.engine_requirement.split(" @ ", 1)[1].removeprefix("git+")
+        if (problem := url_problem(url, "http", rules)) is not None:
+            problems.append(("engine_requirement", problem))
+    if (problem := bind_host_problem(config.service_bind_host)) is not None:
+        problems.append(("service_bind_host", problem))
+    if config.address is not None and (problem := node_address_problem(config.address)) is not None:
+        problems.append(("address", problem))
+    engine = catalog.engines.get(config.engine)  # known: checked before
+    for name, limit in (engine.tunable_limits.items() if engine else ()):
+        value = getattr(config, name, None)
+        if value is not None and value > limit:
+            problems.append((name, f"{value} is more than {config.engine} takes; allowed: at most {limit}"))
+    return problems
