@@ -19,7 +19,6 @@ from pyinfra.operations import files, server
 from glmstack.facts import WeightsState, files_signature_command
 from glmstack.ops import CURL_DOWNLOAD, ensure_packages, put_secret
 from glmstack.uv import ensure_uv_commands, uv_binary
-from glmstack.values import host_port
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan, ModelPlan
@@ -560,6 +559,8 @@ def peers_needing_weights(plan: DeployPlan) -> list[str]:
 def start_sharing(plan: DeployPlan):
     """Serve the verified weights to the hosts that receive them (the fetch starts this itself when
     it ran in this run), and wait until the server answers."""
+    from glmstack.values import host_port  # an IPv6 address in brackets
+
     address = plan.config.address or plan.host
     url = shlex.quote(f"http://{host_port(address, plan.config.model_share_port)}/{MANIFEST}")
     yield (f"systemctl daemon-reload && systemctl start {share_unit(plan)} && "
