@@ -84,10 +84,13 @@ def interface_problem(name: str, rules: HostRules) -> str | None:
 
 
 def url_problem(url: str, kind: str, rules: HostRules) -> str | None:
-    """A URL with a scheme the tool reading it can use, and a host."""
+    """A URL with a scheme the tool reading it can use, a host, and only the characters RFC 3986 allows
+    (a proxy excepted: each syntax it is written in quotes it)."""
     schemes = rules.url_schemes[kind]
     allowed = f"a URL of scheme {', '.join(f'{scheme}://' for scheme in schemes)} with a host"
-    if not URL_CHARACTERS.match(url):
+    # Proxies are written into apt's and dnf's configuration and the shell, each quoting them its own way
+    # (glmstack.quoting); every other URL reaches a command line or a package source as it is.
+    if kind != "proxy" and not URL_CHARACTERS.match(url):
         return (f"a URL holds only the characters RFC 3986 allows (no whitespace, quotes, <>, \\, {{}}, |); "
                 f"allowed: {allowed}")
     parsed = urlparse(url)

@@ -106,7 +106,7 @@ def test_a_ray_worker_waits_for_an_ipv6_head_by_its_address_without_brackets():
         # Unquoted as systemd would, against a head on this machine's IPv6 loopback.
         script = ray_head_wait_command(plans[1]).split(" -c ", 1)[1][1:-1]
         script = script.replace('\\"', '"').replace("$$", "$").replace("%%", "%")
-        script = script.replace("for w in [2001:db8::1]:6379", f"for w in [::1]:{port}").replace("-ge 150", "-ge 1")
+        script = script.replace("[2001:db8::1]:6379", f"[::1]:{port}").replace("-ge 150", "-ge 1")
         assert f"[::1]:{port}" in script
         result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
