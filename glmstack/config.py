@@ -26,6 +26,7 @@ from glmstack.catalog import (
     ASCEND_COMPONENTS,
     COMMIT_SHA,
     Catalog,
+    Engine,
     EngineLimitation,
     Parallelism,
     PythonWheels,
@@ -37,6 +38,7 @@ from glmstack.catalog import (
 from glmstack.render import NODE_WAIT_SECONDS
 from glmstack.shape import MAX_STRING, SAFE_LABEL, data_problems, entry_problems
 from glmstack.sizing import Sizing, size
+from glmstack.values import host_port, is_ipv6, url_host, value_problems
 from roles.amd.defaults import AmdSettings
 from roles.ascend.defaults import AscendSettings
 from roles.base.defaults import BaseSettings
@@ -443,7 +445,7 @@ class RayPlan:
 
     @property
     def gcs(self) -> str:
-        return f"{self.head}:{self.port}"
+        return host_port(self.head, self.port)
 
 
 @dataclass(frozen=True)
@@ -529,7 +531,7 @@ class DeployPlan:
 
     @property
     def weights_share_url(self) -> str | None:
-        return f"http://{self.weights_seed}:{self.config.model_share_port}" if self.weights_seed else None
+        return f"http://{host_port(self.weights_seed, self.config.model_share_port)}" if self.weights_seed else None
 
     @property
     def health_url(self) -> str:
@@ -1305,10 +1307,11 @@ def render_serve_command(config: HostConfig, catalog: Catalog, recipe: Recipe, b
         argv += engine.ray.engine_args
     elif nodes > 1:
         dp_local = layout.data_parallel_size // nodes
-        placeholders = {"nodes": nodes, "rank": rank, "head": head, "dp": layout.data_parallel_size,
+        placeholders = {"nodes": nodes, "rank": rank, "head": head, "head_host": url_host(head or ""),
+                        "dp": layout.data_parallel_size,
                         "dp_local": dp_local, "dp_start": rank * dp_local}
         if engine.rpc_worker:
-            placeholders["rpc_workers"] = ",".join(f"{worker}:{engine.rpc_worker.port}" for worker in workers)
+            placeholders["rpc_workers"] = ",".join(host_port(worker, engine.rpc_worker.port) for worker in workers)
         argv += _fill(engine.multinode_head if rank == 0 else engine.multinode_worker, placeholders)
     return argv + extra_flags
 
@@ -1406,6 +1409,7 @@ def _validated(host: str, data: dict[str, Any], catalog: Catalog) -> tuple[HostC
     if config.engine not in accelerator.engines:
         raise HostDataError(host, [("engine", f"{config.engine!r} cannot run on accelerator "
                                               f"{config.accelerator!r}; allowed: {', '.join(accelerator.engines)}")])
+    problems += value_problems(config, catalog)  # each value's shape (glmstack/values.py)
     recipe = _recipe_for(config, catalog, problems)
     if recipe is None:
         raise HostDataError(host, problems)
@@ -1454,6 +1458,11 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         problems.append(("address", f"the nodes of a deployment let in each other only, by IP address: give each "
                                     f"host of deployment {deployment!r} its IP address (address), or list the "
                                     "hosts by IP"))
+    if rpc and any(is_ipv6(peer) for peer in peers):
+        problems.append(("address", "llama.cpp's RPC client splits worker:port at the first ':' (ggml-rpc.cpp "
+                                    "parse_endpoint), so it cannot reach a worker by IPv6 address; allowed: IPv4 "
+                                    f"addresses for the nodes of deployment {deployment!r}"))
+    problems += _port_problems(config, catalog.engines[config.engine], nodes, rpc, ray)
     llamacpp_plan = _plan_llamacpp(config, catalog, problems, rpc) if config.engine == "llama.cpp" else None
     nvidia_plan = _plan_nvidia(config, catalog, problems)
     amd_plan = _plan_amd(config, catalog, problems)
@@ -1560,7 +1569,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         api_key=api_key_plan,
         ready_timeout=config.service_ready_timeout or engine.ready_timeout,
         rpc_head=rpc_head,
-        rpc_workers=tuple(f"{worker}:{rpc.port}" for worker in peers[1:]) if rpc and rank == 0 else (),
+        rpc_workers=tuple(host_port(worker, rpc.port) for worker in peers[1:]) if rpc and rank == 0 else (),
         ray=ray_plan,
         cluster_ports=cluster_ports,
         cluster_peers=cluster_peers,
@@ -1569,10 +1578,45 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     )
 
 
+def _ports(ports: list[str] | tuple[str, ...]) -> set[int]:
+    """Catalog port lists ("6379", "10002-10999") as the ports they name."""
+    named: set[int] = set()
+    for entry in ports:
+        low, _, high = str(entry).partition("-")
+        named.update(range(int(low), int(high or low) + 1))
+    return named
+
+
+def _port_problems(config: HostConfig, engine: Engine, nodes: int, rpc: RpcWorker | None,
+                   ray: RayCluster | None) -> list[tuple[str, str]]:
+    """The API port and the weights share's are none of the deployment's other ports, nor each other:
+    (several nodes) the cluster's, which the node filter opens to the deployment's nodes only
+    (catalog engines.yaml)."""
+    api, share = config.port or engine.default_port, config.model_share_port
+    cluster: tuple[str, set[int]] | None = None
+    if nodes > 1 and ray:
+        named = [str(ray.port), str(ray.node_manager_port), *ray.ports]
+        cluster = f"Ray's cluster ports ({', '.join(named)})", _ports(named)
+    elif nodes > 1 and rpc:
+        cluster = f"the llama.cpp RPC workers' port ({rpc.port})", {rpc.port}
+    elif nodes > 1:
+        cluster = (f"{config.engine}'s cluster ports ({', '.join(engine.multinode_ports)})",
+                   _ports(engine.multinode_ports))
+    allowed = "which this deployment uses for another purpose; allowed: a port none of them uses"
+    if api == share:
+        field = "port" if config.port is not None else "model_share_port"
+        return [(field, f"the API port {api} is also model_share_port ({share}), {allowed}")]
+    if cluster and api in cluster[1]:
+        return [("port", f"the API port {api} is also one of {cluster[0]}, {allowed}")]
+    if cluster and share in cluster[1]:
+        return [("model_share_port", f"{share} is also one of {cluster[0]}, {allowed}")]
+    return []
+
+
 def _plan_ray(config: HostConfig, ray: RayCluster, address: str, head: str, peers: list[str]) -> RayPlan:
     temp_dir = posixpath.join(config.base_state_dir, "home", ray.unit_name, "tmp")
-    values = {"address": address, "head": head, "port": ray.port, "temp_dir": temp_dir,
-              "node_manager_port": ray.node_manager_port}
+    values = {"address": address, "head": head, "head_host": url_host(head), "port": ray.port,
+              "temp_dir": temp_dir, "node_manager_port": ray.node_manager_port}
     return RayPlan(
         unit_name=ray.unit_name,
         head=head,
@@ -1677,6 +1721,29 @@ def _link_weights_seeds(plans: list[DeployPlan], members: dict[str, list[str]]) 
     return linked, errors
 
 
+def _rank_address_problems(validated: dict[str, tuple[HostConfig, Recipe]], members: dict[str, list[str]]) -> list[str]:
+    """The nodes of a multi-node deployment each have an address of their own that the others can
+    reach: two ranks on one address would each start a head (a second Ray head, say)."""
+    errors = []
+    for deployment, names in members.items():
+        if len(names) < 2:
+            continue
+        seen: dict[str, str] = {}
+        for rank, name in enumerate(names):
+            address = validated[name][0].address or name
+            normal = _normal_address(address)
+            if _is_ip_address(normal) and (ipaddress.ip_address(normal).is_loopback
+                                           or ipaddress.ip_address(normal).is_unspecified
+                                           or ipaddress.ip_address(normal).is_multicast):
+                errors.append(f"host {name}: field address: {address} (rank {rank}) is not an address the other "
+                              f"nodes of deployment {deployment!r} can reach; allowed: this node's own IP address")
+            elif normal in seen:
+                errors.append(f"host {name}: field address: {address} (rank {rank}) is already {seen[normal]}'s; "
+                              f"each node of deployment {deployment!r} needs an address of its own")
+            seen.setdefault(normal, f"{name} (rank {rank})")
+    return errors
+
+
 def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog | None = None,
                       require_fit: bool = True) -> list[DeployPlan]:
     """Validate and resolve every host, deployments together; report all problems of all hosts at once."""
@@ -1707,6 +1774,7 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
                     errors.append(f"host {name}: field {key}: deployment {deployment!r} serves one model: "
                                   f"{getattr(first, key)!r} as on {names[0]} (rank 0)")
 
+    errors += _rank_address_problems(validated, members)
     plans = []
     if not errors:
         # Each deployment (or lone host) must have as many nodes as its recipe: said once, on rank 0.

@@ -93,8 +93,10 @@ def _wait_until_answering(endpoints: list[str] | tuple[str, ...], failure: str) 
     the start fails printing `failure` (printf's format: %s is the endpoint) and systemd tries again.
     Every value is one shell word (quoted), and the whole script one word of the command line."""
     message = shell_word(failure + "\\n")  # printf's \\n: the word itself stays on one line
+    # host:port, an IPv6 host in brackets: /dev/tcp takes the address without them.
     script = (f"for w in {' '.join(shell_word(endpoint) for endpoint in endpoints)}; do n=0; "
-              "until timeout 5 bash -c \"exec 3<>/dev/tcp/${w%:*}/${w##*:}\" 2>/dev/null; do "
+              "h=${w%:*}; h=${h#[[]}; h=${h%[]]}; "
+              "until timeout 5 bash -c \"exec 3<>/dev/tcp/$h/${w##*:}\" 2>/dev/null; do "
               f"n=$((n + 1)); if [ $n -ge {NODE_WAIT_SECONDS // 2} ]; then "
               f"printf {message} \"$w\" >&2; exit 1; fi; sleep 2; done; done")
     return exec_line(["/bin/bash", "-c", script])

@@ -76,10 +76,16 @@ def size(model_id: str, model: Model, accelerator_id: str, accelerator: Accelera
     """cap_option: the engine's max_model_len argument, when it has one: a native context that does
     not fit is then capped (auto_value, the engine's own automatic length, or the rounded estimate;
     nothing when the engine caps it itself)."""
+    # Beyond the native context is refused even where memory is not checked (llama.cpp takes any --ctx-size).
+    asked = tunables.get("max_model_len")
+    beyond = ([f"max_model_len {asked} exceeds {model_id}'s native context of {model.native_context}"]
+              if asked and asked > model.native_context else [])
     if accelerator.devices_per_node == 0:
-        return Sizing(checked=False, reason="host memory of CPU servers is not in the catalog; not checked")
+        return Sizing(checked=False, reason="host memory of CPU servers is not in the catalog; not checked",
+                      problems=beyond)
     if model.weights_gb is None:
-        return Sizing(checked=False, reason=f"the catalog has no weight size for {model_id}; not checked")
+        return Sizing(checked=False, reason=f"the catalog has no weight size for {model_id}; not checked",
+                      problems=beyond)
 
     devices = (layout.tensor_parallel_size or 1) * layout.pipeline_parallel_size * layout.data_parallel_size
     utilization = float(tunables.get("gpu_memory_utilization") or DEFAULT_MEMORY_UTILIZATION)

@@ -120,8 +120,8 @@ class RayCluster(Strict):
     unit_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     port: int = Field(ge=1, le=65535)  # the head's GCS
     node_manager_port: int = Field(ge=1, le=65535)  # every node's raylet
-    # {address}: the node's own; {head}: the head's; {port}; {node_manager_port}; {temp_dir}:
-    # sessions, sockets and logs.
+    # {address}: the node's own; {head}: the head's; {head_host}: the head's as the host of host:port
+    # (an IPv6 address in brackets); {port}; {node_manager_port}; {temp_dir}: sessions, sockets and logs.
     head_args: list[str]
     worker_args: list[str]
     # Appended to the engine's command on the head.
@@ -168,11 +168,14 @@ class Engine(Strict):
     model_formats: list[str]
     # Argument templates per setting; "{value}" is replaced. A setting an engine cannot take is absent.
     flags: dict[str, list[str]]
-    # Arguments for node `rank` of `nodes`; placeholders {nodes} {rank} {head} {dp_local} {dp_start}.
+    # Arguments for node `rank` of `nodes`; placeholders {nodes} {rank} {head} {dp_local} {dp_start}, and
+    # {head_host}: the head's address as the host of host:port (an IPv6 address in brackets).
     multinode_head: list[str] = []
     multinode_worker: list[str] = []
     # Ports the engine's own multi-node mode listens on (only the deployment's nodes may connect).
     multinode_ports: list[str] = []
+    # The most a host may set a tunable to: what the engine accepts (engines.yaml says where from).
+    tunable_limits: dict[str, int] = {}
     rpc_worker: RpcWorker | None = None
     ray: RayCluster | None = None
     backends: dict[str, EngineBackend] = {}
@@ -501,6 +504,31 @@ class OsPackages(Strict):
     distributions: dict[str, DistributionRuntime] = {}
 
 
+class HostPaths(Strict):
+    system_directories: list[str]
+    denied_trees: list[str]
+    allowed_trees: dict[str, list[str]]
+    home_parents: list[str]
+
+    @field_validator("system_directories", "denied_trees", "home_parents")
+    @classmethod
+    def _absolute(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not path.startswith("/") or (path != "/" and path.endswith("/")) or "//" in path:
+                raise ValueError(f"{path!r}: give absolute paths without a trailing slash")
+        return paths
+
+
+class HostRules(Strict):
+    """What host data may name on a host (host.yaml): paths, accounts, interface names, URL schemes."""
+
+    paths: HostPaths
+    system_accounts: list[str] = Field(min_length=1)
+    first_regular_uid: int = Field(ge=1)
+    interface_name_max_bytes: int = Field(ge=1)
+    url_schemes: dict[Literal["http", "proxy", "git"], list[str]]
+
+
 class Catalog(Strict):
     accelerators: dict[str, Accelerator]
     engines: dict[str, Engine]
@@ -510,6 +538,7 @@ class Catalog(Strict):
     amd: AmdPlatform
     ascend: AscendPlatform
     packages: OsPackages
+    host: HostRules
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:
@@ -576,6 +605,10 @@ class Catalog(Strict):
                 raise ValueError(f"{where}: env {name} is a fallback for {engine.additional_config[0]} key "
                                  f"{engine.config_env_fallbacks[name]} that {recipe.engine} is dropping; set "
                                  "additional_config instead")
+        for name, engine in self.engines.items():
+            for tunable in engine.tunable_limits:
+                if tunable not in engine.flags or tunable not in TUNABLES:
+                    raise ValueError(f"engine {name}: tunable_limits names {tunable!r}, which it takes no argument for")
         return self
 
     def recipes_for(self, model: str, accelerator: str, engine: str) -> list[Recipe]:
@@ -605,4 +638,5 @@ def load_catalog() -> Catalog:
         amd=_read("amd"),
         ascend=_read("ascend"),
         packages=_read("packages"),
+        host=_read("host"),
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.server import Arch
+from pyinfra.facts.server import Arch, Users
 from pyinfra.operations import files, server, systemd
 
 from glmstack.catalog import load_catalog
@@ -138,8 +138,25 @@ def trust_and_proxies(plan: DeployPlan) -> None:
         files.file(name="No apt proxy", path=proxy_file, present=False)
 
 
+def _account_not_ours(plan: DeployPlan) -> None:
+    """Stop before `usermod` rewrites the home and shell of an account of the host's own: root, or a
+    system account (uid below the catalog's first regular uid) whose home is not glmstack's state
+    directory, the home glmstack gives the service user it creates."""
+    config = plan.config
+    account = host.get_fact(Users).get(config.base_service_user)
+    if account is None:
+        return
+    uid, home = account.get("uid"), account.get("home")
+    if uid == 0 or (uid is not None and uid < load_catalog().host.first_regular_uid and home != config.base_state_dir):
+        raise DeployError(f"host {host.name}: field base_service_user: {config.base_service_user!r} is an account "
+                          f"of this host (uid {uid}, home {home}) that glmstack did not create, and would have its "
+                          f"home and shell rewritten; allowed: a name this host has no account for, or glmstack's "
+                          f"own service user (home {config.base_state_dir})")
+
+
 def service_user(plan: DeployPlan) -> None:
     config = plan.config
+    _account_not_ours(plan)
     server.group(name="Service group", group=config.base_service_group, system=True)
     server.user(name="Service user", user=config.base_service_user, group=config.base_service_group,
                 system=True, home=config.base_state_dir, shell="/usr/sbin/nologin", create_home=False,

@@ -12,12 +12,13 @@ class BaseSettings(BaseModel):
     base_service_group: str = Field("glmstack", pattern=r"^[a-z_][a-z0-9_-]{0,30}$",
                                     description="Primary group of the service user.")
     # Directories
-    base_prefix: str = Field("/opt/glmstack", pattern=r"^/[\w./-]+$",
+    base_prefix: str = Field("/opt/glmstack", pattern=r"^/[\w./-]+$", json_schema_extra={"host_path": True},
                              description="Where programs (builds, virtual environments) are installed.")
     base_state_dir: str = Field(
         "/var/lib/glmstack", pattern=r"^/[\w./-]+$",
+        json_schema_extra={"host_path": True},
         description="Weights, ready markers and engine homes (root-owned; the engine writes only its home).")
-    base_config_dir: str = Field("/etc/glmstack", pattern=r"^/[\w./-]+$",
+    base_config_dir: str = Field("/etc/glmstack", pattern=r"^/[\w./-]+$", json_schema_extra={"host_path": True},
                                  description="Environment files and secrets (root-owned, 0700).")
     # Packages
     base_packages: list[str] = Field([], description="Extra OS packages to install on every host.")

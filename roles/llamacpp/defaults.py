@@ -18,4 +18,5 @@ class LlamaCppSettings(BaseModel):
     llamacpp_cmake_flags: list[str] = Field([], description="Extra CMake flags, appended to the backend's.")
     llamacpp_build_jobs: int | None = Field(None, ge=1, description="Parallel build jobs; None: all cores.")
     llamacpp_ccache_dir: str | None = Field(
-        None, pattern=r"^/[\w./-]+$", description="ccache directory on the host, to speed up rebuilds.")
+        None, pattern=r"^/[\w./-]+$", json_schema_extra={"host_path": True},
+        description="ccache directory on the host, to speed up rebuilds.")

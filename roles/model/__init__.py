@@ -559,8 +559,10 @@ def peers_needing_weights(plan: DeployPlan) -> list[str]:
 def start_sharing(plan: DeployPlan):
     """Serve the verified weights to the hosts that receive them (the fetch starts this itself when
     it ran in this run), and wait until the server answers."""
+    from glmstack.values import host_port  # an IPv6 address in brackets
+
     address = plan.config.address or plan.host
-    url = shlex.quote(f"http://{address}:{plan.config.model_share_port}/{MANIFEST}")
+    url = shlex.quote(f"http://{host_port(address, plan.config.model_share_port)}/{MANIFEST}")
     yield (f"systemctl daemon-reload && systemctl start {share_unit(plan)} && "
            f"for i in $(seq 100); do curl -fsS -o /dev/null {url} && exit 0; sleep 0.2; done; "
            f"echo 'the weights server did not answer on '{url} >&2; exit 1")

@@ -7,8 +7,9 @@ from pydantic import BaseModel, Field
 
 class ModelSettings(BaseModel):
     model_source: str | None = Field(
-        None, description="hf://org/repo[@commit], modelscope://org/repo[@commit], an http(s) mirror base "
-                          "URL, or an absolute path on the host; None: the catalog's source.")
+        None, json_schema_extra={"host_path": True},
+        description="hf://org/repo[@commit], modelscope://org/repo[@commit], an http(s) mirror base "
+                    "URL, or an absolute path on the host; None: the catalog's source.")
     model_revision: str | None = Field(
         None, pattern=r"^[0-9a-f]{40}$", description="Hub commit sha (required for hf:// and modelscope:// sources).")
     model_graft_revision: str | None = Field(
@@ -50,4 +51,5 @@ class ModelSettings(BaseModel):
                                   description="Port a host passing weights to others serves them on, "
                                               "only while they fetch.")
     model_dir: str | None = Field(
-        None, pattern=r"^/[\w./-]+$", description="Where weights are placed; None: <state_dir>/models/<model>.")
+        None, pattern=r"^/[\w./-]+$", json_schema_extra={"host_path": True},
+        description="Where weights are placed; None: <state_dir>/models/<model>.")

@@ -22,6 +22,7 @@ from glmstack.facts import (
 from glmstack.ops import ensure_packages, put_secret
 from glmstack.quoting import shell_word
 from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, rendered_files, unit_paths
+from glmstack.values import host_port
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan
@@ -31,7 +32,7 @@ def health_check(plan: DeployPlan) -> tuple[str, str]:
     """(shell test, what it checks): the engine's health endpoint, a worker's port (RPC, Ray), or
     a headless rank's unit running."""
     if plan.probe == "tcp":
-        return tcp_listening_command(plan.port), f"{plan.listen_address}:{plan.port} (listening)"
+        return tcp_listening_command(plan.port), f"{host_port(plan.listen_address, plan.port)} (listening)"
     if plan.probe == "active":
         return f"systemctl is-active --quiet {shell_word(plan.unit_name)}.service", f"{plan.unit_name}.service"
     return f"curl -fsS --max-time 5 -o /dev/null {shell_word(plan.health_url)}", plan.health_url

@@ -181,6 +181,20 @@ def test_unsupported_cpu_architecture_stops_before_any_change():
         error.value.__cause__ or error.value)
 
 
+def test_a_system_account_glmstack_did_not_create_is_never_made_the_service_user():
+    from pyinfra.api.exceptions import PyinfraError
+
+    responses = captured("debian12-fresh")
+    users = next(command for command in responses if "cat /etc/passwd" in command)
+    postgres = "postgres:x:105:110::/var/lib/postgresql:/bin/bash|postgres|postgres|postgres **Never logged in**|!"
+    responses = answer(responses, users, [*responses[users]["stdout"], postgres])
+    with pytest.raises(PyinfraError) as error:
+        deploy(responses, base_service_user="postgres")
+    message = str(error.value.__cause__ or error.value)
+    assert ("host @fake/node1: field base_service_user: 'postgres' is an account of this host (uid 105, home "
+            "/var/lib/postgresql) that glmstack did not create") in message
+
+
 # A converged host
 
 

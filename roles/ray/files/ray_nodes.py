@@ -17,8 +17,8 @@ import time
 
 def alive_nodes(gcs: str) -> set[str]:
     # The GCS client retries a silent head for 40 s; a plain connection says at once.
-    host, _, port = gcs.rpartition(":")
-    socket.create_connection((host, int(port)), timeout=3).close()
+    host, _, port = gcs.rpartition(":")  # an IPv6 head in brackets, as Ray writes it
+    socket.create_connection((host.strip("[]"), int(port)), timeout=3).close()
     from ray._raylet import GcsClient
     from ray.core.generated import gcs_pb2
 

@@ -1,0 +1,4 @@
+# expect: host bad-1.invalid: field base_prefix: '/opt//glmstack' is not normalised
+from glmstack.inventory import group
+
+hosts = group([("bad-1.invalid", {})], accelerator="h200", model="glm-5.2-fp8", engine="vllm", base_prefix="/opt//glmstack")

@@ -1,0 +1,4 @@
+# expect: host bad-1.invalid: field service_bind_host: 'example.org' is not an IP address
+from glmstack.inventory import group
+
+hosts = group([("bad-1.invalid", {})], accelerator="h200", model="glm-5.2-fp8", engine="vllm", service_bind_host="example.org")
