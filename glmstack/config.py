@@ -36,6 +36,20 @@ from glmstack.catalog import (
     load_catalog,
 )
 from glmstack.render import NODE_WAIT_SECONDS
+from glmstack.secrets import (
+    SECRET_ENV_MARKERS,
+    SECRET_FILE_SETTINGS,
+    SECRET_FILES_IN_WORDS,
+    SECRET_FLAGS,
+    carrier_of,
+    flag_name,
+    flag_says_secret,
+    high_entropy,
+    redact,
+    secret_in,
+    shape_of,
+    url_secret,
+)
 from glmstack.sizing import Sizing, size
 from roles.amd.defaults import AmdSettings
 from roles.ascend.defaults import AscendSettings
@@ -47,8 +61,6 @@ from roles.service.defaults import ServiceSettings
 
 ROLE_PREFIXES = ("amd_", "ascend_", "base_", "llamacpp_", "model_", "nvidia_", "service_")
 HUB_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
-# Substrings that mark an environment variable as secret: those belong in a 0600 file.
-SECRET_ENV_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY")
 # Settings that only one vendor's stack understands; elsewhere they are a copy from the wrong recipe.
 VENDOR_ONLY_MARKERS = {
     "amd": ("aiter", "VLLM_ROCM_"),
@@ -64,12 +76,15 @@ class HostDataError(ValueError):
     def __init__(self, host: str, problems: list[tuple[str, str]]):
         self.host = host
         self.problems = problems
-        lines = [f"host {host}: field {field}: {message}" for field, message in problems]
+        lines = [redact(f"host {host}: field {field}: {message}") for field, message in problems]
         super().__init__("\n".join(lines))
 
 
 class InventoryError(ValueError):
-    """Problems in several hosts' data, one line per problem."""
+    """Problems in several hosts' data, one line per problem (never a secret: redacted)."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))
 
 
 class DeploymentSettings(BaseModel):
@@ -119,7 +134,9 @@ class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettin
     def _secret_file_is_private(cls, secret: Path | None) -> Path | None:
         if secret is not None:
             if not secret.is_file():
-                raise ValueError(f"{secret} does not exist")
+                # Never the value: a token pasted here instead of its file's path would be shown.
+                raise ValueError("is not a file on this machine (the value is not shown: it may be the secret "
+                                 "itself); give the path of a 0600 file that holds the secret")
             if stat.S_IMODE(secret.stat().st_mode) & 0o077:
                 raise ValueError(f"{secret} is readable by others; chmod 600 it")
         return secret
@@ -544,7 +561,8 @@ def _pydantic_problems(error: ValidationError) -> list[tuple[str, str]]:
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             message = "is required"
-        elif isinstance(item.get("input"), (str, int, float, bool)) and where != "extra_env":
+        elif isinstance(item.get("input"), (str, int, float, bool)) and where != "extra_env" \
+                and where.split(".")[0] not in SECRET_FILE_SETTINGS:
             # Scalars only: echoing a dict or list could print a secret a user pasted inline.
             message = f"{message} (got {item['input']!r})"
         problems.append((where, message))
@@ -560,7 +578,9 @@ def _relative_inside(path: str) -> bool:
 
 
 def _credentials_in_url(url: str) -> bool:
-    return url.startswith(("http://", "https://")) and "@" in urlparse(url).netloc
+    """Credentials anywhere in a URL: a user or password (user:password@; on ssh:// a password),
+    a signed or token query (X-Amz-Signature=, sig=, token=, ...), or a secret's shape."""
+    return url_secret(url) is not None or shape_of(url) is not None
 
 
 def _is_ip_address(address: str) -> bool:
@@ -1353,6 +1373,159 @@ def _compatibility_problems(config: HostConfig, catalog: Catalog, recipe: Recipe
     return problems
 
 
+# URL settings: where a credential in them would end up, said as each one's refusal.
+_IN_COMMANDS = "credentials in a URL end up in command lines and logs; give the URL without them"
+_IN_SOURCES = "credentials in a URL end up in package sources and logs; give the mirror without them"
+URL_SETTINGS = {
+    "model_source": "credentials in a URL end up in command lines and logs; give the mirror without them (tokens "
+                    "go in model_hf_token_file or model_modelscope_token_file)",
+    "model_hf_endpoint": f"{_IN_COMMANDS} (the hub token goes in model_hf_token_file)",
+    "model_modelscope_endpoint": f"{_IN_COMMANDS} (the token goes in model_modelscope_token_file)",
+    "llamacpp_source": _IN_COMMANDS,
+    "engine_requirement": _IN_COMMANDS,
+    "nvidia_repo_url": _IN_SOURCES,
+    "amd_repo_url": _IN_SOURCES,
+    "ascend_pip_extra_index_urls": _IN_SOURCES,
+    "ascend_packages": "credentials in a URL end up in command lines and logs; give the mirror without them",
+    "base_http_proxy": "credentials in a proxy URL end up in apt's configuration (0644), the units' environment "
+                       "and logs; give a proxy that lets the lab in by address (no setting carries proxy "
+                       "credentials)",
+    "base_https_proxy": "credentials in a proxy URL end up in apt's configuration (0644), the units' environment "
+                        "and logs; give a proxy that lets the lab in by address (no setting carries proxy "
+                        "credentials)",
+}
+
+
+def _where_to_put(text: str) -> str:
+    carrier = carrier_of(text)
+    if carrier:
+        return f"put it in a 0600 file named by {carrier}"
+    return f"glmstack passes no such secret to a host; the secrets it does take go in {SECRET_FILES_IN_WORDS}"
+
+
+def _leaves(value: Any, where: str = "") -> list[tuple[str, str]]:
+    """(where in the setting, string) for every string a setting's value holds."""
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in
+                [(f"{where}the name {key!r} ", str(key)), *_leaves(item, f"{where}the value of {key} ")]]
+    if isinstance(value, (list, tuple)):
+        return [leaf for at, item in enumerate(value, start=1) for leaf in _leaves(item, f"{where}item {at} ")]
+    return []
+
+
+def _secret_problems(config: HostConfig) -> list[tuple[str, str]]:
+    """Secrets where host data holds no secret: credentials in any URL setting, and a secret's shape in
+    any other value (extra_flags: _extra_flag_problems). Never the value itself."""
+    problems = []
+    for name in sorted(config.model_fields_set - {"extra_flags", *SECRET_FILE_SETTINGS}):
+        value = getattr(config, name)
+        if name in URL_SETTINGS:
+            urls = [value] if isinstance(value, str) else list(value or [])
+            if any(_credentials_in_url(url.split(" @ ", 1)[-1].removeprefix("git+")) for url in urls):
+                problems.append((name, URL_SETTINGS[name]))
+            continue
+        for where, text in _leaves(value):
+            what = secret_in(text)
+            if what is not None:
+                problems.append((name, f"{where}holds {what}; a secret in host data reaches units, logs and plan "
+                                       f"output: {_where_to_put(text)}"))
+                break
+    return problems
+
+
+def _flag_owners(config: HostConfig, catalog: Catalog, recipe: Recipe) -> dict[str, str]:
+    """Option -> the host setting that renders it: what extra_flags may not repeat. Derived from what
+    the serve command renders (the catalog's flags per setting, the multi-node and Ray arguments, the
+    recipe's own arguments as rendered for this host) and the engine's owned_flags."""
+    engine = catalog.engines[config.engine]
+    owners: dict[str, str] = {}
+
+    def own(words: list[str], setting: str) -> None:
+        for word in words:
+            if word.startswith("-") and not word.startswith("{"):
+                owners.setdefault(_base_option(word, engine), setting)
+
+    for name, words in engine.flags.items():
+        own(words, FLAG_SETTINGS.get(name, name))
+    own(engine.multinode_head + engine.multinode_worker, "deployment")
+    if engine.ray:
+        own(engine.ray.engine_args, "deployment")
+    for setting, words in engine.owned_flags.items():
+        own(words, setting)
+    rendered = render_serve_command(config.model_copy(update={"extra_flags": []}), catalog, recipe, "engine", "model")
+    own([word for word in rendered if word not in engine.additional_config], "recipe_variant")
+    for option in list(owners):  # argparse's --no-X (BooleanOptionalAction) undoes --X
+        if option.startswith("--") and not option.startswith("--no-"):
+            owners.setdefault(f"--no-{option[2:]}", owners[option])
+    return owners
+
+
+# The catalog's flag names (glmstack.catalog SERVE_ARGUMENTS, TUNABLES, PARALLEL_SETTINGS) that are
+# not host settings of the same name: the host setting that decides them.
+FLAG_SETTINGS = {"model_path": "model_dir", "host": "service_bind_host", "tensor_parallel_size": "recipe_variant",
+                 "pipeline_parallel_size": "recipe_variant", "kv_cache_dtype": "recipe_variant",
+                 "cpu_offload_gb": "recipe_variant"}
+
+
+def _base_option(word: str, engine) -> str:
+    """The option a word names, as the engine reads it: before '=', underscores as dashes, a dotted
+    JSON key (--speculative-config.method) as its option, an alias as the option it stands for."""
+    name = flag_name(word)
+    if name.startswith("--") and "." in name:
+        name = name.split(".", 1)[0]
+    return engine.flag_aliases.get(name, name)
+
+
+def _extra_flag_problems(config: HostConfig, catalog: Catalog, recipe: Recipe) -> list[tuple[str, str]]:
+    """extra_flags holds no secret and repeats nothing a setting renders (the engine takes the last
+    one given: `--host 0.0.0.0` after service_bind_host's would serve beyond loopback). The first
+    problem only: one line."""
+    engine = catalog.engines[config.engine]
+    owners = _flag_owners(config, catalog, recipe)
+    flags = config.extra_flags
+    for at, word in enumerate(flags, start=1):
+        what = secret_in(word)
+        if what is not None:
+            return [("extra_flags", f"item {at} holds {what}; extra flags are written into the unit (0644), "
+                                    f"the journal and plan output: {_where_to_put(word)}")]
+        if not word.startswith("-") or len(word) < 2 or word[1].isdigit():
+            continue
+        name = flag_name(word)
+        shown = word.split("=", 1)[0][:64]
+        value = word.split("=", 1)[1] if "=" in word else (flags[at] if at < len(flags) else "")
+        if name in SECRET_FLAGS or (flag_says_secret(name) and high_entropy(value)):
+            carrier = SECRET_FLAGS.get(name)
+            where = f"put it in a 0600 file named by {carrier}" if carrier else \
+                f"glmstack passes no such secret to a host; the secrets it does take go in {SECRET_FILES_IN_WORDS}"
+            return [("extra_flags", f"item {at} ({shown}) passes a secret on the command line, where the unit "
+                                    f"(0644), the journal and plan output show it: {where}")]
+        option = _base_option(word, engine)
+        if option in owners:
+            setting = owners[option]
+            return [("extra_flags", f"item {at} ({shown}) repeats {option}, which {setting} renders, and the engine "
+                                    f"takes the last one given: {OWNER_HINTS.get(setting, f'set {setting} instead')}")]
+        if engine.flag_abbreviations and option.startswith("--") and len(option) > 3:
+            taken = sorted(full for full in owners if full.startswith(option))
+            if taken:
+                setting = owners[taken[0]]
+                return [("extra_flags", f"item {at} ({shown}) is a prefix the engine's parser takes for "
+                                        f"{taken[0]} (an abbreviation), which {setting} renders: "
+                                        f"{OWNER_HINTS.get(setting, f'set {setting} instead')}")]
+    return []
+
+
+# What to do instead of repeating an option a setting renders, where "set <setting>" is not it.
+OWNER_HINTS = {
+    "recipe_variant": "the recipe renders it (recipe_variant chooses another recipe; the parallel layout is the "
+                      "recipe's)",
+    "deployment": "the deployment renders it (deployment and the hosts' order in it decide the nodes and ranks)",
+    "model_dir": "the weights the plan fetches are what the engine loads (model_source, model_dir, model_entry)",
+    "service_api_key_file": "set service_api_key_file (a 0600 file) or service_require_api_key",
+}
+
+
 def _recipe_for(config: HostConfig, catalog: Catalog, problems: list) -> Recipe | None:
     recipe = catalog.recipe(config.model, config.accelerator, config.engine, config.recipe_variant)
     if recipe is not None:
@@ -1375,6 +1548,7 @@ def _validated(host: str, data: dict[str, Any], catalog: Catalog) -> tuple[HostC
         config = HostConfig.model_validate(data)
     except ValidationError as error:
         raise HostDataError(host, problems + _pydantic_problems(error)) from None
+    problems += _secret_problems(config)
     if config.accelerator not in catalog.accelerators:
         problems.append(_choice("accelerator", config.accelerator, list(catalog.accelerators)))
     if config.model not in catalog.models:
@@ -1391,6 +1565,8 @@ def _validated(host: str, data: dict[str, Any], catalog: Catalog) -> tuple[HostC
     if recipe is None:
         raise HostDataError(host, problems)
     problems += _compatibility_problems(config, catalog, recipe)
+    if not problems:
+        problems += _extra_flag_problems(config, catalog, recipe)
     if problems:
         raise HostDataError(host, problems)
     return config, recipe
