@@ -7,6 +7,7 @@ and the deploy both call `resolve_inventory`: what plan shows is what runs.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import difflib
 import hashlib
@@ -141,6 +142,16 @@ class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettin
                 raise ValueError(f"{secret} is readable by others; chmod 600 it")
         return secret
 
+    @field_validator("base_extra_ca_certs")
+    @classmethod
+    def _ca_certs_are_certificates(cls, certs: list[Path]) -> list[Path]:
+        # Checked here, before any host is contacted: the deploy copies each into the trust store 0644.
+        for at, cert in enumerate(certs, start=1):
+            problem = ca_certificate_problem(cert)
+            if problem:
+                raise ValueError(f"item {at} ({cert}) {problem}")
+        return certs
+
     @field_validator("service_api_key_file")
     @classmethod
     def _api_key_is_one_word(cls, key_file: Path | None) -> Path | None:
@@ -149,6 +160,35 @@ class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettin
             raise ValueError(f"{key_file} must hold one key of 16 to 256 letters, digits or -._~+/= "
                              "(clients send it in an Authorization header)")
         return key_file
+
+
+PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\s]*?)-----END \1-----")
+
+
+def ca_certificate_problem(path: Path) -> str | None:
+    """Why a file is not PEM certificates for the trust store, or None. Never shows the content."""
+    if not path.is_file():
+        return "is not a file on this machine; give the path of a PEM certificate file"
+    try:
+        text = path.read_bytes().decode("ascii")
+    except OSError:
+        return "cannot be read here; make it readable by the user running glmstack"
+    except UnicodeDecodeError:
+        return "is not PEM text (a DER certificate? convert it: openssl x509 -inform der -in FILE -out FILE.pem)"
+    if "PRIVATE KEY" in text:
+        return ("holds a private key: it would be installed world-readable (0644) in the trust store; give the "
+                "CA's certificate only")
+    blocks = PEM_BLOCK.findall(text)
+    if not blocks or any(kind != "CERTIFICATE" for kind, _ in blocks):
+        return "is not PEM certificates: give one or more -----BEGIN CERTIFICATE----- blocks"
+    for _, body in blocks:
+        try:
+            der = base64.b64decode("".join(body.split()), validate=True)
+        except ValueError:
+            der = b""
+        if len(der) < 64 or der[0] != 0x30:  # an X.509 certificate is a DER SEQUENCE
+            return "holds a CERTIFICATE block that is not a certificate (bad base64 or not DER)"
+    return None
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ SECRET_SHAPES = (
     SecretShape("a JSON Web Token",
                 re.compile(r"(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
     SecretShape("a Slack token (xox...)", re.compile(r"(?<![A-Za-z0-9])xox[abprs]-[A-Za-z0-9-]{10,}")),
-    SecretShape("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    SecretShape("a private key",
+                re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----|[\s\S]*)")),
 )
 
 # Query parameters that carry a credential: presigned and signed URLs (S3, GCS, Azure SAS) and

@@ -156,3 +156,26 @@ def test_redact_data_walks_documents():
                        "nested": [{"url": f"https://u:{PASSWORD}@h"}]})
     assert doc == {"command": ["vllm", "--api-key", "<redacted>", "--port", "8000"], "env": {"API_TOKEN": "<redacted>"},
                    "nested": [{"url": "https://<redacted>@h"}]}
+
+
+CORPUS = REPO_ROOT / "tests" / "badinput"
+
+
+def test_a_pem_ca_certificate_is_accepted():
+    plan = resolve("n", {**H200, "base_extra_ca_certs": [str(CORPUS / "lab-test-ca.crt")]})
+    assert [path.name for path in plan.config.base_extra_ca_certs] == ["lab-test-ca.crt"]
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"\x30\x82\x01\xa8" + bytes(100), "is not PEM text"),
+    (b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n", "not a certificate"),
+    (b"-----BEGIN EC PRIVATE KEY-----\nTk9UIEEgS0VZ\n-----END EC PRIVATE KEY-----\n", "holds a private key"),
+    (b"", "is not PEM certificates"),
+])
+def test_a_ca_file_that_is_not_certificates_is_refused_without_its_content(tmp_path, content, problem):
+    path = tmp_path / "ca.crt"
+    path.write_bytes(content)
+    with pytest.raises(HostDataError) as error:
+        resolve("n", {**H200, "base_extra_ca_certs": [str(path)]})
+    assert f"field base_extra_ca_certs: item 1 ({path}) " in str(error.value) and problem in str(error.value)
+    assert "Tk9UIEEgS0VZ" not in str(error.value)
