@@ -28,6 +28,7 @@ from glmstack.catalog import (
     ASCEND_COMPONENTS,
     COMMIT_SHA,
     Catalog,
+    Engine,
     EngineLimitation,
     Parallelism,
     PythonWheels,
@@ -1475,16 +1476,14 @@ def _secret_problems(config: HostConfig) -> list[tuple[str, str]]:
     return problems
 
 
-def _flag_owners(config: HostConfig, catalog: Catalog, recipe: Recipe) -> dict[str, str]:
-    """Option -> the host setting that renders it: what extra_flags may not repeat. Derived from what
-    the serve command renders (the catalog's flags per setting, the multi-node and Ray arguments, the
-    recipe's own arguments as rendered for this host) and the engine's owned_flags."""
-    engine = catalog.engines[config.engine]
+def setting_flag_owners(engine: Engine) -> dict[str, str]:
+    """Option -> the host setting that renders it, from the engine's data: the catalog's flags per
+    setting, the multi-node and Ray arguments (the deployment's), and owned_flags."""
     owners: dict[str, str] = {}
 
     def own(words: list[str], setting: str) -> None:
         for word in words:
-            if word.startswith("-") and not word.startswith("{"):
+            if word.startswith("-"):
                 owners.setdefault(_base_option(word, engine), setting)
 
     for name, words in engine.flags.items():
@@ -1494,9 +1493,20 @@ def _flag_owners(config: HostConfig, catalog: Catalog, recipe: Recipe) -> dict[s
         own(engine.ray.engine_args, "deployment")
     for setting, words in engine.owned_flags.items():
         own(words, setting)
+    return owners
+
+
+def _flag_owners(config: HostConfig, catalog: Catalog, recipe: Recipe) -> dict[str, str]:
+    """Option -> the host setting that renders it: what extra_flags may not repeat. The engine's
+    (setting_flag_owners), and every option the serve command renders for this host beyond them
+    (the recipe's own arguments: recipe_variant's); argparse's --no-X undoes --X."""
+    engine = catalog.engines[config.engine]
+    owners = setting_flag_owners(engine)
     rendered = render_serve_command(config.model_copy(update={"extra_flags": []}), catalog, recipe, "engine", "model")
-    own([word for word in rendered if word not in engine.additional_config], "recipe_variant")
-    for option in list(owners):  # argparse's --no-X (BooleanOptionalAction) undoes --X
+    for word in rendered:
+        if word.startswith("-") and word not in engine.additional_config:
+            owners.setdefault(_base_option(word, engine), "recipe_variant")
+    for option in list(owners):  # BooleanOptionalAction's --no-X
         if option.startswith("--") and not option.startswith("--no-"):
             owners.setdefault(f"--no-{option[2:]}", owners[option])
     return owners
@@ -1509,7 +1519,7 @@ FLAG_SETTINGS = {"model_path": "model_dir", "host": "service_bind_host", "tensor
                  "cpu_offload_gb": "recipe_variant"}
 
 
-def _base_option(word: str, engine) -> str:
+def _base_option(word: str, engine: Engine) -> str:
     """The option a word names, as the engine reads it: before '=', underscores as dashes, a dotted
     JSON key (--speculative-config.method) as its option, an alias as the option it stands for."""
     name = flag_name(word)
