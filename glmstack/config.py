@@ -170,6 +170,8 @@ def ca_certificate_problem(path: Path) -> str | None:
     """Why a file is not PEM certificates for the trust store, or None. Never shows the content."""
     if not path.is_file():
         return "is not a file on this machine; give the path of a PEM certificate file"
+    if path.stat().st_size > 1_000_000:
+        return "is over 1 MB; a PEM CA file holds a few kilobytes of certificates"
     try:
         text = path.read_bytes().decode("ascii")
     except OSError:

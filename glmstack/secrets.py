@@ -58,7 +58,8 @@ SECRET_QUERY_PARAMETERS = frozenset({
 # Schemes whose user part is itself a credential (a token passed as the user name); on others
 # (ssh://git@host) only a password is.
 USER_IS_SECRET_SCHEMES = ("http", "https", "ftp", "ftps", "git+http", "git+https", "socks5", "socks5h", "socks4")
-URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+# A scheme of at most 32 characters: an unbounded one makes a long word quadratic to scan.
+URL_IN_TEXT = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s\"'<>]+")
 
 # Engine options that carry a secret, whatever their value, and the setting that carries it instead.
 SECRET_FLAGS = {

@@ -179,3 +179,13 @@ def test_a_ca_file_that_is_not_certificates_is_refused_without_its_content(tmp_p
         resolve("n", {**H200, "base_extra_ca_certs": [str(path)]})
     assert f"field base_extra_ca_certs: item 1 ({path}) " in str(error.value) and problem in str(error.value)
     assert "Tk9UIEEgS0VZ" not in str(error.value)
+
+
+@pytest.mark.parametrize("text", ["a" * 1_500_000, "--x " * 400_000, "a=b " * 400_000, "http://" * 200_000])
+def test_looking_for_secrets_takes_linear_time(text):
+    import time
+
+    started = time.monotonic()
+    secret_in(text)
+    redact(text)
+    assert time.monotonic() - started < 5
