@@ -15,6 +15,7 @@ from glmstack.config import InventoryError
 from glmstack.lab import lab
 from glmstack.lab.host import LabError
 from glmstack.planning import host_document, node_rendered_files, plan_inventory, write_rendered
+from glmstack.secrets import redact, redact_data
 from glmstack.sizing import format_tokens
 
 # soft_wrap: messages stay whole in logs and pipes instead of being cut at 80 columns.
@@ -114,7 +115,8 @@ def _print_plan(documents: list[dict]) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
     try:
-        documents = [host_document(plan) for plan in plan_inventory(args.inventory)]
+        # Host data holding a secret is refused; whatever still looks like one is never shown.
+        documents = redact_data([host_document(plan) for plan in plan_inventory(args.inventory)])
     except InventoryError as error:
         if args.json:
             print(json.dumps({"hosts": [], "errors": str(error).splitlines()}, indent=2))
@@ -145,7 +147,7 @@ def _render(args: argparse.Namespace) -> int:
         return 0
     for path, (content, mode) in node_rendered_files(plan).items():
         print(f"# ---- {path} (mode {mode})")
-        print(content, end="")
+        print(redact(content), end="")
     return 0
 
 
@@ -202,17 +204,18 @@ def _drift(args: argparse.Namespace) -> int:
     except InventoryError as error:
         console.print(escape(str(error)), style="red")
         return 2
+    document = redact_data(report.as_dict())  # commands may carry what host data should not have
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+        print(json.dumps(document, indent=2))
         return report.exit_code
-    for host in report.hosts:
+    for host in document["hosts"]:
         mark = {"converged": "[green]no change[/]", "drift": "[red]would change[/]",
-                "unreachable": "[yellow]unreachable[/]"}[host.status]
-        console.print(f"{host.host}: {mark}")
-        for change in host.changes:
-            console.print(f"  {change['operation']}: would run: {change['would_run']}")
-    if report.error:
-        console.print(f"[red]{report.error}[/]")
+                "unreachable": "[yellow]unreachable[/]"}[host["status"]]
+        console.print(f"{host['host']}: {mark}")
+        for change in host["changes"]:
+            console.print(escape(f"  {change['operation']}: would run: {change['would_run']}"))
+    if document["error"]:
+        console.print(escape(document["error"]), style="red")
     console.print(f"checked {len(report.hosts)} hosts in {report.seconds:.1f}s")
     return report.exit_code
 

@@ -7,6 +7,7 @@ and the deploy both call `resolve_inventory`: what plan shows is what runs.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import ipaddress
@@ -36,6 +37,20 @@ from glmstack.catalog import (
     load_catalog,
 )
 from glmstack.render import NODE_WAIT_SECONDS
+from glmstack.secrets import (
+    SECRET_ENV_MARKERS,
+    SECRET_FILE_SETTINGS,
+    SECRET_FILES_IN_WORDS,
+    SECRET_FLAGS,
+    carrier_of,
+    flag_name,
+    flag_says_secret,
+    high_entropy,
+    redact,
+    secret_in,
+    shape_of,
+    url_secret,
+)
 from glmstack.shape import MAX_STRING, SAFE_LABEL, data_problems, entry_problems
 from glmstack.sizing import Sizing, size
 from glmstack.values import host_port, is_ipv6, url_host, value_problems
@@ -48,8 +63,6 @@ from roles.nvidia.defaults import NvidiaSettings
 from roles.service.defaults import ServiceSettings
 
 HUB_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
-# Substrings that mark an environment variable as secret: those belong in a 0600 file.
-SECRET_ENV_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY")
 # Settings that only one vendor's stack understands; elsewhere they are a copy from the wrong recipe.
 VENDOR_ONLY_MARKERS = {
     "amd": ("aiter", "VLLM_ROCM_"),
@@ -65,12 +78,15 @@ class HostDataError(ValueError):
     def __init__(self, host: str, problems: list[tuple[str, str]]):
         self.host = host
         self.problems = problems
-        lines = [f"host {host}: field {field}: {message}" for field, message in problems]
+        lines = [redact(f"host {host}: field {field}: {message}") for field, message in problems]
         super().__init__("\n".join(lines))
 
 
 class InventoryError(ValueError):
-    """Problems in several hosts' data, one line per problem."""
+    """Problems in several hosts' data, one line per problem (never a secret: redacted)."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))
 
 
 class DeploymentSettings(BaseModel):
@@ -137,10 +153,22 @@ class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettin
     def _secret_file_is_private(cls, secret: Path | None) -> Path | None:
         if secret is not None:
             if not secret.is_file():
-                raise ValueError(f"{secret} does not exist")
+                # Never the value: a token pasted here instead of its file's path would be shown.
+                raise ValueError("is not a file on this machine (the value is not shown: it may be the secret "
+                                 "itself); give the path of a 0600 file that holds the secret")
             if stat.S_IMODE(secret.stat().st_mode) & 0o077:
                 raise ValueError(f"{secret} is readable by others; chmod 600 it")
         return secret
+
+    @field_validator("base_extra_ca_certs")
+    @classmethod
+    def _ca_certs_are_certificates(cls, certs: list[Path]) -> list[Path]:
+        # Checked here, before any host is contacted: the deploy copies each into the trust store 0644.
+        for at, cert in enumerate(certs, start=1):
+            problem = ca_certificate_problem(cert)
+            if problem:
+                raise ValueError(f"item {at} ({cert}) {problem}")
+        return certs
 
     @field_validator("service_api_key_file")
     @classmethod
@@ -150,6 +178,37 @@ class HostConfig(DeploymentSettings, BaseSettings, LlamaCppSettings, ModelSettin
             raise ValueError(f"{key_file} must hold one key of 16 to 256 letters, digits or -._~+/= "
                              "(clients send it in an Authorization header)")
         return key_file
+
+
+PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\s]*?)-----END \1-----")
+
+
+def ca_certificate_problem(path: Path) -> str | None:
+    """Why a file is not PEM certificates for the trust store, or None. Never shows the content."""
+    if not path.is_file():
+        return "is not a file on this machine; give the path of a PEM certificate file"
+    if path.stat().st_size > 1_000_000:
+        return "is over 1 MB; a PEM CA file holds a few kilobytes of certificates"
+    try:
+        text = path.read_bytes().decode("ascii")
+    except OSError:
+        return "cannot be read here; make it readable by the user running glmstack"
+    except UnicodeDecodeError:
+        return "is not PEM text (a DER certificate? convert it: openssl x509 -inform der -in FILE -out FILE.pem)"
+    if "PRIVATE KEY" in text:
+        return ("holds a private key: it would be installed world-readable (0644) in the trust store; give the "
+                "CA's certificate only")
+    blocks = PEM_BLOCK.findall(text)
+    if not blocks or any(kind != "CERTIFICATE" for kind, _ in blocks):
+        return "is not PEM certificates: give one or more -----BEGIN CERTIFICATE----- blocks"
+    for _, body in blocks:
+        try:
+            der = base64.b64decode("".join(body.split()), validate=True)
+        except ValueError:
+            der = b""
+        if len(der) < 64 or der[0] != 0x30:  # an X.509 certificate is a DER SEQUENCE
+            return "holds a CERTIFICATE block that is not a certificate (bad base64 or not DER)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -557,7 +616,7 @@ def _pydantic_problems(error: ValidationError) -> list[tuple[str, str]]:
         if item["type"] == "missing":
             message = "is required"
         elif isinstance(item.get("input"), (str, int, float, bool)) and field != "extra_env" and \
-                len(repr(item["input"])) <= 200:
+                field not in SECRET_FILE_SETTINGS and len(repr(item["input"])) <= 200:
             # Scalars only: echoing a dict or list could print a secret a user pasted inline.
             message = f"{message} (got {item['input']!r})"
         problems.append((where, message))
@@ -573,7 +632,9 @@ def _relative_inside(path: str) -> bool:
 
 
 def _credentials_in_url(url: str) -> bool:
-    return url.startswith(("http://", "https://")) and "@" in urlparse(url).netloc
+    """Credentials anywhere in a URL: a user or password (user:password@; on ssh:// a password),
+    a signed or token query (X-Amz-Signature=, sig=, token=, ...), or a secret's shape."""
+    return url_secret(url) is not None or shape_of(url) is not None
 
 
 def _is_ip_address(address: str) -> bool:
@@ -1367,6 +1428,168 @@ def _compatibility_problems(config: HostConfig, catalog: Catalog, recipe: Recipe
     return problems
 
 
+# URL settings: where a credential in them would end up, said as each one's refusal.
+_IN_COMMANDS = "credentials in a URL end up in command lines and logs; give the URL without them"
+_IN_SOURCES = "credentials in a URL end up in package sources and logs; give the mirror without them"
+URL_SETTINGS = {
+    "model_source": "credentials in a URL end up in command lines and logs; give the mirror without them (tokens "
+                    "go in model_hf_token_file or model_modelscope_token_file)",
+    "model_hf_endpoint": f"{_IN_COMMANDS} (the hub token goes in model_hf_token_file)",
+    "model_modelscope_endpoint": f"{_IN_COMMANDS} (the token goes in model_modelscope_token_file)",
+    "llamacpp_source": _IN_COMMANDS,
+    "engine_requirement": _IN_COMMANDS,
+    "nvidia_repo_url": _IN_SOURCES,
+    "amd_repo_url": _IN_SOURCES,
+    "ascend_pip_extra_index_urls": _IN_SOURCES,
+    "ascend_packages": "credentials in a URL end up in command lines and logs; give the mirror without them",
+    "base_http_proxy": "credentials in a proxy URL end up in apt's configuration (0644), the units' environment "
+                       "and logs; give a proxy that lets the lab in by address (no setting carries proxy "
+                       "credentials)",
+    "base_https_proxy": "credentials in a proxy URL end up in apt's configuration (0644), the units' environment "
+                        "and logs; give a proxy that lets the lab in by address (no setting carries proxy "
+                        "credentials)",
+}
+
+
+def _where_to_put(text: str) -> str:
+    carrier = carrier_of(text)
+    if carrier:
+        return f"put it in a 0600 file named by {carrier}"
+    return f"glmstack passes no such secret to a host; the secrets it does take go in {SECRET_FILES_IN_WORDS}"
+
+
+def _leaves(value: Any, where: str = "") -> list[tuple[str, str]]:
+    """(where in the setting, string) for every string a setting's value holds."""
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in
+                [(f"{where}the name {key!r} ", str(key)), *_leaves(item, f"{where}the value of {key} ")]]
+    if isinstance(value, (list, tuple)):
+        return [leaf for at, item in enumerate(value, start=1) for leaf in _leaves(item, f"{where}item {at} ")]
+    return []
+
+
+def _secret_problems(config: HostConfig) -> list[tuple[str, str]]:
+    """Secrets where host data holds no secret: credentials in any URL setting, and a secret's shape in
+    any other value (extra_flags: _extra_flag_problems). Never the value itself."""
+    problems = []
+    for name in sorted(config.model_fields_set - {"extra_flags", *SECRET_FILE_SETTINGS}):
+        value = getattr(config, name)
+        if name in URL_SETTINGS:
+            urls = [value] if isinstance(value, str) else list(value or [])
+            if any(_credentials_in_url(url.split(" @ ", 1)[-1].removeprefix("git+")) for url in urls):
+                problems.append((name, URL_SETTINGS[name]))
+            continue
+        for where, text in _leaves(value):
+            what = secret_in(text)
+            if what is not None:
+                problems.append((name, f"{where}holds {what}; a secret in host data reaches units, logs and plan "
+                                       f"output: {_where_to_put(text)}"))
+                break
+    return problems
+
+
+def setting_flag_owners(engine: Engine) -> dict[str, str]:
+    """Option -> the host setting that renders it, from the engine's data: the catalog's flags per
+    setting, the multi-node and Ray arguments (the deployment's), and owned_flags."""
+    owners: dict[str, str] = {}
+
+    def own(words: list[str], setting: str) -> None:
+        for word in words:
+            if word.startswith("-"):
+                owners.setdefault(_base_option(word, engine), setting)
+
+    for name, words in engine.flags.items():
+        own(words, FLAG_SETTINGS.get(name, name))
+    own(engine.multinode_head + engine.multinode_worker, "deployment")
+    if engine.ray:
+        own(engine.ray.engine_args, "deployment")
+    for setting, words in engine.owned_flags.items():
+        own(words, setting)
+    return owners
+
+
+def _flag_owners(config: HostConfig, catalog: Catalog, recipe: Recipe) -> dict[str, str]:
+    """Option -> the host setting that renders it: what extra_flags may not repeat. The engine's
+    (setting_flag_owners), and every option the serve command renders for this host beyond them
+    (the recipe's own arguments: recipe_variant's); argparse's --no-X undoes --X."""
+    engine = catalog.engines[config.engine]
+    owners = setting_flag_owners(engine)
+    rendered = render_serve_command(config.model_copy(update={"extra_flags": []}), catalog, recipe, "engine", "model")
+    for word in rendered:
+        if word.startswith("-") and word not in engine.additional_config:
+            owners.setdefault(_base_option(word, engine), "recipe_variant")
+    for option in list(owners):  # BooleanOptionalAction's --no-X
+        if option.startswith("--") and not option.startswith("--no-"):
+            owners.setdefault(f"--no-{option[2:]}", owners[option])
+    return owners
+
+
+# The catalog's flag names (glmstack.catalog SERVE_ARGUMENTS, TUNABLES, PARALLEL_SETTINGS) that are
+# not host settings of the same name: the host setting that decides them.
+FLAG_SETTINGS = {"model_path": "model_dir", "host": "service_bind_host", "tensor_parallel_size": "recipe_variant",
+                 "pipeline_parallel_size": "recipe_variant", "kv_cache_dtype": "recipe_variant",
+                 "cpu_offload_gb": "recipe_variant"}
+
+
+def _base_option(word: str, engine: Engine) -> str:
+    """The option a word names, as the engine reads it: before '=', underscores as dashes, a dotted
+    JSON key (--speculative-config.method) as its option, an alias as the option it stands for."""
+    name = flag_name(word)
+    if name.startswith("--") and "." in name:
+        name = name.split(".", 1)[0]
+    return engine.flag_aliases.get(name, name)
+
+
+def _extra_flag_problems(config: HostConfig, catalog: Catalog, recipe: Recipe) -> list[tuple[str, str]]:
+    """extra_flags holds no secret and repeats nothing a setting renders (the engine takes the last
+    one given: `--host 0.0.0.0` after service_bind_host's would serve beyond loopback). The first
+    problem only: one line."""
+    engine = catalog.engines[config.engine]
+    owners = _flag_owners(config, catalog, recipe)
+    flags = config.extra_flags
+    for at, word in enumerate(flags, start=1):
+        what = secret_in(word)
+        if what is not None:
+            return [("extra_flags", f"item {at} holds {what}; extra flags are written into the unit (0644), "
+                                    f"the journal and plan output: {_where_to_put(word)}")]
+        if not word.startswith("-") or len(word) < 2 or word[1].isdigit():
+            continue
+        name = flag_name(word)
+        shown = word.split("=", 1)[0][:64]
+        value = word.split("=", 1)[1] if "=" in word else (flags[at] if at < len(flags) else "")
+        if name in SECRET_FLAGS or (flag_says_secret(name) and high_entropy(value)):
+            carrier = SECRET_FLAGS.get(name)
+            where = f"put it in a 0600 file named by {carrier}" if carrier else \
+                f"glmstack passes no such secret to a host; the secrets it does take go in {SECRET_FILES_IN_WORDS}"
+            return [("extra_flags", f"item {at} ({shown}) passes a secret on the command line, where the unit "
+                                    f"(0644), the journal and plan output show it: {where}")]
+        option = _base_option(word, engine)
+        if option in owners:
+            setting = owners[option]
+            return [("extra_flags", f"item {at} ({shown}) repeats {option}, which {setting} renders, and the engine "
+                                    f"takes the last one given: {OWNER_HINTS.get(setting, f'set {setting} instead')}")]
+        if engine.flag_abbreviations and option.startswith("--") and len(option) > 3:
+            taken = sorted(full for full in owners if full.startswith(option))
+            if taken:
+                setting = owners[taken[0]]
+                return [("extra_flags", f"item {at} ({shown}) is a prefix the engine's parser takes for "
+                                        f"{taken[0]} (an abbreviation), which {setting} renders: "
+                                        f"{OWNER_HINTS.get(setting, f'set {setting} instead')}")]
+    return []
+
+
+# What to do instead of repeating an option a setting renders, where "set <setting>" is not it.
+OWNER_HINTS = {
+    "recipe_variant": "the recipe renders it (recipe_variant chooses another recipe; the parallel layout is the "
+                      "recipe's)",
+    "deployment": "the deployment renders it (deployment and the hosts' order in it decide the nodes and ranks)",
+    "model_dir": "the weights the plan fetches are what the engine loads (model_source, model_dir, model_entry)",
+    "service_api_key_file": "set service_api_key_file (a 0600 file) or service_require_api_key",
+}
+
+
 def _recipe_for(config: HostConfig, catalog: Catalog, problems: list) -> Recipe | None:
     recipe = catalog.recipe(config.model, config.accelerator, config.engine, config.recipe_variant)
     if recipe is not None:
@@ -1397,6 +1620,7 @@ def _validated(host: str, data: dict[str, Any], catalog: Catalog) -> tuple[HostC
         config = HostConfig.model_validate(data)
     except ValidationError as error:
         raise HostDataError(host, _pydantic_problems(error)) from None
+    problems += _secret_problems(config)
     if config.accelerator not in catalog.accelerators:
         problems.append(_choice("accelerator", config.accelerator, list(catalog.accelerators)))
     if config.model not in catalog.models:
@@ -1414,6 +1638,8 @@ def _validated(host: str, data: dict[str, Any], catalog: Catalog) -> tuple[HostC
     if recipe is None:
         raise HostDataError(host, problems)
     problems += _compatibility_problems(config, catalog, recipe)
+    if not problems:
+        problems += _extra_flag_problems(config, catalog, recipe)
     if problems:
         raise HostDataError(host, problems)
     return config, recipe

@@ -22,6 +22,7 @@ from pyinfra_cli.util import load_deploy_file
 
 from glmstack.paths import DEPLOYS
 from glmstack.planning import inventory_hosts
+from glmstack.secrets import redact
 
 
 @dataclass
@@ -58,7 +59,7 @@ def _first_command(state: State, host, op_hash: str) -> str:
                 # Name the file, never its content: environment files hold secrets.
                 return f"upload {command.dest}"
             text = command.get_masked_value() if hasattr(command, "get_masked_value") else str(command)
-            return " ".join(text.split())[:200]
+            return redact(" ".join(text.split()))[:200]
     return ""
 
 
@@ -82,7 +83,7 @@ def check_drift(inventory_path: str | Path, deploy: str = "glm52.py") -> DriftRe
                 load_deploy_file(state, str(DEPLOYS / deploy))
             except PyinfraError as error:
                 message = getattr(error, "__cause__", None) or error
-                return DriftReport(report, time.monotonic() - started, error=str(message))
+                return DriftReport(report, time.monotonic() - started, error=redact(str(message)))
         for host in reachable:
             changes = []
             for op_hash in state.get_op_order():

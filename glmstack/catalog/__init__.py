@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 CATALOG_DIR = Path(__file__).resolve().parent
 
+OPTION = re.compile(r"--?[A-Za-z][\w.-]*")  # an engine option as its parser spells it
 COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 # Values a recipe sets and a host may override; each engine maps them to its own arguments.
 TUNABLES = (
@@ -214,6 +215,31 @@ class Engine(Strict):
     # Its OpenAI server hands a request's chat_template_kwargs to the model's chat template: a
     # reasoning model (GLM-5.2 thinks first) is asked for a plain answer with enable_thinking false.
     chat_template_kwargs: bool = False
+    # What extra_flags may not repeat, beyond what the command renders from a setting (`flags`,
+    # multinode_*, ray.engine_args, and the recipe's own args where rendered): host setting ->
+    # options of the engine that carry it another way (the API key) or change what it renders (the
+    # parallel layout). Options as the engine's parser spells them.
+    owned_flags: dict[str, list[str]] = {}
+    # Other spellings the engine's parser takes for an option: alias -> the option.
+    flag_aliases: dict[str, str] = {}
+    # The parser takes any unambiguous prefix of a long option (argparse's allow_abbrev default).
+    flag_abbreviations: bool = False
+
+    @field_validator("owned_flags")
+    @classmethod
+    def _owned_are_options(cls, owned: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = [word for words in owned.values() for word in words if not OPTION.fullmatch(word)]
+        if bad or not all(re.fullmatch(r"[a-z][a-z0-9_]*", setting) for setting in owned):
+            raise ValueError(f"owned_flags maps a host setting to options; not options: {bad}")
+        return owned
+
+    @field_validator("flag_aliases")
+    @classmethod
+    def _aliases_are_options(cls, aliases: dict[str, str]) -> dict[str, str]:
+        bad = [word for pair in aliases.items() for word in pair if not OPTION.fullmatch(word)]
+        if bad:
+            raise ValueError(f"flag_aliases maps an option to an option; not options: {bad}")
+        return aliases
 
     @field_validator("flags")
     @classmethod

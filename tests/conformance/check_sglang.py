@@ -72,12 +72,18 @@ def main() -> None:
     request = json.load(sys.stdin)
     import sglang
     from sglang.srt.environ import _DEPRECATED_ENVS, EnvField, Envs
+    from sglang.srt.server_args import ServerArgs
 
     results = {unit["id"]: check(unit["argv"]) for unit in request["units"]}
     names = sorted(value.name for value in vars(Envs).values() if isinstance(value, EnvField))
+    parser = argparse.ArgumentParser(prog="sglang serve")  # as prepare_server_args builds it
+    ServerArgs.add_cli_args(parser)
     with open(sys.argv[1], "w", encoding="utf-8") as out:
         json.dump({"results": results, "versions": {"sglang": sglang.__version__},
-                   "envs": {"sglang": names, "sglang-deprecated": sorted(_DEPRECATED_ENVS)}}, out)
+                   "envs": {"sglang": names, "sglang-deprecated": sorted(_DEPRECATED_ENVS)},
+                   "options": {"sglang": [list(action.option_strings) for action in parser._actions
+                                          if action.option_strings]},
+                   "allow_abbrev": {"sglang": parser.allow_abbrev}}, out)
 
 
 if __name__ == "__main__":

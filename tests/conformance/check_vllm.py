@@ -4,7 +4,8 @@ ServeSubcommand's subparser_init with make_arg_parser), then the serve command's
 EngineArgs; and `ray start`'s click command, for the Ray units, from the same environment as the nodes run it.
 
 Reads {"units": [{"id", "argv", "ascend", "ray"}], "ascend_src"} as JSON on stdin; writes
-{"results": {id: {"ok", "error", "detail"}}, "envs": {...}} as JSON to the file named by its argument
+{"results": {id: {"ok", "error", "detail"}}, "envs": {...}, "options": {...}, "allow_abbrev": {...}}
+as JSON to the file named by its argument
 (vLLM logs to stdout). "ascend" parses the way vllm-ascend's platform hook leaves the parser
 (vllm_ascend/platform.py pre_register_and_update: its quantization method appended to
 --quantization's choices; the hook itself needs torch-npu), and checks that every --additional-config
@@ -255,7 +256,15 @@ def main() -> None:
                    "envs": {"vllm": sorted(vllm.envs.environment_variables),
                             "vllm-ascend": sorted(vllm_ascend.envs.env_variables),
                             "vllm-ascend-fallbacks": ascend_fallbacks(ascend_src),
-                            "ray": ray_names()}}, out)
+                            "ray": ray_names()},
+                   # Each option with its aliases, and whether prefixes are taken: what extra_flags may
+                   # not repeat is checked against them (test_conformance.py).
+                   "options": {name: [list(action.option_strings) for action in parsers[ascend][1]._actions
+                                      if action.option_strings] for name, ascend in (("vllm", False),
+                                                                                     ("vllm-ascend", True))},
+                   "allow_abbrev": {name: parsers[ascend][1].allow_abbrev for name, ascend in (("vllm", False),
+                                                                                             ("vllm-ascend", True))}},
+                  out)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import pytest
 from conformance_units import SUMMARY, Unit, all_units, plans_by_recipe
 
 from glmstack.catalog import load_catalog
+from glmstack.config import setting_flag_owners
 
 CATALOG = load_catalog()
 UNITS = all_units(CATALOG)
@@ -204,12 +205,34 @@ def llamacpp_report():
 
 @pytest.fixture(scope="session")
 def reports(vllm_report, sglang_report, llamacpp_report):
-    merged = {"results": {}, "envs": {}, "versions": {}}
+    merged = {"results": {}, "envs": {}, "versions": {}, "options": {}, "allow_abbrev": {}}
     for report in (vllm_report, sglang_report, llamacpp_report):
         merged["results"].update(report["results"])
         merged["envs"].update(report["envs"])
         merged["versions"].update(report.get("versions", {}))
+        merged["options"].update(report.get("options", {}))
+        merged["allow_abbrev"].update(report.get("allow_abbrev", {}))
     return merged
+
+
+@pytest.mark.parametrize("engine", ["vllm", "vllm-ascend", "sglang"])
+def test_what_extra_flags_may_not_repeat_is_the_engines_own(reports, engine):
+    """The options a setting owns (glmstack.config.setting_flag_owners) and their aliases are the
+    engine's, every alias the parser has for an owned option is known (so `-tp` cannot undo the
+    layout unnoticed), and the catalog says whether the parser takes abbreviations."""
+    data = CATALOG.engines[engine]
+    groups = reports["options"][engine]
+    options = {option for group in groups for option in group}
+    owners = setting_flag_owners(data)
+    assert set(owners) <= options, sorted(set(owners) - options)
+    for alias, option in data.flag_aliases.items():
+        assert any(alias in group and option in group for group in groups), f"{alias} is not {option}'s alias"
+    for group in groups:
+        if any(option in owners for option in group):
+            forgotten = [option for option in group if option not in owners and not option.startswith("--no-")
+                         and data.flag_aliases.get(option) not in owners]
+            assert not forgotten, f"{group}: extra_flags could repeat {forgotten}"
+    assert data.flag_abbreviations == reports["allow_abbrev"][engine]
 
 
 def test_every_recipe_of_the_catalog_is_checked_on_every_node(reports):
