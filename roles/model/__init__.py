@@ -36,6 +36,8 @@ sha256() { openssl dgst -sha256 -r "$@" | cut -d' ' -f1; }
 verify() { [ "$(sha256 "$1")" = "$2" ]; }
 """.strip() + f'\ndownload() {{ {CURL_DOWNLOAD} "$@"; }}\n' + r"""
 fetch() {
+  # Only a plain relative path inside $dir (the names come from the host data or a seed's manifest).
+  case "/$1/" in *//*|*/./*|*/../*) printf 'refusing %s: not a plain relative path\n' "$1" >&2; exit 1;; esac
   target="$dir/$1"
   if [ -f "$target" ] && verify "$target" "$2"; then return 0; fi
   mkdir -p "$(dirname "$target")"
@@ -97,14 +99,15 @@ def hub_cli(plan: DeployPlan) -> str:
 
 def _verify_listed_files(model: ModelPlan) -> list[str]:
     q = shlex.quote
-    return [f'verify "$dir"/{q(name)} {digest} || {{ echo "sha256 mismatch for {name}" >&2; exit 1; }}'
+    return [f'verify "$dir"/{q(name)} {q(digest)} || {{ printf "sha256 mismatch for %s\\n" {q(name)} >&2; exit 1; }}'
             for name, digest in model.files]
 
 
 def _entry_check(model: ModelPlan) -> list[str]:
     if model.entry is None:
         return []
-    return [f'test -f "$dir"/{shlex.quote(model.entry)} || {{ echo "missing {model.entry}" >&2; exit 1; }}']
+    q = shlex.quote
+    return [f'test -f "$dir"/{q(model.entry)} || {{ printf "missing %s\\n" {q(model.entry)} >&2; exit 1; }}']
 
 
 def _hub_tool_commands(plan: DeployPlan) -> list[str]:
@@ -239,9 +242,12 @@ def _progress_reporter(plan: DeployPlan, total_command: str) -> list[str]:
 
 def _http_commands(plan: DeployPlan) -> list[str]:
     """From the mirror, by the sums in the host data."""
-    listing = "\n".join(f"{name} {digest}" for name, digest in plan.model.files)
-    return [f"base={shlex.quote(plan.model.source)}", 'mkdir -p "$dir"',
-            f"listing() {{ cat <<'LISTING'\n{listing}\nLISTING\n}}",
+    # Every name and sum a quoted word of its own: nothing in them is read as shell (no heredoc a
+    # line could end early, no double quotes a $(...) runs in).
+    q = shlex.quote
+    listing = " ".join(f"{q(name)} {q(digest)}" for name, digest in plan.model.files)
+    return [f"base={q(plan.model.source)}", 'mkdir -p "$dir"',
+            f"listing() {{ printf '%s %s\\n' {listing}; }}",
             *_parallel_fetch(plan),
             f'mkdir -p "$dir/{META}"',
             # Whole or not at all: a receiving host takes the manifest as the end of the list.
@@ -253,23 +259,24 @@ def _seed_commands(plan: DeployPlan) -> list[str]:
     """From the host that fetches them from the source, each file as soon as that host has verified
     it (its list of arrived files), checked against the same sum; done when its manifest, written
     once it has them all, is listed in full."""
-    timeout, seed = plan.config.model_fetch_from_timeout, plan.weights_seed
+    timeout, seed, q = plan.config.model_fetch_from_timeout, plan.weights_seed, shlex.quote
+    model = plan.config.model
     get = 'curl -fsS --max-time 30 -o'
     return [
         f"base={shlex.quote(plan.weights_share_url)}", f'mkdir -p "$dir/{META}"', "waited=0",
         # Unanswered (the host has not started, or it stopped): give up after the timeout.
         "unanswered() {",
-        f"  [ $((waited % 60)) -ne 0 ] || echo 'weights {plan.config.model}: waiting for {seed} to serve them'",
-        f"  [ $waited -lt {timeout} ] || {{ echo 'weights {plan.config.model}: {seed} did not serve them within "
-        f"{timeout} s' >&2; exit 1; }}",
+        f"  [ $((waited % 60)) -ne 0 ] || echo {q(f'weights {model}: waiting for {seed} to serve them')}",
+        f"  [ $waited -lt {timeout} ] || {{ echo {q(f'weights {model}: {seed} did not serve them within {timeout} s')}"
+        " >&2; exit 1; }",
         "  sleep 2; waited=$((waited + 2))",
         "}",
         "serving_ours() {",
-        f'  [ "$(curl -fsS --max-time 30 "$base/{SERVING}" 2>/dev/null)" = {plan.model.fingerprint} ]',
+        f'  [ "$(curl -fsS --max-time 30 "$base/{SERVING}" 2>/dev/null)" = {q(plan.model.fingerprint)} ]',
         "}",
         "given_up() {",
         f'  if {get} /dev/null "$base/{FAILED}" 2>/dev/null; then',
-        f"    echo 'weights {plan.config.model}: {seed} failed to fetch them (its journal says why)' >&2; exit 1",
+        f"    echo {q(f'weights {model}: {seed} failed to fetch them (its journal says why)')} >&2; exit 1",
         "  fi",
         "}",
         f'until serving_ours && {get} "$dir/{TOTAL}" "$base/{TOTAL}" 2>/dev/null; do',
@@ -297,8 +304,8 @@ def _seed_commands(plan: DeployPlan) -> list[str]:
         "done",
         "wait",
         *_failed_check(),
-        f"serving_ours || {{ echo 'weights {plan.config.model}: {seed} started serving other weights meanwhile; "
-        "rerun' >&2; exit 1; }",
+        f"serving_ours || {{ echo {q(f'weights {model}: {seed} started serving other weights meanwhile; rerun')} "
+        ">&2; exit 1; }",
         f'mv "$dir/{MANIFEST}.new" "$dir/{MANIFEST}"',
     ]
 
