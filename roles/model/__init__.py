@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gevent
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.operations import files, server
@@ -19,6 +20,7 @@ from pyinfra.operations import files, server
 from glmstack.facts import WeightsState, files_signature_command
 from glmstack.ops import CURL_DOWNLOAD, ensure_packages, put_secret
 from glmstack.uv import ensure_uv_commands, uv_binary
+from roles.model.quoting import unit_path, unit_text, unit_word
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan, ModelPlan
@@ -28,6 +30,15 @@ HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
 # modelscope-hub, pinned here on its own.
 MODELSCOPE_CLI_PACKAGE = "modelscope-hub==0.5.1"
 VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
+# The units are templates in the role's folder, rendered as templates/ is (glmstack.render).
+_templates = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+                         undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+_templates.filters.update(unit_text=unit_text, unit_word=unit_word, unit_path=unit_path)
+# Who fetches the weights: an unprivileged user of its own, in the service group, so that the engine
+# (the service user) reads the weights but cannot change them, and the download tools run as nobody
+# that matters. Weights given as a path on the host are only read: checked as the service user, by
+# exactly the rights the engine will have.
+WEIGHTS_USER = "glmstack-weights"
 
 # Shell functions the fetch scripts share: verify a file, download one with resume. OpenSSL hashes
 # with the CPU's SHA instructions: about 1.9 GB/s per core where coreutils' sha256sum does 0.5.
@@ -110,8 +121,12 @@ def _entry_check(model: ModelPlan) -> list[str]:
     return [f'test -f "$dir"/{q(model.entry)} || {{ printf "missing %s\\n" {q(model.entry)} >&2; exit 1; }}']
 
 
+def weights_user(plan: DeployPlan) -> str:
+    return plan.config.base_service_user if plan.model.kind == "path" else WEIGHTS_USER
+
+
 def _hub_tool_commands(plan: DeployPlan) -> list[str]:
-    """A uv-made virtual environment holding the hub's own client, made once."""
+    """A uv-made virtual environment holding the hub's own client, made once (as root, before the fetch)."""
     q = shlex.quote
     prefix = plan.config.base_prefix
     uv, env = uv_binary(prefix), f"{prefix}/venvs/{HUB_CLIENTS[plan.model.kind].venv}"
@@ -128,7 +143,8 @@ def verify_hub_script(plan: DeployPlan) -> str:
 
 
 def _hub_environment(plan: DeployPlan) -> list[str]:
-    """The client's settings; a token stays in its 0600 file, never on a command line."""
+    """The client's settings; a token stays in its 0600 file (which systemd hands to the unit alone as a
+    credential), never on a command line."""
     model, q = plan.model, shlex.quote
     client = HUB_CLIENTS[model.kind]
     if model.kind == "hf":
@@ -137,13 +153,14 @@ def _hub_environment(plan: DeployPlan) -> list[str]:
             env.append(f"{client.endpoint_variable}={q(model.endpoint)}")
         if model.token_file:
             # huggingface_hub reads it from HF_TOKEN_PATH.
-            env.append(f"HF_TOKEN_PATH={q(token_path(plan))}")
+            env.append(f'HF_TOKEN_PATH="$CREDENTIALS_DIRECTORY"/{q(client.token_name)}')
         return [f"export {' '.join(env)}"]
     lines = [f"export {client.endpoint_variable}={q(model.endpoint)}"] if model.endpoint else []
     if model.token_file:
         # The modelscope client reads a token only from its environment (or a login it keeps in $HOME);
         # `export` is the shell's own, so the token is in no command line.
-        lines.append(f'MODELSCOPE_API_TOKEN="$(cat {q(token_path(plan))})"; export MODELSCOPE_API_TOKEN')
+        lines.append(f'MODELSCOPE_API_TOKEN="$(cat "$CREDENTIALS_DIRECTORY"/{q(client.token_name)})"; '
+                     "export MODELSCOPE_API_TOKEN")
     return lines
 
 
@@ -160,7 +177,7 @@ def _hub_commands(plan: DeployPlan) -> list[str]:
     download = (f"{q(hub_cli(plan))} download {q(repo)} --revision {model.revision} {patterns} "
                 f"--local-dir \"$dir\"{workers}")
     verify = f"{checker} verify {q(repo)} {model.revision} \"$dir\" {patterns} --manifest \"$dir/{MANIFEST}\"{source}"
-    return [*_hub_tool_commands(plan), *_hub_environment(plan), 'mkdir -p "$dir"',
+    return [*_hub_environment(plan), 'mkdir -p "$dir"',
             *_progress_reporter(plan, f"{checker} total {q(repo)} {model.revision} \"$dir\" {patterns}{source}"),
             f"{download} && {verify} || {{ {download} && {verify}; }}"]
 
@@ -193,7 +210,8 @@ def _exit_trap(plan: DeployPlan, cleanup: str) -> str:
 
 
 def progress_file(plan: DeployPlan) -> str:
-    return ready_marker(plan) + ".progress"
+    # In the weights' directory: the only place the fetch may write.
+    return posixpath.join(plan.model.directory, META, "progress")
 
 
 def weights_unit(plan: DeployPlan) -> str:
@@ -347,90 +365,107 @@ def _parallel_fetch(plan: DeployPlan) -> list[str]:
 
 
 def fetch_script(plan: DeployPlan) -> str:
+    """The weights unit's script, in three steps: `prepare` and `finish` run as root outside the
+    sandbox (the directory handed to the fetching user, the hub client installed, the server passing
+    the weights on started; the ready marker), `fetch` as that user inside it."""
     model = plan.model
     q = shlex.quote
-    marker, signature = q(ready_marker(plan)), q(weights_signature_file(plan))
-    lines = [
-        "#!/bin/bash",
-        f"# Managed by glmstack: fetch and verify the weights of {plan.config.model} (run by {weights_unit(plan)}).",
-        "set -eu",
-        # One fetch at a time, whoever started it: a second one waits, then finds the job done.
-        f"exec 9>>{q(fetch_lock(plan))}",
-        "flock 9",
-        f"echo $$ > {q(fetch_lock(plan))}",  # who holds it, for an operator (and the fault tests)
-        f'if [ "$(cat {marker} 2>/dev/null)" = {model.fingerprint} ] && '
-        f'[ "$(cat {signature} 2>/dev/null)" = "$({files_signature_command(model.directory)})" ]; then exit 0; fi',
+    marker, signature, lock = q(ready_marker(plan)), q(weights_signature_file(plan)), q(fetch_lock(plan))
+    user, group = q(weights_user(plan)), q(plan.config.base_service_group)
+    share = q(share_unit(plan))
+    prepare = [
         # A stale marker must not survive a failed fetch of different weights.
         f"rm -f {marker}",
-        *([f"systemctl stop {share_unit(plan)} 2>/dev/null || true"] if plan.weights_peers else []),
-        f"dir={q(model.directory)}",
+        *([f"systemctl stop {share} 2>/dev/null || true"] if plan.weights_peers else []),
+    ]
+    if model.kind != "path":
+        prepare.append('mkdir -p "$dir"')
+    if plan.weights_peers:
+        # Serve from the start: the receiving hosts fetch each file once it is listed as arrived.
+        prepare += [f'rm -f "$dir/{MANIFEST}" "$dir/{TOTAL}" "$dir/{FAILED}"', f'mkdir -p "$dir/{META}"',
+                    f': > "$dir/{ARRIVED}"', f"printf '%s\\n' {q(model.fingerprint)} > \"$dir/{SERVING}\""]
+    if model.kind != "path":
+        # Handed to the fetching user (an earlier fetch may have left root's files); -h: a link is
+        # changed itself, never what it points to.
+        prepare.append(f'chown -R -h {user}:{group} "$dir"')
+    prepare += [f"touch {lock}", f"chown {user}:{group} {lock}"]
+    if model.kind in HUB_CLIENTS and not plan.weights_seed:
+        prepare += _hub_tool_commands(plan)
+    if plan.weights_peers:
+        prepare.append(f"systemctl start --no-block {share}")
+
+    fetch = [
+        # One fetch at a time, whoever started it: a second one waits, then finds the job done.
+        f"exec 9>>{lock}",
+        "flock 9",
+        f"echo $$ > {lock}",  # who holds it, for an operator (and the fault tests)
+        "done_already && exit 0",
+        # The clients keep their caches in $HOME: the unit's own /tmp.
+        "export HOME=/tmp",
         SHELL_HELPERS,
     ]
     if plan.weights_peers:
-        # Serve from the start: the receiving hosts fetch each file once it is listed as arrived.
-        lines += [f'rm -f "$dir/{MANIFEST}" "$dir/{TOTAL}" "$dir/{FAILED}"', f'mkdir -p "$dir/{META}"',
-                  f': > "$dir/{ARRIVED}"', f"printf '%s\\n' {model.fingerprint} > \"$dir/{SERVING}\"",
-                  _exit_trap(plan, "true"),
-                  f"systemctl start --no-block {share_unit(plan)}"]
+        fetch.append(_exit_trap(plan, "true"))
     if plan.weights_seed:
-        lines += _seed_commands(plan)
+        fetch += _seed_commands(plan)
     elif model.kind == "http":
-        lines += _http_commands(plan)
+        fetch += _http_commands(plan)
     elif model.kind in HUB_CLIENTS:
-        lines += _hub_commands(plan)
+        fetch += _hub_commands(plan)
     if model.kind != "http" and not plan.weights_seed:  # fetch() checked those files as they arrived
-        lines += _verify_listed_files(model)
-    lines += _entry_check(model)
+        fetch += _verify_listed_files(model)
+    fetch += _entry_check(model)
     if model.kind != "path":
-        group = plan.config.base_service_group
-        lines += [f'chown -R root:{q(group)} "$dir"', 'chmod -R u=rwX,g=rX,o= "$dir"']
-    # What was verified, as names, sizes and mtimes: a file changed later shows, without rehashing.
-    lines.append(f"{files_signature_command(model.directory)} > {signature}")
-    lines.append(f"printf '%s\\n' {model.fingerprint} > {marker}")
-    lines.append(f"echo 'weights {plan.config.model}: in place and verified'")
-    return "\n".join(lines) + "\n"
+        fetch.append('chmod -R u=rwX,g=rX,o= "$dir"')
+
+    finish = [
+        # What was verified, as names, sizes and mtimes: a file changed later shows, without rehashing.
+        f"{files_signature_command(model.directory)} > {signature}",
+        f"printf '%s\\n' {q(model.fingerprint)} > {marker}",
+        f"echo {q(f'weights {plan.config.model}: in place and verified')}",
+    ]
+
+    def step(name: str, lines: list[str]) -> list[str]:
+        return [f"{name})", *("\n".join(lines).splitlines()), ";;"]
+
+    return "\n".join([
+        "#!/bin/bash",
+        f"# Managed by glmstack: fetch and verify the weights of {plan.config.model} (run by {weights_unit(plan)}:",
+        f"# prepare and finish as root, fetch as {weights_user(plan)} in the unit's sandbox).",
+        "set -eu",
+        f"dir={q(model.directory)}",
+        "done_already() {",
+        f'  [ "$(cat {marker} 2>/dev/null)" = {q(model.fingerprint)} ] && '
+        f'[ "$(cat {signature} 2>/dev/null)" = "$({files_signature_command(model.directory)})" ]',
+        "}",
+        'case "${1:-}" in',
+        *step("prepare", ["done_already && exit 0", *prepare]),
+        *step("fetch", fetch),
+        *step("finish", ["done_already && exit 0", *finish]),
+        '*) echo "usage: $0 prepare|fetch|finish (the steps of its unit)" >&2; exit 2 ;;',
+        "esac",
+    ]) + "\n"
 
 
 def weights_unit_text(plan: DeployPlan) -> str:
-    return "\n".join([
-        "# Managed by glmstack; changes here are overwritten on the next deploy.",
-        "[Unit]",
-        f"Description=glmstack: fetch and verify the weights of {plan.config.model}",
-        "Wants=network-online.target",
-        "After=network-online.target",
-        "",
-        "[Service]",
-        "Type=oneshot",
-        f"ExecStart=/bin/bash {weights_script(plan)}",
-        # Hundreds of GB take hours; the deploy waits and reports progress instead.
-        "TimeoutStartSec=infinity",
-        # Installs run beside it; they go first for the disk and the CPU.
-        "Nice=10",
-        "IOSchedulingClass=best-effort",
-        "IOSchedulingPriority=6",
-        "",
-    ])
+    token = None
+    if plan.model.kind in HUB_CLIENTS and plan.model.token_file and not plan.weights_seed:
+        token = {"name": HUB_CLIENTS[plan.model.kind].token_name, "path": token_path(plan)}
+    writable = [] if plan.model.kind == "path" else [plan.model.directory]
+    return _templates.get_template("weights.service.j2").render(
+        model=plan.config.model, user=weights_user(plan), group=plan.config.base_service_group,
+        peers=bool(plan.weights_peers), hub=plan.model.kind in HUB_CLIENTS and not plan.weights_seed,
+        script=weights_script(plan), token=token, writable=[*writable, fetch_lock(plan)],
+        # RemoveIPC= clears the user's IPC objects when the unit stops: never the engine's.
+        remove_ipc=weights_user(plan) != plan.config.base_service_user)
 
 
 def share_unit_text(plan: DeployPlan) -> str:
-    address = plan.config.address or plan.host
-    return "\n".join([
-        "# Managed by glmstack; changes here are overwritten on the next deploy.",
-        "[Unit]",
-        f"Description=glmstack: pass the weights of {plan.config.model} on to "
-        f"{' '.join(name for name, _ in plan.weights_peers)}",
-        "",
-        "[Service]",
-        f"User={plan.config.base_service_user}",
-        f"Group={plan.config.base_service_group}",
-        f"ExecStart=/usr/bin/python3 -m http.server --bind {address} --directory {plan.model.directory} "
-        f"{plan.config.model_share_port}",
-        "NoNewPrivileges=yes",
-        "ProtectSystem=strict",
-        "ProtectHome=yes",
-        "PrivateTmp=yes",
-        "",
-    ])
+    return _templates.get_template("weights-share.service.j2").render(
+        model=plan.config.model, peers=[name for name, _ in plan.weights_peers],
+        user=plan.config.base_service_user, group=plan.config.base_service_group,
+        address=plan.config.address or plan.host, directory=plan.model.directory, port=plan.config.model_share_port,
+        writable=[], remove_ipc=False)
 
 
 def weights_ready(plan: DeployPlan) -> bool:
@@ -527,6 +562,10 @@ def start_model_download(plan: DeployPlan) -> bool:
             put_secret(name="Hub token (0600, root only)", src=str(plan.model.token_file), dest=token_path(plan))
         files.put(name="Hub download checker", src=str(VERIFY_HUB), dest=verify_hub_script(plan),
                   user="root", group="root", mode="644", create_remote_dir=True)
+    if weights_user(plan) == WEIGHTS_USER:
+        # No home, no shell, no group of its own: in the service group, so the engine reads what it fetched.
+        server.user(name="Weights user", user=WEIGHTS_USER, group=plan.config.base_service_group, system=True,
+                    home="/nonexistent", shell="/usr/sbin/nologin", create_home=False, ensure_home=False)
     script = files.put(name="Weights fetch script", src=StringIO(fetch_script(plan)), dest=weights_script(plan),
                        user="root", group="root", mode="700", create_remote_dir=True)
     unit = files.put(name="Weights unit", src=StringIO(weights_unit_text(plan)),
