@@ -22,6 +22,7 @@ import pytest
 from glmstack.config import resolve
 from glmstack.digests import sha256_of
 from glmstack.lab import lab, leaks
+from glmstack.lab.exposure import exposure
 from glmstack.lab.hub import scan_repositories, serve_hub
 from glmstack.lab.modelscope import serve_modelscope
 from glmstack.lab.network import GATEWAY
@@ -113,6 +114,18 @@ def test_hub_download_is_verified_served_and_keeps_the_token_secret(hub_node):
     leaks.assert_absent({"the hub token": hub_node["token"]}, places)
     token_file = host.file("/etc/glmstack/hf-token")
     assert (token_file.user, token_file.mode) == ("root", 0o600)
+    assert_sandboxed_like_the_engine(host, plan, "hf")
+
+
+def assert_sandboxed_like_the_engine(host, plan, kind: str) -> None:
+    """The weights unit's exposure (systemd's own score, on the node) within 0.5 of the engine
+    unit's; the client ran as the weights user, and the engine can read the files but not change them."""
+    scores = {"engine": exposure(host, f"{plan.unit_name}.service"),
+              f"weights ({kind})": exposure(host, weights_unit(plan))}
+    print("systemd-analyze security:", scores)
+    assert scores[f"weights ({kind})"] <= scores["engine"] + 0.5, scores
+    shard = host.file(f"{plan.model.directory}/{SHARDS[0]}")
+    assert (shard.user, shard.group, shard.mode) == ("glmstack-weights", "glmstack", 0o640)
 
 
 def bytes_on_disk(host, plan) -> int:
@@ -232,6 +245,7 @@ def test_modelscope_download_is_verified_repaired_and_keeps_the_token_secret(hub
     leaks.assert_absent({"the ModelScope token": hub_node["token"]}, places)
     token_file = host.file("/etc/glmstack/modelscope-token")
     assert (token_file.user, token_file.mode) == ("root", 0o600)
+    assert_sandboxed_like_the_engine(host, plan, "modelscope")
 
     # A file changed on the node: found, and only it fetched again.
     shard = f"{plan.model.directory}/{SHARDS[0]}"
