@@ -374,12 +374,15 @@ def fetch_script(plan: DeployPlan) -> str:
     user, group = q(weights_user(plan)), q(plan.config.base_service_group)
     share = q(share_unit(plan))
     prepare = [
+        # What root makes here is for all to read (the hub client's environment); the unit's UMask=
+        # is for the fetched files.
+        "umask 022",
         # A stale marker must not survive a failed fetch of different weights.
         f"rm -f {marker}",
         *([f"systemctl stop {share} 2>/dev/null || true"] if plan.weights_peers else []),
     ]
     if model.kind != "path":
-        prepare.append('mkdir -p "$dir"')
+        prepare.append(f'mkdir -p "$dir/{META}"')
     if plan.weights_peers:
         # Serve from the start: the receiving hosts fetch each file once it is listed as arrived.
         prepare += [f'rm -f "$dir/{MANIFEST}" "$dir/{TOTAL}" "$dir/{FAILED}"', f'mkdir -p "$dir/{META}"',
@@ -419,6 +422,7 @@ def fetch_script(plan: DeployPlan) -> str:
         fetch.append('chmod -R u=rwX,g=rX,o= "$dir"')
 
     finish = [
+        "umask 022",  # the marker is read by the fetching user too
         # What was verified, as names, sizes and mtimes: a file changed later shows, without rehashing.
         f"{files_signature_command(model.directory)} > {signature}",
         f"printf '%s\\n' {q(model.fingerprint)} > {marker}",
@@ -566,8 +570,9 @@ def start_model_download(plan: DeployPlan) -> bool:
         # No home, no shell, no group of its own: in the service group, so the engine reads what it fetched.
         server.user(name="Weights user", user=WEIGHTS_USER, group=plan.config.base_service_group, system=True,
                     home="/nonexistent", shell="/usr/sbin/nologin", create_home=False, ensure_home=False)
+    # Read by the fetching user (in the service group) for its sandboxed step; it holds no secret.
     script = files.put(name="Weights fetch script", src=StringIO(fetch_script(plan)), dest=weights_script(plan),
-                       user="root", group="root", mode="700", create_remote_dir=True)
+                       user="root", group=plan.config.base_service_group, mode="750", create_remote_dir=True)
     unit = files.put(name="Weights unit", src=StringIO(weights_unit_text(plan)),
                      dest=f"/etc/systemd/system/{weights_unit(plan)}", user="root", group="root", mode="644")
     reload = unit.will_change or script.will_change
