@@ -170,3 +170,24 @@ def test_every_kind_of_weights_unit_parses(tmp_path):
         verified = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
         assert verified.returncode == 0 and not verified.stderr.strip(), (kind, verified.stderr)
         assert subprocess.run(["bash", "-n"], input=fetch_script(plan), text=True).returncode == 0, kind
+
+
+def test_the_roles_unit_quoting_keeps_every_value_on_its_line():
+    from roles.model.quoting import unit_path, unit_text, unit_word
+
+    for value in ["a\nb", "x\\", "100%n", "a\rb\x00c", "tab\there"]:
+        text = unit_text(value)
+        assert "\n" not in text and "\r" not in text and "\x00" not in text and not text.endswith("\\")
+        assert "%n" not in text.replace("%%", "")
+    assert unit_text("cpu-2\n[Service]") == "cpu-2\\x0a[Service]"
+    assert unit_word("/var/lib/x") == "/var/lib/x"
+    assert unit_word("a b$HOME%h") == '"a b$$HOME%%h"'
+    assert unit_path("/var/lib/glmstack/models/glm-5.2") == "/var/lib/glmstack/models/glm-5.2"
+    for bad in ["a\nExecStartPre=+/bin/sh", "/x\n"]:
+        with pytest.raises(ValueError):
+            unit_word(bad)
+        with pytest.raises(ValueError):
+            unit_path(bad)
+    for bad in ["relative", "/with space", "/a\"b"]:
+        with pytest.raises(ValueError):
+            unit_path(bad)
