@@ -23,7 +23,7 @@ from glmstack.uv import ensure_uv_commands, uv_binary
 from roles.model.quoting import unit_path, unit_text, unit_word
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
-    from glmstack.config import DeployPlan, ModelPlan
+    from glmstack.config import DeployPlan
 
 HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
 # modelscope 1.40 is the hub client modelscope-hub plus plugins; its `modelscope download` comes from
@@ -33,44 +33,13 @@ VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
 # The units are templates in the role's folder, rendered as templates/ is (glmstack.render).
 _templates = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
                          undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-_templates.filters.update(unit_text=unit_text, unit_word=unit_word, unit_path=unit_path)
+_templates.filters.update(unit_text=unit_text, unit_word=unit_word, unit_path=unit_path, sh=shlex.quote)
 # Who fetches the weights: an unprivileged user of its own, in the service group, so that the engine
 # (the service user) reads the weights but cannot change them, and the download tools run as nobody
 # that matters. Weights given as a path on the host are only read: checked as the service user, by
 # exactly the rights the engine will have.
 WEIGHTS_USER = "glmstack-weights"
 
-# Shell functions the fetch scripts share: verify a file, download one with resume. OpenSSL hashes
-# with the CPU's SHA instructions: about 1.9 GB/s per core where coreutils' sha256sum does 0.5.
-SHELL_HELPERS = r"""
-sha256() { openssl dgst -sha256 -r "$@" | cut -d' ' -f1; }
-verify() { [ "$(sha256 "$1")" = "$2" ]; }
-""".strip() + f'\ndownload() {{ {CURL_DOWNLOAD} "$@"; }}\n' + r"""
-fetch() {
-  # Only a plain relative path inside $dir (the names come from the host data or a seed's manifest).
-  case "/$1/" in *//*|*/./*|*/../*) printf 'refusing %s: not a plain relative path\n' "$1" >&2; exit 1;; esac
-  target="$dir/$1"
-  if [ -f "$target" ] && verify "$target" "$2"; then return 0; fi
-  mkdir -p "$(dirname "$target")"
-  if [ -s "$target.partial" ] && ! verify "$target.partial" "$2"; then
-    # Resume what an interrupted run left; a mirror that cannot serve byte ranges gets a fresh start.
-    download --continue-at - -o "$target.partial" "$base/$1" || rm -f "$target.partial"
-  fi
-  if [ -s "$target.partial" ]; then
-    got=$(sha256 "$target.partial")
-  else
-    # Hashed as it arrives, so the file is not read a second time.
-    got=$(set -o pipefail; download "$base/$1" | tee "$target.partial" | sha256) || {
-      echo "could not fetch $1 from $base; rerun to resume" >&2; exit 1; }
-  fi
-  if [ "$got" != "$2" ]; then
-    rm -f "$target.partial"
-    echo "sha256 mismatch for $1 from $base: removed, rerun to fetch it again" >&2
-    exit 1
-  fi
-  mv "$target.partial" "$target"
-}
-""".strip()
 
 
 def ready_marker(plan: DeployPlan) -> str:
@@ -108,17 +77,8 @@ def hub_cli(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "venvs", client.venv, "bin", client.command)
 
 
-def _verify_listed_files(model: ModelPlan) -> list[str]:
-    q = shlex.quote
-    return [f'verify "$dir"/{q(name)} {q(digest)} || {{ printf "sha256 mismatch for %s\\n" {q(name)} >&2; exit 1; }}'
-            for name, digest in model.files]
 
 
-def _entry_check(model: ModelPlan) -> list[str]:
-    if model.entry is None:
-        return []
-    q = shlex.quote
-    return [f'test -f "$dir"/{q(model.entry)} || {{ printf "missing %s\\n" {q(model.entry)} >&2; exit 1; }}']
 
 
 def weights_user(plan: DeployPlan) -> str:
@@ -164,22 +124,6 @@ def _hub_environment(plan: DeployPlan) -> list[str]:
     return lines
 
 
-def _hub_commands(plan: DeployPlan) -> list[str]:
-    """Download with the hub's own client, then check every file against the hub's sums; what does
-    not match is removed and downloaded once more before giving up."""
-    model, q = plan.model, shlex.quote
-    repo = model.source.split("://", 1)[1]
-    patterns = " ".join([*(f"--include {q(p)}" for p in model.include), *(f"--exclude {q(p)}" for p in model.exclude)])
-    checker = f"{q(posixpath.join(posixpath.dirname(hub_cli(plan)), 'python'))} {q(verify_hub_script(plan))}"
-    # ModelScope's client fetches 4 files at once unless told; Hugging Face's picks its own number.
-    workers = f" --max-workers {plan.config.model_download_jobs}" if model.kind == "modelscope" else ""
-    source = " --source modelscope" if model.kind == "modelscope" else ""
-    download = (f"{q(hub_cli(plan))} download {q(repo)} --revision {model.revision} {patterns} "
-                f"--local-dir \"$dir\"{workers}")
-    verify = f"{checker} verify {q(repo)} {model.revision} \"$dir\" {patterns} --manifest \"$dir/{MANIFEST}\"{source}"
-    return [*_hub_environment(plan), 'mkdir -p "$dir"',
-            *_progress_reporter(plan, f"{checker} total {q(repo)} {model.revision} \"$dir\" {patterns}{source}"),
-            f"{download} && {verify} || {{ {download} && {verify}; }}"]
 
 
 def weights_signature_file(plan: DeployPlan) -> str:
@@ -202,11 +146,6 @@ FAILED = f"{META}/failed"
 SERVING = f"{META}/weights"
 
 
-def _exit_trap(plan: DeployPlan, cleanup: str) -> str:
-    """The script's EXIT trap: CLEANUP, and on a host passing the weights on, a failure announced."""
-    if not plan.weights_peers:
-        return f"trap '{cleanup}' EXIT"
-    return f"trap 'rc=$?; {cleanup}; [ $rc -eq 0 ] || : > \"$dir/{FAILED}\"' EXIT"
 
 
 def progress_file(plan: DeployPlan) -> str:
@@ -222,233 +161,60 @@ def weights_script(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "lib", f"fetch-weights-{plan.config.model}.sh")
 
 
-def _progress_reporter(plan: DeployPlan, total_command: str) -> list[str]:
-    """Bytes on disk, rate and time left: every 5 s into the progress file (the deploy reads it),
-    every 30 s into the unit's journal."""
-    progress = shlex.quote(progress_file(plan))
-    line = (f'weights {plan.config.model}: %.2f of %.2f GB (%d%%), %.1f MB/s, %d min left\\n')
-    announce_total = ([f'printf "%s\\n" "$total" > "$dir/{TOTAL}.new" && mv "$dir/{TOTAL}.new" "$dir/{TOTAL}"']
-                      if plan.weights_peers else [])
-    return [
-        f"total=$({total_command})",
-        *announce_total,
-        # Before any byte moves: enough room for what is not on disk yet.
-        'mkdir -p "$dir"; have=$(du -sb "$dir" | cut -f1); free=$(df --output=avail -B1 "$dir" | tail -1)',
-        'if [ $((total - have)) -gt "$free" ]; then',
-        f'  awk -v need="$((total - have))" -v free="$free" -v dir="$dir" \'BEGIN {{ printf "weights '
-        f'{plan.config.model}: %.1f GB more needed in %s, %.1f GB free there\\n", need / 1e9, dir, free / 1e9 }}\' >&2',
-        "  exit 1",
-        "fi",
-        "(",
-        '  started=$(date +%s); first=$(du -sb "$dir" | cut -f1); n=0',
-        "  while sleep 5; do",
-        '    now=$(date +%s); got=$(du -sb "$dir" | cut -f1)',
-        f'    echo "$got $total $first $started $now" > {progress}.new && mv {progress}.new {progress}',
-        "    n=$((n + 1)); [ $((n % 6)) -eq 0 ] || continue",
-        '    awk -v d="$got" -v t="$total" -v f="$first" -v s="$((now - started))" \'BEGIN {',
-        "      r = (d - f) / (s > 0 ? s : 1); left = (r > 0 && t > d) ? (t - d) / r : 0",
-        # Parenthesized: in awk's printf arguments a bare ">" would redirect the output.
-        f'      printf "{line}", d / 1e9, t / 1e9, (t > 0 ? 100 * d / t : 0), r / 1e6, left / 60 }}\'',
-        "  done",
-        ") &",
-        "reporter=$!",
-        "disown $reporter",
-        # "|| true": under set -e a failing kill (the reporter gone already) would fail the run here.
-        _exit_trap(plan, f"kill $reporter 2>/dev/null || true; rm -f {progress}"),
-    ]
 
 
-def _http_commands(plan: DeployPlan) -> list[str]:
-    """From the mirror, by the sums in the host data."""
-    # Every name and sum a quoted word of its own: nothing in them is read as shell (no heredoc a
-    # line could end early, no double quotes a $(...) runs in).
-    q = shlex.quote
-    listing = " ".join(f"{q(name)} {q(digest)}" for name, digest in plan.model.files)
-    return [f"base={q(plan.model.source)}", 'mkdir -p "$dir"',
-            f"listing() {{ printf '%s %s\\n' {listing}; }}",
-            *_parallel_fetch(plan),
-            f'mkdir -p "$dir/{META}"',
-            # Whole or not at all: a receiving host takes the manifest as the end of the list.
-            f"listing | awk '{{ print $2 \"  \" $1 }}' > \"$dir/{MANIFEST}.new\"",
-            f'mv "$dir/{MANIFEST}.new" "$dir/{MANIFEST}"']
 
 
-def _seed_commands(plan: DeployPlan) -> list[str]:
-    """From the host that fetches them from the source, each file as soon as that host has verified
-    it (its list of arrived files), checked against the same sum; done when its manifest, written
-    once it has them all, is listed in full."""
-    timeout, seed, q = plan.config.model_fetch_from_timeout, plan.weights_seed, shlex.quote
-    model = plan.config.model
-    get = 'curl -fsS --max-time 30 -o'
-    return [
-        f"base={shlex.quote(plan.weights_share_url)}", f'mkdir -p "$dir/{META}"', "waited=0",
-        # Unanswered (the host has not started, or it stopped): give up after the timeout.
-        "unanswered() {",
-        f"  [ $((waited % 60)) -ne 0 ] || echo {q(f'weights {model}: waiting for {seed} to serve them')}",
-        f"  [ $waited -lt {timeout} ] || {{ echo {q(f'weights {model}: {seed} did not serve them within {timeout} s')}"
-        " >&2; exit 1; }",
-        "  sleep 2; waited=$((waited + 2))",
-        "}",
-        "serving_ours() {",
-        f'  [ "$(curl -fsS --max-time 30 "$base/{SERVING}" 2>/dev/null)" = {q(plan.model.fingerprint)} ]',
-        "}",
-        "given_up() {",
-        f'  if {get} /dev/null "$base/{FAILED}" 2>/dev/null; then',
-        f"    echo {q(f'weights {model}: {seed} failed to fetch them (its journal says why)')} >&2; exit 1",
-        "  fi",
-        "}",
-        f'until serving_ours && {get} "$dir/{TOTAL}" "$base/{TOTAL}" 2>/dev/null; do',
-        "  if serving_ours; then given_up; fi",
-        "  unanswered",
-        "done",
-        *_progress_reporter(plan, f'cat "$dir/{TOTAL}"'),
-        *_failed_reset(),
-        "declare -A started=()",
-        "while :; do",
-        f'  if {get} "$dir/{MANIFEST}.new" "$base/{MANIFEST}" 2>/dev/null; then complete=yes; '
-        f'list="$dir/{MANIFEST}.new"',
-        f'  elif {get} "$dir/{ARRIVED}" "$base/{ARRIVED}" 2>/dev/null; then complete=no; list="$dir/{ARRIVED}"; '
-        "given_up",
-        "  else unanswered; continue; fi",
-        "  waited=0",
-        "  while read -r digest name; do",
-        '    [ -z "${started[$name]:-}" ] || continue',
-        '    started[$name]=1',
-        *_job_slot(plan, indent="    "),
-        '    ( fetch "$name" "$digest" ) || touch "$failed" &',
-        '  done < "$list"',
-        '  [ "$complete" = no ] || break',
-        "  sleep 1",
-        "done",
-        "wait",
-        *_failed_check(),
-        f"serving_ours || {{ echo {q(f'weights {model}: {seed} started serving other weights meanwhile; rerun')} "
-        ">&2; exit 1; }",
-        f'mv "$dir/{MANIFEST}.new" "$dir/{MANIFEST}"',
-    ]
 
 
-def _job_slot(plan: DeployPlan, indent: str = "  ") -> list[str]:
-    """Wait for a free slot: model_download_jobs files at a time."""
-    jobs = plan.config.model_download_jobs
-    return [f"{indent}while [ \"$(jobs -rp | wc -l)\" -ge {jobs} ]; do wait -n || true; done"]
 
 
-def _failed_reset() -> list[str]:
-    """A mark any fetch job leaves when it fails (they run in subshells), cleared before they start."""
-    return ['failed="$dir/.glmstack-fetch-failed"', 'rm -f "$failed"']
 
 
-def _failed_check() -> list[str]:
-    return ['if [ -e "$failed" ]; then rm -f "$failed"; echo "some files could not be fetched; rerun to resume" >&2; '
-            "exit 1; fi"]
 
 
-def _parallel_fetch(plan: DeployPlan) -> list[str]:
-    """The listed files fetched a few at a time (one stream rarely fills a fast link), each checked
-    against its sha256; any failure fails the run."""
-    size = ("curl -fsIL \"$base/$name\" | tr -d '\\r' "
-            "| awk 'tolower($1) == \"content-length:\" { n = $2 } END { print n + 0 }'")
-    # Passed on as soon as it is verified: the receiving hosts read this list while the rest arrive.
-    announce = f' && echo "$digest  $name" >> "$dir/{ARRIVED}"' if plan.weights_peers else ""
-    return [
-        *_failed_reset(),
-        *_progress_reporter(plan, f"listing | {{ t=0; while read -r name digest; do t=$((t + $({size}))); "
-                                  "done; echo $t; }"),
-        "while read -r name digest; do",
-        *_job_slot(plan),
-        f'  ( fetch "$name" "$digest"{announce} ) || touch "$failed" &',
-        "done < <(listing)",
-        "wait",
-        *_failed_check(),
-    ]
+
+
+def _hub_values(plan: DeployPlan) -> dict | None:
+    """The hub client's command lines (each value quoted here), or None for other sources."""
+    model, q = plan.model, shlex.quote
+    if model.kind not in HUB_CLIENTS or plan.weights_seed:
+        return None
+    repo = model.source.split("://", 1)[1]
+    patterns = " ".join([*(f"--include {q(p)}" for p in model.include), *(f"--exclude {q(p)}" for p in model.exclude)])
+    checker = f"{q(posixpath.join(posixpath.dirname(hub_cli(plan)), 'python'))} {q(verify_hub_script(plan))}"
+    # ModelScope's client fetches 4 files at once unless told; Hugging Face's picks its own number.
+    workers = f" --max-workers {plan.config.model_download_jobs}" if model.kind == "modelscope" else ""
+    source = " --source modelscope" if model.kind == "modelscope" else ""
+    return {
+        "environment": _hub_environment(plan), "checker": checker, "repo": repo, "revision": model.revision,
+        "patterns": patterns, "source": source,
+        "download": (f"{q(hub_cli(plan))} download {q(repo)} --revision {q(model.revision)} {patterns} "
+                     f"--local-dir \"$dir\"{workers}"),
+        "verify": (f"{checker} verify {q(repo)} {q(model.revision)} \"$dir\" {patterns} "
+                   f"--manifest \"$dir/{MANIFEST}\"{source}"),
+    }
 
 
 def fetch_script(plan: DeployPlan) -> str:
-    """The weights unit's script, in three steps: `prepare` and `finish` run as root outside the
-    sandbox (the directory handed to the fetching user, the hub client installed, the server passing
-    the weights on started; the ready marker), `fetch` as that user inside it."""
+    """The weights unit's script (templates/fetch-weights.sh.j2), in three steps: `prepare` and
+    `finish` run as root outside the sandbox (the directory handed to the fetching user, the hub
+    client installed, the server passing the weights on started; the ready marker), `fetch` as that
+    user inside it."""
     model = plan.model
-    q = shlex.quote
-    marker, signature, lock = q(ready_marker(plan)), q(weights_signature_file(plan)), q(fetch_lock(plan))
-    user, group = q(weights_user(plan)), q(plan.config.base_service_group)
-    share = q(share_unit(plan))
-    prepare = [
-        # What root makes here is for all to read (the hub client's environment); the unit's UMask=
-        # is for the fetched files.
-        "umask 022",
-        # A stale marker must not survive a failed fetch of different weights.
-        f"rm -f {marker}",
-        *([f"systemctl stop {share} 2>/dev/null || true"] if plan.weights_peers else []),
-    ]
-    if model.kind != "path":
-        prepare.append(f'mkdir -p "$dir/{META}"')
-    if plan.weights_peers:
-        # Serve from the start: the receiving hosts fetch each file once it is listed as arrived.
-        prepare += [f'rm -f "$dir/{MANIFEST}" "$dir/{TOTAL}" "$dir/{FAILED}"', f'mkdir -p "$dir/{META}"',
-                    f': > "$dir/{ARRIVED}"', f"printf '%s\\n' {q(model.fingerprint)} > \"$dir/{SERVING}\""]
-    if model.kind != "path":
-        # Handed to the fetching user (an earlier fetch may have left root's files); -h: a link is
-        # changed itself, never what it points to.
-        prepare.append(f'chown -R -h {user}:{group} "$dir"')
-    prepare += [f"touch {lock}", f"chown {user}:{group} {lock}"]
-    if model.kind in HUB_CLIENTS and not plan.weights_seed:
-        prepare += _hub_tool_commands(plan)
-    if plan.weights_peers:
-        prepare.append(f"systemctl start --no-block {share}")
-
-    fetch = [
-        # One fetch at a time, whoever started it: a second one waits, then finds the job done.
-        f"exec 9>>{lock}",
-        "flock 9",
-        f"echo $$ > {lock}",  # who holds it, for an operator (and the fault tests)
-        "done_already && exit 0",
-        # The clients keep their caches in $HOME: the unit's own /tmp.
-        "export HOME=/tmp",
-        SHELL_HELPERS,
-    ]
-    if plan.weights_peers:
-        fetch.append(_exit_trap(plan, "true"))
-    if plan.weights_seed:
-        fetch += _seed_commands(plan)
-    elif model.kind == "http":
-        fetch += _http_commands(plan)
-    elif model.kind in HUB_CLIENTS:
-        fetch += _hub_commands(plan)
-    if model.kind != "http" and not plan.weights_seed:  # fetch() checked those files as they arrived
-        fetch += _verify_listed_files(model)
-    fetch += _entry_check(model)
-    if model.kind != "path":
-        fetch.append('chmod -R u=rwX,g=rX,o= "$dir"')
-
-    finish = [
-        "umask 022",  # the marker is read by the fetching user too
-        # What was verified, as names, sizes and mtimes: a file changed later shows, without rehashing.
-        f"{files_signature_command(model.directory)} > {signature}",
-        f"printf '%s\\n' {q(model.fingerprint)} > {marker}",
-        f"echo {q(f'weights {plan.config.model}: in place and verified')}",
-    ]
-
-    def step(name: str, lines: list[str]) -> list[str]:
-        return [f"{name})", *("\n".join(lines).splitlines()), ";;"]
-
-    return "\n".join([
-        "#!/bin/bash",
-        f"# Managed by glmstack: fetch and verify the weights of {plan.config.model} (run by {weights_unit(plan)}:",
-        f"# prepare and finish as root, fetch as {weights_user(plan)} in the unit's sandbox).",
-        "set -eu",
-        f"dir={q(model.directory)}",
-        "done_already() {",
-        f'  [ "$(cat {marker} 2>/dev/null)" = {q(model.fingerprint)} ] && '
-        f'[ "$(cat {signature} 2>/dev/null)" = "$({files_signature_command(model.directory)})" ]',
-        "}",
-        'case "${1:-}" in',
-        *step("prepare", ["done_already && exit 0", *prepare]),
-        *step("fetch", fetch),
-        *step("finish", ["done_already && exit 0", *finish]),
-        '*) echo "usage: $0 prepare|fetch|finish (the steps of its unit)" >&2; exit 2 ;;',
-        "esac",
-    ]) + "\n"
+    hub = _hub_values(plan)
+    return _templates.get_template("fetch-weights.sh.j2").render(
+        model=plan.config.model, unit=weights_unit(plan), user=weights_user(plan),
+        group=plan.config.base_service_group, kind=model.kind, directory=model.directory,
+        marker=ready_marker(plan), signature=weights_signature_file(plan), lock=fetch_lock(plan),
+        progress=progress_file(plan), fingerprint=model.fingerprint, share=share_unit(plan),
+        signature_command=files_signature_command(model.directory), peers=bool(plan.weights_peers),
+        seed=plan.weights_seed, share_url=plan.weights_share_url if plan.weights_seed else None,
+        timeout=plan.config.model_fetch_from_timeout, jobs=plan.config.model_download_jobs,
+        source=model.source, files=model.files, entry=model.entry, hub=hub,
+        hub_tool_commands=_hub_tool_commands(plan) if hub else [], curl_download=CURL_DOWNLOAD,
+        meta={"dir": META, "manifest": MANIFEST, "total": TOTAL, "arrived": ARRIVED, "failed": FAILED,
+              "serving": SERVING})
 
 
 def weights_unit_text(plan: DeployPlan) -> str:
