@@ -430,60 +430,20 @@ def graft_script_path(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "lib", f"graft-weights-{plan.config.model}.sh")
 
 
-# Run on the merged checkpoint before it is marked ready: the grafted layers are in its index,
-# every shard the index names is there, and config.json carries what the engine reads.
-GRAFT_CHECK = r"""
-import json, os, sys
-out, prefix, key = sys.argv[1:]
-with open(os.path.join(out, "model.safetensors.index.json")) as handle:
-    weight_map = json.load(handle)["weight_map"]
-with open(os.path.join(out, "config.json")) as handle:
-    config = json.load(handle)
-problems = []
-if not any(name.startswith(prefix) for name in weight_map):
-    problems.append(f"its index names no {prefix}* tensors")
-missing = sorted({shard for shard in weight_map.values() if not os.path.exists(os.path.join(out, shard))})
-if missing:
-    problems.append(f"its index names shards that are not there: {', '.join(missing[:5])}")
-if key not in config:
-    problems.append(f"its config.json has no {key}")
-if problems:
-    sys.exit("the graft is incomplete: " + "; ".join(problems))
-print(f"{sum(name.startswith(prefix) for name in weight_map)} grafted tensors, {len(set(weight_map.values()))} shards")
-""".strip()
-
-
 def graft_script(plan: DeployPlan) -> str:
     """Merge the two checkpoints with the delta's own script, as the service user (it can read
-    both and write only its output), check the result, and only then put it in place and mark it."""
-    graft, q = plan.model.graft, shlex.quote
-    user, group = plan.config.base_service_user, plan.config.base_service_group
-    marker, signature = q(ready_marker(plan)), q(weights_signature_file(plan))
-    out = plan.model.directory
+    both and write only its output), check the result, and only then put it in place and mark it
+    (templates/graft-weights.sh.j2)."""
+    graft, out = plan.model.graft, plan.model.directory
     work = f"{out}.graft"
-    # The script's own tools come first: the engine's Python has safetensors and torch.
-    path = f"{posixpath.dirname(plan.binary)}:/usr/local/bin:/usr/bin:/bin"
-    return "\n".join([
-        "#!/bin/bash",
-        f"# Managed by glmstack: graft {graft.delta[0]} onto {graft.base[0]} for {plan.config.model}.",
-        "set -eu",
-        f"rm -f {marker}",
-        f"rm -rf {q(work)}",
-        f"install -d -o {q(user)} -g {q(group)} -m 750 {q(work)}",
-        f"runuser -u {q(user)} -- env PATH={q(path)} "
-        + " ".join(q(word) for word in graft.command(f"{work}/out")),
-        f"python3 - {q(work + '/out')} {q(graft.index_prefix)} {q(graft.config_key)} <<'CHECK'",
-        GRAFT_CHECK,
-        "CHECK",
-        f"rm -rf {q(out)}",
-        f"mv {q(work + '/out')} {q(out)}",
-        f"rmdir {q(work)}",
-        f"chown -R root:{q(group)} {q(out)}",
-        f"chmod -R u=rwX,g=rX,o= {q(out)}",
-        f"{files_signature_command(out)} > {signature}",
-        f"printf '%s\\n' {plan.model.fingerprint} > {marker}",
-        f"echo 'weights {plan.config.model}: grafted and checked'",
-    ]) + "\n"
+    return _templates.get_template("graft-weights.sh.j2").render(
+        delta=graft.delta[0], base=graft.base[0], model=plan.config.model, marker=ready_marker(plan),
+        signature=weights_signature_file(plan), work=work, out=out, user=plan.config.base_service_user,
+        group=plan.config.base_service_group,
+        # The script's own tools come first: the engine's Python has safetensors and torch.
+        path=f"{posixpath.dirname(plan.binary)}:/usr/local/bin:/usr/bin:/bin", command=graft.command(f"{work}/out"),
+        index_prefix=graft.index_prefix, config_key=graft.config_key,
+        signature_command=files_signature_command(out), fingerprint=plan.model.fingerprint)
 
 
 @operation()
