@@ -30,7 +30,7 @@ HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
 # modelscope-hub, pinned here on its own.
 MODELSCOPE_CLI_PACKAGE = "modelscope-hub==0.5.1"
 VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
-# The units are templates in the role's folder, rendered as templates/ is (glmstack.render).
+# What the role writes to a host is a template in its folder, rendered as templates/ is (glmstack.render).
 _templates = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
                          undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
 _templates.filters.update(unit_text=unit_text, unit_word=unit_word, unit_path=unit_path, sh=shlex.quote)
@@ -39,7 +39,6 @@ _templates.filters.update(unit_text=unit_text, unit_word=unit_word, unit_path=un
 # that matters. Weights given as a path on the host are only read: checked as the service user, by
 # exactly the rights the engine will have.
 WEIGHTS_USER = "glmstack-weights"
-
 
 
 def ready_marker(plan: DeployPlan) -> str:
