@@ -627,6 +627,19 @@ def _choice(kind: str, value: str, allowed: list[str]) -> tuple[str, str]:
     return (kind, f"{value!r} is not a known {kind}; allowed: {', '.join(sorted(allowed))}")
 
 
+# A model file's name, as it reaches the weights script and the mirror's URLs: path parts of safe
+# characters, none empty, "." or "..", none starting with "-"; .cache/ is glmstack's and the hub
+# client's own.
+MODEL_FILE_NAME = re.compile(r"(?!\.cache/)(?!(?:[^/]*/)*\.\.?(?:/|$))"
+                             r"[A-Za-z0-9._+@=,][A-Za-z0-9._+@=,-]*(?:/[A-Za-z0-9._+@=,][A-Za-z0-9._+@=,-]*)*")
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    """A value for a one-line error: repr (control characters escaped), cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...'"
+
+
 def _relative_inside(path: str) -> bool:
     return not path.startswith("/") and ".." not in path.split("/")
 
@@ -721,7 +734,11 @@ def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPl
     files = tuple(sorted(config.model_files.items()))
     for name, digest in files:
         if not _relative_inside(name):
-            problems.append(("model_files", f"{name!r} must be a relative path inside the model directory"))
+            problems.append(("model_files", f"{_shown(name)} must be a relative path inside the model directory"))
+        elif not MODEL_FILE_NAME.fullmatch(name):
+            problems.append(("model_files", f"{_shown(name)}: a file name is a normalised relative path of letters, "
+                                            "digits and . _ + - @ = , (not starting with - or .cache/, no empty, "
+                                            ". or .. parts)"))
         if not (len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
             problems.append(("model_files", f"{name!r}: sha256 must be 64 lowercase hex digits"))
     if problems:

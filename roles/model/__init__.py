@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gevent
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.operations import files, server
@@ -19,45 +20,25 @@ from pyinfra.operations import files, server
 from glmstack.facts import WeightsState, files_signature_command
 from glmstack.ops import CURL_DOWNLOAD, ensure_packages, put_secret
 from glmstack.uv import ensure_uv_commands, uv_binary
+from roles.model.quoting import unit_path, unit_text, unit_word
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
-    from glmstack.config import DeployPlan, ModelPlan
+    from glmstack.config import DeployPlan
 
 HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
 # modelscope 1.40 is the hub client modelscope-hub plus plugins; its `modelscope download` comes from
 # modelscope-hub, pinned here on its own.
 MODELSCOPE_CLI_PACKAGE = "modelscope-hub==0.5.1"
 VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
-
-# Shell functions the fetch scripts share: verify a file, download one with resume. OpenSSL hashes
-# with the CPU's SHA instructions: about 1.9 GB/s per core where coreutils' sha256sum does 0.5.
-SHELL_HELPERS = r"""
-sha256() { openssl dgst -sha256 -r "$@" | cut -d' ' -f1; }
-verify() { [ "$(sha256 "$1")" = "$2" ]; }
-""".strip() + f'\ndownload() {{ {CURL_DOWNLOAD} "$@"; }}\n' + r"""
-fetch() {
-  target="$dir/$1"
-  if [ -f "$target" ] && verify "$target" "$2"; then return 0; fi
-  mkdir -p "$(dirname "$target")"
-  if [ -s "$target.partial" ] && ! verify "$target.partial" "$2"; then
-    # Resume what an interrupted run left; a mirror that cannot serve byte ranges gets a fresh start.
-    download --continue-at - -o "$target.partial" "$base/$1" || rm -f "$target.partial"
-  fi
-  if [ -s "$target.partial" ]; then
-    got=$(sha256 "$target.partial")
-  else
-    # Hashed as it arrives, so the file is not read a second time.
-    got=$(set -o pipefail; download "$base/$1" | tee "$target.partial" | sha256) || {
-      echo "could not fetch $1 from $base; rerun to resume" >&2; exit 1; }
-  fi
-  if [ "$got" != "$2" ]; then
-    rm -f "$target.partial"
-    echo "sha256 mismatch for $1 from $base: removed, rerun to fetch it again" >&2
-    exit 1
-  fi
-  mv "$target.partial" "$target"
-}
-""".strip()
+# What the role writes to a host is a template in its folder, rendered as templates/ is (glmstack.render).
+_templates = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+                         undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+_templates.filters.update(unit_text=unit_text, unit_word=unit_word, unit_path=unit_path, sh=shlex.quote)
+# Who fetches the weights: an unprivileged user of its own, in the service group, so that the engine
+# (the service user) reads the weights but cannot change them, and the download tools run as nobody
+# that matters. Weights given as a path on the host are only read: checked as the service user, by
+# exactly the rights the engine will have.
+WEIGHTS_USER = "glmstack-weights"
 
 
 def ready_marker(plan: DeployPlan) -> str:
@@ -95,20 +76,16 @@ def hub_cli(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "venvs", client.venv, "bin", client.command)
 
 
-def _verify_listed_files(model: ModelPlan) -> list[str]:
-    q = shlex.quote
-    return [f'verify "$dir"/{q(name)} {digest} || {{ echo "sha256 mismatch for {name}" >&2; exit 1; }}'
-            for name, digest in model.files]
 
 
-def _entry_check(model: ModelPlan) -> list[str]:
-    if model.entry is None:
-        return []
-    return [f'test -f "$dir"/{shlex.quote(model.entry)} || {{ echo "missing {model.entry}" >&2; exit 1; }}']
+
+
+def weights_user(plan: DeployPlan) -> str:
+    return plan.config.base_service_user if plan.model.kind == "path" else WEIGHTS_USER
 
 
 def _hub_tool_commands(plan: DeployPlan) -> list[str]:
-    """A uv-made virtual environment holding the hub's own client, made once."""
+    """A uv-made virtual environment holding the hub's own client, made once (as root, before the fetch)."""
     q = shlex.quote
     prefix = plan.config.base_prefix
     uv, env = uv_binary(prefix), f"{prefix}/venvs/{HUB_CLIENTS[plan.model.kind].venv}"
@@ -125,7 +102,8 @@ def verify_hub_script(plan: DeployPlan) -> str:
 
 
 def _hub_environment(plan: DeployPlan) -> list[str]:
-    """The client's settings; a token stays in its 0600 file, never on a command line."""
+    """The client's settings; a token stays in its 0600 file (which systemd hands to the unit alone as a
+    credential), never on a command line."""
     model, q = plan.model, shlex.quote
     client = HUB_CLIENTS[model.kind]
     if model.kind == "hf":
@@ -134,32 +112,17 @@ def _hub_environment(plan: DeployPlan) -> list[str]:
             env.append(f"{client.endpoint_variable}={q(model.endpoint)}")
         if model.token_file:
             # huggingface_hub reads it from HF_TOKEN_PATH.
-            env.append(f"HF_TOKEN_PATH={q(token_path(plan))}")
+            env.append(f'HF_TOKEN_PATH="$CREDENTIALS_DIRECTORY"/{q(client.token_name)}')
         return [f"export {' '.join(env)}"]
     lines = [f"export {client.endpoint_variable}={q(model.endpoint)}"] if model.endpoint else []
     if model.token_file:
         # The modelscope client reads a token only from its environment (or a login it keeps in $HOME);
         # `export` is the shell's own, so the token is in no command line.
-        lines.append(f'MODELSCOPE_API_TOKEN="$(cat {q(token_path(plan))})"; export MODELSCOPE_API_TOKEN')
+        lines.append(f'MODELSCOPE_API_TOKEN="$(cat "$CREDENTIALS_DIRECTORY"/{q(client.token_name)})"; '
+                     "export MODELSCOPE_API_TOKEN")
     return lines
 
 
-def _hub_commands(plan: DeployPlan) -> list[str]:
-    """Download with the hub's own client, then check every file against the hub's sums; what does
-    not match is removed and downloaded once more before giving up."""
-    model, q = plan.model, shlex.quote
-    repo = model.source.split("://", 1)[1]
-    patterns = " ".join([*(f"--include {q(p)}" for p in model.include), *(f"--exclude {q(p)}" for p in model.exclude)])
-    checker = f"{q(posixpath.join(posixpath.dirname(hub_cli(plan)), 'python'))} {q(verify_hub_script(plan))}"
-    # ModelScope's client fetches 4 files at once unless told; Hugging Face's picks its own number.
-    workers = f" --max-workers {plan.config.model_download_jobs}" if model.kind == "modelscope" else ""
-    source = " --source modelscope" if model.kind == "modelscope" else ""
-    download = (f"{q(hub_cli(plan))} download {q(repo)} --revision {model.revision} {patterns} "
-                f"--local-dir \"$dir\"{workers}")
-    verify = f"{checker} verify {q(repo)} {model.revision} \"$dir\" {patterns} --manifest \"$dir/{MANIFEST}\"{source}"
-    return [*_hub_tool_commands(plan), *_hub_environment(plan), 'mkdir -p "$dir"',
-            *_progress_reporter(plan, f"{checker} total {q(repo)} {model.revision} \"$dir\" {patterns}{source}"),
-            f"{download} && {verify} || {{ {download} && {verify}; }}"]
 
 
 def weights_signature_file(plan: DeployPlan) -> str:
@@ -182,15 +145,11 @@ FAILED = f"{META}/failed"
 SERVING = f"{META}/weights"
 
 
-def _exit_trap(plan: DeployPlan, cleanup: str) -> str:
-    """The script's EXIT trap: CLEANUP, and on a host passing the weights on, a failure announced."""
-    if not plan.weights_peers:
-        return f"trap '{cleanup}' EXIT"
-    return f"trap 'rc=$?; {cleanup}; [ $rc -eq 0 ] || : > \"$dir/{FAILED}\"' EXIT"
 
 
 def progress_file(plan: DeployPlan) -> str:
-    return ready_marker(plan) + ".progress"
+    # In the weights' directory: the only place the fetch may write.
+    return posixpath.join(plan.model.directory, META, "progress")
 
 
 def weights_unit(plan: DeployPlan) -> str:
@@ -201,229 +160,81 @@ def weights_script(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "lib", f"fetch-weights-{plan.config.model}.sh")
 
 
-def _progress_reporter(plan: DeployPlan, total_command: str) -> list[str]:
-    """Bytes on disk, rate and time left: every 5 s into the progress file (the deploy reads it),
-    every 30 s into the unit's journal."""
-    progress = shlex.quote(progress_file(plan))
-    line = (f'weights {plan.config.model}: %.2f of %.2f GB (%d%%), %.1f MB/s, %d min left\\n')
-    announce_total = ([f'printf "%s\\n" "$total" > "$dir/{TOTAL}.new" && mv "$dir/{TOTAL}.new" "$dir/{TOTAL}"']
-                      if plan.weights_peers else [])
-    return [
-        f"total=$({total_command})",
-        *announce_total,
-        # Before any byte moves: enough room for what is not on disk yet.
-        'mkdir -p "$dir"; have=$(du -sb "$dir" | cut -f1); free=$(df --output=avail -B1 "$dir" | tail -1)',
-        'if [ $((total - have)) -gt "$free" ]; then',
-        f'  awk -v need="$((total - have))" -v free="$free" -v dir="$dir" \'BEGIN {{ printf "weights '
-        f'{plan.config.model}: %.1f GB more needed in %s, %.1f GB free there\\n", need / 1e9, dir, free / 1e9 }}\' >&2',
-        "  exit 1",
-        "fi",
-        "(",
-        '  started=$(date +%s); first=$(du -sb "$dir" | cut -f1); n=0',
-        "  while sleep 5; do",
-        '    now=$(date +%s); got=$(du -sb "$dir" | cut -f1)',
-        f'    echo "$got $total $first $started $now" > {progress}.new && mv {progress}.new {progress}',
-        "    n=$((n + 1)); [ $((n % 6)) -eq 0 ] || continue",
-        '    awk -v d="$got" -v t="$total" -v f="$first" -v s="$((now - started))" \'BEGIN {',
-        "      r = (d - f) / (s > 0 ? s : 1); left = (r > 0 && t > d) ? (t - d) / r : 0",
-        # Parenthesized: in awk's printf arguments a bare ">" would redirect the output.
-        f'      printf "{line}", d / 1e9, t / 1e9, (t > 0 ? 100 * d / t : 0), r / 1e6, left / 60 }}\'',
-        "  done",
-        ") &",
-        "reporter=$!",
-        "disown $reporter",
-        # "|| true": under set -e a failing kill (the reporter gone already) would fail the run here.
-        _exit_trap(plan, f"kill $reporter 2>/dev/null || true; rm -f {progress}"),
-    ]
 
 
-def _http_commands(plan: DeployPlan) -> list[str]:
-    """From the mirror, by the sums in the host data."""
-    listing = "\n".join(f"{name} {digest}" for name, digest in plan.model.files)
-    return [f"base={shlex.quote(plan.model.source)}", 'mkdir -p "$dir"',
-            f"listing() {{ cat <<'LISTING'\n{listing}\nLISTING\n}}",
-            *_parallel_fetch(plan),
-            f'mkdir -p "$dir/{META}"',
-            # Whole or not at all: a receiving host takes the manifest as the end of the list.
-            f"listing | awk '{{ print $2 \"  \" $1 }}' > \"$dir/{MANIFEST}.new\"",
-            f'mv "$dir/{MANIFEST}.new" "$dir/{MANIFEST}"']
 
 
-def _seed_commands(plan: DeployPlan) -> list[str]:
-    """From the host that fetches them from the source, each file as soon as that host has verified
-    it (its list of arrived files), checked against the same sum; done when its manifest, written
-    once it has them all, is listed in full."""
-    timeout, seed = plan.config.model_fetch_from_timeout, plan.weights_seed
-    get = 'curl -fsS --max-time 30 -o'
-    return [
-        f"base={shlex.quote(plan.weights_share_url)}", f'mkdir -p "$dir/{META}"', "waited=0",
-        # Unanswered (the host has not started, or it stopped): give up after the timeout.
-        "unanswered() {",
-        f"  [ $((waited % 60)) -ne 0 ] || echo 'weights {plan.config.model}: waiting for {seed} to serve them'",
-        f"  [ $waited -lt {timeout} ] || {{ echo 'weights {plan.config.model}: {seed} did not serve them within "
-        f"{timeout} s' >&2; exit 1; }}",
-        "  sleep 2; waited=$((waited + 2))",
-        "}",
-        "serving_ours() {",
-        f'  [ "$(curl -fsS --max-time 30 "$base/{SERVING}" 2>/dev/null)" = {plan.model.fingerprint} ]',
-        "}",
-        "given_up() {",
-        f'  if {get} /dev/null "$base/{FAILED}" 2>/dev/null; then',
-        f"    echo 'weights {plan.config.model}: {seed} failed to fetch them (its journal says why)' >&2; exit 1",
-        "  fi",
-        "}",
-        f'until serving_ours && {get} "$dir/{TOTAL}" "$base/{TOTAL}" 2>/dev/null; do',
-        "  if serving_ours; then given_up; fi",
-        "  unanswered",
-        "done",
-        *_progress_reporter(plan, f'cat "$dir/{TOTAL}"'),
-        *_failed_reset(),
-        "declare -A started=()",
-        "while :; do",
-        f'  if {get} "$dir/{MANIFEST}.new" "$base/{MANIFEST}" 2>/dev/null; then complete=yes; '
-        f'list="$dir/{MANIFEST}.new"',
-        f'  elif {get} "$dir/{ARRIVED}" "$base/{ARRIVED}" 2>/dev/null; then complete=no; list="$dir/{ARRIVED}"; '
-        "given_up",
-        "  else unanswered; continue; fi",
-        "  waited=0",
-        "  while read -r digest name; do",
-        '    [ -z "${started[$name]:-}" ] || continue',
-        '    started[$name]=1',
-        *_job_slot(plan, indent="    "),
-        '    ( fetch "$name" "$digest" ) || touch "$failed" &',
-        '  done < "$list"',
-        '  [ "$complete" = no ] || break',
-        "  sleep 1",
-        "done",
-        "wait",
-        *_failed_check(),
-        f"serving_ours || {{ echo 'weights {plan.config.model}: {seed} started serving other weights meanwhile; "
-        "rerun' >&2; exit 1; }",
-        f'mv "$dir/{MANIFEST}.new" "$dir/{MANIFEST}"',
-    ]
 
 
-def _job_slot(plan: DeployPlan, indent: str = "  ") -> list[str]:
-    """Wait for a free slot: model_download_jobs files at a time."""
-    jobs = plan.config.model_download_jobs
-    return [f"{indent}while [ \"$(jobs -rp | wc -l)\" -ge {jobs} ]; do wait -n || true; done"]
 
 
-def _failed_reset() -> list[str]:
-    """A mark any fetch job leaves when it fails (they run in subshells), cleared before they start."""
-    return ['failed="$dir/.glmstack-fetch-failed"', 'rm -f "$failed"']
 
 
-def _failed_check() -> list[str]:
-    return ['if [ -e "$failed" ]; then rm -f "$failed"; echo "some files could not be fetched; rerun to resume" >&2; '
-            "exit 1; fi"]
 
 
-def _parallel_fetch(plan: DeployPlan) -> list[str]:
-    """The listed files fetched a few at a time (one stream rarely fills a fast link), each checked
-    against its sha256; any failure fails the run."""
-    size = ("curl -fsIL \"$base/$name\" | tr -d '\\r' "
-            "| awk 'tolower($1) == \"content-length:\" { n = $2 } END { print n + 0 }'")
-    # Passed on as soon as it is verified: the receiving hosts read this list while the rest arrive.
-    announce = f' && echo "$digest  $name" >> "$dir/{ARRIVED}"' if plan.weights_peers else ""
-    return [
-        *_failed_reset(),
-        *_progress_reporter(plan, f"listing | {{ t=0; while read -r name digest; do t=$((t + $({size}))); "
-                                  "done; echo $t; }"),
-        "while read -r name digest; do",
-        *_job_slot(plan),
-        f'  ( fetch "$name" "$digest"{announce} ) || touch "$failed" &',
-        "done < <(listing)",
-        "wait",
-        *_failed_check(),
-    ]
+
+
+def _hub_values(plan: DeployPlan) -> dict | None:
+    """The hub client's command lines (each value quoted here), or None for other sources."""
+    model, q = plan.model, shlex.quote
+    if model.kind not in HUB_CLIENTS or plan.weights_seed:
+        return None
+    repo = model.source.split("://", 1)[1]
+    patterns = " ".join([*(f"--include {q(p)}" for p in model.include), *(f"--exclude {q(p)}" for p in model.exclude)])
+    checker = f"{q(posixpath.join(posixpath.dirname(hub_cli(plan)), 'python'))} {q(verify_hub_script(plan))}"
+    # ModelScope's client fetches 4 files at once unless told; Hugging Face's picks its own number.
+    workers = f" --max-workers {plan.config.model_download_jobs}" if model.kind == "modelscope" else ""
+    source = " --source modelscope" if model.kind == "modelscope" else ""
+    return {
+        "environment": _hub_environment(plan), "checker": checker, "repo": repo, "revision": model.revision,
+        "patterns": patterns, "source": source,
+        "download": (f"{q(hub_cli(plan))} download {q(repo)} --revision {q(model.revision)} {patterns} "
+                     f"--local-dir \"$dir\"{workers}"),
+        "verify": (f"{checker} verify {q(repo)} {q(model.revision)} \"$dir\" {patterns} "
+                   f"--manifest \"$dir/{MANIFEST}\"{source}"),
+    }
 
 
 def fetch_script(plan: DeployPlan) -> str:
+    """The weights unit's script (templates/fetch-weights.sh.j2), in three steps: `prepare` and
+    `finish` run as root outside the sandbox (the directory handed to the fetching user, the hub
+    client installed, the server passing the weights on started; the ready marker), `fetch` as that
+    user inside it."""
     model = plan.model
-    q = shlex.quote
-    marker, signature = q(ready_marker(plan)), q(weights_signature_file(plan))
-    lines = [
-        "#!/bin/bash",
-        f"# Managed by glmstack: fetch and verify the weights of {plan.config.model} (run by {weights_unit(plan)}).",
-        "set -eu",
-        # One fetch at a time, whoever started it: a second one waits, then finds the job done.
-        f"exec 9>>{q(fetch_lock(plan))}",
-        "flock 9",
-        f"echo $$ > {q(fetch_lock(plan))}",  # who holds it, for an operator (and the fault tests)
-        f'if [ "$(cat {marker} 2>/dev/null)" = {model.fingerprint} ] && '
-        f'[ "$(cat {signature} 2>/dev/null)" = "$({files_signature_command(model.directory)})" ]; then exit 0; fi',
-        # A stale marker must not survive a failed fetch of different weights.
-        f"rm -f {marker}",
-        *([f"systemctl stop {share_unit(plan)} 2>/dev/null || true"] if plan.weights_peers else []),
-        f"dir={q(model.directory)}",
-        SHELL_HELPERS,
-    ]
-    if plan.weights_peers:
-        # Serve from the start: the receiving hosts fetch each file once it is listed as arrived.
-        lines += [f'rm -f "$dir/{MANIFEST}" "$dir/{TOTAL}" "$dir/{FAILED}"', f'mkdir -p "$dir/{META}"',
-                  f': > "$dir/{ARRIVED}"', f"printf '%s\\n' {model.fingerprint} > \"$dir/{SERVING}\"",
-                  _exit_trap(plan, "true"),
-                  f"systemctl start --no-block {share_unit(plan)}"]
-    if plan.weights_seed:
-        lines += _seed_commands(plan)
-    elif model.kind == "http":
-        lines += _http_commands(plan)
-    elif model.kind in HUB_CLIENTS:
-        lines += _hub_commands(plan)
-    if model.kind != "http" and not plan.weights_seed:  # fetch() checked those files as they arrived
-        lines += _verify_listed_files(model)
-    lines += _entry_check(model)
-    if model.kind != "path":
-        group = plan.config.base_service_group
-        lines += [f'chown -R root:{q(group)} "$dir"', 'chmod -R u=rwX,g=rX,o= "$dir"']
-    # What was verified, as names, sizes and mtimes: a file changed later shows, without rehashing.
-    lines.append(f"{files_signature_command(model.directory)} > {signature}")
-    lines.append(f"printf '%s\\n' {model.fingerprint} > {marker}")
-    lines.append(f"echo 'weights {plan.config.model}: in place and verified'")
-    return "\n".join(lines) + "\n"
+    hub = _hub_values(plan)
+    return _templates.get_template("fetch-weights.sh.j2").render(
+        model=plan.config.model, unit=weights_unit(plan), user=weights_user(plan),
+        group=plan.config.base_service_group, kind=model.kind, directory=model.directory,
+        marker=ready_marker(plan), signature=weights_signature_file(plan), lock=fetch_lock(plan),
+        progress=progress_file(plan), fingerprint=model.fingerprint, share=share_unit(plan),
+        signature_command=files_signature_command(model.directory), peers=bool(plan.weights_peers),
+        seed=plan.weights_seed, share_url=plan.weights_share_url if plan.weights_seed else None,
+        timeout=plan.config.model_fetch_from_timeout, jobs=plan.config.model_download_jobs,
+        source=model.source, files=model.files, entry=model.entry, hub=hub,
+        hub_tool_commands=_hub_tool_commands(plan) if hub else [], curl_download=CURL_DOWNLOAD,
+        meta={"dir": META, "manifest": MANIFEST, "total": TOTAL, "arrived": ARRIVED, "failed": FAILED,
+              "serving": SERVING})
 
 
 def weights_unit_text(plan: DeployPlan) -> str:
-    return "\n".join([
-        "# Managed by glmstack; changes here are overwritten on the next deploy.",
-        "[Unit]",
-        f"Description=glmstack: fetch and verify the weights of {plan.config.model}",
-        "Wants=network-online.target",
-        "After=network-online.target",
-        "",
-        "[Service]",
-        "Type=oneshot",
-        f"ExecStart=/bin/bash {weights_script(plan)}",
-        # Hundreds of GB take hours; the deploy waits and reports progress instead.
-        "TimeoutStartSec=infinity",
-        # Installs run beside it; they go first for the disk and the CPU.
-        "Nice=10",
-        "IOSchedulingClass=best-effort",
-        "IOSchedulingPriority=6",
-        "",
-    ])
+    token = None
+    if plan.model.kind in HUB_CLIENTS and plan.model.token_file and not plan.weights_seed:
+        token = {"name": HUB_CLIENTS[plan.model.kind].token_name, "path": token_path(plan)}
+    writable = [] if plan.model.kind == "path" else [plan.model.directory]
+    return _templates.get_template("weights.service.j2").render(
+        model=plan.config.model, user=weights_user(plan), group=plan.config.base_service_group,
+        peers=bool(plan.weights_peers), hub=plan.model.kind in HUB_CLIENTS and not plan.weights_seed,
+        script=weights_script(plan), token=token, writable=[*writable, fetch_lock(plan)],
+        # RemoveIPC= clears the user's IPC objects when the unit stops: never the engine's.
+        remove_ipc=weights_user(plan) != plan.config.base_service_user)
 
 
 def share_unit_text(plan: DeployPlan) -> str:
-    address = plan.config.address or plan.host
-    return "\n".join([
-        "# Managed by glmstack; changes here are overwritten on the next deploy.",
-        "[Unit]",
-        f"Description=glmstack: pass the weights of {plan.config.model} on to "
-        f"{' '.join(name for name, _ in plan.weights_peers)}",
-        "",
-        "[Service]",
-        f"User={plan.config.base_service_user}",
-        f"Group={plan.config.base_service_group}",
-        f"ExecStart=/usr/bin/python3 -m http.server --bind {address} --directory {plan.model.directory} "
-        f"{plan.config.model_share_port}",
-        "NoNewPrivileges=yes",
-        "ProtectSystem=strict",
-        "ProtectHome=yes",
-        "PrivateTmp=yes",
-        "",
-    ])
+    return _templates.get_template("weights-share.service.j2").render(
+        model=plan.config.model, peers=[name for name, _ in plan.weights_peers],
+        user=plan.config.base_service_user, group=plan.config.base_service_group,
+        address=plan.config.address or plan.host, directory=plan.model.directory, port=plan.config.model_share_port,
+        writable=[], remove_ipc=False)
 
 
 def weights_ready(plan: DeployPlan) -> bool:
@@ -520,8 +331,13 @@ def start_model_download(plan: DeployPlan) -> bool:
             put_secret(name="Hub token (0600, root only)", src=str(plan.model.token_file), dest=token_path(plan))
         files.put(name="Hub download checker", src=str(VERIFY_HUB), dest=verify_hub_script(plan),
                   user="root", group="root", mode="644", create_remote_dir=True)
+    if weights_user(plan) == WEIGHTS_USER:
+        # No home, no shell, no group of its own: in the service group, so the engine reads what it fetched.
+        server.user(name="Weights user", user=WEIGHTS_USER, group=plan.config.base_service_group, system=True,
+                    home="/nonexistent", shell="/usr/sbin/nologin", create_home=False, ensure_home=False)
+    # Read by the fetching user (in the service group) for its sandboxed step; it holds no secret.
     script = files.put(name="Weights fetch script", src=StringIO(fetch_script(plan)), dest=weights_script(plan),
-                       user="root", group="root", mode="700", create_remote_dir=True)
+                       user="root", group=plan.config.base_service_group, mode="750", create_remote_dir=True)
     unit = files.put(name="Weights unit", src=StringIO(weights_unit_text(plan)),
                      dest=f"/etc/systemd/system/{weights_unit(plan)}", user="root", group="root", mode="644")
     reload = unit.will_change or script.will_change
@@ -615,60 +431,20 @@ def graft_script_path(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "lib", f"graft-weights-{plan.config.model}.sh")
 
 
-# Run on the merged checkpoint before it is marked ready: the grafted layers are in its index,
-# every shard the index names is there, and config.json carries what the engine reads.
-GRAFT_CHECK = r"""
-import json, os, sys
-out, prefix, key = sys.argv[1:]
-with open(os.path.join(out, "model.safetensors.index.json")) as handle:
-    weight_map = json.load(handle)["weight_map"]
-with open(os.path.join(out, "config.json")) as handle:
-    config = json.load(handle)
-problems = []
-if not any(name.startswith(prefix) for name in weight_map):
-    problems.append(f"its index names no {prefix}* tensors")
-missing = sorted({shard for shard in weight_map.values() if not os.path.exists(os.path.join(out, shard))})
-if missing:
-    problems.append(f"its index names shards that are not there: {', '.join(missing[:5])}")
-if key not in config:
-    problems.append(f"its config.json has no {key}")
-if problems:
-    sys.exit("the graft is incomplete: " + "; ".join(problems))
-print(f"{sum(name.startswith(prefix) for name in weight_map)} grafted tensors, {len(set(weight_map.values()))} shards")
-""".strip()
-
-
 def graft_script(plan: DeployPlan) -> str:
     """Merge the two checkpoints with the delta's own script, as the service user (it can read
-    both and write only its output), check the result, and only then put it in place and mark it."""
-    graft, q = plan.model.graft, shlex.quote
-    user, group = plan.config.base_service_user, plan.config.base_service_group
-    marker, signature = q(ready_marker(plan)), q(weights_signature_file(plan))
-    out = plan.model.directory
+    both and write only its output), check the result, and only then put it in place and mark it
+    (templates/graft-weights.sh.j2)."""
+    graft, out = plan.model.graft, plan.model.directory
     work = f"{out}.graft"
-    # The script's own tools come first: the engine's Python has safetensors and torch.
-    path = f"{posixpath.dirname(plan.binary)}:/usr/local/bin:/usr/bin:/bin"
-    return "\n".join([
-        "#!/bin/bash",
-        f"# Managed by glmstack: graft {graft.delta[0]} onto {graft.base[0]} for {plan.config.model}.",
-        "set -eu",
-        f"rm -f {marker}",
-        f"rm -rf {q(work)}",
-        f"install -d -o {q(user)} -g {q(group)} -m 750 {q(work)}",
-        f"runuser -u {q(user)} -- env PATH={q(path)} "
-        + " ".join(q(word) for word in graft.command(f"{work}/out")),
-        f"python3 - {q(work + '/out')} {q(graft.index_prefix)} {q(graft.config_key)} <<'CHECK'",
-        GRAFT_CHECK,
-        "CHECK",
-        f"rm -rf {q(out)}",
-        f"mv {q(work + '/out')} {q(out)}",
-        f"rmdir {q(work)}",
-        f"chown -R root:{q(group)} {q(out)}",
-        f"chmod -R u=rwX,g=rX,o= {q(out)}",
-        f"{files_signature_command(out)} > {signature}",
-        f"printf '%s\\n' {plan.model.fingerprint} > {marker}",
-        f"echo 'weights {plan.config.model}: grafted and checked'",
-    ]) + "\n"
+    return _templates.get_template("graft-weights.sh.j2").render(
+        delta=graft.delta[0], base=graft.base[0], model=plan.config.model, marker=ready_marker(plan),
+        signature=weights_signature_file(plan), work=work, out=out, user=plan.config.base_service_user,
+        group=plan.config.base_service_group,
+        # The script's own tools come first: the engine's Python has safetensors and torch.
+        path=f"{posixpath.dirname(plan.binary)}:/usr/local/bin:/usr/bin:/bin", command=graft.command(f"{work}/out"),
+        index_prefix=graft.index_prefix, config_key=graft.config_key,
+        signature_command=files_signature_command(out), fingerprint=plan.model.fingerprint)
 
 
 @operation()

@@ -124,7 +124,14 @@ def test_weights_are_verified_and_not_writable_by_the_engine(host, serving):
     marker = host.file(f"{plan.config.base_state_dir}/models/{plan.config.model}.ready")
     assert marker.content_string.strip() == plan.model.fingerprint
     entry = host.file(plan.model.entry_path)
-    assert entry.user == "root"
+    # Owned by the user that fetched them (root before the weights unit had a user of its own), read
+    # by the engine through its group: the engine cannot change them.
+    if plan.model.kind != "path":
+        assert entry.user in ("glmstack-weights", "root"), entry.user
     assert not entry.mode & 0o022
+    user = plan.config.base_service_user
+    path = shlex.quote(plan.model.entry_path)
+    assert host.run(f"runuser -u {user} -- test -r {path}").rc == 0
+    assert host.run(f"runuser -u {user} -- test -w {path}").rc != 0
     for name, digest in plan.model.files:
         assert host.file(f"{plan.model.directory}/{name}").sha256sum == digest

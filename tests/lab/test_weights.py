@@ -22,6 +22,7 @@ import pytest
 from glmstack.config import resolve
 from glmstack.digests import sha256_of
 from glmstack.lab import lab, leaks
+from glmstack.lab.exposure import exposure
 from glmstack.lab.hub import scan_repositories, serve_hub
 from glmstack.lab.modelscope import serve_modelscope
 from glmstack.lab.network import GATEWAY
@@ -113,6 +114,18 @@ def test_hub_download_is_verified_served_and_keeps_the_token_secret(hub_node):
     leaks.assert_absent({"the hub token": hub_node["token"]}, places)
     token_file = host.file("/etc/glmstack/hf-token")
     assert (token_file.user, token_file.mode) == ("root", 0o600)
+    assert_sandboxed_like_the_engine(host, plan, "hf")
+
+
+def assert_sandboxed_like_the_engine(host, plan, kind: str) -> None:
+    """The weights unit's exposure (systemd's own score, on the node) within 0.5 of the engine
+    unit's; the client ran as the weights user, and the engine can read the files but not change them."""
+    scores = {"engine": exposure(host, f"{plan.unit_name}.service"),
+              f"weights ({kind})": exposure(host, weights_unit(plan))}
+    print("systemd-analyze security:", scores)
+    assert scores[f"weights ({kind})"] <= scores["engine"] + 0.5, scores
+    shard = host.file(f"{plan.model.directory}/{SHARDS[0]}")
+    assert (shard.user, shard.group, shard.mode) == ("glmstack-weights", "glmstack", 0o640)
 
 
 def bytes_on_disk(host, plan) -> int:
@@ -232,6 +245,7 @@ def test_modelscope_download_is_verified_repaired_and_keeps_the_token_secret(hub
     leaks.assert_absent({"the ModelScope token": hub_node["token"]}, places)
     token_file = host.file("/etc/glmstack/modelscope-token")
     assert (token_file.user, token_file.mode) == ("root", 0o600)
+    assert_sandboxed_like_the_engine(host, plan, "modelscope")
 
     # A file changed on the node: found, and only it fetched again.
     shard = f"{plan.model.directory}/{SHARDS[0]}"
@@ -344,3 +358,48 @@ def test_graft_runs_the_delta_script_as_the_service_user_and_marks_only_a_checke
     assert "model.layers.78.eh_proj.weight" in host.file(f"{out}/model.safetensors.index.json").content_string
     host.run_expect([0], f"rm -rf {base} {delta} {out} {out}.graft {ready_marker(plan)} "
                          f"{graft_script_path(plan)}")
+
+
+def test_every_kind_of_weights_unit_scores_like_the_engine_on_the_node(hub_node):
+    """systemd's score on the node for each kind of weights unit (installed, not run): hub, ModelScope,
+    http mirror, a path on the host, passing the weights on and receiving them, its server, and a
+    graft's two parts; each within 0.5 of the engine unit's."""
+    from glmstack.config import resolve_inventory
+    from glmstack.render import render_unit
+    from roles.model import share_unit_text, weights_parts, weights_unit_text
+
+    host, data = hub_node["host"], hub_node["data"]
+    address = hub_node["node"]["address"]
+    mirror = {**data, "model_source": f"http://{GATEWAY}:8099", "model_files": {TINY_MODEL: "ab" * 32},
+              "model_hf_endpoint": None, "model_hf_token_file": None}
+    group = resolve_inventory([(name, {**mirror, "address": name, "model_fetch_from": "10.213.0.11"})
+                               for name in ("10.213.0.11", "10.213.0.12")])
+    graft = resolve(address, {"accelerator": "gh200", "model": "glm-5.2-awq-int4-mtp-fp8", "engine": "vllm",
+                              "model_revision": "1" * 40, "model_graft_revision": "2" * 40,
+                              "engine_requirement": "vllm @ https://files.lab.example/vllm-0.23.0.post1-cp38-abi3-"
+                                                    "linux_aarch64.whl#sha256=" + "a" * 64})
+    plan = resolve(address, data)
+    units = {
+        "engine": render_unit(plan),  # as the deploy writes it (so this test needs no deploy before it)
+        "hf": weights_unit_text(plan),
+        "modelscope": weights_unit_text(resolve(address, {**data, **modelscope_data(hub_node, "/srv/ms")})),
+        "http mirror": weights_unit_text(resolve(address, mirror)),
+        "path": weights_unit_text(resolve(address, {**mirror, "model_source": "/srv/models/tiny",
+                                                    "model_entry": TINY_MODEL})),
+        "passing on": weights_unit_text(group[0]),
+        "share": share_unit_text(group[0]),
+        "from the seed": weights_unit_text(group[1]),
+        "graft base": weights_unit_text(weights_parts(graft)[0]),
+        "graft delta": weights_unit_text(weights_parts(graft)[1]),
+    }
+    scores = {}
+    try:
+        for i, text in enumerate(units.values()):
+            host.run_expect([0], f"cat > /etc/systemd/system/glmstack-probe-{i}.service <<'UNIT'\n{text}UNIT\n")
+        host.run_expect([0], "systemctl daemon-reload")
+        for i, kind in enumerate(units):
+            scores[kind] = exposure(host, f"glmstack-probe-{i}.service")
+    finally:
+        host.run("rm -f /etc/systemd/system/glmstack-probe-*.service && systemctl daemon-reload")
+    print("systemd-analyze security on the node:", scores)
+    assert all(score <= scores["engine"] + 0.5 for score in scores.values()), scores

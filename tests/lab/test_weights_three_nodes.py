@@ -10,6 +10,7 @@ import pytest
 
 from glmstack.config import resolve_inventory
 from glmstack.lab import lab
+from glmstack.lab.exposure import exposure
 from glmstack.lab.profile import MODEL_PORT, TINY_MODEL, cpu_profile_data, models_dir, run_deploy
 from glmstack.lab.serve import serve_directory
 from roles.model import ready_marker, share_unit, weights_unit
@@ -42,6 +43,18 @@ def test_three_nodes_get_the_weights_with_one_download_from_the_mirror(tmp_path)
             assert host.service(f"{plan.unit_name}.service").is_running
         seed_host = lab.node_connection(seed, paths)
         assert seed_host.run(f"systemctl is-active {share_unit(plans[seed])}").stdout.strip() != "active"
+
+        # The weights units are sandboxed like the engine's: systemd's own score, on the nodes.
+        receiver = lab.node_connection(nodes[1]["address"], paths)
+        scores = {"engine": exposure(seed_host, f"{plans[seed].unit_name}.service"),
+                  "weights (http mirror, passing on)": exposure(seed_host, weights_unit(plans[seed])),
+                  "weights share": exposure(seed_host, share_unit(plans[seed])),
+                  "weights (from the seed)": exposure(receiver, weights_unit(plans[nodes[1]["address"]]))}
+        print("systemd-analyze security:", scores)
+        assert all(score <= scores["engine"] + 0.5 for score in scores.values()), scores
+        # The fetch ran as the weights user, not root; the engine can read the files, not change them.
+        assert seed_host.file(f"{plans[seed].model.directory}/{TINY_MODEL}").user == "glmstack-weights"
+        assert seed_host.file(f"{plans[seed].model.directory}/{TINY_MODEL}").mode == 0o640
 
         # Converged: nobody needs the weights, so nothing is served and nothing changes.
         again = run_deploy(inventory)

@@ -160,7 +160,7 @@ class ConstructedHost:
         for part in weights_parts(plan):
             self.answer(f"cat {ready_marker(part)} 2>/dev/null; echo ---",
                         [part.model.fingerprint, "---", WEIGHTS_SIGNATURE, "---", WEIGHTS_SIGNATURE])
-            self.file(weights_script(part), fetch_script(part), "-rwx------")
+            self.file(weights_script(part), fetch_script(part), "-rwxr-x---", group="glmstack")
             self.file(f"/etc/systemd/system/{weights_unit(part)}", weights_unit_text(part), "-rw-r--r--")
             if part.model.kind in ("hf", "modelscope"):
                 self.file(verify_hub_script(part), VERIFY_HUB.read_text(), "-rw-r--r--")

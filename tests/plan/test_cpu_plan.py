@@ -18,7 +18,7 @@ from plan_data import PLAN_DATA
 
 from glmstack.catalog import load_catalog
 from glmstack.config import resolve
-from roles.model import fetch_script
+from roles.model import fetch_script, weights_unit_text
 
 FACTS = Path(__file__).resolve().parent / "facts"
 DETECT_VIRT = "systemd-detect-virt --container"
@@ -105,14 +105,15 @@ def test_fresh_host_builds_the_catalog_pin_from_git(fresh):
 def test_fresh_host_marks_weights_ready_only_after_verifying():
     fetch = fetch_script(resolve("n", PLAN_DATA))
     digest = PLAN_DATA["model_files"]["glm-5.2-tiny-test.gguf"]
-    assert f"\nglm-5.2-tiny-test.gguf {digest}\n" in fetch  # the listing the fetches read
+    assert f"listing() {{ printf '%s %s\\n' glm-5.2-tiny-test.gguf {digest}; }}" in fetch  # what the fetches read
     assert "--continue-at -" in fetch  # an interrupted download resumes
     assert "openssl dgst -sha256" in fetch  # hashed with the CPU's SHA instructions
     assert fetch.index('if [ "$got" != "$2" ]') < fetch.rindex("glm-5.2-gguf.ready.files") < fetch.rindex(
         "> /var/lib/glmstack/models/glm-5.2-gguf.ready")
     assert "--speed-limit 1024 --speed-time 60" in fetch  # a stalled transfer gives up, never hangs
     assert '-ge 4 ]; do wait -n' in fetch  # four files at a time
-    assert 'echo "$got $total $first $started $now" > /var/lib/glmstack/models/glm-5.2-gguf.ready.progress' in fetch
+    assert ('echo "$got $total $first $started $now" > '
+            '/var/lib/glmstack/models/glm-5.2-gguf/.cache/glmstack/progress.new') in fetch
 
 
 def test_fresh_host_fetches_weights_in_their_own_unit_while_the_engine_builds(fresh):
@@ -232,8 +233,10 @@ def test_new_weights_restart_the_engine():
                          # The restart waits for health itself: the next host restarts only then.
                          "curl -fsS --max-time 5 -o /dev/null http://127.0.0.1:8080/health"])
     fetch = fetch_script(resolve("n", {**PLAN_DATA, "model_files": {"glm-5.2-tiny-test.gguf": "0" * 64}}))
-    assert fetch.index("flock 9") < fetch.index("rm -f /var/lib/glmstack/models/glm-5.2-gguf.ready") < fetch.index(
-        'fetch "$name" "$digest"')
+    # The stale marker goes before the fetch (as root, in the unit's prepare step), the fetch holds
+    # the lock, and the new marker is written only after it (as root, in the finish step).
+    assert fetch.index("rm -f /var/lib/glmstack/models/glm-5.2-gguf.ready") < fetch.index("flock 9") < fetch.index(
+        'fetch "$name" "$digest"') < fetch.index("> /var/lib/glmstack/models/glm-5.2-gguf.ready\n")
 
 
 def test_weights_changed_on_the_host_since_they_were_verified_are_fetched_again():
@@ -328,8 +331,10 @@ def test_hub_source_keeps_the_token_out_of_commands(tmp_path):
                                "glmstack model | Hub token (0600, root only)",
                                "glmstack model | Hub download checker", "glmstack model | Weights fetch script"]
     script = fetch_script(resolve("n", {**PLAN_DATA, **hub}))
+    # The token reaches the client as the unit's credential (systemd reads the root-only file).
     assert "export HF_HUB_DISABLE_TELEMETRY=1 HF_ENDPOINT=http://hub.lab.example:8080 " \
-           "HF_TOKEN_PATH=/etc/glmstack/hf-token" in script
+           'HF_TOKEN_PATH="$CREDENTIALS_DIRECTORY"/hf-token' in script
+    assert "\nLoadCredential=hf-token:/etc/glmstack/hf-token\n" in weights_unit_text(resolve("n", {**PLAN_DATA, **hub}))
     assert re.search(rf"\S+/venvs/hf/bin/hf download unsloth/GLM-5.2-GGUF --revision {revision} "
                      rf"--include 'UD-IQ2_XXS/\*' --exclude '\*.md' --local-dir", script)
     # Checked against the hub's sums after the download, and downloaded once more if a file is bad.
@@ -355,7 +360,10 @@ def test_modelscope_source_uses_its_own_client_and_keeps_the_token_out_of_comman
                                "glmstack model | Hub download checker", "glmstack model | Weights fetch script"]
     script = fetch_script(resolve("n", {**PLAN_DATA, **source}))
     assert "export MODELSCOPE_ENDPOINT=http://ms.lab.example:8080\n" in script
-    assert 'MODELSCOPE_API_TOKEN="$(cat /etc/glmstack/modelscope-token)"; export MODELSCOPE_API_TOKEN' in script
+    assert 'MODELSCOPE_API_TOKEN="$(cat "$CREDENTIALS_DIRECTORY"/modelscope-token)"; export MODELSCOPE_API_TOKEN' \
+        in script
+    assert "\nLoadCredential=modelscope-token:/etc/glmstack/modelscope-token\n" in weights_unit_text(
+        resolve("n", {**PLAN_DATA, **source}))
     assert re.search(rf"\S+/venvs/modelscope/bin/modelscope download Eco-Tech/GLM-5.2-w8a8 --revision {revision} "
                      r"--include '\*.gguf' --include '\*.json' --local-dir \"\$dir\" --max-workers 6 && "
                      r"\S+/venvs/modelscope/bin/python /opt/glmstack/lib/verify_hub.py verify .* --source modelscope "
