@@ -119,6 +119,18 @@ def unit_list_word(value: str, field: str | None = None) -> str:
     return _systemd_quoted(value)
 
 
+def unit_path(value: str, field: str | None = None) -> str:
+    """An absolute path for ReadWritePaths=, LoadCredential= and the like, where a "-" prefix or
+    a name: part goes before it and quotes are not read everywhere: % doubled, anything but plain
+    characters refused."""
+    value = str(value)
+    refuse_control_characters(value, "a systemd unit setting", field)
+    if not (value.startswith("/") and _SAFE_WORD.fullmatch(value)):
+        raise Unrepresentable(f"{_shown(value)} is not a plain absolute path, which this systemd setting needs",
+                              field, value)
+    return value.replace("%", "%%")
+
+
 def unit_list(values: Iterable[str], field: str | None = None) -> str:
     return " ".join(unit_list_word(value, field) for value in values)
 

@@ -19,8 +19,8 @@ from pyinfra.operations import files, server
 
 from glmstack.facts import WeightsState, files_signature_command
 from glmstack.ops import CURL_DOWNLOAD, ensure_packages, put_secret
+from glmstack.quoting import exec_word, shell_word, unit_path, unit_setting
 from glmstack.uv import ensure_uv_commands, uv_binary
-from roles.model.quoting import unit_path, unit_text, unit_word
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.config import DeployPlan
@@ -33,7 +33,7 @@ VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
 # What the role writes to a host is a template in its folder, rendered as templates/ is (glmstack.render).
 _templates = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
                          undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-_templates.filters.update(unit_text=unit_text, unit_word=unit_word, unit_path=unit_path, sh=shlex.quote)
+_templates.filters.update(unit_text=unit_setting, unit_word=exec_word, unit_path=unit_path, sh=shell_word)
 # Who fetches the weights: an unprivileged user of its own, in the service group, so that the engine
 # (the service user) reads the weights but cannot change them, and the download tools run as nobody
 # that matters. Weights given as a path on the host are only read: checked as the service user, by

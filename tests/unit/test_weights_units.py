@@ -14,14 +14,18 @@ import pytest
 from hostdata import CPU_MIRROR
 
 from glmstack.config import resolve, resolve_inventory
+from glmstack.quoting import Unrepresentable
 from glmstack.render import render_unit
 from roles.model import fetch_script, share_unit_text, weights_parts, weights_unit_text
 
 DIGEST = "ab" * 32
 # Names that would run a command (or end the listing early) if a script took them as shell text.
 HOSTILE_NAMES = ["a$(touch pwned-dollar).gguf", "b`touch pwned-backtick`.gguf", "c'$(touch pwned-quote)'.gguf",
-                 "d.gguf\nLISTING\ntouch pwned-heredoc\n", 'e".gguf; touch pwned-semicolon; "']
+                 'e".gguf; touch pwned-semicolon; "', "f%n $HOME \\.gguf"]
+# A newline cannot be one shell word or unit value on its line: the renderer refuses it outright.
+NEWLINE_NAME = "d.gguf\nLISTING\ntouch pwned-heredoc\n"
 HOSTILE_HOST = "cpu-2\n[Service]\nExecStartPre=+/bin/touch /tmp/pwned-unit"
+ODD_HOST = "cpu-2 [Service] ExecStartPre=+/bin/touch %n $HOME"
 GROUP = [(f"cpu-{i}", {**CPU_MIRROR, "address": f"10.0.0.{i}", "model_fetch_from": "cpu-1"}) for i in (1, 2, 3)]
 
 
@@ -44,6 +48,12 @@ def listing_function(script: str) -> str:
     start = next(i for i, line in enumerate(lines) if line.startswith("listing() {"))
     end = next(i for i in range(start, len(lines)) if lines[i] == "}" or lines[i].endswith("; }"))
     return "\n".join(lines[start:end + 1])
+
+
+def test_a_name_with_a_newline_smuggled_past_the_schema_is_refused_by_the_renderer():
+    plan = resolve("n", {**CPU_MIRROR, "model_entry": "tiny.gguf"})
+    with pytest.raises(Unrepresentable):
+        fetch_script(with_files(plan, [NEWLINE_NAME]))
 
 
 def test_the_mirror_listing_prints_hostile_names_back_as_data_and_runs_nothing(tmp_path):
@@ -96,13 +106,15 @@ def unit_lines(text: str) -> list[str]:
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
 def test_a_hostile_host_name_stays_inside_the_share_units_description(tmp_path):
     seed = resolve_inventory(GROUP)[0]
-    text = share_unit_text(dataclasses.replace(seed, weights_peers=((HOSTILE_HOST, "10.0.0.2"),)))
+    with pytest.raises(Unrepresentable):
+        share_unit_text(dataclasses.replace(seed, weights_peers=((HOSTILE_HOST, "10.0.0.2"),)))
+    text = share_unit_text(dataclasses.replace(seed, weights_peers=((ODD_HOST, "10.0.0.2"),)))
     lines = unit_lines(text)
     assert [line for line in lines if line.startswith("[")] == ["[Unit]", "[Service]"]
     assert [line.split("=", 1)[0] for line in lines if line.startswith("Exec")] == ["ExecStart"]
     description = next(line for line in lines if line.startswith("Description="))
     assert description == ("Description=glmstack: pass the weights of glm-5.2-gguf on to "
-                           "cpu-2\\x0a[Service]\\x0aExecStartPre=+/bin/touch /tmp/pwned-unit")
+                           "cpu-2 [Service] ExecStartPre=+/bin/touch %%n $HOME")
     unit = tmp_path / "glmstack-weights-share-test.service"
     unit.write_text(text)
     verified = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
@@ -173,21 +185,20 @@ def test_every_kind_of_weights_unit_parses(tmp_path):
 
 
 def test_the_roles_unit_quoting_keeps_every_value_on_its_line():
-    from roles.model.quoting import unit_path, unit_text, unit_word
+    from glmstack.quoting import Unrepresentable, exec_word, unit_path, unit_setting
 
-    for value in ["a\nb", "x\\", "100%n", "a\rb\x00c", "tab\there"]:
-        text = unit_text(value)
-        assert "\n" not in text and "\r" not in text and "\x00" not in text and not text.endswith("\\")
-        assert "%n" not in text.replace("%%", "")
-    assert unit_text("cpu-2\n[Service]") == "cpu-2\\x0a[Service]"
-    assert unit_word("/var/lib/x") == "/var/lib/x"
-    assert unit_word("a b$HOME%h") == '"a b$$HOME%%h"'
+    assert unit_setting("100%n") == "100%%n"
+    assert exec_word("/var/lib/x") == "/var/lib/x"
+    assert exec_word("a b$HOME%h") == '"a b$$HOME%%h"'
     assert unit_path("/var/lib/glmstack/models/glm-5.2") == "/var/lib/glmstack/models/glm-5.2"
+    for bad in ["cpu-2\n[Service]", "a\rb\x00c", "x\\", "tab\there"]:
+        with pytest.raises(Unrepresentable):
+            unit_setting(bad)
     for bad in ["a\nExecStartPre=+/bin/sh", "/x\n"]:
-        with pytest.raises(ValueError):
-            unit_word(bad)
-        with pytest.raises(ValueError):
+        with pytest.raises(Unrepresentable):
+            exec_word(bad)
+        with pytest.raises(Unrepresentable):
             unit_path(bad)
     for bad in ["relative", "/with space", "/a\"b"]:
-        with pytest.raises(ValueError):
+        with pytest.raises(Unrepresentable):
             unit_path(bad)
