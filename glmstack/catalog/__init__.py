@@ -224,6 +224,9 @@ class Engine(Strict):
     flag_aliases: dict[str, str] = {}
     # The parser takes any unambiguous prefix of a long option (argparse's allow_abbrev default).
     flag_abbreviations: bool = False
+    # Options that read further options from a file on the host: through one, extra_flags could
+    # set what a setting owns unseen, so they are refused there.
+    file_flags: list[str] = []
 
     @field_validator("owned_flags")
     @classmethod
@@ -232,6 +235,14 @@ class Engine(Strict):
         if bad or not all(re.fullmatch(r"[a-z][a-z0-9_]*", setting) for setting in owned):
             raise ValueError(f"owned_flags maps a host setting to options; not options: {bad}")
         return owned
+
+    @field_validator("file_flags")
+    @classmethod
+    def _file_flags_are_options(cls, flags: list[str]) -> list[str]:
+        bad = [word for word in flags if not OPTION.fullmatch(word)]
+        if bad:
+            raise ValueError(f"file_flags lists options; not options: {bad}")
+        return flags
 
     @field_validator("flag_aliases")
     @classmethod
