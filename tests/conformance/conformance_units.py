@@ -1,15 +1,17 @@
 """Every unit of every recipe in the catalog, planned from host data as an operator's inventory would.
 
 Recipes are read from the catalog, never listed here. Each recipe gets as many hosts as its layout
-has nodes, on loopback addresses of their own (127.0.<recipe>.<rank+1>: llama.cpp's RPC workers run
-for real on them), and the host data an operator must give for it, derived from the catalog: a
-commit for a checkpoint the catalog does not pin, the shard to load for a GGUF, a patched engine
-build for a grafted checkpoint, a loopback bind for an engine that cannot take an API key, the NPUs'
-RoCE addresses where HCCL crosses nodes over them.
+has nodes, on addresses of their own (10.<recipe>.0.<rank+1>; llama.cpp's RPC workers run for real
+on their loopback twins, 127.0.<recipe>.<rank+1>: see `on_loopback`), and the host data an
+operator must give for it, derived from the catalog: a commit for a checkpoint the catalog does
+not pin, the shard to load for a GGUF, a patched engine build for a grafted checkpoint, a loopback
+bind for an engine that cannot take an API key, the NPUs' RoCE addresses where HCCL crosses nodes
+over them.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from glmstack.catalog import Catalog, Recipe, load_catalog
@@ -47,9 +49,19 @@ class Unit:
 
 
 def host_data(recipe: Recipe, index: int, catalog: Catalog) -> list[tuple[str, dict]]:
-    """Each node on a loopback address of its own (127.0.<recipe index>.<rank + 1>)."""
-    addresses = [f"127.0.{index}.{rank + 1}" for rank in range(recipe.parallel.nodes)]
+    """Each node on an address of its own (10.<recipe index>.0.<rank + 1>): a rank's address must be
+    one the other nodes reach, which loopback is not."""
+    addresses = [f"10.{index}.0.{rank + 1}" for rank in range(recipe.parallel.nodes)]
     return recipe_hosts(recipe, catalog, addresses=addresses, deployment=f"conformance-{index}")
+
+
+_NODE_ADDRESS = re.compile(r"\b10\.(\d+)\.0\.(\d+)\b")
+
+
+def on_loopback(argv: tuple[str, ...] | list[str]) -> list[str]:
+    """A command line with each node's address (10.i.0.r) as its loopback twin (127.0.i.r), so the
+    nodes of a recipe run side by side on this machine and reach each other."""
+    return [_NODE_ADDRESS.sub(r"127.0.\1.\2", word) for word in argv]
 
 
 def _parser(plan: DeployPlan, unit: DeployPlan) -> str:

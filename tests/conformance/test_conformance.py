@@ -6,7 +6,7 @@ every engine-prefixed environment variable checked against that engine's own lis
   (check_vllm.py).
 - SGLang units: prepare_server_args, ServerArgs (check_sglang.py).
 - llama-server: common_params_parse for LLAMA_EXAMPLE_SERVER (llamacpp/parse_args.cpp); the RPC
-  workers' ggml-rpc-server runs for real on its loopback address, and the head's --rpc reaches it.
+  workers' ggml-rpc-server runs for real on its address's loopback twin, and the head's --rpc reaches it.
 - Ray units: `ray start`'s click command, from the engine's environment as the units run it.
 Options must be written in full (no argparse abbreviation). The probes at the end prove each check
 can fail: each is a rendered command line or variable with one mistake the issue names.
@@ -23,7 +23,7 @@ from collections import Counter
 
 import conformance_envs as envs
 import pytest
-from conformance_units import SUMMARY, Unit, all_units, plans_by_recipe
+from conformance_units import SUMMARY, Unit, all_units, on_loopback, plans_by_recipe
 
 from glmstack.catalog import load_catalog
 from glmstack.config import setting_flag_owners
@@ -154,9 +154,9 @@ def _llama_env(unit: Unit) -> dict[str, str]:
 
 def _rpc_worker(build, unit: Unit) -> tuple[subprocess.Popen, dict]:
     """The worker's own command line, its binary the one built here; running means it took it."""
-    process = subprocess.Popen([str(build.rpc_server), *unit.argv[1:]], stdout=subprocess.PIPE,
+    words = on_loopback(unit.argv)
+    process = subprocess.Popen([str(build.rpc_server), *words[1:]], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, env=_llama_env(unit))
-    words = list(unit.argv)
     host, port = words[words.index("-H") + 1], int(words[words.index("-p") + 1])
     if _listening(host, port, process):
         time.sleep(1)  # it exits 0 after "error: unknown argument": still running is what tells
@@ -169,8 +169,8 @@ def _rpc_worker(build, unit: Unit) -> tuple[subprocess.Popen, dict]:
 
 
 def _llama_server(build, unit: Unit) -> dict:
-    result = subprocess.run([str(build.parse_args), "parse", *unit.argv[1:]], capture_output=True, text=True,
-                            timeout=120, env=_llama_env(unit))
+    result = subprocess.run([str(build.parse_args), "parse", *on_loopback(unit.argv)[1:]], capture_output=True,
+                            text=True, timeout=120, env=_llama_env(unit))
     if result.returncode != 0:
         return {"ok": False, "error": (result.stderr.strip() or result.stdout.strip())[-800:]}
     return {"ok": True, "detail": result.stdout.strip()}
