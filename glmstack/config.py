@@ -1583,13 +1583,11 @@ def _extra_flag_problems(config: HostConfig, catalog: Catalog, recipe: Recipe) -
             return [("extra_flags", f"item {at} ({shown}) passes a secret on the command line, where the unit "
                                     f"(0644), the journal and plan output show it: {where}")]
         option = _base_option(word, engine)
-        reads_file = option in engine.file_flags or (engine.flag_abbreviations and option.startswith("--")
-                                                     and len(option) > 3 and any(
-                                                         full.startswith(option) for full in engine.file_flags))
-        if reads_file:
-            return [("extra_flags", f"item {at} ({shown}) makes {config.engine} read further options from a file on "
-                                    "the host, where they could undo what settings render unseen; give the options "
-                                    "themselves in extra_flags")]
+        refused = next((full for full in engine.refused_flags if full == option or (
+            engine.flag_abbreviations and option.startswith("--") and len(option) > 3 and full.startswith(option))),
+            None)
+        if refused is not None:
+            return [("extra_flags", f"item {at} ({shown}) is refused: {refused} {engine.refused_flags[refused]}")]
         if option in owners:
             setting = owners[option]
             return [("extra_flags", f"item {at} ({shown}) repeats {option}, which {setting} renders, and the engine "

@@ -223,6 +223,10 @@ def ini_value(value: str, field: str | None = None, target: str = "dnf's configu
     if "$" in value:
         raise Unrepresentable(f"{_shown(value)} holds '$', which {target} substitutes as a variable; "
                               "allowed: a value without '$'", field, str(value))
+    # The line is written by pyinfra's files.line, a sed substitution that reads `\n` in it as a newline.
+    if "\\" in value:
+        raise Unrepresentable(f"{_shown(value)} holds a backslash, which the line's sed substitution reads as an "
+                              "escape (\\n: a new line); allowed: a value without '\\'", field, str(value))
     return value
 
 

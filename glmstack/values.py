@@ -93,12 +93,29 @@ def url_problem(url: str, kind: str, rules: HostRules) -> str | None:
     if kind != "proxy" and not URL_CHARACTERS.match(url):
         return (f"a URL holds only the characters RFC 3986 allows (no whitespace, quotes, <>, \\, {{}}, |); "
                 f"allowed: {allowed}")
+    # A proxy may hold what only apt's or dnf's own quoting refuses (a '"', whitespace at its ends),
+    # never what makes no URL at all.
+    if kind == "proxy" and any(c in "\\`" or not c.isascii() or c.isspace() for c in url.strip()):
+        return (f"a proxy URL holds no whitespace, backslash, backtick or non-ASCII character (RFC 3986); "
+                f"allowed: {allowed}")
     parsed = urlparse(url)
     if parsed.scheme.lower() not in schemes:
         what = f"scheme {parsed.scheme}:" if parsed.scheme else "no scheme"
         return f"{url!r} has {what}; allowed: {allowed}"
     if not parsed.hostname:
         return f"{url!r} names no host; allowed: {allowed}"
+    return None
+
+
+def cmake_flag_problem(flag: str, rules: HostRules) -> str | None:
+    """One of llamacpp_cmake_flags: -D<NAME>=<value> of an option catalog host.yaml allows."""
+    name, equals, _ = flag.removeprefix("-D").partition("=")
+    if not (flag.startswith("-D") and equals and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(:[A-Z]+)?", name)):
+        return (f"({flag[:64]!r}) is not -D<NAME>=<value>; allowed: definitions such as -DGGML_CUDA_F16=ON "
+                "(no other CMake options)")
+    if not any(fnmatch.fnmatchcase(name.split(":")[0], pattern) for pattern in rules.cmake_definitions):
+        return (f"({flag[:64]!r}) sets {name}, which could make the build run a program of its choosing; "
+                f"allowed: {', '.join(rules.cmake_definitions)}")
     return None
 
 
@@ -196,6 +213,26 @@ def value_problems(config: Any, catalog: Catalog) -> list[tuple[str, str]]:
         url = config.engine_requirement.split(" @ ", 1)[1].removeprefix("git+")
         if (problem := url_problem(url, "http", rules)) is not None:
             problems.append(("engine_requirement", problem))
+    for at, package in enumerate(config.base_packages):
+        if not rules.package_name.fullmatch(package):
+            problems.append(("base_packages", f"item {at} ({package[:64]!r}) is not a package name; allowed: a name "
+                                              "of letters, digits and _ + . ~ -, optionally =version, such as htop or "
+                                              "htop=3.2.2-2 (never an option, a file or a URL)"))
+            break
+    for at, flag in enumerate(config.llamacpp_cmake_flags):
+        if (problem := cmake_flag_problem(flag, rules)) is not None:
+            problems.append(("llamacpp_cmake_flags", f"item {at} {problem}"))
+            break
+    for name in ("model_include", "model_exclude"):
+        dashed = [pattern for pattern in getattr(config, name) or [] if pattern.startswith("-")]
+        if dashed:
+            problems.append((name, f"{dashed[0][:64]!r} starts with '-', which the download tool reads as an "
+                                   "option; allowed: file patterns such as *.safetensors or config.json"))
+    for name in ("port", "model_share_port"):
+        value = getattr(config, name)
+        if value is not None and value < rules.lowest_port:
+            problems.append((name, f"{value} is below {rules.lowest_port}, which the unprivileged engine cannot "
+                                   f"listen on (it has no capabilities); allowed: {rules.lowest_port} to 65535"))
     if (problem := bind_host_problem(config.service_bind_host)) is not None:
         problems.append(("service_bind_host", problem))
     if config.address is not None and (problem := node_address_problem(config.address)) is not None:

@@ -224,9 +224,10 @@ class Engine(Strict):
     flag_aliases: dict[str, str] = {}
     # The parser takes any unambiguous prefix of a long option (argparse's allow_abbrev default).
     flag_abbreviations: bool = False
-    # Options that read further options from a file on the host: through one, extra_flags could
-    # set what a setting owns unseen, so they are refused there.
-    file_flags: list[str] = []
+    # Options extra_flags may not give, whatever their value: option -> what it would do (said in
+    # the refusal). Reading further options from a file (where what a setting owns could be set
+    # unseen), serving or reading the host's files for clients.
+    refused_flags: dict[str, str] = {}
 
     @field_validator("owned_flags")
     @classmethod
@@ -236,12 +237,12 @@ class Engine(Strict):
             raise ValueError(f"owned_flags maps a host setting to options; not options: {bad}")
         return owned
 
-    @field_validator("file_flags")
+    @field_validator("refused_flags")
     @classmethod
-    def _file_flags_are_options(cls, flags: list[str]) -> list[str]:
+    def _refused_are_options(cls, flags: dict[str, str]) -> dict[str, str]:
         bad = [word for word in flags if not OPTION.fullmatch(word)]
         if bad:
-            raise ValueError(f"file_flags lists options; not options: {bad}")
+            raise ValueError(f"refused_flags maps options to why; not options: {bad}")
         return flags
 
     @field_validator("flag_aliases")
@@ -564,6 +565,9 @@ class HostRules(Strict):
     first_regular_uid: int = Field(ge=1)
     interface_name_max_bytes: int = Field(ge=1)
     url_schemes: dict[Literal["http", "proxy", "git"], list[str]]
+    package_name: re.Pattern
+    cmake_definitions: list[str] = Field(min_length=1)
+    lowest_port: int = Field(ge=1, le=65535)
 
 
 class Catalog(Strict):

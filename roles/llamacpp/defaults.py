@@ -16,7 +16,7 @@ class LlamaCppSettings(BaseModel):
     # Build
     llamacpp_backend: str | None = Field(None, description="cpu | cuda | hip | cann; None: from the accelerator.")
     llamacpp_cmake_flags: list[str] = Field([], description="Extra CMake flags, appended to the backend's.")
-    llamacpp_build_jobs: int | None = Field(None, ge=1, description="Parallel build jobs; None: all cores.")
+    llamacpp_build_jobs: int | None = Field(None, ge=1, le=1024, description="Parallel build jobs; None: all cores.")
     llamacpp_ccache_dir: str | None = Field(
         None, pattern=r"^/[\w./-]+$", json_schema_extra={"host_path": True},
         description="ccache directory on the host, to speed up rebuilds.")

@@ -28,7 +28,7 @@ class ModelSettings(BaseModel):
     model_modelscope_token_file: Path | None = Field(
         None, description="File on the control machine holding a ModelScope access token; must be mode 0600.")
     model_entry: str | None = Field(
-        None, pattern=r"^[\w.-][\w./-]*$",
+        None, pattern=r"^[\w.][\w./-]*$",
         description="File the engine loads, relative to the model directory (first GGUF shard).")
     model_files: dict[str, str] = Field(
         {}, description="Relative path -> sha256 of every file (required for mirrors, checked for paths).")

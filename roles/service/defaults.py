@@ -16,4 +16,4 @@ class ServiceSettings(BaseModel):
     service_api_key_file: Path | None = Field(
         None, description="Local 0600 file holding the API key to install; None: the host makes one and keeps "
                           "it in /etc/glmstack/<unit>.api-key (root only).")
-    service_restart_sec: int = Field(10, ge=1, description="Delay before systemd restarts a failed engine.")
+    service_restart_sec: int = Field(10, ge=1, le=3600, description="Delay before systemd restarts a failed engine.")

@@ -1,4 +1,4 @@
-# expect: host bad-1.invalid: field extra_flags: item 1 (--config) makes vllm read further options from a file on the host
+# expect: host bad-1.invalid: field extra_flags: item 1 (--config) is refused: --config reads further options from a file on the host
 from glmstack.inventory import group
 
 # vLLM's --config reads a YAML file of options: a `host: 0.0.0.0` in it would undo service_bind_host unseen.

@@ -1,4 +1,4 @@
-# expect: host bad-1.invalid: field extra_flags: item 1 (--conf) makes sglang read further options from a file on the host
+# expect: host bad-1.invalid: field extra_flags: item 1 (--conf) is refused: --config reads further options from a file on the host
 from glmstack.inventory import group
 
 # argparse takes --conf for --config: SGLang then merges the file's options into its arguments.

@@ -225,7 +225,7 @@ def test_what_extra_flags_may_not_repeat_is_the_engines_own(reports, engine):
     options = {option for group in groups for option in group}
     owners = setting_flag_owners(data)
     assert set(owners) <= options, sorted(set(owners) - options)
-    assert set(data.file_flags) <= options, sorted(set(data.file_flags) - options)
+    assert set(data.refused_flags) <= options, sorted(set(data.refused_flags) - options)
     for alias, option in data.flag_aliases.items():
         assert any(alias in group and option in group for group in groups), f"{alias} is not {option}'s alias"
     for group in groups:

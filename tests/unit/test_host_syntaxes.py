@@ -22,8 +22,8 @@ from roles.llamacpp import build_script
 from roles.service import wait_script
 
 # Valid in a URL or at least in a proxy setting, and each special somewhere.
-ODD_PROXIES = ["http://proxy.lab.example:3128", "http://proxy.lab.example:3128/a b;c{d}//e#f'g",
-               "http://proxy.lab.example:3128/ünï/%41%22/`id`/;/&/|/\\"]
+ODD_PROXIES = ["http://proxy.lab.example:3128", "http://proxy.lab.example:3128/a;c{d}//e#f'g",
+               "http://proxy.lab.example:3128/%C3%BC/%41%22/(id)/;/&/|/*!"]
 H200 = {"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}
 
 
