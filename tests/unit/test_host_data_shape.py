@@ -411,3 +411,17 @@ def test_the_api_port_is_not_the_ssh_port(catalog):
     assert refused({**CPU_MIRROR, "port": 2222, "ssh_port": 2222}, catalog, "port") == (
         "host n: field port: the API port 2222 is the host's ssh_port; allowed: a port other than ssh_port 2222")
     assert resolve_inventory([("n", {**CPU_MIRROR, "port": 8080, "ssh_port": 2222})], catalog)
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ("raise SystemExit(0)\n", "0"), ("import sys\nnodes = ['n']\nsys.exit('bye')\n", "'bye'"),
+    ("exit()\n", "None"),
+])
+def test_an_inventory_that_exits_while_loading_is_one_line_and_exit_2(body, code, tmp_path, capsys):
+    path = inventory(tmp_path, body)
+    assert main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"inventory {path}, line ") and err.endswith(
+        f": exited while loading (SystemExit({code})); an inventory defines hosts"), err
+    assert main(["plan", str(path), "--json"]) == 2
+    assert "exited while loading" in capsys.readouterr().out
