@@ -14,7 +14,7 @@ from rich.table import Table
 from glmstack.config import InventoryError
 from glmstack.lab import lab
 from glmstack.lab.host import LabError
-from glmstack.planning import host_document, node_rendered_files, plan_inventory, write_rendered
+from glmstack.planning import InventoryExited, host_document, node_rendered_files, plan_inventory, write_rendered
 from glmstack.secrets import redact, redact_data
 from glmstack.sizing import format_tokens
 
@@ -122,7 +122,7 @@ def _plan(args: argparse.Namespace) -> int:
             print(json.dumps({"hosts": [], "errors": str(error).splitlines()}, indent=2))
         else:
             console.print(escape(str(error)), style="red")
-        return 1
+        return 2 if isinstance(error, InventoryExited) else 1
     if args.json:
         errors = [f"host {d['host']}: does not fit: {p}" for d in documents for p in d["sizing"]["problems"]]
         print(json.dumps({"hosts": documents, "errors": errors}, indent=2))
@@ -136,7 +136,7 @@ def _render(args: argparse.Namespace) -> int:
         plans = {plan.host: plan for plan in plan_inventory(args.inventory)}
     except InventoryError as error:
         console.print(escape(str(error)), style="red")
-        return 1
+        return 2 if isinstance(error, InventoryExited) else 1
     if args.host not in plans:
         console.print(f"[red]host {args.host} is not in {args.inventory}; hosts: {', '.join(plans)}[/]")
         return 1

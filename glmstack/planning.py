@@ -66,12 +66,22 @@ def inventory_hosts(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
     return hosts
 
 
+class InventoryExited(InventoryError):
+    """An inventory file that called exit() while loading: `glmstack plan` exits 2 on it."""
+
+
 def _run_inventory(path: Path) -> dict[str, Any]:
     """The inventory file's namespace; an error in it (or in what it imports) as one line."""
     try:
         return runpy.run_path(str(path))
     except InventoryError:
         raise
+    except SystemExit as error:  # exit(0) in an inventory would plan nothing and say nothing
+        frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+                  if Path(frame.filename).resolve() == path.resolve()]
+        where = f", line {frames[-1].lineno}" if frames else ""
+        raise InventoryExited(f"inventory {path}{where}: exited while loading (SystemExit({ascii(error.code)[:80]})); "
+                              "an inventory defines hosts") from None
     except SyntaxError as error:
         inside = error.filename and Path(error.filename).resolve() != path.resolve()
         where = f": {error.filename}, line {error.lineno}" if inside else f", line {error.lineno}"

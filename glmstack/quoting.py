@@ -43,7 +43,8 @@ def refuse_control_characters(value: str, target: str, field: str | None = None)
     if not isinstance(value, str):
         raise Unrepresentable(f"{target} needs text, not {type(value).__name__}", field, str(value))
     for char in value:
-        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+        category = unicodedata.category(char)  # and what a reviewer cannot see (U+202E, U+200B, U+00A0)
+        if category in ("Cc", "Zl", "Zp", "Cf", "Co", "Cs", "Cn") or (category == "Zs" and char != " "):
             raise Unrepresentable(f"{_shown(value)} holds the control character {char!r}, which {target} cannot "
                                   "hold; allowed: printable characters only", field, str(value))
     return value

@@ -11,6 +11,8 @@ import difflib
 import ipaddress
 import math
 import re
+import socket
+import unicodedata
 from typing import Any
 
 # Host-data keys pyinfra itself reads: its connectors' data (pyinfra.api.connectors
@@ -33,6 +35,23 @@ PYINFRA_HOST_KEYS = frozenset({
     "_stdin", "_retries", "_retry_delay", "_retry_until", "_temp_dir", "_ignore_errors", "_continue_on_error",
     "_if", "_parallel", "_run_once", "_serial",
 })
+# Of those, the ones glmstack's inventories and users set, by type (pyinfra checks none of them:
+# `ssh_port: "2222"` or `True` reached paramiko). Strict: no bool for a number, no "22" for a port.
+# A password in host data is a secret in a file anyone who reads the inventory reads: refused.
+PYINFRA_KEY_TYPES: dict[str, tuple[str, str]] = {
+    "ssh_port": ("port", "a whole number from 1 to 65535"),
+    "ssh_user": ("str", "a user name (text)"),
+    "ssh_hostname": ("str", "a host name or IP address (text)"),
+    "ssh_key": ("str", "a path to a private key file (text)"),
+    "ssh_password": ("secret", "no password in host data; use an SSH key (ssh_key) or ssh-agent"),
+    "ssh_key_password": ("secret", "no key passphrase in host data; load the key into ssh-agent"),
+    "_sudo": ("bool", "True or False"),
+    "_use_sudo_login": ("bool", "True or False"),
+    "_preserve_sudo_env": ("bool", "True or False"),
+    "_use_su_login": ("bool", "True or False"),
+    "_sudo_user": ("str", "a user name (text)"),
+    "_su_user": ("str", "a user name (text)"),
+}
 # Of those, the ones whose values pyinfra takes as free text (a fact's recorded output, a command's
 # input): their newlines are data, and never reach a file glmstack writes.
 PYINFRA_FREE_TEXT_KEYS = frozenset({"fake_responses", "_stdin"})
@@ -46,8 +65,15 @@ MAX_DEPTH = 8
 MAX_INTEGER = 2**63 - 1
 MAX_HOST_NAME = 253
 # Control characters (C0, DEL, C1), line and paragraph separators, and lone surrogates (which no
-# file can hold as UTF-8): none of these may reach a unit, an environment file or a script.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# file can hold as UTF-8): none of these may reach a unit, an environment file or a script. Nor may
+# what a reviewer cannot see: format characters (U+202E reverses the text shown after it, U+200B
+# and U+FEFF are invisible, U+E0041 is a tag), private-use and unassigned code points, and spaces
+# other than the ASCII space (U+00A0, U+3000 look like one and split nothing).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UNPRINTABLE = {"Cc": "a control character", "Zl": "a control character", "Zp": "a control character",
+                "Cs": "a control character", "Cf": "an invisible format character",
+                "Co": "a private-use character", "Cn": "an unassigned character",
+                "Zs": "a space other than U+0020"}
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 RFC1123_NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*\.?$")
 # pyinfra's connector names, as its own connectors make them: @local, @fake/node1, @ssh/host,
@@ -60,11 +86,16 @@ HOST_NAMES_ALLOWED = ("an RFC 1123 host name (dot-separated labels of letters, d
 
 
 def control_character(text: str) -> str | None:
-    """The first character no file may hold, as 'U+000A at 3', or None."""
-    match = _CONTROL.search(text)
-    if match is None:
-        return None
-    return f"U+{ord(match.group()):04X} at {match.start()}"
+    """The first character no file may hold (or a reviewer cannot see), as 'a control character
+    (U+000A at 3)', or None."""
+    if text.isascii():
+        match = _CONTROL.search(text)
+        return f"a control character (U+{ord(match.group()):04X} at {match.start()})" if match else None
+    for position, char in enumerate(text):
+        category = unicodedata.category(char)
+        if category in _UNPRINTABLE and char != " ":
+            return f"{_UNPRINTABLE[category]} (U+{ord(char):04X} at {position})"
+    return None
 
 
 def _kind(value: Any) -> str:
@@ -87,19 +118,46 @@ def host_name_problem(name: Any) -> str | None:
         return f"the host name has {len(name)} characters; allowed: at most {MAX_HOST_NAME}"
     where = control_character(name)
     if where:
-        return f"the host name {ascii(name)[:80]} has a control character ({where}); allowed: {HOST_NAMES_ALLOWED}"
+        return f"the host name {ascii(name)[:80]} has {where}; allowed: {HOST_NAMES_ALLOWED}"
     if name.startswith("@"):
         if CONNECTOR_NAME.fullmatch(name):
             return None
-    elif RFC1123_NAME.fullmatch(name):
+    elif _ip_address(name) is not None:
         return None
-    else:
-        try:
-            ipaddress.ip_address(name)
+    elif (read_as := _inet_aton(name)) is not None:
+        # 0x7f000001, 127.1, 10.0.0.01 (octal): a resolver connects to this address, not a name.
+        return (f"{ascii(name)[:80]} is read by resolvers as the IP address {read_as}; allowed: "
+                f"{HOST_NAMES_ALLOWED} (IPv4 as four decimal numbers without leading zeros)")
+    elif RFC1123_NAME.fullmatch(name):
+        if not name.rstrip(".").rpartition(".")[2].isdigit():
             return None
-        except ValueError:
-            pass
+        return (f"{ascii(name)[:80]} ends in an all-numeric label, which resolvers may read as an IP address "
+                f"(RFC 3696: no top-level domain is all-numeric); allowed: {HOST_NAMES_ALLOWED}")
     return f"{ascii(name)[:80]} is not a host name; allowed: {HOST_NAMES_ALLOWED}"
+
+
+def _ip_address(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        return None
+
+
+def _inet_aton(name: str) -> str | None:
+    """The IPv4 address the C library reads `name` as (it takes hex, octal and fewer than four
+    parts), or None."""
+    try:
+        return str(ipaddress.IPv4Address(socket.inet_aton(name)))
+    except (OSError, ValueError, UnicodeError):
+        return None
+
+
+def host_key(name: str) -> str:
+    """One spelling per host: lowercase, no trailing dot, an IP address in canonical form."""
+    if name.startswith("@"):
+        return name.lower()
+    address = _ip_address(name)
+    return str(address) if address is not None else name.lower().rstrip(".")
 
 
 def entry_problems(hosts: Any) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
@@ -126,10 +184,13 @@ def entry_problems(hosts: Any) -> tuple[list[tuple[str, dict[str, Any]]], list[s
             pairs.append((name, data))
     seen: dict[str, list[str]] = {}
     for name, _ in pairs:
-        seen.setdefault(name.lower(), []).append(name)
+        seen.setdefault(host_key(name), []).append(name)
     for names in seen.values():
         if len(names) > 1:
-            spelled = "" if len(set(names)) == 1 else f" (as {', '.join(names)}; host names are case-insensitive)"
+            why = ("host names are case-insensitive" if len({name.lower() for name in names}) == 1 else
+                   "one host: names are case-insensitive, a trailing dot and an IP address's spelling change "
+                   "nothing")
+            spelled = "" if len(set(names)) == 1 else f" (as {', '.join(names)}; {why})"
             errors.append(f"host {names[0]}: field (host): listed {len(names)} times{spelled}; each host may "
                           "appear once (in a deployment, its place in the list is its rank)")
     return pairs, errors
@@ -141,7 +202,7 @@ def _value_problem(value: Any, depth: int = 0) -> str | None:
         if len(value) > MAX_STRING:
             return f"has {len(value)} characters; allowed: at most {MAX_STRING}"
         where = control_character(value)
-        return f"has a control character ({where}); allowed: printable characters only" if where else None
+        return f"has {where}; allowed: printable characters only" if where else None
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
         return f"is out of range; allowed: a whole number of at most {len(str(MAX_INTEGER))} digits"
     if isinstance(value, float) and not math.isfinite(value):
@@ -188,7 +249,31 @@ def data_problems(data: dict[str, Any], known: set[str]) -> list[tuple[str, str]
         problem = None if key in PYINFRA_FREE_TEXT_KEYS else _value_problem(value)
         if problem:
             problems.append((key, f"the value {problem}" if problem.startswith(("has ", "is ")) else problem))
+        elif key in PYINFRA_KEY_TYPES:
+            problem = _pyinfra_type_problem(key, value)
+            if problem:
+                problems.append((key, problem))
+    port, ssh_port = data.get("port"), data.get("ssh_port")
+    if type(port) is int and port == ssh_port and type(ssh_port) is int:
+        problems.append(("port", f"the API port {port} is the host's ssh_port; allowed: a port other than "
+                                 f"ssh_port {ssh_port}"))
     return problems
+
+
+def _pyinfra_type_problem(key: str, value: Any) -> str | None:
+    """What is wrong with the value of a pyinfra key of PYINFRA_KEY_TYPES, never echoing text."""
+    kind, allowed = PYINFRA_KEY_TYPES[key]
+    if kind == "secret":
+        return f"a password in host data is a secret anyone reading the inventory reads; allowed: {allowed}"
+    if kind == "bool" and type(value) is bool:
+        return None
+    if kind == "str" and type(value) is str and value.strip():
+        return None
+    if kind == "port" and type(value) is int and 1 <= value <= 65535:
+        return None
+    shown = f" {value}" if type(value) in (int, bool) else ""
+    what = "an empty string" if value == "" else _kind(value)
+    return f"the value is {what}{shown}; allowed: {allowed}"
 
 
 def _did_you_mean(key: str, known: set[str]) -> str:

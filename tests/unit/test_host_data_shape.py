@@ -314,3 +314,114 @@ def test_a_host_with_too_many_settings_is_refused_at_once(catalog):
     lines = errors_of([("n", {**CPU_MIRROR, **{f"k{i}": 1 for i in range(MAX_ITEMS + 1)}})], catalog)
     assert lines == [f"host n: field (data): has {MAX_ITEMS + len(CPU_MIRROR) + 1} settings; allowed: at most "
                      f"{MAX_ITEMS}"]
+
+
+# Audit of issue 16: what a reviewer cannot see, one host under two spellings, names resolvers read
+# as other addresses, pyinfra's own keys by type, and an inventory that exits while loading.
+INVISIBLE = ["\u202e", "\u200b", "\ufeff", "\u2066", "\U000e0041", "\u00a0", "\u3000", "\ue000", "\U000e0080"]
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+@pytest.mark.parametrize(("field", "value"), [
+    ("extra_flags", ["--alias", "x{}y"]), ("extra_env", {"A": "x{}y"}), ("llamacpp_cmake_flags", ["-DX=x{}y"]),
+    ("base_packages", ["cur{}l"]), ("base_http_proxy", "http://10.213.0.1:3128/{}"), ("ssh_user", "ro{}ot"),
+])
+def test_format_private_use_and_odd_space_characters_are_refused(char, field, value, catalog):
+    value = ([v.format(char) for v in value] if isinstance(value, list) else
+             {k: v.format(char) for k, v in value.items()} if isinstance(value, dict) else value.format(char))
+    line = refused({**CPU_MIRROR, field: value}, catalog, field)
+    assert f"(U+{ord(char):04X} at " in line and line.endswith("allowed: printable characters only"), line
+    assert char not in line
+
+
+def test_the_ascii_space_and_printable_unicode_are_accepted(catalog):
+    data = {**CPU_MIRROR, "extra_env": {"A": "a b é ü 日本"}}
+    assert resolve_inventory([("n", data)], catalog)
+
+
+def test_the_quoting_functions_refuse_what_a_reviewer_cannot_see():
+    from glmstack.quoting import Unrepresentable, refuse_control_characters
+
+    for char in INVISIBLE:
+        with pytest.raises(Unrepresentable):
+            refuse_control_characters(f"a{char}b", "a systemd command line")
+    assert refuse_control_characters("a b é", "a systemd command line") == "a b é"
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("h-1.lab.example", "h-1.lab.example."), ("H-1.Lab.Example.", "h-1.lab.example"),
+    ("::1", "0:0:0:0:0:0:0:1"), ("fd00::13", "FD00:0:0:0:0:0:0:13"),
+])
+def test_one_host_under_two_spellings_is_listed_twice(first, second, catalog):
+    lines = errors_of([(first, CPU_MIRROR), (second, CPU_MIRROR)], catalog)
+    assert len(lines) == 1 and f": field (host): listed 2 times (as {first}, {second}; " in lines[0], lines
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    ("1234", "is read by resolvers as the IP address 0.0.4.210"),
+    ("999.999.999.999", "ends in an all-numeric label"),
+    ("10.0.0.01", "is read by resolvers as the IP address 10.0.0.1"),
+    ("0x7f000001", "is read by resolvers as the IP address 127.0.0.1"),
+    ("127.1", "is read by resolvers as the IP address 127.0.0.1"),
+    ("gpu-1.lab.42", "ends in an all-numeric label"),
+])
+def test_a_host_name_resolvers_read_as_another_address_is_refused(name, why, catalog):
+    lines = errors_of([(name, CPU_MIRROR)], catalog)
+    assert len(lines) == 1 and lines[0].startswith(f"host {name}: field (host): '{name}' {why}"), lines
+
+
+@pytest.mark.parametrize("name", ["gpu-1.lab.example", "a.b1", "1a.example", "10.0.0.1", "fd00::13"])
+def test_names_with_digits_that_are_names_or_canonical_addresses_are_accepted(name):
+    assert host_name_problem(name) is None
+
+
+@pytest.mark.parametrize(("key", "value", "line"), [
+    ("ssh_port", True, "the value is a boolean True; allowed: a whole number from 1 to 65535"),
+    ("ssh_port", "2222", "the value is a string; allowed: a whole number from 1 to 65535"),
+    ("ssh_port", -1, "the value is an integer -1; allowed: a whole number from 1 to 65535"),
+    ("ssh_port", 65536, "the value is an integer 65536;"),
+    ("ssh_port", 22.0, "the value is a number; allowed"),
+    ("ssh_user", 0, "the value is an integer 0; allowed: a user name (text)"),
+    ("ssh_user", "", "the value is an empty string; allowed: a user name (text)"),
+    ("ssh_hostname", ["gpu-1"], "the value is a list; allowed: a host name or IP address"),
+    ("ssh_key", None, "the value is None; allowed: a path to a private key file"),
+    ("_sudo", 1, "the value is an integer 1; allowed: True or False"),
+    ("_use_sudo_login", "yes", "the value is a string; allowed: True or False"),
+    ("_preserve_sudo_env", None, "the value is None; allowed: True or False"),
+    ("_use_su_login", 0, "allowed: True or False"),
+    ("_sudo_user", 0, "allowed: a user name (text)"),
+    ("_su_user", True, "allowed: a user name (text)"),
+    ("ssh_password", "hunter2", "a password in host data is a secret anyone reading the inventory reads; "
+                                "allowed: no password in host data; use an SSH key (ssh_key) or ssh-agent"),
+    ("ssh_key_password", "hunter2", "allowed: no key passphrase in host data; load the key into ssh-agent"),
+])
+def test_pyinfras_connector_keys_are_strictly_typed(key, value, line, catalog):
+    got = refused({**CPU_MIRROR, key: value}, catalog, key)
+    assert got.startswith(f"host n: field {key}: ") and line in got, got
+    assert "hunter2" not in got
+
+
+def test_the_typed_pyinfra_keys_are_pyinfra_keys():
+    from glmstack.shape import PYINFRA_KEY_TYPES
+
+    assert set(PYINFRA_KEY_TYPES) <= PYINFRA_HOST_KEYS
+
+
+def test_the_api_port_is_not_the_ssh_port(catalog):
+    assert refused({**CPU_MIRROR, "port": 2222, "ssh_port": 2222}, catalog, "port") == (
+        "host n: field port: the API port 2222 is the host's ssh_port; allowed: a port other than ssh_port 2222")
+    assert resolve_inventory([("n", {**CPU_MIRROR, "port": 8080, "ssh_port": 2222})], catalog)
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ("raise SystemExit(0)\n", "0"), ("import sys\nnodes = ['n']\nsys.exit('bye')\n", "'bye'"),
+    ("exit()\n", "None"),
+])
+def test_an_inventory_that_exits_while_loading_is_one_line_and_exit_2(body, code, tmp_path, capsys):
+    path = inventory(tmp_path, body)
+    assert main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"inventory {path}, line ") and err.endswith(
+        f": exited while loading (SystemExit({code})); an inventory defines hosts"), err
+    assert main(["plan", str(path), "--json"]) == 2
+    assert "exited while loading" in capsys.readouterr().out
