@@ -45,6 +45,8 @@ PYINFRA_KEY_TYPES: dict[str, tuple[str, str]] = {
     "ssh_key": ("str", "a path to a private key file (text)"),
     "ssh_password": ("secret", "no password in host data; use an SSH key (ssh_key) or ssh-agent"),
     "ssh_key_password": ("secret", "no key passphrase in host data; load the key into ssh-agent"),
+    "_sudo_password": ("secret", "no sudo password in host data; give the SSH user passwordless sudo"),
+    "_su_password": ("secret", "no su password in host data; give the SSH user passwordless sudo"),
     "_sudo": ("bool", "True or False"),
     "_use_sudo_login": ("bool", "True or False"),
     "_preserve_sudo_env": ("bool", "True or False"),
