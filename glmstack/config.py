@@ -38,14 +38,15 @@ from glmstack.catalog import (
 )
 from glmstack.render import NODE_WAIT_SECONDS
 from glmstack.secrets import (
-    SECRET_ENV_MARKERS,
     SECRET_FILE_SETTINGS,
     SECRET_FILES_IN_WORDS,
     SECRET_FLAGS,
     carrier_of,
+    env_name_says_secret,
     flag_name,
     flag_says_secret,
     high_entropy,
+    plain_switch,
     redact,
     secret_in,
     shape_of,
@@ -120,10 +121,10 @@ class DeploymentSettings(BaseModel):
     @field_validator("extra_env")
     @classmethod
     def _no_inline_secrets(cls, env: dict[str, str]) -> dict[str, str]:
-        for name in env:
-            if any(marker in name.upper() for marker in SECRET_ENV_MARKERS):
-                raise ValueError(f"{name} looks like a secret; put tokens in a 0600 file "
-                                 "(model_hf_token_file), never in host data")
+        for name, value in env.items():
+            if env_name_says_secret(name) and not plain_switch(value):
+                raise ValueError(f"{name} looks like a secret; secrets go in {SECRET_FILES_IN_WORDS}, "
+                                 "never in extra_env")
         return env
 
 
