@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from glmstack.config import HostDataError, resolve
-from glmstack.render import render_env_file
+from glmstack.render import FINGERPRINT_VARIABLE, render_env_file, service_environment
 from glmstack.secrets import REDACTED, env_name_says_secret, redact, redact_data, secret_in
 
 H200 = {"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}
@@ -69,9 +69,39 @@ def test_authorization_values_are_refused_in_free_form_fields(extra):
     assert not any(secret in str(error.value) for secret in (BEARER, BASIC, OAUTH)), str(error.value)
 
 
+@pytest.mark.parametrize("base", [H200, CPU], ids=["vllm-h200", "llamacpp-cpu"])
+def test_every_variable_glmstack_sets_is_refused_in_extra_env(base):
+    rendered = set(service_environment(resolve("n", base))) | {FINGERPRINT_VARIABLE, "http_proxy", "NO_PROXY"}
+    assert "HOME" in rendered, rendered
+    for name in sorted(rendered):
+        with pytest.raises(HostDataError, match=f"field extra_env: set by glmstack: {name} \\(from "):
+            resolve("n", {**base, "extra_env": {name: "x"}})
+
+
+@pytest.mark.parametrize("name", ["LD_PRELOAD", "LD_AUDIT", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "BASH_ENV",
+                                  "ENV", "PERL5OPT", "NODE_OPTIONS"])
+def test_variables_that_load_other_code_are_refused(name):
+    with pytest.raises(HostDataError, match=f"field extra_env: {name} would make the engine load or run other code"):
+        resolve("n", {**H200, "extra_env": {name: "/tmp/x"}})
+
+
 def test_a_message_about_an_option_is_not_redacted_as_its_value():
     with pytest.raises(HostDataError) as error:
         resolve("n", {**H200, "extra_flags": ["--api-k", "x"]})
     assert "takes for --api-key (an abbreviation)" in str(error.value), str(error.value)
     assert redact("--api-key (an abbreviation)") == "--api-key (an abbreviation)"
     assert redact("--api-key s3cr3t") == f"--api-key {REDACTED}"
+
+
+def test_every_variable_of_a_ray_deployments_units_is_refused_in_extra_env():
+    from glmstack.config import InventoryError, node_units, resolve_inventory
+
+    data = {"accelerator": "h100", "model": "glm-5.2-bf16", "engine": "vllm", "model_revision": "1" * 40,
+            "deployment": "bf16", "network_interface": "ib0"}
+    nodes = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    rendered = {name for plan in resolve_inventory([(node, data) for node in nodes])
+                for unit in node_units(plan) for name in service_environment(unit)}
+    assert {"RAY_ADDRESS", "VLLM_HOST_IP", "NCCL_SOCKET_IFNAME"} <= rendered, rendered
+    for name in sorted(rendered):
+        with pytest.raises(InventoryError, match=f"field extra_env: set by glmstack: {name} \\(from "):
+            resolve_inventory([(node, {**data, "extra_env": {name: "x"}}) for node in nodes])
