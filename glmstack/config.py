@@ -36,16 +36,22 @@ from glmstack.catalog import (
     RpcWorker,
     load_catalog,
 )
-from glmstack.render import NODE_WAIT_SECONDS
+from glmstack.render import (
+    FINGERPRINT_VARIABLE,
+    NODE_WAIT_SECONDS,
+    PROXY_SETTINGS,
+    environment_fields,
+)
 from glmstack.secrets import (
-    SECRET_ENV_MARKERS,
     SECRET_FILE_SETTINGS,
     SECRET_FILES_IN_WORDS,
     SECRET_FLAGS,
     carrier_of,
+    env_name_says_secret,
     flag_name,
     flag_says_secret,
     high_entropy,
+    plain_switch,
     redact,
     secret_in,
     shape_of,
@@ -120,10 +126,10 @@ class DeploymentSettings(BaseModel):
     @field_validator("extra_env")
     @classmethod
     def _no_inline_secrets(cls, env: dict[str, str]) -> dict[str, str]:
-        for name in env:
-            if any(marker in name.upper() for marker in SECRET_ENV_MARKERS):
-                raise ValueError(f"{name} looks like a secret; put tokens in a 0600 file "
-                                 "(model_hf_token_file), never in host data")
+        for name, value in env.items():
+            if env_name_says_secret(name) and not plain_switch(value):
+                raise ValueError(f"{name} looks like a secret; secrets go in {SECRET_FILES_IN_WORDS}, "
+                                 "never in extra_env")
         return env
 
 
@@ -1751,6 +1757,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     if nodes > 1:
         env.update({k: _fill([v], {"address": address, "interface": config.network_interface})[0]
                     for k, v in recipe.multinode_env.items()})
+    bare_env = dict(env)  # what glmstack renders, before extra_env
     env.update(config.extra_env)
     tunables = effective_tunables(config, recipe)
     sizing = size(config.model, catalog.models[config.model], config.accelerator,
@@ -1777,9 +1784,9 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     writable_paths: tuple[str, ...] = ()
     if ray_plan:
         # The engine joins the cluster as a driver; Ray, not the engine, listens for the nodes.
-        env["RAY_ADDRESS"] = ray_plan.gcs
+        env["RAY_ADDRESS"] = bare_env["RAY_ADDRESS"] = ray_plan.gcs
         cluster_ports, writable_paths = (), (ray_plan.temp_dir,)
-    return DeployPlan(
+    plan = DeployPlan(
         host=host,
         config=config,
         model=model_plan,
@@ -1824,6 +1831,41 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         writable_paths=writable_paths,
         limitations=limitations if serve_argv[0] == binary else (),
     )
+    problems += _extra_env_problems(config.extra_env, dataclasses.replace(
+        plan, config=config.model_copy(update={"extra_env": {}}), serve_env=bare_env))
+    if problems:
+        raise HostDataError(host, problems)
+    return plan
+
+
+# Variables that make the engine's interpreter or loader run other code (preloaded libraries,
+# start-up scripts, module paths): never taken from extra_env.
+CODE_INJECTING_ENV = ("LD_PRELOAD", "LD_AUDIT", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "BASH_ENV", "ENV",
+                      "PERL5OPT", "NODE_OPTIONS")
+
+
+def _extra_env_problems(extra_env: dict[str, str], bare: DeployPlan) -> list[tuple[str, str]]:
+    """extra_env adds variables: none glmstack sets itself in the unit's environment (from a setting
+    or the catalog; `bare` is the plan without extra_env), none that injects code."""
+    problems = []
+    fields = {name: "the catalog" if source == "environment" else source
+              for name, source in environment_fields(bare).items()}
+    for name, setting in PROXY_SETTINGS.items():  # set whenever the setting is, so never here
+        fields.setdefault(name, setting)
+        fields.setdefault(name.upper(), setting)
+    fields[FINGERPRINT_VARIABLE] = "the deployed configuration"
+    if bare.ray is not None:  # the Ray unit's environment: the engine's, and Ray's own
+        fields.update(dict.fromkeys(dict(bare.ray.env), "the catalog (Ray)"))
+        fields.setdefault("RAY_ADDRESS", "the Ray cluster")
+    taken = [name for name in extra_env if name in fields]
+    if taken:
+        problems.append(("extra_env", "set by glmstack: " + ", ".join(f"{name} (from {fields[name]})" for name in taken)
+                         + "; allowed: variables glmstack does not set (change the setting named instead)"))
+    injecting = [name for name in extra_env if name in CODE_INJECTING_ENV]
+    if injecting:
+        problems.append(("extra_env", f"{', '.join(injecting)} would make the engine load or run other code; "
+                                      f"allowed: variables other than {', '.join(CODE_INJECTING_ENV)}"))
+    return problems
 
 
 def _ports(ports: list[str] | tuple[str, ...]) -> set[int]:

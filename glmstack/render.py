@@ -54,11 +54,15 @@ def unit_paths(plan: DeployPlan) -> dict[str, str]:
     }
 
 
+# The proxy variables the unit's environment takes from a setting (each in lower and upper case).
+PROXY_SETTINGS = {"http_proxy": "base_http_proxy", "https_proxy": "base_https_proxy", "no_proxy": "base_no_proxy"}
+
+
 def service_environment(plan: DeployPlan) -> dict[str, str]:
     config = plan.config
     env = {"HOME": unit_paths(plan)["home"]}
-    for name, value in (("http_proxy", config.base_http_proxy), ("https_proxy", config.base_https_proxy),
-                        ("no_proxy", config.base_no_proxy)):
+    for name, field in PROXY_SETTINGS.items():
+        value = getattr(config, field)
         if value:
             env[name] = value
             env[name.upper()] = value
@@ -70,8 +74,7 @@ def environment_fields(plan: DeployPlan) -> dict[str, str]:
     """The host-data field each variable of the engine's environment comes from (for errors)."""
     config = plan.config
     fields = {"HOME": "base_state_dir"}
-    for name, field in (("http_proxy", "base_http_proxy"), ("https_proxy", "base_https_proxy"),
-                        ("no_proxy", "base_no_proxy")):
+    for name, field in PROXY_SETTINGS.items():
         fields[name] = fields[name.upper()] = field
     fields.update(dict.fromkeys(config.extra_env, "extra_env"))
     return {name: fields.get(name, "extra_env" if name in config.extra_env else "environment")

@@ -44,6 +44,11 @@ SECRET_SHAPES = (
     SecretShape("a JSON Web Token",
                 re.compile(r"(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
     SecretShape("a Slack token (xox...)", re.compile(r"(?<![A-Za-z0-9])xox[abprs]-[A-Za-z0-9-]{10,}")),
+    SecretShape("an HTTP Authorization credential (Bearer or Basic ...)",
+                re.compile(r"(?<![A-Za-z0-9])(?:[Bb]earer|[Bb]asic)\s+(?=[A-Za-z0-9._~+/-]*\d)"
+                           r"[A-Za-z0-9._~+/-]{16,}=*")),
+    SecretShape("a Google OAuth token (ya29....)", re.compile(r"(?<![A-Za-z0-9])ya29\.[A-Za-z0-9_-]{20,}")),
+    SecretShape("a Google API key (AIza...)", re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}")),
     SecretShape("a private key",
                 re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----|[\s\S]*)")),
 )
@@ -74,8 +79,26 @@ SECRET_FLAGS = {
 # Words in an option's name that say its value may be a secret (--foo-key, --db-password).
 SECRET_FLAG_WORDS = frozenset({"key", "token", "secret", "password", "passwd", "apikey", "credential",
                                "credentials", "pat"})
-# Environment variable names whose values are secrets (glmstack.config refuses them in extra_env).
-SECRET_ENV_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY")
+# Environment variable names whose values are secrets (glmstack.config refuses them in extra_env),
+# matched on the name's _-separated words, without case: any word of SECRET_ENV_WORDS (HF_TOKEN,
+# DB_PASSWORD; not TOKENIZERS_PARALLELISM), or a last word of SECRET_ENV_LAST_WORDS (OPENAI_KEY,
+# API_KEY; not KEY_PATH).
+SECRET_ENV_WORDS = frozenset({"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS", "AUTH", "APIKEY"})
+SECRET_ENV_LAST_WORDS = frozenset({"KEY"})
+# Values that only switch something on or off: no secret, whatever the variable's name
+# (HF_HUB_DISABLE_IMPLICIT_TOKEN=1). Compared without case.
+PLAIN_SWITCHES = frozenset({"0", "1", "true", "false", "yes", "no", "on", "off"})
+
+
+def env_name_says_secret(name: str) -> bool:
+    """A variable name whose value is a secret, by its words (SECRET_ENV_WORDS, SECRET_ENV_LAST_WORDS)."""
+    words = [word for word in name.upper().split("_") if word]
+    return bool(words) and (bool(SECRET_ENV_WORDS.intersection(words)) or words[-1] in SECRET_ENV_LAST_WORDS)
+
+
+def plain_switch(value: object) -> bool:
+    """A value that only switches something (PLAIN_SWITCHES): never a secret."""
+    return isinstance(value, str) and value.strip().lower() in PLAIN_SWITCHES
 
 
 def shape_of(text: str) -> SecretShape | None:
@@ -163,7 +186,8 @@ def redact(text: str) -> str:
             return f"{match.group(1)}{match.group(2)}{REDACTED}"
         return match.group(0)
 
-    text = re.sub(r"(?<!\S)(--?[A-Za-z][\w.-]*)(=|\s+)(?!-)(\S+)", option, text)
+    # A value never starts with '-' (the next option) nor '(' (words of a message about the option).
+    text = re.sub(r"(?<!\S)(--?[A-Za-z][\w.-]*)(=|\s+)(?![-(])(\S+)", option, text)
 
     def variable(match: re.Match[str]) -> str:
         if flag_says_secret(match.group(1)):
@@ -222,7 +246,7 @@ def redact_data(data: Any) -> Any:
         return redact(data)
     if isinstance(data, dict):
         return {key: (REDACTED if isinstance(key, str) and isinstance(value, str) and value and
-                      flag_says_secret(key) else redact_data(value))
+                      flag_says_secret(key) and not plain_switch(value) else redact_data(value))
                 for key, value in data.items()}
     if isinstance(data, (list, tuple)):
         return redact_words(data) if all(isinstance(word, str) for word in data) else \
