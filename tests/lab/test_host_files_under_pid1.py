@@ -32,7 +32,7 @@ ODD_FLAGS = ["--glmstack-odd", "two words", 'say "hi"', "it's", "100% %n %% %i",
 ODD_ENV = {"GLMSTACK_ODD": 'x "y" $z ${w} `id` \\ %p ; # c \' ünï', "GLMSTACK_EMPTY": "",
            "GLMSTACK_BACKSLASHES": "\\\\ \\n \\t \\", "GLMSTACK_QUOTES": "'\"'\"'", "GLMSTACK_HASH": "#x",
            "GLMSTACK_EQUALS": "a=b=c"}
-PROXY = "http://proxy.lab.example:3128/a b;c{d}//e#f'g`id`"
+PROXY = "http://proxy.lab.example:3128/a;c{d}//e#f'g(id)*!&|"
 DATA = {"accelerator": "cpu", "model": "glm-5.2-gguf", "engine": "llama.cpp", "served_model_name": "glm-5.2-tiny-test",
         "model_source": "http://10.213.0.1:8099", "model_files": {"tiny.gguf": "ab" * 32},
         "extra_flags": ODD_FLAGS, "extra_env": ODD_ENV, "base_http_proxy": PROXY, "base_no_proxy": "localhost,.lab"}
