@@ -36,6 +36,7 @@ from glmstack.catalog import (
     RpcWorker,
     load_catalog,
 )
+from glmstack.quoting import shown
 from glmstack.render import (
     FINGERPRINT_VARIABLE,
     NODE_WAIT_SECONDS,
@@ -57,7 +58,7 @@ from glmstack.secrets import (
     shape_of,
     url_secret,
 )
-from glmstack.shape import MAX_STRING, SAFE_LABEL, data_problems, entry_problems
+from glmstack.shape import MAX_STRING, SAFE_LABEL, data_problems, entry_problems, ip_address_of
 from glmstack.sizing import Sizing, size
 from glmstack.values import host_port, is_ipv6, url_host, value_problems
 from roles.amd.defaults import AmdSettings
@@ -640,12 +641,6 @@ MODEL_FILE_NAME = re.compile(r"(?!\.cache/)(?!(?:[^/]*/)*\.\.?(?:/|$))"
                              r"[A-Za-z0-9._+@=,][A-Za-z0-9._+@=,-]*(?:/[A-Za-z0-9._+@=,][A-Za-z0-9._+@=,-]*)*")
 
 
-def _shown(value: str, limit: int = 80) -> str:
-    """A value for a one-line error: repr (control characters escaped), cut short."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "...'"
-
-
 def _relative_inside(path: str) -> bool:
     return not path.startswith("/") and ".." not in path.split("/")
 
@@ -656,12 +651,10 @@ def _credentials_in_url(url: str) -> bool:
     return url_secret(url) is not None or shape_of(url) is not None
 
 
-def _is_ip_address(address: str) -> bool:
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return True
+def _is_ip_address(address: str, version: int | None = None) -> bool:
+    """An IP address (of `version` 4 or 6, when given)."""
+    ip = ip_address_of(address)
+    return ip is not None and version in (None, ip.version)
 
 
 def _loopback(address: str) -> bool:
@@ -740,9 +733,9 @@ def _plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPl
     files = tuple(sorted(config.model_files.items()))
     for name, digest in files:
         if not _relative_inside(name):
-            problems.append(("model_files", f"{_shown(name)} must be a relative path inside the model directory"))
+            problems.append(("model_files", f"{shown(name)} must be a relative path inside the model directory"))
         elif not MODEL_FILE_NAME.fullmatch(name):
-            problems.append(("model_files", f"{_shown(name)}: a file name is a normalised relative path of letters, "
+            problems.append(("model_files", f"{shown(name)}: a file name is a normalised relative path of letters, "
                                             "digits and . _ + - @ = , (not starting with - or .cache/, no empty, "
                                             ". or .. parts)"))
         if not (len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
@@ -1034,7 +1027,7 @@ def _plan_roce(config: HostConfig, catalog: Catalog, nodes: int, problems: list)
         problems.append((field, f"{len(addresses)} address{'es' if len(addresses) != 1 else ''} given; "
                                 f"{config.accelerator} has {npus} NPUs: give one IPv4 address for each, NPU 0 first"))
         return (), None
-    bad = [f"{address!r} (NPU {npu})" for npu, address in enumerate(addresses) if not _is_ipv4(address)]
+    bad = [f"{address!r} (NPU {npu})" for npu, address in enumerate(addresses) if not _is_ip_address(address, 4)]
     if bad:
         problems.append((field, f"not an IPv4 address: {', '.join(bad)}; give dotted IPv4 addresses such as {example}"))
         return (), None
@@ -1075,14 +1068,6 @@ def _plan_roce(config: HostConfig, catalog: Catalog, nodes: int, problems: list)
                                 f"give all {npus} addresses in one {netmask} subnet"))
         return (), None
     return tuple(str(ip) for ip in ips), netmask
-
-
-def _is_ipv4(address: str) -> bool:
-    try:
-        ipaddress.IPv4Address(address)
-    except ValueError:
-        return False
-    return True
 
 
 def _is_netmask(netmask: str) -> bool:
@@ -2022,9 +2007,8 @@ def _rank_address_problems(validated: dict[str, tuple[HostConfig, Recipe]], memb
         for rank, name in enumerate(names):
             address = validated[name][0].address or name
             normal = _normal_address(address)
-            if _is_ip_address(normal) and (ipaddress.ip_address(normal).is_loopback
-                                           or ipaddress.ip_address(normal).is_unspecified
-                                           or ipaddress.ip_address(normal).is_multicast):
+            ip = ip_address_of(normal)
+            if ip is not None and (ip.is_loopback or ip.is_unspecified or ip.is_multicast):
                 errors.append(f"host {name}: field address: {address} (rank {rank}) is not an address the other "
                               f"nodes of deployment {deployment!r} can reach; allowed: this node's own IP address")
             elif normal in seen:

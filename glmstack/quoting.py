@@ -16,8 +16,9 @@ import ipaddress
 import json
 import re
 import shlex
-import unicodedata
 from collections.abc import Iterable
+
+from glmstack.shape import control_character
 
 
 class Unrepresentable(ValueError):
@@ -30,7 +31,7 @@ class Unrepresentable(ValueError):
         super().__init__(f"field {field}: {message}" if field else message)
 
 
-def _shown(value: str, limit: int = 80) -> str:
+def shown(value: str, limit: int = 80) -> str:
     """The value for an error line: repr (so control characters show escaped), cut short, without
     the user and password a URL may hold."""
     value = re.sub(r"//[^/@\s]*@", "//***@", value)
@@ -42,11 +43,10 @@ def refuse_control_characters(value: str, target: str, field: str | None = None)
     paragraph separators end or garble a line in every syntax here: refused, whatever the target."""
     if not isinstance(value, str):
         raise Unrepresentable(f"{target} needs text, not {type(value).__name__}", field, str(value))
-    for char in value:
-        category = unicodedata.category(char)  # and what a reviewer cannot see (U+202E, U+200B, U+00A0)
-        if category in ("Cc", "Zl", "Zp", "Cf", "Co", "Cs", "Cn") or (category == "Zs" and char != " "):
-            raise Unrepresentable(f"{_shown(value)} holds the control character {char!r}, which {target} cannot "
-                                  "hold; allowed: printable characters only", field, str(value))
+    # and what a reviewer cannot see (U+202E, U+200B, U+00A0): the schema's own rule
+    if (what := control_character(value)) is not None:
+        raise Unrepresentable(f"{shown(value)} holds {what}, which {target} cannot hold; allowed: printable "
+                              "characters only", field, str(value))
     return value
 
 
@@ -100,9 +100,9 @@ def unit_setting(value: str, field: str | None = None) -> str:
     value = str(value)
     refuse_control_characters(value, "a systemd unit setting", field)
     if value != value.strip():
-        raise Unrepresentable(f"{_shown(value)} starts or ends with whitespace, which systemd drops", field, str(value))
+        raise Unrepresentable(f"{shown(value)} starts or ends with whitespace, which systemd drops", field, str(value))
     if value.endswith("\\"):
-        raise Unrepresentable(f"{_shown(value)} ends in a backslash, which systemd reads as a line continuation",
+        raise Unrepresentable(f"{shown(value)} ends in a backslash, which systemd reads as a line continuation",
                               field, str(value))
     return value.replace("%", "%%")
 
@@ -127,7 +127,7 @@ def unit_path(value: str, field: str | None = None) -> str:
     value = str(value)
     refuse_control_characters(value, "a systemd unit setting", field)
     if not (value.startswith("/") and _SAFE_WORD.fullmatch(value)):
-        raise Unrepresentable(f"{_shown(value)} is not a plain absolute path, which this systemd setting needs",
+        raise Unrepresentable(f"{shown(value)} is not a plain absolute path, which this systemd setting needs",
                               field, value)
     return value.replace("%", "%%")
 
@@ -144,7 +144,7 @@ def env_name(name: str, field: str | None = None) -> str:
     shells accept; anything else would be a second assignment or a comment."""
     refuse_control_characters(name, "an environment variable's name", field)
     if not _ENV_NAME.fullmatch(name):
-        raise Unrepresentable(f"{_shown(name)} is not an environment variable name; allowed: letters, digits "
+        raise Unrepresentable(f"{shown(name)} is not an environment variable name; allowed: letters, digits "
                               "and _, not starting with a digit", field, name)
     return name
 
@@ -186,7 +186,7 @@ def plain_shell_word(value: str, field: str | None = None, target: str = "a shel
     no shell treats specially."""
     refuse_control_characters(str(value), target, field)
     if not re.fullmatch(r"[\w.,=:/+@%-]+", str(value)):
-        raise Unrepresentable(f"{_shown(str(value))} cannot be written unquoted in {target}; allowed: letters, "
+        raise Unrepresentable(f"{shown(str(value))} cannot be written unquoted in {target}; allowed: letters, "
                               "digits and . , = : / + @ % - _", field, str(value))
     return str(value)
 
@@ -209,7 +209,7 @@ def apt_value(value: str, field: str | None = None) -> str:
     quoted value (it ends it, and the rest is read as more configuration), so `"` is refused."""
     refuse_control_characters(value, "apt's configuration", field)
     if '"' in value:
-        raise Unrepresentable(f"{_shown(value)} holds a double quote, which apt's configuration cannot hold "
+        raise Unrepresentable(f"{shown(value)} holds a double quote, which apt's configuration cannot hold "
                               "(it has no escape for one); allowed: a URL without '\"'", field, str(value))
     return f'"{value}"'
 
@@ -219,14 +219,14 @@ def ini_value(value: str, field: str | None = None, target: str = "dnf's configu
     end (dropped), and no `$` (dnf substitutes $variables in values)."""
     refuse_control_characters(value, target, field)
     if value != value.strip():
-        raise Unrepresentable(f"{_shown(value)} starts or ends with whitespace, which {target} drops", field,
+        raise Unrepresentable(f"{shown(value)} starts or ends with whitespace, which {target} drops", field,
                               str(value))
     if "$" in value:
-        raise Unrepresentable(f"{_shown(value)} holds '$', which {target} substitutes as a variable; "
+        raise Unrepresentable(f"{shown(value)} holds '$', which {target} substitutes as a variable; "
                               "allowed: a value without '$'", field, str(value))
     # The line is written by pyinfra's files.line, a sed substitution that reads `\n` in it as a newline.
     if "\\" in value:
-        raise Unrepresentable(f"{_shown(value)} holds a backslash, which the line's sed substitution reads as an "
+        raise Unrepresentable(f"{shown(value)} holds a backslash, which the line's sed substitution reads as an "
                               "escape (\\n: a new line); allowed: a value without '\\'", field, str(value))
     return value
 
@@ -235,7 +235,7 @@ def apt_source_word(value: str, field: str | None = None) -> str:
     """One word of a one-line apt source (deb [options] URI suite): no whitespace, no brackets."""
     refuse_control_characters(value, "an apt source line", field)
     if not value or re.search(r"[\s\[\]#]", value):
-        raise Unrepresentable(f"{_shown(value)} cannot be one word of an apt source line; allowed: no "
+        raise Unrepresentable(f"{shown(value)} cannot be one word of an apt source line; allowed: no "
                               "whitespace, '[', ']' or '#'", field, str(value))
     return value
 
@@ -250,7 +250,7 @@ def nft_address(value: str, field: str | None = None) -> str:
         return str(ipaddress.ip_network(str(value), strict=False) if "/" in str(value)
                    else ipaddress.ip_address(str(value)))
     except ValueError:
-        raise Unrepresentable(f"{_shown(str(value))} is not an IP address or network, the only addresses the "
+        raise Unrepresentable(f"{shown(str(value))} is not an IP address or network, the only addresses the "
                               "nftables rules take", field, str(value)) from None
 
 
@@ -260,7 +260,7 @@ def nft_port(value: str | int, field: str | None = None) -> str:
     parts = text.split("-", 1)
     if (isinstance(value, bool) or not all(part.isascii() and part.isdigit() and 1 <= int(part) <= 65535
                                            for part in parts) or int(parts[0]) > int(parts[-1])):
-        raise Unrepresentable(f"{_shown(text)} is not a port (1-65535) or a range of them (low-high)", field,
+        raise Unrepresentable(f"{shown(text)} is not a port (1-65535) or a range of them (low-high)", field,
                               str(value))
     return "-".join(str(int(part)) for part in parts)
 
@@ -271,7 +271,7 @@ _NFT_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 def nft_identifier(value: str, field: str | None = None) -> str:
     """A table or chain name in nftables: a letter, then letters, digits and _."""
     if not _NFT_IDENTIFIER.fullmatch(value):
-        raise Unrepresentable(f"{_shown(value)} is not an nftables name (a letter, then letters, digits, _)", field,
+        raise Unrepresentable(f"{shown(value)} is not an nftables name (a letter, then letters, digits, _)", field,
                               str(value))
     return value
 

@@ -124,7 +124,7 @@ def host_name_problem(name: Any) -> str | None:
     if name.startswith("@"):
         if CONNECTOR_NAME.fullmatch(name):
             return None
-    elif _ip_address(name) is not None:
+    elif ip_address_of(name) is not None:
         return None
     elif (read_as := _inet_aton(name)) is not None:
         # 0x7f000001, 127.1, 10.0.0.01 (octal): a resolver connects to this address, not a name.
@@ -138,7 +138,8 @@ def host_name_problem(name: Any) -> str | None:
     return f"{ascii(name)[:80]} is not a host name; allowed: {HOST_NAMES_ALLOWED}"
 
 
-def _ip_address(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def ip_address_of(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address `name` spells (in any of Python's accepted forms), or None."""
     try:
         return ipaddress.ip_address(name)
     except ValueError:
@@ -158,7 +159,7 @@ def host_key(name: str) -> str:
     """One spelling per host: lowercase, no trailing dot, an IP address in canonical form."""
     if name.startswith("@"):
         return name.lower()
-    address = _ip_address(name)
+    address = ip_address_of(name)
     return str(address) if address is not None else name.lower().rstrip(".")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from glmstack.catalog import Catalog, HostPaths, HostRules
+from glmstack.shape import ip_address_of
 
 # Marks a setting that names a path on the host (json_schema_extra): the path checks and the
 # per-field traversal tests find every such setting by it.
@@ -158,10 +159,7 @@ def node_address_problem(value: str) -> str | None:
 
 
 def is_ipv6(value: str | None) -> bool:
-    try:
-        return isinstance(ipaddress.ip_address(value or ""), ipaddress.IPv6Address)
-    except ValueError:
-        return False
+    return isinstance(ip_address_of(value or ""), ipaddress.IPv6Address)
 
 
 def url_host(address: str) -> str:
