@@ -149,6 +149,21 @@ def counts_table() -> str:
     return "\n".join(rows)
 
 
+def catalog_files_table() -> str:
+    """Each catalog file and the first sentence of the comment it opens with."""
+    rows = ["| file | holds |", "|---|---|"]
+    for path in sorted((REPO_ROOT / "glmstack" / "catalog").glob("*.yaml")):
+        header = []
+        for line in path.read_text().splitlines():
+            if not line.startswith("#"):
+                break
+            header.append(line.lstrip("# ").strip())
+        text = " ".join(" ".join(header).split())
+        summary = re.split(r"(?<=[a-z)])\. ", text)[0].rstrip(".")
+        rows.append(f"| `{path.name}` | {summary.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
 def roles_table() -> str:
     """Each folder under roles/: what its docstring says it does, and what it holds."""
     rows = ["| role | what it does | holds |", "|---|---|---|"]
@@ -164,6 +179,7 @@ def roles_table() -> str:
 
 BLOCKS: dict[str, Callable[[], str]] = {
     "roles": roles_table,
+    "catalog-files": catalog_files_table,
     "settings": all_tables,
     "recipes": recipes_table,
     "counts": counts_table,
