@@ -171,7 +171,7 @@ def roles_table() -> str:
         doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text())) or ""
         summary = " ".join(doc.split("\n\n")[0].split()).removeprefix(f"{folder.name}: ")
         summary = summary.split(". ")[0].rstrip(".")
-        held = sorted(f"`{p.name}/`" if p.is_dir() else f"`{p.name}`" for p in folder.iterdir()
+        held = sorted(f"{p.name}/" if p.is_dir() else p.name for p in folder.iterdir()
                       if p.name != "__pycache__" and not p.name.endswith(".pyc"))
         rows.append(f"| `{folder.name}` | {summary} | {', '.join(held)} |")
     return "\n".join(rows)
