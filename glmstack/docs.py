@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from glmstack.catalog import load_catalog
 from glmstack.config import DeploymentSettings
 from glmstack.paths import REPO_ROOT
 from roles.amd.defaults import AmdSettings
@@ -92,8 +93,6 @@ def _import_test_module(folder: Path, name: str):
 
 @cache
 def _catalog():
-    from glmstack.catalog import load_catalog
-
     return load_catalog()
 
 
