@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 CATALOG_DIR = Path(__file__).resolve().parent
 
@@ -322,6 +322,15 @@ class Model(Strict):
         return self
 
 
+class ModelFamily(Strict):
+    """What every recipe serving a model of this family shares (families.yaml)."""
+
+    # Engine -> the arguments its server needs for the family's chat template: the tool-call and
+    # reasoning parsers and the like. A recipe renders them after its own `args`, unless it gives
+    # `serving_args` of its own (where its seed says otherwise).
+    serving_args: dict[str, list[str]] = {}
+
+
 class Parallelism(Strict):
     nodes: int = Field(1, ge=1)
     tensor_parallel_size: int | None = Field(None, ge=1)
@@ -330,6 +339,7 @@ class Parallelism(Strict):
 
 
 class Recipe(Strict):
+    model_config = ConfigDict(populate_by_name=True)  # `args` in recipes.yaml, own_args in a dump
     model: str
     accelerator: str
     engine: str
@@ -338,7 +348,11 @@ class Recipe(Strict):
     note: str
     parallel: Parallelism = Parallelism()
     tunables: dict[str, int | float | str] = {}
-    args: list[str] = []
+    # The recipe's own arguments (`args` in recipes.yaml), rendered before the serving arguments.
+    own_args: list[str] = Field([], alias="args")
+    # Serving arguments instead of the model family's for this engine (families.yaml): only where
+    # the recipe's seed gives other ones. None: the family's.
+    serving_args: list[str] | None = None
     env: dict[str, str] = {}
     # Extra environment on multi-node deployments, and for node-specific values:
     # {address} is the node's own address, {interface} its collective-traffic interface.
@@ -347,6 +361,14 @@ class Recipe(Strict):
     cluster: Literal["ray"] | None = None
     # Engine-specific switches rendered as one JSON object through the engine's `additional_config`.
     additional_config: dict[str, bool | int | float | str] = {}
+    # The family's serving arguments for the recipe's engine, set by the catalog that holds it.
+    _family_args: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def args(self) -> list[str]:
+        """The arguments the recipe renders after the settings': its own, then the serving ones."""
+        serving = self._family_args if self.serving_args is None else self.serving_args
+        return [*self.own_args, *serving]
 
     @field_validator("tunables")
     @classmethod
@@ -574,6 +596,7 @@ class Catalog(Strict):
     accelerators: dict[str, Accelerator]
     engines: dict[str, Engine]
     models: dict[str, Model]
+    families: dict[str, ModelFamily] = {}
     recipes: list[Recipe]
     nvidia: NvidiaPlatform
     amd: AmdPlatform
@@ -614,6 +637,13 @@ class Catalog(Strict):
             for part in (model.graft.base, model.graft.delta):
                 if part not in self.models or self.models[part].graft is not None:
                     raise ValueError(f"model {name}: graft part {part!r} is not a downloaded model of the catalog")
+        known_families = {model.family for model in self.models.values()}
+        for family, entry in self.families.items():
+            if family not in known_families:
+                raise ValueError(f"families: {family!r} is no model's family; families: {sorted(known_families)}")
+            for engine in entry.serving_args:
+                if engine not in self.engines:
+                    raise ValueError(f"families: {family}: serving_args names unknown engine {engine!r}")
         seen = set()
         for recipe in self.recipes:
             key = (recipe.model, recipe.accelerator, recipe.engine, recipe.variant)
@@ -628,6 +658,8 @@ class Catalog(Strict):
             if recipe.engine not in self.accelerators[recipe.accelerator].engines:
                 raise ValueError(f"{where}: engine not supported by the accelerator")
             engine = self.engines[recipe.engine]
+            family = self.families.get(self.models[recipe.model].family, ModelFamily())
+            recipe._family_args = list(family.serving_args.get(recipe.engine, []))
             if self.models[recipe.model].format not in engine.model_formats:
                 raise ValueError(f"{where}: engine cannot load {self.models[recipe.model].format}")
             for tunable in recipe.tunables:
@@ -674,6 +706,7 @@ def load_catalog() -> Catalog:
         accelerators=_read("accelerators"),
         engines=_read("engines"),
         models=_read("models"),
+        families=_read("families"),
         recipes=_read("recipes"),
         nvidia=_read("nvidia"),
         amd=_read("amd"),
