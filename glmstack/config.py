@@ -832,7 +832,7 @@ def _plan_llamacpp(config: HostConfig, catalog: Catalog, problems: list,
         return None
     flags = (*engine.backends[backend].cmake_flags, *(rpc.cmake_flags if rpc else ()), *config.llamacpp_cmake_flags)
     return LlamaCppPlan(
-        version=config.llamacpp_version or engine.version,
+        version=config.llamacpp_version or catalog.release_for_host(config).version,
         source=source,
         source_kind=kind,
         source_sha256=config.llamacpp_source_sha256,
@@ -895,7 +895,7 @@ def _plan_nvidia(config: HostConfig, catalog: Catalog, problems: list) -> Nvidia
     if not version.startswith(f"{branch}."):
         problems.append(("nvidia_driver_version", f"{version} is not on driver branch {branch}"))
         return None
-    engine = catalog.engines[config.engine]
+    engine = catalog.release_for_host(config)
     wheels = engine.python_packages.get("nvidia", {})
     if wheels and line not in wheels:
         problems.append(("nvidia_cuda", f"{config.engine} {engine.version} is built for CUDA "
@@ -952,7 +952,7 @@ def _plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan |
         problems.append(("amd_rocm", f"{rocm!r} is not a ROCm release glmstack installs; allowed: "
                                      f"{', '.join(sorted(platform.rocm_releases))}"))
         return None
-    wheels = catalog.engines[config.engine].python_packages.get("amd", {})
+    wheels = catalog.release_for_host(config).python_packages.get("amd", {})
     if wheels and rocm not in wheels:
         problems.append(("amd_rocm", f"{config.engine} has wheels for ROCm {', '.join(sorted(wheels))} only; "
                                      f"got {rocm}"))
@@ -990,7 +990,7 @@ def _plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan |
 def _ascend_wheels(config: HostConfig, catalog: Catalog, arch: str) -> PythonWheels:
     """vllm-ascend and what it runs on, as one row of its versioning table pins them, installed
     the way its own guide does (catalog ascend.python_install)."""
-    version = catalog.engines[config.engine].version
+    version = catalog.release_for_host(config).version
     pins = catalog.ascend.vllm_ascend[version]
     install = catalog.ascend.python_install
     requirements = [f"vllm=={pins.vllm}", f"vllm-ascend=={version}", f"torch=={pins.torch}",
@@ -1137,7 +1137,7 @@ def _plan_ascend(config: HostConfig, catalog: Catalog, problems: list, nodes: in
             return None
     roce_addresses, roce_netmask = _plan_roce(config, catalog, nodes, problems)
     platform = catalog.ascend
-    cann = platform.vllm_ascend[catalog.engines[config.engine].version].cann
+    cann = platform.vllm_ascend[catalog.release_for_host(config).version].cann
     source, manifest_path, packages, arch = config.ascend_packages, config.ascend_manifest, (), None
     local = bool(source) and source.startswith("/")
     if source and not local and _credentials_in_url(source):
@@ -1191,21 +1191,21 @@ def _plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | 
                      arch: str | None = None) -> EngineEnvPlan | None:
     """The engine's Python environment, when the catalog has wheels for this platform: the engine's
     own requirements, then what the model needs beside them (catalog models' python_requirements)."""
-    engine = catalog.engines[config.engine]
+    engine, release = catalog.engines[config.engine], catalog.release_for_host(config)
     accelerator = catalog.accelerators[config.accelerator]
     # The Ascend package set names its architecture; otherwise the accelerator's first.
     arch = arch or (ascend.arch if ascend and ascend.arch else None) or accelerator.cpu_arch[0]
     line = nvidia.cuda_line if nvidia else amd.rocm if amd else None
-    wheels = engine.python_packages.get(accelerator.vendor, {}).get(line) if line else None
+    wheels = release.python_packages.get(accelerator.vendor, {}).get(line) if line else None
     if ascend is not None:
         wheels = _ascend_wheels(config, catalog, arch)
-    if wheels is None or engine.version is None:
+    if wheels is None or release.version is None:
         return None
-    values = {"version": engine.version, "arch": arch, "gfx": accelerator.gfx_arch or ""}
+    values = {"version": release.version, "arch": arch, "gfx": accelerator.gfx_arch or ""}
     model_requirements = catalog.models[config.model].python_requirements.get(config.engine, [])
     return EngineEnvPlan(
         engine=config.engine,
-        version=engine.version,
+        version=release.version,
         prefix=config.base_prefix,
         requirements=tuple(_with_engine_requirement(config, _fill(wheels.requirements, values)))
         + tuple(model_requirements) + tuple(extra_requirements),
@@ -1392,7 +1392,7 @@ def engine_limitations(config: HostConfig, catalog: Catalog, recipe: Recipe,
         return ()
     tunables = effective_tunables(config, recipe)
     family = catalog.models[config.model].family
-    return tuple(limit for limit in catalog.engines[config.engine].limitations
+    return tuple(limit for limit in catalog.release_for(recipe).limitations
                  if (not limit.families or family in limit.families)
                  and all(arg in argv for arg in limit.when_args)
                  and all(tunables.get(name) for name in limit.when_tunables))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 CATALOG_DIR = Path(__file__).resolve().parent
 
@@ -155,10 +155,28 @@ class EngineLimitation(Strict):
         return tunables
 
 
+class EngineRelease(Strict):
+    """One release of an engine (its key in the engine's `releases`, the version installed): what
+    is installed for it and what it is known not to do. Recipes use the engine's default_release
+    unless they name another (engine_release), so one model can move to a newer release alone."""
+
+    # Python engines: vendor -> platform line (the CUDA line on NVIDIA) -> what uv installs.
+    python_packages: dict[str, dict[str, PythonWheels]] = {}
+    limitations: list[EngineLimitation] = []
+    # The release's key in its engine's `releases`: the version installed ({version}).
+    _version: str | None = PrivateAttr(None)
+
+    @property
+    def version(self) -> str | None:
+        return self._version
+
+
 class Engine(Strict):
     description: str
-    # None: not pinned yet, so it can be planned but not installed.
-    version: str | None
+    # The releases recipes may run (release -> what it installs), and the one they run unless they
+    # name another (engine_release). None: not pinned yet, so it can be planned but not installed.
+    releases: dict[str, EngineRelease] = {}
+    default_release: str | None
     source: str
     unit_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     binary: str
@@ -186,8 +204,6 @@ class Engine(Strict):
     # The socket families its units may open (RestrictAddressFamilies=): AF_NETLINK where the
     # engine runs collectives, which list the host's interfaces over netlink (getifaddrs).
     address_families: list[Literal["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"]] = Field(min_length=1)
-    # Python engines: vendor -> platform line (the CUDA line on NVIDIA) -> what uv installs.
-    python_packages: dict[str, dict[str, PythonWheels]] = {}
     # OS packages the engine needs at run time (Triton and DeepGEMM compile kernels on the host).
     system_packages: list[str] = []
     # Proof an install works: a command run in the environment, and modules that must import
@@ -211,7 +227,6 @@ class Engine(Strict):
     # Environment variables the engine reads only when `additional_config` lacks the key they stand
     # for, and is dropping: variable -> key. Neither a recipe nor a host may set them.
     config_env_fallbacks: dict[str, str] = {}
-    limitations: list[EngineLimitation] = []
     # Its OpenAI server hands a request's chat_template_kwargs to the model's chat template: a
     # reasoning model (GLM-5.2 thinks first) is asked for a plain answer with enable_thinking false.
     chat_template_kwargs: bool = False
@@ -228,6 +243,27 @@ class Engine(Strict):
     # the refusal). Reading further options from a file (where what a setting owns could be set
     # unseen), serving or reading the host's files for clients.
     refused_flags: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _default_is_a_release(self) -> Engine:
+        if self.default_release is None and self.releases:
+            raise ValueError(f"default_release must name one of its releases: {', '.join(self.releases)}")
+        if self.default_release is not None and self.default_release not in self.releases:
+            raise ValueError(f"default_release {self.default_release!r} is not one of its releases: "
+                             f"{', '.join(self.releases) or 'none'}")
+        for name, release in self.releases.items():
+            release._version = name
+        return self
+
+    @property
+    def default(self) -> EngineRelease:
+        """The release recipes run unless they name another (an empty one while none is pinned)."""
+        return self.releases[self.default_release] if self.default_release is not None else EngineRelease()
+
+    @property
+    def version(self) -> str | None:
+        """The default release's version."""
+        return self.default.version
 
     @field_validator("owned_flags")
     @classmethod
@@ -361,6 +397,8 @@ class Recipe(Strict):
     cluster: Literal["ray"] | None = None
     # Engine-specific switches rendered as one JSON object through the engine's `additional_config`.
     additional_config: dict[str, bool | int | float | str] = {}
+    # A release of the engine (a key of its `releases`) instead of its default_release.
+    engine_release: str | None = None
     # The family's serving arguments for the recipe's engine, set by the catalog that holds it.
     _family_args: list[str] = PrivateAttr(default_factory=list)
 
@@ -613,21 +651,23 @@ class Catalog(Strict):
             if accelerator.vendor == "nvidia" and accelerator.cuda_default not in self.nvidia.cuda_lines:
                 raise ValueError(f"accelerator {name}: cuda_default must be one of {sorted(self.nvidia.cuda_lines)}")
         for name, engine in self.engines.items():
-            for line in engine.python_packages.get("nvidia", {}):
-                if line not in self.nvidia.cuda_lines:
-                    raise ValueError(f"engine {name}: unknown CUDA line {line!r}")
-            for line in engine.python_packages.get("amd", {}):
-                if line not in self.amd.rocm_releases:
-                    raise ValueError(f"engine {name}: unknown ROCm release {line!r}")
+            for version, release in engine.releases.items():
+                for line in release.python_packages.get("nvidia", {}):
+                    if line not in self.nvidia.cuda_lines:
+                        raise ValueError(f"engine {name} {version}: unknown CUDA line {line!r}")
+                for line in release.python_packages.get("amd", {}):
+                    if line not in self.amd.rocm_releases:
+                        raise ValueError(f"engine {name} {version}: unknown ROCm release {line!r}")
         for name, accelerator in self.accelerators.items():
             if accelerator.vendor != "huawei":
                 continue
             if name not in self.ascend.chips:
                 raise ValueError(f"accelerator {name}: no chip names in ascend.chips")
             for engine in accelerator.engines:
-                if self.engines[engine].version not in self.ascend.vllm_ascend:
-                    raise ValueError(f"engine {engine}: version {self.engines[engine].version} is not in "
-                                     "ascend.vllm_ascend, vllm-ascend's versioning table")
+                for version in self.engines[engine].releases or [None]:
+                    if version not in self.ascend.vllm_ascend:
+                        raise ValueError(f"engine {engine}: release {version} is not in "
+                                         "ascend.vllm_ascend, vllm-ascend's versioning table")
         for name, model in self.models.items():
             for engine in model.python_requirements:
                 if engine not in self.engines:
@@ -658,6 +698,9 @@ class Catalog(Strict):
             if recipe.engine not in self.accelerators[recipe.accelerator].engines:
                 raise ValueError(f"{where}: engine not supported by the accelerator")
             engine = self.engines[recipe.engine]
+            if recipe.engine_release is not None and recipe.engine_release not in engine.releases:
+                raise ValueError(f"{where}: engine_release {recipe.engine_release!r} is not a release of "
+                                 f"{recipe.engine}; releases: {', '.join(engine.releases) or 'none'}")
             family = self.families.get(self.models[recipe.model].family, ModelFamily())
             recipe._family_args = list(family.serving_args.get(recipe.engine, []))
             if self.models[recipe.model].format not in engine.model_formats:
@@ -684,6 +727,18 @@ class Catalog(Strict):
                     raise ValueError(f"engine {name}: tunable_limits names {tunable!r}, which it takes no argument for")
         return self
 
+    def release_for(self, recipe: Recipe) -> EngineRelease:
+        """The engine release a recipe runs: the one it names, or its engine's default. Everything
+        that installs an engine or reads its version or known limitations asks here."""
+        engine = self.engines[recipe.engine]
+        return engine.releases[recipe.engine_release] if recipe.engine_release else engine.default
+
+    def release_for_host(self, config) -> EngineRelease:
+        """The release of the recipe a host's data selects (model, accelerator, engine,
+        recipe_variant); the engine's default where no recipe matches (the plan refuses it then)."""
+        recipe = self.recipe(config.model, config.accelerator, config.engine, config.recipe_variant)
+        return self.release_for(recipe) if recipe is not None else self.engines[config.engine].default
+
     def recipes_for(self, model: str, accelerator: str, engine: str) -> list[Recipe]:
         return [r for r in self.recipes if (r.model, r.accelerator, r.engine) == (model, accelerator, engine)]
 
@@ -700,9 +755,24 @@ def _read(name: str):
         return yaml.safe_load(handle)
 
 
+class CatalogError(ValueError):
+    """The catalog's data is wrong: one line naming where and what."""
+
+
+def parse_catalog(parts: dict) -> Catalog:
+    """The catalog from its files' data; the first problem as one line (CatalogError)."""
+    try:
+        return Catalog(**parts)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        raise CatalogError(f"catalog: {where + ': ' if where else ''}{message}") from None
+
+
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
-    return Catalog(
+    return parse_catalog(dict(
         accelerators=_read("accelerators"),
         engines=_read("engines"),
         models=_read("models"),
@@ -713,4 +783,4 @@ def load_catalog() -> Catalog:
         ascend=_read("ascend"),
         packages=_read("packages"),
         host=_read("host"),
-    )
+    ))
