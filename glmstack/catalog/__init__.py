@@ -42,14 +42,12 @@ class Strict(BaseModel):
 
 class Accelerator(Strict):
     vendor: Literal["none", "nvidia", "amd", "huawei"]
-    description: str
     devices_per_node: int = Field(ge=0)
     memory_per_device_gb: float = Field(ge=0)
     host_memory_gb: float | None = None
     cpu_arch: list[Literal["x86_64", "aarch64"]]
     engines: list[str]
-    # The FP8 KV-cache dtype name this hardware's engines use, and every name they accept.
-    kv_cache_dtype: str | None = None
+    # Every name this hardware's engines accept for an FP8 KV cache.
     kv_cache_dtypes_accepted: list[str] = []
     llamacpp_backend: Literal["cpu", "cuda", "hip", "cann"] | None = None
     # Device nodes the engine unit may open (systemd DeviceAllow= entries); none means no devices.
@@ -67,7 +65,6 @@ class Accelerator(Strict):
     # Huawei only: across nodes, HCCL runs over each NPU's own RoCE port, whose address and netmask
     # the host data gives (ascend_roce_addresses): a multi-node deployment needs them.
     hccl_over_roce: bool = False
-    source: str = ""
 
 
 class EngineBackend(Strict):
@@ -98,7 +95,6 @@ class PythonWheels(Strict):
     # Packages of the set whose files only another index than PyPI serves -> that index (the
     # host's own index, or an extra one, must serve them).
     index_only: dict[str, str] = {}
-    note: str = ""
 
 
 class RpcWorker(Strict):
@@ -172,7 +168,6 @@ class EngineRelease(Strict):
 
 
 class Engine(Strict):
-    description: str
     # The releases recipes may run (release -> what it installs), and the one they run unless they
     # name another (engine_release). None: not pinned yet, so it can be planned but not installed.
     releases: dict[str, EngineRelease] = {}
@@ -318,8 +313,6 @@ class Graft(Strict):
 class Model(Strict):
     family: str
     format: Literal["gguf", "safetensors"]
-    quantization: str
-    description: str
     # None: the weights are grafted (graft), not downloaded as one checkpoint.
     source: str | None = Field(pattern=r"^(hf|modelscope)://[\w.-]+/[\w.-]+$")
     revision: str | None
@@ -336,13 +329,11 @@ class Model(Strict):
     native_context: int = Field(gt=0)
     mtp: bool
     mtp_note: str = ""
-    trust_remote_code: bool = False
     # config.json's model_type: the transformers in the engine's environment must know it.
     model_type: str | None = Field(None, pattern=r"^[a-z0-9_]+$")
     # Engine -> Python requirements the model needs beside the engine's own (transformers that
     # knows model_type, where the engine's pins would resolve an older one).
     python_requirements: dict[str, list[str]] = {}
-    sources: str = ""
 
     @field_validator("revision")
     @classmethod
@@ -566,7 +557,6 @@ class AscendPythonInstall(Strict):
 
 
 class AscendPlatform(Strict):
-    install_root: str = Field(pattern=r"^/")
     user: str
     group: str
     home: str = Field(pattern=r"^/")
