@@ -71,7 +71,7 @@ class AddressFilter:
 class Probe:
     """How the deploy tells the unit is ready: "http" (`url` answers 200), "tcp" (something listens
     on `port`, the unit's server on `address`) or "active" (the unit runs: a headless rank listens on
-    nothing of its own)."""
+    nothing of its own, and its `url` is the head's to be)."""
 
     kind: str
     port: int
@@ -145,7 +145,8 @@ def _probe(plan: Plan, port: int, health_path: str | None) -> Probe:
         kind, address = "tcp", plan.node_address
     else:
         kind, address = ("http" if plan.serves_api else "active"), plan.config.service_bind_host
-    return Probe(kind=kind, port=port, address=address, url=f"http://127.0.0.1:{port}{health_path}")
+    return Probe(kind=kind, port=port, address=address,
+                 url=f"http://127.0.0.1:{port}{health_path}" if health_path is not None else "")
 
 
 def _common(plan: Plan, name: str, variables: dict[str, str]) -> dict[str, Any]:
