@@ -29,6 +29,7 @@ from glmstack.values import host_port
 from roles.service.render import (
     FINGERPRINT_VARIABLE,
     deployed_fingerprint,
+    render_command,
     render_template,
     rendered_files,
     unit_paths,
@@ -126,9 +127,7 @@ def make_api_key(key_file: str, env_file: str, variable: str):
     if host.get_fact(ApiKeyState, key_file=key_file, env_file=env_file, variable=variable) is not None:
         host.noop(f"{key_file} holds a key")
         return
-    yield (f"umask 077; mkdir -p {shell_word(posixpath.dirname(key_file))}; "
-           f"head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {shell_word(key_file)}.new && "
-           f"echo >> {shell_word(key_file)}.new && mv {shell_word(key_file)}.new {shell_word(key_file)}")
+    yield render_command("make-api-key.sh.j2", key_dir=posixpath.dirname(key_file), key_file=key_file)
 
 
 @operation()
@@ -138,10 +137,8 @@ def write_api_key_environment(key_file: str, env_file: str, variable: str, key_c
     if not key_changed and state and state["env_current"]:
         host.noop(f"{env_file} holds the key")
         return
-    key, env = shell_word(key_file), shell_word(env_file)
-    yield (f"umask 077; k=$(cat {key}); id=$(printf %s \"$k\" | sha256sum | cut -c1-16); "
-           f"printf '{API_KEY_ID_VARIABLE}=%s\\n{variable}=%s\\n' \"$id\" \"$k\" > {env}.new && "
-           f"chown root:root {env}.new && mv {env}.new {env}")
+    yield render_command("api-key-environment.sh.j2", key_file=key_file, env_file=env_file,
+                         id_variable=API_KEY_ID_VARIABLE, variable=variable)
 
 
 def curl_as_client(plan: DeployPlan, url: str, options: str = "-fsS") -> str:

@@ -61,6 +61,13 @@ def render_template(template: str, **values) -> str:
     return _jinja.get_template(template).render(**values)
 
 
+def render_command(template: str, **values) -> str:
+    """A one-line shell command from a template written over several lines for reading: its lines
+    joined with spaces (so each ends where the shell allows a space: after `;`, `&&`, `do`, `then`).
+    No value can add a line: every filter refuses control characters."""
+    return " ".join(line.strip() for line in render_template(template, **values).splitlines() if line.strip())
+
+
 def unit_paths(unit: UnitSpec) -> dict[str, str]:
     return {
         "unit": f"/etc/systemd/system/{unit.name}.service",
@@ -76,9 +83,9 @@ def start_wait_command(wait: StartWait) -> str:
     (wait-for-endpoints.sh.j2), its lines joined into the one word of `bash -c`."""
     if wait.argv:
         return exec_line(wait.argv)
-    script = render_template("wait-for-endpoints.sh.j2", endpoints=wait.endpoints, failure=wait.failure,
-                             tries=NODE_WAIT_SECONDS // 2)
-    return exec_line(["/bin/bash", "-c", " ".join(line.strip() for line in script.splitlines() if line.strip())])
+    script = render_command("wait-for-endpoints.sh.j2", endpoints=wait.endpoints, failure=wait.failure,
+                            tries=NODE_WAIT_SECONDS // 2)
+    return exec_line(["/bin/bash", "-c", script])
 
 
 def _unit_text(unit: UnitSpec, fingerprint: str) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import hashlib
+import re
 import subprocess
 import tomllib
 
@@ -23,6 +25,7 @@ from roles.service.render import (
     TEMPLATES,
     deployed_fingerprint,
     render_cluster_firewall,
+    render_command,
     render_env_file,
     render_unit,
     rendered_files,
@@ -270,8 +273,28 @@ def test_the_service_templates_ship_inside_the_package():
     roots = {"roles.service": TEMPLATES.parent, "*": TEMPLATES.parent, "roles": TEMPLATES.parent.parent}
     templates = sorted(TEMPLATES.iterdir())
     assert {"engine.service.j2", "engine.env.j2", "cluster-firewall.nft.j2", "wait-for-endpoints.sh.j2",
-            "wait-ready.sh.j2"} == {path.name for path in templates}
+            "wait-ready.sh.j2", "make-api-key.sh.j2", "api-key-environment.sh.j2"} == {path.name for path in templates}
     for path in templates:
         assert any(fnmatch.fnmatch(str(path.relative_to(root)), pattern) for package, root in roots.items()
                    for pattern in package_data.get(package, [])), f"{path} is not package data"
     assert not (REPO_ROOT / "templates").exists()
+
+
+def test_the_api_key_commands_write_the_key_and_its_environment(tmp_path):
+    """Both commands the service role runs to write the key's files, from their templates, run as
+    they are: a key of 64 hex digits, then the engine's variable and the key's id beside it."""
+    key_file, env_file = tmp_path / "keys" / "vllm.api-key", tmp_path / "vllm.api-key.env"
+    make = render_command("make-api-key.sh.j2", key_dir=str(key_file.parent), key_file=str(key_file))
+    write = render_command("api-key-environment.sh.j2", key_file=str(key_file), env_file=str(env_file),
+                           id_variable="GLMSTACK_API_KEY_ID", variable="VLLM_API_KEY")
+    assert "\n" not in make + write
+    subprocess.run(["bash", "-c", make.replace("chown root:root", "true")], check=True, timeout=30)
+    subprocess.run(["bash", "-c", write.replace("chown root:root", "true")], check=True, timeout=30)
+    key = key_file.read_text()
+    assert re.fullmatch(r"[0-9a-f]{64}\n", key) and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    key_id = hashlib.sha256(key.strip().encode()).hexdigest()[:16]
+    assert env_file.read_text() == f"GLMSTACK_API_KEY_ID={key_id}\nVLLM_API_KEY={key.strip()}\n"
+    # The variable lands inside printf's format: only a variable name may.
+    with pytest.raises(Unrepresentable, match="not an environment variable name"):
+        render_command("api-key-environment.sh.j2", key_file="k", env_file="e", id_variable="GLMSTACK_API_KEY_ID",
+                       variable="X=%s' \"$(touch pwned)\" '")
