@@ -14,9 +14,9 @@ import shlex
 
 import pytest
 
-from glmstack.config import ray_unit
 from glmstack.facts import tcp_answers_command
 from glmstack.render import cluster_firewall_table, ray_nodes_command, render_cluster_firewall, unit_paths
+from roles.service.units import ray_unit_spec
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_the_ray_cluster_has_every_node(host, ray_node):
 def test_the_deployments_ports_let_in_only_its_nodes(host, multinode):
     if not multinode.cluster_ports and multinode.ray is None:
         pytest.skip(f"{multinode.host} listens on no port of the deployment")
-    unit = multinode if multinode.cluster_ports else ray_unit(multinode)
+    unit = multinode if multinode.cluster_ports else ray_unit_spec(multinode)
     # The rules the deploy installs are the ones rendered from the inventory, and they are loaded
     # (nft prints the addresses merged into ranges, so the file is what names each node).
     installed = host.file(unit_paths(unit)["firewall"]).content_string
