@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from glmstack.values import host_port
 
 if TYPE_CHECKING:
-    from glmstack.catalog import EngineLimitation
+    from glmstack.catalog import Accelerator, EngineLimitation, Recipe
     from glmstack.hostdata import HostConfig
     from glmstack.sizing import Sizing
     from roles.amd.plan import AmdPlan
@@ -73,21 +73,15 @@ class DeployPlan:
     port: int
     served_model_name: str
     health_path: str | None  # None: probed by a TCP connection to listen_address:port
-    seed: str
-    recipe_variant: str
-    recipe_note: str
     serve_argv: tuple[str, ...]
     sizing: Sizing
+    # The catalog's entries, embedded rather than copied field by field (the properties below keep
+    # the names the roles and templates read).
+    accelerator: Accelerator
+    recipe: Recipe
     serve_env: dict[str, str] = field(default_factory=dict)
-    device_allow: tuple[str, ...] = ()
-    supplementary_groups: tuple[str, ...] = ()
     unit_hardening: tuple[tuple[str, str], ...] = ()
     address_families: tuple[str, ...] = ("AF_UNIX", "AF_INET", "AF_INET6")
-    accelerator_cpu_arch: tuple[str, ...] = ()
-    accelerator_vendor: str = "none"
-    accelerator_pci_vendor: str | None = None
-    accelerator_pci_classes: tuple[str, ...] = ()
-    devices_per_node: int = 0
     deployment: str | None = None
     rank: int = 0
     nodes: int = 1
@@ -118,6 +112,46 @@ class DeployPlan:
     writable_paths: tuple[str, ...] = ()
     # What the engine release is known not to do that this host's command asks for (catalog data).
     limitations: tuple[EngineLimitation, ...] = ()
+
+    @property
+    def seed(self) -> str:
+        return self.recipe.seed
+
+    @property
+    def recipe_variant(self) -> str:
+        return self.recipe.variant
+
+    @property
+    def recipe_note(self) -> str:
+        return self.recipe.note
+
+    @property
+    def device_allow(self) -> tuple[str, ...]:
+        return tuple(self.accelerator.device_allow)
+
+    @property
+    def supplementary_groups(self) -> tuple[str, ...]:
+        return tuple(self.accelerator.supplementary_groups)
+
+    @property
+    def accelerator_cpu_arch(self) -> tuple[str, ...]:
+        return tuple(self.accelerator.cpu_arch)
+
+    @property
+    def accelerator_vendor(self) -> str:
+        return self.accelerator.vendor
+
+    @property
+    def accelerator_pci_vendor(self) -> str | None:
+        return self.accelerator.pci_vendor
+
+    @property
+    def accelerator_pci_classes(self) -> tuple[str, ...]:
+        return tuple(self.accelerator.pci_classes)
+
+    @property
+    def devices_per_node(self) -> int:
+        return self.accelerator.devices_per_node
 
     @property
     def rpc_worker(self) -> bool:
