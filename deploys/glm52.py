@@ -14,7 +14,8 @@ started, drivers, engines, the weights waited for, the cluster, the engine's uni
 from pyinfra import host, inventory
 from pyinfra.api.exceptions import DeployError
 
-from glmstack.config import InventoryError, resolve_inventory
+from glmstack.hostdata import InventoryError
+from glmstack.resolve import resolve_inventory
 from roles.registry import deploy_steps
 from roles.steps import DeployState
 

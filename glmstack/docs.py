@@ -8,14 +8,16 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from glmstack.hostdata import DeploymentSettings
-from roles.registry import ROLES
+from roles.registry import ROLES, Role
 
-# One table per role with settings, in the registry's order (roles/registry.py), after the
-# settings every host gives.
-SECTIONS: list[tuple[str, type[BaseModel]]] = [
-    ("Deployment (every host)", DeploymentSettings),
-    *((f"Role `{role.name}`", role.settings) for role in ROLES if role.settings is not None),
-]
+
+def sections(roles: tuple[Role, ...] = ROLES) -> list[tuple[str, type[BaseModel]]]:
+    """The settings every host gives, then one table per role with settings, in registry order."""
+    return [("Deployment (every host)", DeploymentSettings),
+            *((f"Role `{role.name}`", role.settings) for role in roles if role.settings is not None)]
+
+
+SECTIONS = sections()
 
 
 def _type_name(annotation) -> str:

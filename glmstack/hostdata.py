@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from glmstack.secrets import SECRET_FILES_IN_WORDS, env_name_says_secret, plain_switch, redact
 from glmstack.shape import MAX_STRING
-from roles.registry import role_settings
+from roles.registry import ROLES, Role, role_settings
 
 API_KEY = re.compile(r"[\w.~+/=-]{16,256}")
 
@@ -73,8 +73,9 @@ class DeploymentSettings(BaseModel):
         return env
 
 
-class HostConfig(DeploymentSettings, *role_settings()):
-    """Every setting a host's data may give: the deployment's, then each role's (roles/registry.py)."""
+class HostChecks(BaseModel):
+    """What HostConfig checks beyond each setting's own type: files on this machine that settings of
+    several roles name, and how strictly every value is read."""
 
     # Strict: a boolean is never a number nor a number a boolean, "8000" is not a port, a tuple is
     # not a list. Unknown keys and control characters are refused before (glmstack.shape).
@@ -95,7 +96,7 @@ class HostConfig(DeploymentSettings, *role_settings()):
                                            for item in data["base_extra_ca_certs"]]
         return data
 
-    @field_validator("model_hf_token_file", "model_modelscope_token_file", "service_api_key_file")
+    @field_validator("model_hf_token_file", "model_modelscope_token_file", "service_api_key_file", check_fields=False)
     @classmethod
     def _secret_file_is_private(cls, secret: Path | None) -> Path | None:
         if secret is not None:
@@ -107,7 +108,7 @@ class HostConfig(DeploymentSettings, *role_settings()):
                 raise ValueError(f"{secret} is readable by others; chmod 600 it")
         return secret
 
-    @field_validator("base_extra_ca_certs")
+    @field_validator("base_extra_ca_certs", check_fields=False)
     @classmethod
     def _ca_certs_are_certificates(cls, certs: list[Path]) -> list[Path]:
         # Checked here, before any host is contacted: the deploy copies each into the trust store 0644.
@@ -117,7 +118,7 @@ class HostConfig(DeploymentSettings, *role_settings()):
                 raise ValueError(f"item {at} ({cert}) {problem}")
         return certs
 
-    @field_validator("service_api_key_file")
+    @field_validator("service_api_key_file", check_fields=False)
     @classmethod
     def _api_key_is_one_word(cls, key_file: Path | None) -> Path | None:
         # Never echo the content: the message would put the key in a terminal or CI log.
@@ -156,3 +157,15 @@ def ca_certificate_problem(path: Path) -> str | None:
         if len(der) < 64 or der[0] != 0x30:  # an X.509 certificate is a DER SEQUENCE
             return "holds a CERTIFICATE block that is not a certificate (bad base64 or not DER)"
     return None
+
+
+def host_config_model(roles: tuple[Role, ...] = ROLES) -> type[HostChecks]:
+    """The schema of a host's data for these roles: the deployment's settings, then each role's
+    Settings class in registry order, checked by HostChecks."""
+    return type("HostConfig", (HostChecks, DeploymentSettings, *role_settings(roles)), {
+        "__module__": __name__,
+        "__doc__": "Every setting a host's data may give: the deployment's, then each role's (roles/registry.py).",
+    })
+
+
+HostConfig = host_config_model()

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from glmstack.quoting import Unrepresentable, sed_substitution
 
 if TYPE_CHECKING:
-    from glmstack.config import DeployPlan
+    from glmstack.plan import DeployPlan
 
 
 def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:
     # The roles import the schema's module, which calls this: imported when called.
-    from glmstack.config import node_units
     from glmstack.render import rendered_files
+    from glmstack.topology import node_units
     from roles import amd, base, llamacpp, nvidia, service
     from roles.engine import install_script
 

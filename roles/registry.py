@@ -81,7 +81,13 @@ ROLES: tuple[Role, ...] = (
     Role("service", "service_", ServiceSettings, "glmstack.resolve:plan_api_key", _steps(("serve", "run_service"))),
 )
 
-ROLE_PREFIXES: tuple[str, ...] = tuple(role.prefix for role in ROLES if role.prefix)
+
+def role_prefixes(roles: tuple[Role, ...] = ROLES) -> tuple[str, ...]:
+    """The setting prefixes of the roles that have settings: what the did-you-mean tries without."""
+    return tuple(role.prefix for role in roles if role.prefix)
+
+
+ROLE_PREFIXES = role_prefixes()
 
 
 def role_settings(roles: tuple[Role, ...] = ROLES) -> tuple[type[BaseModel], ...]:

@@ -32,7 +32,8 @@ from glmstack.render import unit_paths
 from roles.dkms import reboot_or_stop
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
-    from glmstack.config import AscendPackagePlan, AscendPlan, DeployPlan
+    from glmstack.plan import DeployPlan
+    from roles.ascend.plan import AscendPackagePlan, AscendPlan
 
 
 
