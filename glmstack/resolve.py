@@ -10,8 +10,8 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
-from glmstack.catalog import Catalog, Parallelism, Recipe, load_catalog
-from glmstack.checks import is_ip_address, loopback
+from glmstack.catalog import Catalog, Engine, Parallelism, Recipe, load_catalog
+from glmstack.checks import loopback
 from glmstack.command import effective_tunables, engine_limitations, render_serve_command
 from glmstack.fill import fill
 from glmstack.hostdata import HostConfig, HostDataError, InventoryError
@@ -19,15 +19,22 @@ from glmstack.plan import ApiKeyPlan, DeployPlan
 from glmstack.render import FINGERPRINT_VARIABLE, PROXY_SETTINGS, environment_fields
 from glmstack.shape import SAFE_LABEL, entry_problems
 from glmstack.sizing import size
-from glmstack.topology import link_weights_seeds, plan_ray, port_problems, rank_address_problems, roce_conflicts
+from glmstack.topology import (
+    link_weights_seeds,
+    peer_address_problems,
+    plan_ray,
+    port_problems,
+    rank_address_problems,
+    roce_conflicts,
+)
 from glmstack.validate import validated_host
-from glmstack.values import host_port, is_ipv6
-from roles.amd.plan import plan_amd
-from roles.ascend.plan import plan_ascend
+from glmstack.values import host_port
+from roles.amd.plan import AmdPlan, plan_amd
+from roles.ascend.plan import AscendPlan, plan_ascend
 from roles.engine.plan import EngineEnvPlan, engine_requirement_problems, plan_engine_env
-from roles.llamacpp.plan import plan_llamacpp
+from roles.llamacpp.plan import LlamaCppPlan, plan_llamacpp
 from roles.model.plan import plan_model
-from roles.nvidia.plan import plan_nvidia
+from roles.nvidia.plan import NvidiaPlan, plan_nvidia
 
 
 def plan_api_key(config: HostConfig, catalog: Catalog, problems: list) -> ApiKeyPlan | None:
@@ -87,6 +94,41 @@ def _node_count_problem(config: HostConfig, catalog: Catalog, recipe: Recipe, no
             f"{recipe.parallel.nodes} nodes sharing a deployment, and {where}")
 
 
+def _engine_binary(config: HostConfig, engine: Engine, llamacpp: LlamaCppPlan | None,
+                   engine_env: EngineEnvPlan | None) -> str:
+    """The engine's program: in its llama.cpp build, its Python environment, or (an engine not
+    installed here) where the operator put it."""
+    if llamacpp:
+        return posixpath.join(llamacpp.install_dir, engine.binary)
+    if engine_env:
+        return posixpath.join(engine_env.directory, engine.binary)
+    return posixpath.join(config.base_prefix, "venvs", config.engine, engine.binary)
+
+
+def _engine_environment(config: HostConfig, recipe: Recipe, engine: Engine, binary: str, multinode: bool,
+                        address: str, nvidia: NvidiaPlan | None, amd: AmdPlan | None,
+                        ascend: AscendPlan | None) -> dict[str, str]:
+    """The engine unit's environment as glmstack renders it (extra_env comes on top): the engine's,
+    the vendor stack's, the recipe's, and on a multi-node deployment the recipe's per-node values."""
+    env = dict(engine.env)
+    if nvidia:
+        # DeepGEMM and Triton compile kernels at run time with the toolkit's nvcc and headers.
+        env["CUDA_HOME"] = nvidia.cuda_home
+        env["PATH"] = f"{nvidia.cuda_home}/bin:{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
+    if amd:
+        # AITER JIT-compiles kernels; its cache lives in the engine's home, which survives restarts.
+        env["AITER_JIT_DIR"] = posixpath.join(config.base_state_dir, "home", engine.unit_name, "aiter-jit")
+        env["PATH"] = f"/opt/rocm/bin:{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
+    if ascend:
+        # CANN's own directories come first from its captured environment (the ascend role).
+        env["PATH"] = f"{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
+    env.update(recipe.env)
+    if multinode:
+        env.update({k: fill([v], {"address": address, "interface": config.network_interface})[0]
+                    for k, v in recipe.multinode_env.items()})
+    return env
+
+
 def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, rank: int, peers: list[str],
                deployment: str | None) -> DeployPlan:
     problems: list[tuple[str, str]] = []
@@ -97,14 +139,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     model_plan = plan_model(config, catalog, problems)
     rpc = catalog.engines[config.engine].rpc_worker if nodes > 1 else None
     ray = catalog.engines[config.engine].ray if nodes > 1 and recipe.cluster == "ray" else None
-    if nodes > 1 and not all(is_ip_address(peer) for peer in peers):
-        problems.append(("address", f"the nodes of a deployment let in each other only, by IP address: give each "
-                                    f"host of deployment {deployment!r} its IP address (address), or list the "
-                                    "hosts by IP"))
-    if rpc and any(is_ipv6(peer) for peer in peers):
-        problems.append(("address", "llama.cpp's RPC client splits worker:port at the first ':' (ggml-rpc.cpp "
-                                    "parse_endpoint), so it cannot reach a worker by IPv6 address; allowed: IPv4 "
-                                    f"addresses for the nodes of deployment {deployment!r}"))
+    problems += peer_address_problems(peers, rpc, deployment)
     problems += port_problems(config, catalog.engines[config.engine], nodes, rpc, ray)
     llamacpp_plan = plan_llamacpp(config, catalog, problems, rpc) if config.engine == "llama.cpp" else None
     nvidia_plan = plan_nvidia(config, catalog, problems)
@@ -122,32 +157,12 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         raise HostDataError(host, problems)
 
     engine = catalog.engines[config.engine]
-    if llamacpp_plan:
-        binary = posixpath.join(llamacpp_plan.install_dir, engine.binary)
-    elif engine_env:
-        binary = posixpath.join(engine_env.directory, engine.binary)
-    else:
-        binary = posixpath.join(config.base_prefix, "venvs", config.engine, engine.binary)
+    binary = _engine_binary(config, engine, llamacpp_plan, engine_env)
     head = peers[0]
     address = config.address or host
-    env = dict(engine.env)
-    if nvidia_plan:
-        # DeepGEMM and Triton compile kernels at run time with the toolkit's nvcc and headers.
-        env["CUDA_HOME"] = nvidia_plan.cuda_home
-        env["PATH"] = f"{nvidia_plan.cuda_home}/bin:{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
-    if amd_plan:
-        # AITER JIT-compiles kernels; its cache lives in the engine's home, which survives restarts.
-        env["AITER_JIT_DIR"] = posixpath.join(config.base_state_dir, "home", engine.unit_name, "aiter-jit")
-        env["PATH"] = f"/opt/rocm/bin:{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
-    if ascend_plan:
-        # CANN's own directories come first from its captured environment (the ascend role).
-        env["PATH"] = f"{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
-    env.update(recipe.env)
-    if nodes > 1:
-        env.update({k: fill([v], {"address": address, "interface": config.network_interface})[0]
-                    for k, v in recipe.multinode_env.items()})
-    bare_env = dict(env)  # what glmstack renders, before extra_env
-    env.update(config.extra_env)
+    bare_env = _engine_environment(config, recipe, engine, binary, nodes > 1, address, nvidia_plan, amd_plan,
+                                   ascend_plan)  # what glmstack renders, before extra_env
+    env = {**bare_env, **config.extra_env}
     tunables = effective_tunables(config, recipe)
     sizing = size(config.model, catalog.models[config.model], config.accelerator,
                   catalog.accelerators[config.accelerator], recipe.parallel, nodes, tunables,

@@ -9,13 +9,13 @@ import dataclasses
 import posixpath
 from typing import TYPE_CHECKING
 
-from glmstack.checks import normal_address
+from glmstack.checks import is_ip_address, normal_address
 from glmstack.fill import fill
 from glmstack.hostdata import HostDataError
 from glmstack.plan import RayPlan
 from glmstack.render import NODE_WAIT_SECONDS
 from glmstack.shape import ip_address_of
-from glmstack.values import url_host
+from glmstack.values import is_ipv6, url_host
 
 if TYPE_CHECKING:
     from glmstack.catalog import Engine, RayCluster, Recipe, RpcWorker
@@ -69,6 +69,21 @@ def _ports(ports: list[str] | tuple[str, ...]) -> set[int]:
         low, _, high = str(entry).partition("-")
         named.update(range(int(low), int(high or low) + 1))
     return named
+
+
+def peer_address_problems(peers: list[str], rpc: RpcWorker | None, deployment: str | None) -> list[tuple[str, str]]:
+    """A multi-node deployment's nodes are given by IP address (its node filter lets in only them),
+    and llama.cpp's RPC workers by IPv4 address."""
+    problems = []
+    if len(peers) > 1 and not all(is_ip_address(peer) for peer in peers):
+        problems.append(("address", f"the nodes of a deployment let in each other only, by IP address: give each "
+                                    f"host of deployment {deployment!r} its IP address (address), or list the "
+                                    "hosts by IP"))
+    if rpc and any(is_ipv6(peer) for peer in peers):
+        problems.append(("address", "llama.cpp's RPC client splits worker:port at the first ':' (ggml-rpc.cpp "
+                                    "parse_endpoint), so it cannot reach a worker by IPv6 address; allowed: IPv4 "
+                                    f"addresses for the nodes of deployment {deployment!r}"))
+    return problems
 
 
 def port_problems(config: HostConfig, engine: Engine, nodes: int, rpc: RpcWorker | None,
