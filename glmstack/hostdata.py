@@ -159,13 +159,17 @@ def ca_certificate_problem(path: Path) -> str | None:
     return None
 
 
-def host_config_model(roles: tuple[Role, ...] = ROLES) -> type[HostChecks]:
-    """The schema of a host's data for these roles: the deployment's settings, then each role's
-    Settings class in registry order, checked by HostChecks."""
-    return type("HostConfig", (HostChecks, DeploymentSettings, *role_settings(roles)), {
-        "__module__": __name__,
-        "__doc__": "Every setting a host's data may give: the deployment's, then each role's (roles/registry.py).",
-    })
+def host_config_bases(roles: tuple[Role, ...] = ROLES) -> tuple[type[BaseModel], ...]:
+    """HostConfig's parents for these roles: its checks, the deployment's settings, then each role's
+    Settings class in registry order."""
+    return (HostChecks, DeploymentSettings, *role_settings(roles))
 
 
-HostConfig = host_config_model()
+class HostConfig(*host_config_bases()):
+    """Every setting a host's data may give: the deployment's, then each role's (roles/registry.py)."""
+
+
+def host_config_model(roles: tuple[Role, ...]) -> type[BaseModel]:
+    """HostConfig as it would be for another tuple of roles (what tests/unit/test_role_registry.py
+    adds a role to)."""
+    return type("HostConfig", host_config_bases(roles), {"__module__": __name__, "__doc__": HostConfig.__doc__})
