@@ -7,7 +7,8 @@ body, class bodies, `if TYPE_CHECKING:` blocks), from a module to the module it 
 import-linter counts them): a role's plan and its operations are separate modules.
 
 Imports inside functions run only when the function is called and break nothing at import time;
-they are allowed, but listed below so they stay few and deliberate.
+they are allowed, but listed below so they stay few and deliberate. What the graph leaves out, a
+package's __init__.py run before its submodule, is checked by importing each module first.
 """
 
 from __future__ import annotations
@@ -156,3 +157,40 @@ def test_the_checker_finds_a_cycle_through_type_checking_imports(tmp_path):
     graph = {"a": imports_of(a, "a", {"a", "b", "c"})[0], "b": imports_of(b, "b", {"a", "b", "c"})[0], "c": set()}
     assert find_cycle(graph) == ["a", "b", "a"]
     assert imports_of(b, "b", {"a", "b", "c"})[1] == {"c"}
+
+
+# Modules a program may import first. The graph above counts `import a.b.c` as an edge to a.b.c
+# only, but Python runs a/__init__.py and a/b/__init__.py first: importing each of these alone in a
+# fresh state catches a cycle through a package's __init__ (shape -> roles.registry ->
+# roles.amd.defaults runs roles/amd/__init__.py -> glmstack.quoting -> shape was one).
+IMPORTED_FIRST = sorted({
+    "glmstack.config", "glmstack.hostdata", "glmstack.validate", "glmstack.command", "glmstack.plan",
+    "glmstack.topology", "glmstack.resolve", "glmstack.checks", "glmstack.fill", "glmstack.shape",
+    "glmstack.docs", "glmstack.planning", "glmstack.cli", "glmstack.hostfiles", "glmstack.render",
+    "roles.registry", "roles.steps", "roles.vendor_plan",
+    *(f"roles.{path.parent.name}.plan" for path in (REPO_ROOT / "roles").glob("*/plan.py")),
+    *(f"roles.{path.parent.name}.defaults" for path in (REPO_ROOT / "roles").glob("*/defaults.py")),
+})
+
+
+# Run in a child interpreter: each module imported with none of glmstack's and the roles' modules
+# loaded (third-party ones stay loaded, which keeps this quick and changes nothing here).
+IMPORT_EACH_FIRST = """
+import importlib, sys, traceback
+for name in sys.argv[1:]:
+    for loaded in [m for m in sys.modules if m.split(".")[0] in ("glmstack", "roles")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except Exception as error:
+        print(f"{name}: {type(error).__name__}: {error}")
+"""
+
+
+def test_each_module_imports_first():
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", IMPORT_EACH_FIRST, *IMPORTED_FIRST], cwd=REPO_ROOT,
+                         capture_output=True, text=True, check=True)
+    assert run.stdout == "", f"cannot be imported first:\n{run.stdout}"
