@@ -56,7 +56,10 @@ class Role:
     name: str
     prefix: str | None  # what each of its settings' names starts with; None: it has no settings
     settings: type[BaseModel] | None
-    planner: str | None  # "module:function" resolving the role's narrow plan from host data and catalog
+    # Where the role's planner is ("module:function": its narrow plan from host data and the catalog).
+    # An index for readers and tests; glmstack.resolve calls the planners itself, in the order their
+    # problems have always been reported in, passing each what it needs (nodes, RPC, other plans).
+    planner: str | None
     steps: tuple[Step, ...] = ()
 
 
