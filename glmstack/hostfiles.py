@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from glmstack.quoting import Unrepresentable, sed_substitution
 
 if TYPE_CHECKING:
-    from glmstack.config import DeployPlan
+    from glmstack.plan import DeployPlan
 
 
 def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:

@@ -13,17 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from glmstack.catalog import load_catalog
-from glmstack.config import (
-    DeployPlan,
-    EngineEnvPlan,
-    InventoryError,
-    _credentials_in_url,
-    environment_targets,
-    resolve_inventory,
-)
+from glmstack.checks import credentials_in_url
+from glmstack.hostdata import InventoryError
 from glmstack.inventory import raising_on_invalid_data
 from glmstack.paths import DEPLOYS
+from glmstack.plan import DeployPlan
+from glmstack.resolve import resolve_inventory
 from glmstack.uv import DEFAULT_INDEX, TORCH_BACKEND_INDEX
+from roles.engine.plan import EngineEnvPlan, environment_targets
 from roles.service.render import rendered_files
 from roles.service.units import node_unit_specs
 
@@ -169,7 +166,7 @@ def engine_environment_document(env: EngineEnvPlan) -> dict[str, Any]:
                 for name, url in env.index_only if url not in env.extra_index_urls]
     direct = [requirement.split(" @ ", 1)[1] for requirement in env.requirements if " @ " in requirement]
     for url in [entry["url"] for entry in indexes] + direct:  # refused in host data; never shown
-        if _credentials_in_url(url.removeprefix("git+")):
+        if credentials_in_url(url.removeprefix("git+")):
             raise ValueError(f"{env.label}: a package source with credentials reached the plan")
     interpreters = " or ".join(sorted(set(catalog.packages.python.values())))
     return {

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glmstack.catalog import load_catalog
-from glmstack.config import DeployPlan
 from glmstack.lab.host import LabError
+from glmstack.plan import DeployPlan
 from glmstack.render import render_unit, rendered_files, unit_paths
 
 PROBES = Path(__file__).resolve().parent / "probes"
