@@ -22,7 +22,7 @@ from glmstack.command import (
 from glmstack.hostdata import DeploymentSettings, HostConfig, HostDataError, InventoryError, ca_certificate_problem
 from glmstack.plan import ApiKeyPlan, DeployPlan, RayPlan
 from glmstack.resolve import engine_environment, resolve, resolve_inventory, validate_inventory
-from glmstack.topology import node_units, ray_environment, ray_unit
+from glmstack.topology import ray_environment
 from roles.amd.plan import AmdPlan
 from roles.ascend.plan import AscendPackagePlan, AscendPlan
 from roles.engine.plan import EngineEnvPlan, EnvTarget, environment_targets
@@ -34,7 +34,7 @@ __all__ = [
     "FLAG_SETTINGS", "HOST_TUNABLES", "AmdPlan", "ApiKeyPlan", "AscendPackagePlan", "AscendPlan", "DeployPlan",
     "DeploymentSettings", "EngineEnvPlan", "EnvTarget", "GraftPlan", "HostConfig", "HostDataError", "InventoryError",
     "LlamaCppPlan", "ModelPlan", "NvidiaPlan", "RayPlan", "_credentials_in_url", "ca_certificate_problem",
-    "effective_tunables", "engine_environment", "engine_limitations", "environment_targets", "node_units",
-    "ray_environment", "ray_unit", "render_serve_command", "resolve", "resolve_inventory", "setting_flag_owners",
+    "effective_tunables", "engine_environment", "engine_limitations", "environment_targets",
+    "ray_environment", "render_serve_command", "resolve", "resolve_inventory", "setting_flag_owners",
     "validate_inventory",
 ]

@@ -43,7 +43,7 @@ class ApiKeyPlan:
 
 @dataclass(frozen=True)
 class RayPlan:
-    """This node's part in its deployment's Ray cluster (the unit is `ray_unit(plan)`)."""
+    """This node's part in its deployment's Ray cluster (its unit is roles.service.units.ray_unit_spec(plan))."""
 
     unit_name: str
     head: str  # the head's address

@@ -15,7 +15,6 @@ from glmstack.hostdata import HostDataError
 from glmstack.plan import RayPlan
 from glmstack.shape import ip_address_of
 from glmstack.values import is_ipv6, url_host
-from roles.service.units import NODE_WAIT_SECONDS
 
 if TYPE_CHECKING:
     from glmstack.catalog import Engine, RayCluster, Recipe, RpcWorker
@@ -130,13 +129,6 @@ def plan_ray(config: HostConfig, ray: RayCluster, address: str, head: str, peers
     )
 
 
-def node_units(plan: DeployPlan) -> list[DeployPlan]:
-    """The units this node runs, in the order they start: Ray before the engine on a Ray head."""
-    if plan.ray is None:
-        return [plan]
-    return [ray_unit(plan), plan] if plan.serves_api else [ray_unit(plan)]
-
-
 def ray_environment(plan: DeployPlan) -> EngineEnvPlan:
     """Ray alone, in an environment of its own: forms the cluster before (or without) the engine."""
     assert plan.ray is not None and plan.engine_env is not None
@@ -146,32 +138,6 @@ def ray_environment(plan: DeployPlan) -> EngineEnvPlan:
         system_packages=("python3-venv",), extra_index_urls=(), python=None, build_env=(),
         version_check=("bin/ray", "--version"), version_check_needs_gpu=False, imports=("ray",), gpu_imports=(),
         build=None, source_files=())
-
-
-def ray_unit(plan: DeployPlan, environment: str | None = None) -> DeployPlan:
-    """The node's Ray unit, as a plan the service role runs like an engine's: `ray start --block`
-    from the engine's environment (or the one given), with the engine's environment variables and
-    devices (Ray starts the engine's worker processes), probed on its port, open to the deployment."""
-    ray = plan.ray
-    assert ray is not None
-    environment = environment or posixpath.dirname(posixpath.dirname(plan.binary))  # the engine's
-    head = plan.rank == 0
-    env = {name: value for name, value in plan.serve_env.items() if name != "RAY_ADDRESS"}
-    if "PATH" in env:  # Ray's own environment first, as the engine's is in the engine's unit
-        env["PATH"] = env["PATH"].replace(posixpath.dirname(plan.binary), posixpath.join(environment, "bin"))
-    return dataclasses.replace(
-        plan,
-        unit_name=ray.unit_name,
-        serve_argv=(posixpath.join(environment, "bin", "ray"), *ray.args),
-        serve_env={**env, **dict(ray.env)},
-        port=ray.port if head else ray.node_manager_port,
-        health_path=None,
-        api_key=None,
-        ready_timeout=NODE_WAIT_SECONDS,
-        cluster_ports=ray.ports,
-        cluster_peers=ray.nodes,
-        writable_paths=(),
-    )
 
 
 def _weights_seed_problem(plan: DeployPlan, seed: DeployPlan | None, hosts: list[str]) -> str | None:

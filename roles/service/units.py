@@ -282,11 +282,9 @@ def node_unit_specs(plan: Plan) -> list[UnitSpec]:
 
 
 def as_unit_spec(unit: UnitSpec | Plan) -> UnitSpec:
-    """A UnitSpec as it is; a plan as the unit it stands for, for callers that still pass plans
-    (glmstack.render's functions; glmstack.config's node_units and ray_unit, which make the Ray unit
-    as a copy of the plan under Ray's unit name)."""
+    """A UnitSpec as it is; a plan as its serving unit (the engine, or an RPC worker's server), for
+    callers that still pass plans (glmstack.render's functions). A node's Ray unit is only ever
+    `ray_unit_spec(plan)`: no plan stands for it."""
     if isinstance(unit, UnitSpec):
         return unit
-    if unit.ray is not None and unit.unit_name == unit.ray.unit_name:  # config.ray_unit's copy
-        return ray_unit_spec(unit)
     return serving_unit_spec(unit)

@@ -20,10 +20,8 @@ from glmstack.paths import REPO_ROOT
 
 PACKAGES = ("glmstack", "roles")
 
-# Edges still to go, each a cycle through glmstack.config's re-exports. They are in files another
-# helper of issue 17 moves (h-service: glmstack/render.py and roles/service, roles/ray), which then
-# import DeployPlan from glmstack.plan and ray_unit from glmstack.topology. Remove an entry when its
-# edge is gone (the test says so): the list ends empty.
+# Edges allowed to close a cycle: none. (The test below fails when an entry is no longer imported,
+# so an exception added here cannot outlive its need.)
 KNOWN_EDGES: set[tuple[str, str]] = set()
 
 # Imports run inside a function (module -> imported module), and why each is not at the top.

@@ -16,7 +16,7 @@ from systemd_parse import parse_units
 
 from glmstack import render as legacy
 from glmstack.catalog import load_catalog
-from glmstack.config import node_units, ray_environment, resolve_inventory
+from glmstack.config import ray_environment, resolve_inventory
 from glmstack.examples import recipe_hosts
 from glmstack.paths import REPO_ROOT
 from glmstack.quoting import Unrepresentable
@@ -40,10 +40,12 @@ from roles.service.units import (
     Probe,
     StartWait,
     UnitSpec,
+    as_unit_spec,
     engine_unit_spec,
     node_unit_specs,
     ray_unit_spec,
     rpc_worker_unit_spec,
+    serving_unit_spec,
 )
 
 OTHER = "[Unit]\nDescription=another unit\n[Service]\nExecStart=/bin/true\n"
@@ -252,16 +254,38 @@ def test_the_readiness_wait_checks_the_specs_probe():
 
 @pytest.mark.parametrize("recipe", load_catalog().recipes, ids=lambda r: f"{r.model}/{r.accelerator}/{r.engine}/"
                                                                            f"{r.variant}")
-def test_each_nodes_specs_render_what_its_plans_units_render(recipe):
-    """The deploy renders UnitSpecs; glmstack.render and config.node_units, kept for old callers,
-    take plans: both give every node the same files and readiness waits."""
+def test_each_node_runs_its_units_in_order_and_the_plan_wrappers_render_its_serving_unit(recipe):
+    """A node runs Ray (on every node of a Ray deployment) before the engine (on a node serving the
+    API, or of a deployment without Ray), or its RPC worker's server; glmstack.render's functions,
+    kept for callers that pass plans (tests/plan), render that serving unit, never Ray's."""
     for plan in resolve_inventory(recipe_hosts(recipe), require_fit=False):
-        specs, plans = node_unit_specs(plan), node_units(plan)
-        assert [spec.name for spec in specs] == [unit.unit_name for unit in plans]
-        for spec, unit in zip(specs, plans, strict=True):
-            assert rendered_files(spec) == legacy.rendered_files(unit)
-            assert wait_script(spec) == wait_script(unit)
-            assert spec.environment == legacy.service_environment(unit)
+        specs = node_unit_specs(plan)
+        ray = [ray_unit_spec(plan)] if plan.ray is not None else []
+        serving = [serving_unit_spec(plan)] if plan.ray is None or plan.serves_api else []
+        assert specs == ray + serving
+        if plan.ray is not None:
+            assert ray[0].name == plan.ray.unit_name != plan.unit_name and ray[0].argv[0].endswith("/bin/ray")
+        assert [spec.name for spec in serving] == [plan.unit_name] * len(serving)
+        spec = serving_unit_spec(plan)
+        assert spec == (rpc_worker_unit_spec(plan) if plan.rpc_worker else engine_unit_spec(plan))
+        assert spec.argv == plan.serve_argv and as_unit_spec(plan) == spec
+        assert legacy.rendered_files(plan) == rendered_files(spec)
+        assert legacy.render_unit(plan) == render_unit(spec)
+        assert wait_script(plan) == wait_script(spec)
+        assert legacy.service_environment(plan) == spec.environment
+
+
+def test_a_plan_stands_for_its_serving_unit_whatever_its_unit_name(trio):
+    """No plan stands for a Ray unit: a plan named as Ray's unit is still its engine's unit (the
+    name is no longer compared, as config.ray_unit's copy of the plan once needed)."""
+    head = trio[0]
+    renamed = dataclasses.replace(head, unit_name=head.ray.unit_name)
+    spec = as_unit_spec(renamed)
+    assert spec.name == "ray" and spec.argv == head.serve_argv and spec.api_key == head.api_key
+    assert spec == dataclasses.replace(engine_unit_spec(head), name="ray", environment=spec.environment,
+                                       environment_fields=spec.environment_fields)
+    got = parse_units({"ray.service": legacy.render_unit(renamed)})["ray.service"]
+    assert got.argv("ExecStart") == [list(head.serve_argv)] and "Requires" in got.settings
 
 
 def test_the_service_templates_ship_inside_the_package():
