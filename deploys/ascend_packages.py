@@ -12,8 +12,9 @@ stand-in installers (glmstack.lab.ascend) to prove that orchestration; no NPU is
 from pyinfra import host, inventory
 from pyinfra.api.exceptions import DeployError
 
-from glmstack.config import InventoryError, resolve_inventory
+from glmstack.hostdata import InventoryError
 from glmstack.ops import ensure_packages
+from glmstack.resolve import resolve_inventory
 from roles import ascend
 from roles.base import directories, service_user, trust_and_proxies
 

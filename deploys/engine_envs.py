@@ -10,8 +10,8 @@ role, the same environment directories, the same checks.
 
 from pyinfra import host
 
-from glmstack.config import resolve
 from glmstack.ops import ensure_packages
+from glmstack.resolve import resolve
 from roles.base import trust_and_proxies
 from roles.engine import install_engine
 

@@ -13,7 +13,9 @@ these units. The lab proves the cluster on three nodes with it.
 from pyinfra import host, inventory
 from pyinfra.api.exceptions import DeployError
 
-from glmstack.config import InventoryError, ray_environment, resolve_inventory
+from glmstack.hostdata import InventoryError
+from glmstack.resolve import resolve_inventory
+from glmstack.topology import ray_environment
 from roles import base
 from roles.engine import install_engine
 from roles.ray import form_cluster

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from glmstack.config import InventoryError
+from glmstack.hostdata import InventoryError
 from glmstack.lab import lab
 from glmstack.lab.host import LabError
 from glmstack.planning import InventoryExited, host_document, node_rendered_files, plan_inventory, write_rendered

@@ -22,26 +22,18 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from glmstack.catalog import load_catalog
-from glmstack.config import DeploymentSettings
+from glmstack.hostdata import DeploymentSettings
 from glmstack.paths import REPO_ROOT
-from roles.amd.defaults import AmdSettings
-from roles.ascend.defaults import AscendSettings
-from roles.base.defaults import BaseSettings
-from roles.llamacpp.defaults import LlamaCppSettings
-from roles.model.defaults import ModelSettings
-from roles.nvidia.defaults import NvidiaSettings
-from roles.service.defaults import ServiceSettings
+from roles.registry import ROLES, Role
 
-SECTIONS: list[tuple[str, type[BaseModel]]] = [
-    ("Deployment (every host)", DeploymentSettings),
-    ("Role `base`", BaseSettings),
-    ("Role `llamacpp`", LlamaCppSettings),
-    ("Role `model`", ModelSettings),
-    ("Role `nvidia`", NvidiaSettings),
-    ("Role `amd`", AmdSettings),
-    ("Role `ascend`", AscendSettings),
-    ("Role `service`", ServiceSettings),
-]
+
+def sections(roles: tuple[Role, ...] = ROLES) -> list[tuple[str, type[BaseModel]]]:
+    """The settings every host gives, then one table per role with settings, in registry order."""
+    return [("Deployment (every host)", DeploymentSettings),
+            *((f"Role `{role.name}`", role.settings) for role in roles if role.settings is not None)]
+
+
+SECTIONS = sections()
 
 
 def _type_name(annotation) -> str:

@@ -23,7 +23,7 @@ def recipe_label(recipe: Recipe) -> str:
 
 
 def _engine_package(recipe: Recipe, catalog: Catalog) -> str:
-    nvidia = catalog.engines[recipe.engine].python_packages.get("nvidia", {})
+    nvidia = catalog.release_for(recipe).python_packages.get("nvidia", {})
     requirement = next(iter(nvidia.values())).requirements[0]
     return requirement.split("=")[0].split("@")[0].strip()
 

@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 from glmstack.quoting import Unrepresentable, sed_substitution
 
 if TYPE_CHECKING:
-    from glmstack.config import DeployPlan
+    from glmstack.plan import DeployPlan
 
 
 def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:
     # The roles import the schema's module, which calls this: imported when called.
-    from glmstack.config import node_units
-    from glmstack.render import rendered_files
     from roles import amd, base, llamacpp, nvidia, service
     from roles.engine import install_script
+    from roles.service.render import rendered_files
+    from roles.service.units import node_unit_specs
 
     makers: list[Callable[[], Any]] = []
-    for unit in node_units(plan):
+    for unit in node_unit_specs(plan):
         makers += [lambda unit=unit: rendered_files(unit), lambda unit=unit: service.wait_script(unit)]
     makers += [lambda: base._apt_proxy_config(plan), lambda: base.dnf_proxy_line(plan)]
     makers += [lambda cert=cert, family=family: base.ca_certificate_destination(cert, family)

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from glmstack.config import InventoryError, validate_inventory
+from glmstack.hostdata import InventoryError
+from glmstack.resolve import validate_inventory
 
 # `glmstack plan` loads inventories to report on them, so there a problem raises instead of exiting.
 _raise_on_invalid: ContextVar[bool] = ContextVar("raise_on_invalid", default=False)

@@ -3,6 +3,5 @@
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = REPO_ROOT / "templates"
 DEPLOYS = REPO_ROOT / "deploys"
 CATALOG = Path(__file__).resolve().parent / "catalog"

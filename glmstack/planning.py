@@ -13,19 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from glmstack.catalog import load_catalog
-from glmstack.config import (
-    DeployPlan,
-    EngineEnvPlan,
-    InventoryError,
-    _credentials_in_url,
-    environment_targets,
-    node_units,
-    resolve_inventory,
-)
+from glmstack.checks import credentials_in_url
+from glmstack.hostdata import InventoryError
 from glmstack.inventory import raising_on_invalid_data
 from glmstack.paths import DEPLOYS
-from glmstack.render import rendered_files, service_environment
+from glmstack.plan import DeployPlan
+from glmstack.resolve import resolve_inventory
 from glmstack.uv import DEFAULT_INDEX, TORCH_BACKEND_INDEX
+from roles.engine.plan import EngineEnvPlan, environment_targets
+from roles.service.render import rendered_files
+from roles.service.units import node_unit_specs
 
 
 def inventory_hosts(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
@@ -124,7 +121,7 @@ def node_role(plan: DeployPlan) -> str:
 
 def host_document(plan: DeployPlan) -> dict[str, Any]:
     config = plan.config
-    units = node_units(plan)
+    units = node_unit_specs(plan)
     return {
         "host": plan.host,
         "accelerator": config.accelerator,
@@ -142,13 +139,13 @@ def host_document(plan: DeployPlan) -> dict[str, Any]:
                         for limit in plan.limitations],
         "served_model_name": plan.served_model_name,
         "port": plan.port,
-        "unit": f"{units[-1].unit_name}.service",
+        "unit": f"{units[-1].name}.service",
         "installable": plan.engine_installable,
-        "command": list(units[-1].serve_argv),
-        "env": service_environment(units[-1]),
+        "command": list(units[-1].argv),
+        "env": dict(units[-1].environment),
         # Every unit the node runs, in start order (Ray before the engine on a Ray head).
-        "units": [{"unit": f"{unit.unit_name}.service", "command": list(unit.serve_argv),
-                   "env": service_environment(unit)} for unit in units],
+        "units": [{"unit": f"{unit.name}.service", "command": list(unit.argv), "env": dict(unit.environment)}
+                  for unit in units],
         "model_source": {"kind": plan.model.kind, "source": plan.model.source, "revision": plan.model.revision,
                          "directory": plan.model.directory},
         "platform": _platform(plan),
@@ -169,7 +166,7 @@ def engine_environment_document(env: EngineEnvPlan) -> dict[str, Any]:
                 for name, url in env.index_only if url not in env.extra_index_urls]
     direct = [requirement.split(" @ ", 1)[1] for requirement in env.requirements if " @ " in requirement]
     for url in [entry["url"] for entry in indexes] + direct:  # refused in host data; never shown
-        if _credentials_in_url(url.removeprefix("git+")):
+        if credentials_in_url(url.removeprefix("git+")):
             raise ValueError(f"{env.label}: a package source with credentials reached the plan")
     interpreters = " or ".join(sorted(set(catalog.packages.python.values())))
     return {
@@ -211,7 +208,7 @@ def _platform(plan: DeployPlan) -> dict[str, Any] | None:
 
 def node_rendered_files(plan: DeployPlan) -> dict[str, tuple[str, str]]:
     """Every file the deploy installs for the node's units (the Ray unit's too)."""
-    return {path: rendered for unit in node_units(plan) for path, rendered in rendered_files(unit).items()}
+    return {path: rendered for unit in node_unit_specs(plan) for path, rendered in rendered_files(unit).items()}
 
 
 def write_rendered(plan: DeployPlan, out: Path) -> list[Path]:

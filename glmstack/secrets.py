@@ -79,7 +79,7 @@ SECRET_FLAGS = {
 # Words in an option's name that say its value may be a secret (--foo-key, --db-password).
 SECRET_FLAG_WORDS = frozenset({"key", "token", "secret", "password", "passwd", "apikey", "credential",
                                "credentials", "pat"})
-# Environment variable names whose values are secrets (glmstack.config refuses them in extra_env),
+# Environment variable names whose values are secrets (glmstack.hostdata refuses them in extra_env),
 # matched on the name's _-separated words, without case: any word of SECRET_ENV_WORDS (HF_TOKEN,
 # DB_PASSWORD; not TOKENIZERS_PARALLELISM), or a last word of SECRET_ENV_LAST_WORDS (OPENAI_KEY,
 # API_KEY; not KEY_PATH).

@@ -232,9 +232,10 @@ def _value_problem(value: Any, depth: int = 0) -> str | None:
     return None
 
 
-def data_problems(data: dict[str, Any], known: set[str]) -> list[tuple[str, str]]:
-    """Keys that are neither a setting nor pyinfra's (with a did-you-mean), and any value holding a
-    control character or too long a string or list."""
+def data_problems(data: dict[str, Any], known: set[str], prefixes: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """Keys that are neither a setting nor pyinfra's (with a did-you-mean, which also tries each
+    setting without its role's prefix: the registry's ROLE_PREFIXES), and any value holding a control
+    character or too long a string or list."""
     if len(data) > MAX_ITEMS:
         return [("(data)", f"has {len(data)} settings; allowed: at most {MAX_ITEMS}")]
     problems = []
@@ -247,7 +248,7 @@ def data_problems(data: dict[str, Any], known: set[str]) -> list[tuple[str, str]
                                             "name (see the README's settings tables)"))
             continue
         if key not in allowed:
-            problems.append((key, f"unknown setting{_did_you_mean(key, allowed)}"))
+            problems.append((key, f"unknown setting{_did_you_mean(key, allowed, prefixes)}"))
             continue
         problem = None if key in PYINFRA_FREE_TEXT_KEYS else _value_problem(value)
         if problem:
@@ -279,13 +280,14 @@ def _pyinfra_type_problem(key: str, value: Any) -> str | None:
     return f"the value is {what}{shown}; allowed: {allowed}"
 
 
-def _did_you_mean(key: str, known: set[str]) -> str:
+def _did_you_mean(key: str, known: set[str], prefixes: tuple[str, ...]) -> str:
     """The closest setting, with or without its role's prefix (gpu_memory_utilisation,
     servise_user -> base_service_user)."""
     names = {name: name for name in known}
     for name in known:
-        head, _, tail = name.partition("_")
-        if tail and head in ("amd", "ascend", "base", "llamacpp", "model", "nvidia", "service"):
+        prefix = next((prefix for prefix in prefixes if name.startswith(prefix)), None)
+        tail = name.removeprefix(prefix) if prefix else ""
+        if tail:
             names.setdefault(tail, name)
     close = difflib.get_close_matches(key, sorted(names), n=1)
     if not close:

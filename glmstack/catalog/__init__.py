@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 CATALOG_DIR = Path(__file__).resolve().parent
 
@@ -42,14 +42,12 @@ class Strict(BaseModel):
 
 class Accelerator(Strict):
     vendor: Literal["none", "nvidia", "amd", "huawei"]
-    description: str
     devices_per_node: int = Field(ge=0)
     memory_per_device_gb: float = Field(ge=0)
     host_memory_gb: float | None = None
     cpu_arch: list[Literal["x86_64", "aarch64"]]
     engines: list[str]
-    # The FP8 KV-cache dtype name this hardware's engines use, and every name they accept.
-    kv_cache_dtype: str | None = None
+    # Every name this hardware's engines accept for an FP8 KV cache.
     kv_cache_dtypes_accepted: list[str] = []
     llamacpp_backend: Literal["cpu", "cuda", "hip", "cann"] | None = None
     # Device nodes the engine unit may open (systemd DeviceAllow= entries); none means no devices.
@@ -67,7 +65,6 @@ class Accelerator(Strict):
     # Huawei only: across nodes, HCCL runs over each NPU's own RoCE port, whose address and netmask
     # the host data gives (ascend_roce_addresses): a multi-node deployment needs them.
     hccl_over_roce: bool = False
-    source: str = ""
 
 
 class EngineBackend(Strict):
@@ -98,7 +95,6 @@ class PythonWheels(Strict):
     # Packages of the set whose files only another index than PyPI serves -> that index (the
     # host's own index, or an extra one, must serve them).
     index_only: dict[str, str] = {}
-    note: str = ""
 
 
 class RpcWorker(Strict):
@@ -155,10 +151,27 @@ class EngineLimitation(Strict):
         return tunables
 
 
+class EngineRelease(Strict):
+    """One release of an engine (its key in the engine's `releases`, the version installed): what
+    is installed for it and what it is known not to do. Recipes use the engine's default_release
+    unless they name another (engine_release), so one model can move to a newer release alone."""
+
+    # Python engines: vendor -> platform line (the CUDA line on NVIDIA) -> what uv installs.
+    python_packages: dict[str, dict[str, PythonWheels]] = {}
+    limitations: list[EngineLimitation] = []
+    # The release's key in its engine's `releases`: the version installed ({version}).
+    _version: str | None = PrivateAttr(None)
+
+    @property
+    def version(self) -> str | None:
+        return self._version
+
+
 class Engine(Strict):
-    description: str
-    # None: not pinned yet, so it can be planned but not installed.
-    version: str | None
+    # The releases recipes may run (release -> what it installs), and the one they run unless they
+    # name another (engine_release). None: not pinned yet, so it can be planned but not installed.
+    releases: dict[str, EngineRelease] = {}
+    default_release: str | None
     source: str
     unit_name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     binary: str
@@ -186,8 +199,6 @@ class Engine(Strict):
     # The socket families its units may open (RestrictAddressFamilies=): AF_NETLINK where the
     # engine runs collectives, which list the host's interfaces over netlink (getifaddrs).
     address_families: list[Literal["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK"]] = Field(min_length=1)
-    # Python engines: vendor -> platform line (the CUDA line on NVIDIA) -> what uv installs.
-    python_packages: dict[str, dict[str, PythonWheels]] = {}
     # OS packages the engine needs at run time (Triton and DeepGEMM compile kernels on the host).
     system_packages: list[str] = []
     # Proof an install works: a command run in the environment, and modules that must import
@@ -211,7 +222,6 @@ class Engine(Strict):
     # Environment variables the engine reads only when `additional_config` lacks the key they stand
     # for, and is dropping: variable -> key. Neither a recipe nor a host may set them.
     config_env_fallbacks: dict[str, str] = {}
-    limitations: list[EngineLimitation] = []
     # Its OpenAI server hands a request's chat_template_kwargs to the model's chat template: a
     # reasoning model (GLM-5.2 thinks first) is asked for a plain answer with enable_thinking false.
     chat_template_kwargs: bool = False
@@ -228,6 +238,27 @@ class Engine(Strict):
     # the refusal). Reading further options from a file (where what a setting owns could be set
     # unseen), serving or reading the host's files for clients.
     refused_flags: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _default_is_a_release(self) -> Engine:
+        if self.default_release is None and self.releases:
+            raise ValueError(f"default_release must name one of its releases: {', '.join(self.releases)}")
+        if self.default_release is not None and self.default_release not in self.releases:
+            raise ValueError(f"default_release {self.default_release!r} is not one of its releases: "
+                             f"{', '.join(self.releases) or 'none'}")
+        for name, release in self.releases.items():
+            release._version = name
+        return self
+
+    @property
+    def default(self) -> EngineRelease:
+        """The release recipes run unless they name another (an empty one while none is pinned)."""
+        return self.releases[self.default_release] if self.default_release is not None else EngineRelease()
+
+    @property
+    def version(self) -> str | None:
+        """The default release's version."""
+        return self.default.version
 
     @field_validator("owned_flags")
     @classmethod
@@ -282,8 +313,6 @@ class Graft(Strict):
 class Model(Strict):
     family: str
     format: Literal["gguf", "safetensors"]
-    quantization: str
-    description: str
     # None: the weights are grafted (graft), not downloaded as one checkpoint.
     source: str | None = Field(pattern=r"^(hf|modelscope)://[\w.-]+/[\w.-]+$")
     revision: str | None
@@ -300,13 +329,11 @@ class Model(Strict):
     native_context: int = Field(gt=0)
     mtp: bool
     mtp_note: str = ""
-    trust_remote_code: bool = False
     # config.json's model_type: the transformers in the engine's environment must know it.
     model_type: str | None = Field(None, pattern=r"^[a-z0-9_]+$")
     # Engine -> Python requirements the model needs beside the engine's own (transformers that
     # knows model_type, where the engine's pins would resolve an older one).
     python_requirements: dict[str, list[str]] = {}
-    sources: str = ""
 
     @field_validator("revision")
     @classmethod
@@ -322,6 +349,15 @@ class Model(Strict):
         return self
 
 
+class ModelFamily(Strict):
+    """What every recipe serving a model of this family shares (families.yaml)."""
+
+    # Engine -> the arguments its server needs for the family's chat template: the tool-call and
+    # reasoning parsers and the like. A recipe renders them after its own `args`, unless it gives
+    # `serving_args` of its own (where its seed says otherwise).
+    serving_args: dict[str, list[str]] = {}
+
+
 class Parallelism(Strict):
     nodes: int = Field(1, ge=1)
     tensor_parallel_size: int | None = Field(None, ge=1)
@@ -330,6 +366,7 @@ class Parallelism(Strict):
 
 
 class Recipe(Strict):
+    model_config = ConfigDict(populate_by_name=True)  # `args` in recipes.yaml, own_args in a dump
     model: str
     accelerator: str
     engine: str
@@ -338,7 +375,11 @@ class Recipe(Strict):
     note: str
     parallel: Parallelism = Parallelism()
     tunables: dict[str, int | float | str] = {}
-    args: list[str] = []
+    # The recipe's own arguments (`args` in recipes.yaml), rendered before the serving arguments.
+    own_args: list[str] = Field([], alias="args")
+    # Serving arguments instead of the model family's for this engine (families.yaml): only where
+    # the recipe's seed gives other ones. None: the family's.
+    serving_args: list[str] | None = None
     env: dict[str, str] = {}
     # Extra environment on multi-node deployments, and for node-specific values:
     # {address} is the node's own address, {interface} its collective-traffic interface.
@@ -347,6 +388,16 @@ class Recipe(Strict):
     cluster: Literal["ray"] | None = None
     # Engine-specific switches rendered as one JSON object through the engine's `additional_config`.
     additional_config: dict[str, bool | int | float | str] = {}
+    # A release of the engine (a key of its `releases`) instead of its default_release.
+    engine_release: str | None = None
+    # The family's serving arguments for the recipe's engine, set by the catalog that holds it.
+    _family_args: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def args(self) -> list[str]:
+        """The arguments the recipe renders after the settings': its own, then the serving ones."""
+        serving = self._family_args if self.serving_args is None else self.serving_args
+        return [*self.own_args, *serving]
 
     @field_validator("tunables")
     @classmethod
@@ -506,7 +557,6 @@ class AscendPythonInstall(Strict):
 
 
 class AscendPlatform(Strict):
-    install_root: str = Field(pattern=r"^/")
     user: str
     group: str
     home: str = Field(pattern=r"^/")
@@ -574,6 +624,7 @@ class Catalog(Strict):
     accelerators: dict[str, Accelerator]
     engines: dict[str, Engine]
     models: dict[str, Model]
+    families: dict[str, ModelFamily] = {}
     recipes: list[Recipe]
     nvidia: NvidiaPlatform
     amd: AmdPlatform
@@ -590,21 +641,23 @@ class Catalog(Strict):
             if accelerator.vendor == "nvidia" and accelerator.cuda_default not in self.nvidia.cuda_lines:
                 raise ValueError(f"accelerator {name}: cuda_default must be one of {sorted(self.nvidia.cuda_lines)}")
         for name, engine in self.engines.items():
-            for line in engine.python_packages.get("nvidia", {}):
-                if line not in self.nvidia.cuda_lines:
-                    raise ValueError(f"engine {name}: unknown CUDA line {line!r}")
-            for line in engine.python_packages.get("amd", {}):
-                if line not in self.amd.rocm_releases:
-                    raise ValueError(f"engine {name}: unknown ROCm release {line!r}")
+            for version, release in engine.releases.items():
+                for line in release.python_packages.get("nvidia", {}):
+                    if line not in self.nvidia.cuda_lines:
+                        raise ValueError(f"engine {name} {version}: unknown CUDA line {line!r}")
+                for line in release.python_packages.get("amd", {}):
+                    if line not in self.amd.rocm_releases:
+                        raise ValueError(f"engine {name} {version}: unknown ROCm release {line!r}")
         for name, accelerator in self.accelerators.items():
             if accelerator.vendor != "huawei":
                 continue
             if name not in self.ascend.chips:
                 raise ValueError(f"accelerator {name}: no chip names in ascend.chips")
             for engine in accelerator.engines:
-                if self.engines[engine].version not in self.ascend.vllm_ascend:
-                    raise ValueError(f"engine {engine}: version {self.engines[engine].version} is not in "
-                                     "ascend.vllm_ascend, vllm-ascend's versioning table")
+                for version in self.engines[engine].releases or [None]:
+                    if version not in self.ascend.vllm_ascend:
+                        raise ValueError(f"engine {engine}: release {version} is not in "
+                                         "ascend.vllm_ascend, vllm-ascend's versioning table")
         for name, model in self.models.items():
             for engine in model.python_requirements:
                 if engine not in self.engines:
@@ -614,6 +667,13 @@ class Catalog(Strict):
             for part in (model.graft.base, model.graft.delta):
                 if part not in self.models or self.models[part].graft is not None:
                     raise ValueError(f"model {name}: graft part {part!r} is not a downloaded model of the catalog")
+        known_families = {model.family for model in self.models.values()}
+        for family, entry in self.families.items():
+            if family not in known_families:
+                raise ValueError(f"families: {family!r} is no model's family; families: {sorted(known_families)}")
+            for engine in entry.serving_args:
+                if engine not in self.engines:
+                    raise ValueError(f"families: {family}: serving_args names unknown engine {engine!r}")
         seen = set()
         for recipe in self.recipes:
             key = (recipe.model, recipe.accelerator, recipe.engine, recipe.variant)
@@ -628,6 +688,11 @@ class Catalog(Strict):
             if recipe.engine not in self.accelerators[recipe.accelerator].engines:
                 raise ValueError(f"{where}: engine not supported by the accelerator")
             engine = self.engines[recipe.engine]
+            if recipe.engine_release is not None and recipe.engine_release not in engine.releases:
+                raise ValueError(f"{where}: engine_release {recipe.engine_release!r} is not a release of "
+                                 f"{recipe.engine}; releases: {', '.join(engine.releases) or 'none'}")
+            family = self.families.get(self.models[recipe.model].family, ModelFamily())
+            recipe._family_args = list(family.serving_args.get(recipe.engine, []))
             if self.models[recipe.model].format not in engine.model_formats:
                 raise ValueError(f"{where}: engine cannot load {self.models[recipe.model].format}")
             for tunable in recipe.tunables:
@@ -652,6 +717,18 @@ class Catalog(Strict):
                     raise ValueError(f"engine {name}: tunable_limits names {tunable!r}, which it takes no argument for")
         return self
 
+    def release_for(self, recipe: Recipe) -> EngineRelease:
+        """The engine release a recipe runs: the one it names, or its engine's default. Everything
+        that installs an engine or reads its version or known limitations asks here."""
+        engine = self.engines[recipe.engine]
+        return engine.releases[recipe.engine_release] if recipe.engine_release else engine.default
+
+    def release_for_host(self, config) -> EngineRelease:
+        """The release of the recipe a host's data selects (model, accelerator, engine,
+        recipe_variant); the engine's default where no recipe matches (the plan refuses it then)."""
+        recipe = self.recipe(config.model, config.accelerator, config.engine, config.recipe_variant)
+        return self.release_for(recipe) if recipe is not None else self.engines[config.engine].default
+
     def recipes_for(self, model: str, accelerator: str, engine: str) -> list[Recipe]:
         return [r for r in self.recipes if (r.model, r.accelerator, r.engine) == (model, accelerator, engine)]
 
@@ -668,16 +745,32 @@ def _read(name: str):
         return yaml.safe_load(handle)
 
 
+class CatalogError(ValueError):
+    """The catalog's data is wrong: one line naming where and what."""
+
+
+def parse_catalog(parts: dict) -> Catalog:
+    """The catalog from its files' data; the first problem as one line (CatalogError)."""
+    try:
+        return Catalog(**parts)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        raise CatalogError(f"catalog: {where + ': ' if where else ''}{message}") from None
+
+
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
-    return Catalog(
+    return parse_catalog(dict(
         accelerators=_read("accelerators"),
         engines=_read("engines"),
         models=_read("models"),
+        families=_read("families"),
         recipes=_read("recipes"),
         nvidia=_read("nvidia"),
         amd=_read("amd"),
         ascend=_read("ascend"),
         packages=_read("packages"),
         host=_read("host"),
-    )
+    ))

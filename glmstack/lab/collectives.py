@@ -1,6 +1,6 @@
 """Collective bootstraps inside the accelerator units' own sandboxes, on lab nodes.
 
-A probe unit is the unit the deploy renders for a plan, with only what starts the engine swapped:
+A probe unit is the unit the deploy renders for a UnitSpec, with only what starts the engine swapped:
 ExecStart runs a probe from `probes/`; the ExecStartPre lines (the deployment's firewall, waits
 for other nodes) and the Ray ordering (Requires=, PartOf=, whose units are not installed) are
 dropped; Restart=no, so the probe runs once. Every sandbox directive stays exactly as rendered
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glmstack.catalog import load_catalog
-from glmstack.config import DeployPlan
 from glmstack.lab.host import LabError
-from glmstack.render import render_unit, rendered_files, unit_paths
+from roles.service.render import render_unit, rendered_files, unit_paths
+from roles.service.units import UnitSpec
 
 PROBES = Path(__file__).resolve().parent / "probes"
 # Where the probes and the NCCL library lie on a node: readable under ProtectSystem=strict and
@@ -174,37 +174,52 @@ def probe_unit_name(name: str) -> str:
     return f"glmstack-probe-{name}.service"
 
 
-def install_probe(host, node_root: Path, name: str, plan: DeployPlan, exec_start: str,
-                  address_families: str | None = None) -> str:
-    """Install the probe unit for PLAN's unit on a node, with what its sandbox needs to start
-    (the service user, its groups, its home and writable paths, its environment files as
-    rendered); return the unit's name."""
-    config = plan.config
-    text = probe_unit(render_unit(plan), exec_start, address_families)
-    groups = [config.base_service_group, *plan.supplementary_groups]
-    paths = unit_paths(plan)
-    directories = [paths["home"], *plan.writable_paths]
-    host.run_expect([0], " && ".join(
+@dataclass(frozen=True)
+class ProbeSetup:
+    """What a node needs to run the probe unit of a UnitSpec: the unit's text, the command that
+    makes its user, groups and directories, and its environment files (path -> content)."""
+
+    text: str
+    command: str
+    files: dict[str, str]
+
+
+def probe_setup(unit: UnitSpec, exec_start: str, address_families: str | None = None) -> ProbeSetup:
+    """The probe unit of UNIT (see `probe_unit`), with what its sandbox needs to start: the service
+    user, its groups, its home and writable paths, its environment files as rendered."""
+    text = probe_unit(render_unit(unit), exec_start, address_families)
+    groups = [unit.group, *unit.supplementary_groups]
+    paths = unit_paths(unit)
+    directories = [paths["home"], *unit.writable_paths]
+    command = " && ".join(
         [f"(getent group {group} >/dev/null || groupadd --system {group})" for group in groups]
-        + [f"(id -u {config.base_service_user} >/dev/null 2>&1 || useradd --system --no-create-home "
-           f"--gid {config.base_service_group} --home-dir {config.base_state_dir} "
-           f"--shell /usr/sbin/nologin {config.base_service_user})"]
-        + [f"install -d -o {config.base_service_user} -g {config.base_service_group} -m 750 {d}"
-           for d in directories]))
-    rendered = {path: content for path, (content, _mode) in rendered_files(plan).items()}
+        + [f"(id -u {unit.user} >/dev/null 2>&1 || useradd --system --no-create-home "
+           f"--gid {unit.group} --home-dir {unit.state_dir} "
+           f"--shell /usr/sbin/nologin {unit.user})"]
+        + [f"install -d -o {unit.user} -g {unit.group} -m 750 {d}" for d in directories])
+    rendered = {path: content for path, (content, _mode) in rendered_files(unit).items()}
     # The unit's environment files: its own as rendered; CANN's and the API key's empty here.
     files = {path: rendered.get(path, "") for path in
              (line.partition("=")[2].lstrip("-") for line in text.splitlines() if line.startswith("EnvironmentFile="))}
-    for path, content in files.items():
+    return ProbeSetup(text=text, command=command, files=files)
+
+
+def install_probe(host, node_root: Path, name: str, unit: UnitSpec, exec_start: str,
+                  address_families: str | None = None) -> str:
+    """Install the probe unit of UNIT (a node's UnitSpec) on a node, with what its sandbox needs to
+    start (`probe_setup`); return the probe unit's name."""
+    setup = probe_setup(unit, exec_start, address_families)
+    host.run_expect([0], setup.command)
+    for path, content in setup.files.items():
         target = node_root / path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)
         target.chmod(0o600)
-    unit = probe_unit_name(name)
+    probe = probe_unit_name(name)
     (node_root / "etc/systemd/system").mkdir(parents=True, exist_ok=True)
-    (node_root / "etc/systemd/system" / unit).write_text(text)
-    host.run_expect([0], f"systemctl daemon-reload && systemctl reset-failed {unit} 2>/dev/null; true")
-    return unit
+    (node_root / "etc/systemd/system" / probe).write_text(setup.text)
+    host.run_expect([0], f"systemctl daemon-reload && systemctl reset-failed {probe} 2>/dev/null; true")
+    return probe
 
 
 def start_probe(host, unit: str) -> None:

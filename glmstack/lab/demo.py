@@ -8,7 +8,6 @@ import sys
 from rich.console import Console
 from rich.panel import Panel
 
-from glmstack.config import resolve
 from glmstack.lab import lab
 from glmstack.lab.host import LabError
 from glmstack.lab.profile import (
@@ -20,6 +19,7 @@ from glmstack.lab.profile import (
     run_infra_checks,
 )
 from glmstack.lab.serve import serve_directory
+from glmstack.resolve import resolve
 
 console = Console()
 

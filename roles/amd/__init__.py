@@ -25,7 +25,8 @@ from glmstack.vendor_keys import GPG_PACKAGE, deb_keys_check, rpm_key_import, rp
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
-    from glmstack.config import AmdPlan, DeployPlan
+    from glmstack.plan import DeployPlan
+    from roles.amd.plan import AmdPlan
 
 GRUB_DROP_IN = "/etc/default/grub.d/glmstack-amd.cfg"
 # Where amdgpu-install writes the amdgpu and rocm package sources.

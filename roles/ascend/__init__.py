@@ -28,11 +28,13 @@ from pyinfra.operations import files, server
 from glmstack.facts import AscendVersions, BootId, CannEnvironment, NpuRoceAddresses, cann_environment_command
 from glmstack.ops import CURL_DOWNLOAD, ensure_packages
 from glmstack.quoting import shell_word
-from glmstack.render import unit_paths
 from roles.dkms import reboot_or_stop
+from roles.service.render import unit_paths
+from roles.service.units import serving_unit_spec
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
-    from glmstack.config import AscendPackagePlan, AscendPlan, DeployPlan
+    from glmstack.plan import DeployPlan
+    from roles.ascend.plan import AscendPackagePlan, AscendPlan
 
 
 
@@ -136,7 +138,7 @@ def run_installed_driver(ascend: AscendPlan, installed_now: bool):
 
 
 def cann_environment_file(plan: DeployPlan) -> str:
-    return unit_paths(plan)["cann_env_file"]
+    return unit_paths(serving_unit_spec(plan))["cann_env_file"]
 
 
 @operation()

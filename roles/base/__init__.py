@@ -18,7 +18,7 @@ from glmstack.ops import distribution, ensure_packages, installed_packages, pack
 from glmstack.quoting import Unrepresentable, apt_value, ini_value, refuse_control_characters
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
-    from glmstack.config import DeployPlan
+    from glmstack.plan import DeployPlan
 
 BASE_PACKAGES = ("ca-certificates", "curl", "coreutils", "openssl", "tar", "gzip")
 # Where extra CA certificates go, and the command that rebuilds the trust store, per package family.

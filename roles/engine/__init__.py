@@ -21,7 +21,7 @@ from glmstack.quoting import shell_word
 from glmstack.uv import ensure_uv_commands, uv_binary
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
-    from glmstack.config import EngineEnvPlan
+    from roles.engine.plan import EngineEnvPlan
 
 MARKER = "GLMSTACK-INSTALL"
 

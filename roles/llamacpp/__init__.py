@@ -14,7 +14,8 @@ from glmstack.ops import ensure_packages
 from glmstack.quoting import shell_word
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
-    from glmstack.config import DeployPlan, LlamaCppPlan
+    from glmstack.plan import DeployPlan
+    from roles.llamacpp.plan import LlamaCppPlan
 
 # Flags every build gets: a self-contained static binary, no network client, only the server.
 COMMON_CMAKE_FLAGS = (

@@ -23,7 +23,7 @@ from glmstack.quoting import exec_word, shell_word, unit_path, unit_setting
 from glmstack.uv import ensure_uv_commands, uv_binary
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
-    from glmstack.config import DeployPlan
+    from glmstack.plan import DeployPlan
 
 HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
 # modelscope 1.40 is the hub client modelscope-hub plus plugins; its `modelscope download` comes from

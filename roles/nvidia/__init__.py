@@ -38,7 +38,8 @@ from glmstack.vendor_keys import deb_keys_check, rpm_key_import_by_sum
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
-    from glmstack.config import DeployPlan, NvidiaPlan
+    from glmstack.plan import DeployPlan
+    from roles.nvidia.plan import NvidiaPlan
 
 PREFERENCES_FILE = "/etc/apt/preferences.d/glmstack-nvidia"
 NOUVEAU_BLACKLIST = "/etc/modprobe.d/glmstack-blacklist-nouveau.conf"

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy, operation
 from pyinfra.operations import files
 
-from glmstack.config import ray_unit
 from glmstack.facts import RayClusterLacks
 from glmstack.quoting import shell_word
-from glmstack.render import NODE_WAIT_SECONDS, ray_nodes_command, ray_nodes_script
-from roles.service import run_service
+from roles.service import run_unit
+from roles.service.units import NODE_WAIT_SECONDS, ray_nodes_command, ray_nodes_script, ray_unit_spec
 
-if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
-    from glmstack.config import DeployPlan
+DeployPlan = Any  # a glmstack.config.DeployPlan (not imported: the schema imports each role's defaults)
 
 RAY_NODES = Path(__file__).resolve().parent / "files" / "ray_nodes.py"
 
@@ -39,16 +37,16 @@ def wait_for_every_node(plan: DeployPlan, python: str):
 @deploy("glmstack Ray cluster")
 def form_cluster(plan: DeployPlan, environment: str | None = None) -> None:
     """Every node's Ray unit from `environment` (the engine's, unless given), the head's first."""
-    unit = ray_unit(plan, environment)
+    unit = ray_unit_spec(plan, environment)
     files.put(name="Ray cluster check", src=str(RAY_NODES), dest=ray_nodes_script(plan),
               user="root", group="root", mode="644", create_remote_dir=True)
     # Two call sites: pyinfra runs an operation on every host before the next, so the head's unit
     # is up before any worker's starts.
     if plan.rank == 0:
-        run_service(unit)
+        run_unit(unit)
     if plan.rank > 0:
-        run_service(unit)
+        run_unit(unit)
     if plan.rank == 0:
         # The Python of the environment Ray runs from, which has the GCS client the check uses.
-        python = posixpath.join(posixpath.dirname(unit.serve_argv[0]), "python")
+        python = posixpath.join(posixpath.dirname(unit.argv[0]), "python")
         wait_for_every_node(name="Wait for every node of the Ray cluster", plan=plan, python=python)

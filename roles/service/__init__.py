@@ -1,10 +1,14 @@
-"""service: run the engine as a hardened systemd unit and wait until it reports healthy."""
+"""service: run the engine as a hardened systemd unit and wait until it reports healthy.
+
+Every unit it runs (the engine, an RPC worker's server, a node's Ray) is a UnitSpec
+(roles/service/units.py), rendered by roles/service/render.py from the templates beside it.
+"""
 
 from __future__ import annotations
 
 import posixpath
 from io import StringIO
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy, operation
@@ -21,21 +25,30 @@ from glmstack.facts import (
 )
 from glmstack.ops import ensure_packages, put_secret
 from glmstack.quoting import shell_word
-from glmstack.render import FINGERPRINT_VARIABLE, deployed_fingerprint, rendered_files, unit_paths
 from glmstack.values import host_port
+from roles.service.render import (
+    FINGERPRINT_VARIABLE,
+    deployed_fingerprint,
+    render_command,
+    render_template,
+    rendered_files,
+    unit_paths,
+)
+from roles.service.units import UnitSpec, as_unit_spec, serving_unit_spec
 
-if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
-    from glmstack.config import DeployPlan
+DeployPlan = Any  # a glmstack.config.DeployPlan (not imported: the schema imports each role's defaults)
 
 
-def health_check(plan: DeployPlan) -> tuple[str, str]:
+def health_check(unit: UnitSpec | DeployPlan) -> tuple[str, str]:
     """(shell test, what it checks): the engine's health endpoint, a worker's port (RPC, Ray), or
     a headless rank's unit running."""
-    if plan.probe == "tcp":
-        return tcp_listening_command(plan.port), f"{host_port(plan.listen_address, plan.port)} (listening)"
-    if plan.probe == "active":
-        return f"systemctl is-active --quiet {shell_word(plan.unit_name)}.service", f"{plan.unit_name}.service"
-    return f"curl -fsS --max-time 5 -o /dev/null {shell_word(plan.health_url)}", plan.health_url
+    unit = as_unit_spec(unit)
+    probe = unit.probe
+    if probe.kind == "tcp":
+        return tcp_listening_command(probe.port), f"{host_port(probe.address, probe.port)} (listening)"
+    if probe.kind == "active":
+        return f"systemctl is-active --quiet {shell_word(unit.name)}.service", f"{unit.name}.service"
+    return f"curl -fsS --max-time 5 -o /dev/null {shell_word(probe.url)}", probe.url
 
 
 # What systemd says about a unit that stopped, printed with its journal when the wait fails.
@@ -43,7 +56,7 @@ UNIT_STATE = ("ActiveState", "SubState", "Result", "ExecMainCode", "ExecMainStat
 JOURNAL_LINES = 30
 
 
-def wait_script(plan: DeployPlan) -> str:
+def wait_script(unit: UnitSpec | DeployPlan) -> str:
     """Poll the readiness check until it passes; fail as soon as systemd reports that the unit's
     process has exited, naming the unit and printing its journal's tail.
 
@@ -59,70 +72,50 @@ def wait_script(plan: DeployPlan) -> str:
     EnvironmentFile, never its command line; systemd logs neither, and the engines do not print
     the key (the lab's leak test reads the unit's journal for it).
     """
-    timeout = plan.ready_timeout
-    unit = shell_word(f"{plan.unit_name}.service")
-    check, target = health_check(plan)
-    state = " ".join(f"-p {key}" for key in UNIT_STATE)
-    return "\n".join([
-        f"state() {{ systemctl show --value -p \"$1\" {unit}; }}",
-        "invocation=$(state InvocationID); restarts=$(state NRestarts)",
-        f"deadline=$(( $(date +%s) + {timeout} ))",
-        "while :; do",
-        f"  if {check}; then exit 0; fi",
-        "  now=$(state ActiveState)/$(state SubState)",
-        "  case $now in failed/*|inactive/*|deactivating/*|*/auto-restart*)",
-        "    why=\"its process exited ($now)\"; break;; esac",
-        "  if [ \"$(state NRestarts)\" != \"$restarts\" ] || [ \"$(state InvocationID)\" != \"$invocation\" ]; then",
-        "    why='its process exited and systemd restarted it'; break; fi",
-        f"  if [ $(date +%s) -ge $deadline ]; then why='it did not become ready within {timeout}s'; break; fi",
-        "  sleep 2",
-        "done",
-        # Host data (the address in the target) stays data: quoted, never inside double quotes.
-        f"printf '%s: %s; not ready on %s\\n' {unit} \"$why\" {shell_word(target)} >&2",
-        f"printf '%s: %s\\n' {unit} \"$(systemctl show {state} {unit} | tr '\\n' ' ')\" >&2",
-        f"printf '%s: the last {JOURNAL_LINES} lines of its journal:\\n' {unit} >&2",
-        f"journalctl -u {unit} -n {JOURNAL_LINES} --no-pager >&2",
-        "exit 1",
-    ])
+    unit = as_unit_spec(unit)
+    check, target = health_check(unit)
+    return render_template("wait-ready.sh.j2", name=unit.name, timeout=unit.ready_timeout, check=check,
+                           target=target, state_keys=UNIT_STATE, journal_lines=JOURNAL_LINES).removesuffix("\n")
 
 
-def lost_rpc_workers(plan: DeployPlan) -> list[str]:
+def lost_rpc_workers(unit: UnitSpec) -> list[str]:
     """The RPC workers the running head holds no connection to (one restarted, or came back after
     it stopped): llama.cpp does not reconnect, so the head must restart to use them again."""
-    if not plan.rpc_workers:
+    if not unit.rpc_workers:
         return []
-    port = int(plan.rpc_workers[0].rsplit(":", 1)[1])
+    port = int(unit.rpc_workers[0].rsplit(":", 1)[1])
     connected = set(host.get_fact(EstablishedTo, port=port))
-    return [worker for worker in plan.rpc_workers if worker not in connected]
+    return [worker for worker in unit.rpc_workers if worker not in connected]
 
 
-def healthy(plan: DeployPlan) -> bool:
-    if plan.probe == "tcp":
-        return host.get_fact(TcpListening, port=plan.port)
-    if plan.probe == "active":
-        return host.get_fact(RunningServiceVariable, unit=f"{plan.unit_name}.service",
+def healthy(unit: UnitSpec) -> bool:
+    probe = unit.probe
+    if probe.kind == "tcp":
+        return host.get_fact(TcpListening, port=probe.port)
+    if probe.kind == "active":
+        return host.get_fact(RunningServiceVariable, unit=f"{unit.name}.service",
                              variable=FINGERPRINT_VARIABLE) is not None
-    return host.get_fact(HttpStatus, url=plan.health_url) == 200
+    return host.get_fact(HttpStatus, url=probe.url) == 200
 
 
 @operation()
-def wait_until_healthy(plan: DeployPlan, changed: bool = False):
-    """Wait for the engine's health endpoint after a (re)start; no-op while it is healthy."""
-    if not changed and healthy(plan):
-        host.noop(f"{plan.unit_name} is healthy on {health_check(plan)[1]}")
+def wait_until_healthy(unit: UnitSpec, changed: bool = False):
+    """Wait for the unit's readiness check after a (re)start; no-op while it is healthy."""
+    if not changed and healthy(unit):
+        host.noop(f"{unit.name} is healthy on {health_check(unit)[1]}")
         return
-    yield wait_script(plan)
+    yield wait_script(unit)
 
 
 @operation()
-def restart_in_turn(plan: DeployPlan, stale: bool = False):
+def restart_in_turn(unit: UnitSpec, stale: bool = False):
     """Restart a unit running a configuration other than the deployed one, and wait until it is
     ready (run host by host: `_serial`)."""
     if not stale:
-        host.noop(f"{plan.unit_name} runs the deployed configuration")
+        host.noop(f"{unit.name} runs the deployed configuration")
         return
-    yield f"systemctl restart {shell_word(plan.unit_name)}.service"
-    yield wait_script(plan)
+    yield f"systemctl restart {shell_word(unit.name)}.service"
+    yield wait_script(unit)
 
 
 API_KEY_ID_VARIABLE = "GLMSTACK_API_KEY_ID"
@@ -134,9 +127,7 @@ def make_api_key(key_file: str, env_file: str, variable: str):
     if host.get_fact(ApiKeyState, key_file=key_file, env_file=env_file, variable=variable) is not None:
         host.noop(f"{key_file} holds a key")
         return
-    yield (f"umask 077; mkdir -p {shell_word(posixpath.dirname(key_file))}; "
-           f"head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > {shell_word(key_file)}.new && "
-           f"echo >> {shell_word(key_file)}.new && mv {shell_word(key_file)}.new {shell_word(key_file)}")
+    yield render_command("make-api-key.sh.j2", key_dir=posixpath.dirname(key_file), key_file=key_file)
 
 
 @operation()
@@ -146,10 +137,8 @@ def write_api_key_environment(key_file: str, env_file: str, variable: str, key_c
     if not key_changed and state and state["env_current"]:
         host.noop(f"{env_file} holds the key")
         return
-    key, env = shell_word(key_file), shell_word(env_file)
-    yield (f"umask 077; k=$(cat {key}); id=$(printf %s \"$k\" | sha256sum | cut -c1-16); "
-           f"printf '{API_KEY_ID_VARIABLE}=%s\\n{variable}=%s\\n' \"$id\" \"$k\" > {env}.new && "
-           f"chown root:root {env}.new && mv {env}.new {env}")
+    yield render_command("api-key-environment.sh.j2", key_file=key_file, env_file=env_file,
+                         id_variable=API_KEY_ID_VARIABLE, variable=variable)
 
 
 def curl_as_client(plan: DeployPlan, url: str, options: str = "-fsS") -> str:
@@ -162,9 +151,9 @@ def curl_as_client(plan: DeployPlan, url: str, options: str = "-fsS") -> str:
             f"curl --config - {options} {shell_word(url)}")
 
 
-def install_api_key(plan: DeployPlan) -> bool:
+def install_api_key(unit: UnitSpec) -> bool:
     """Put the key in place; True when the running engine must be restarted to use it."""
-    key = plan.api_key
+    key = unit.api_key
     where = {"key_file": key.key_file, "env_file": key.env_file, "variable": key.variable}
     if key.local_file:
         installed = put_secret(name="Engine API key (0600, root only)", src=str(key.local_file),
@@ -176,51 +165,56 @@ def install_api_key(plan: DeployPlan) -> bool:
     if installed.will_change or environment.will_change:
         return True
     state = host.get_fact(ApiKeyState, **where)
-    running = host.get_fact(RunningServiceVariable, unit=f"{plan.unit_name}.service", variable=API_KEY_ID_VARIABLE)
+    running = host.get_fact(RunningServiceVariable, unit=f"{unit.name}.service", variable=API_KEY_ID_VARIABLE)
     # Also after a run cut off between writing the key and restarting: the engine still has the old one.
     return running is not None and state is not None and running != state["key_id"]
 
 
-@deploy("glmstack service")
 def run_service(plan: DeployPlan, weights_refetched: bool = False) -> None:
-    """Install and start the unit; restart the engine whenever it runs anything but this configuration.
+    """The host's engine (or, on an RPC worker, its RPC server): run_unit with its UnitSpec."""
+    run_unit(serving_unit_spec(plan), restart=weights_refetched)
+
+
+@deploy("glmstack service")
+def run_unit(unit: UnitSpec, restart: bool = False) -> None:
+    """Install and start the unit; restart it whenever it runs anything but this configuration (or
+    `restart`: what it reads at start changed, such as its weights).
 
     The running process is asked, not the files: a run interrupted after writing the unit but
-    before restarting still leaves an engine that differs, and the next run restarts it.
+    before restarting still leaves a process that differs, and the next run restarts it.
     """
-    paths = unit_paths(plan)
-    service = f"{plan.unit_name}.service"
-    config = plan.config
-    files.directory(name="Engine home", path=paths["home"], user=config.base_service_user,
-                    group=config.base_service_group, mode="700")
+    paths = unit_paths(unit)
+    service = f"{unit.name}.service"
+    files.directory(name="Engine home", path=paths["home"], user=unit.user, group=unit.group, mode="700")
     # The very files `glmstack render` shows.
-    rendered = rendered_files(plan)
-    if plan.cluster_ports:
+    rendered = rendered_files(unit)
+    if unit.firewall:
         ensure_packages("nftables, for the deployment's port filter", ["nftables"])
-        files.put(name=f"{plan.unit_name}: the deployment's port filter", src=StringIO(rendered[paths["firewall"]][0]),
+        files.put(name=f"{unit.name}: the deployment's port filter", src=StringIO(rendered[paths["firewall"]][0]),
                   dest=paths["firewall"], user="root", group="root", mode="644")
     env_text, env_mode = rendered[paths["env_file"]]
     unit_text, unit_mode = rendered[paths["unit"]]
     files.put(name="Engine environment file", src=StringIO(env_text), dest=paths["env_file"],
               user="root", group="root", mode=env_mode)
-    unit = files.put(name="Engine unit", src=StringIO(unit_text), dest=paths["unit"],
-                     user="root", group="root", mode=unit_mode)
-    key_changed = install_api_key(plan) if plan.api_key else False
+    unit_file = files.put(name="Engine unit", src=StringIO(unit_text), dest=paths["unit"],
+                          user="root", group="root", mode=unit_mode)
+    key_changed = install_api_key(unit) if unit.api_key else False
     running = host.get_fact(RunningServiceVariable, unit=service, variable=FINGERPRINT_VARIABLE)
-    stale_engine = running is not None and (running != deployed_fingerprint(plan) or key_changed or weights_refetched
-                                            or lost_rpc_workers(plan))
+    stale = running is not None and (running != deployed_fingerprint(unit) or key_changed or restart
+                                     or lost_rpc_workers(unit))
     # Starts what is not running, everywhere at once; what runs stale is restarted below, in turn.
-    started = systemd.service(name=f"Run {plan.unit_name}", service=service, running=True, enabled=True,
-                              daemon_reload=unit.will_change or host.get_fact(UnitNeedsDaemonReload, unit=service))
+    started = systemd.service(name=f"Run {unit.name}", service=service, running=True, enabled=True,
+                              daemon_reload=unit_file.will_change or host.get_fact(UnitNeedsDaemonReload,
+                                                                                   unit=service))
     # A rolling restart: one host at a time, each ready before the next goes down, so a group of
     # replicas keeps serving. Within a multi-node deployment the workers go first and the head
     # last (its start needs them); a Ray cluster's head unit is restarted before its workers'
     # by the Ray role's order instead.
-    if plan.rank > 0:
-        restart_in_turn(name=f"Restart {plan.unit_name} in turn, ready before the next", plan=plan,
-                        stale=stale_engine, _serial=True)
-    if plan.rank == 0:
-        restart_in_turn(name=f"Restart {plan.unit_name} in turn, ready before the next", plan=plan,
-                        stale=stale_engine, _serial=True)
-    wait_until_healthy(name=f"Wait for {plan.unit_name} to be healthy", plan=plan,
-                       changed=started.will_change and not stale_engine)
+    if unit.rank > 0:
+        restart_in_turn(name=f"Restart {unit.name} in turn, ready before the next", unit=unit,
+                        stale=stale, _serial=True)
+    if unit.rank == 0:
+        restart_in_turn(name=f"Restart {unit.name} in turn, ready before the next", unit=unit,
+                        stale=stale, _serial=True)
+    wait_until_healthy(name=f"Wait for {unit.name} to be healthy", unit=unit,
+                       changed=started.will_change and not stale)

@@ -15,8 +15,9 @@ import re
 from dataclasses import dataclass
 
 from glmstack.catalog import Catalog, Recipe, load_catalog
-from glmstack.config import DeployPlan, node_units, resolve_inventory
+from glmstack.config import DeployPlan, resolve_inventory
 from glmstack.examples import recipe_hosts, recipe_label
+from roles.service.units import UnitSpec, node_unit_specs, ray_unit_spec
 
 SUMMARY: list[str] = []  # what was checked, printed at the end of the run (conftest.py)
 # Engine-prefixed environment variables, by the engine whose own list names them.
@@ -64,10 +65,10 @@ def on_loopback(argv: tuple[str, ...] | list[str]) -> list[str]:
     return [_NODE_ADDRESS.sub(r"127.0.\1.\2", word) for word in argv]
 
 
-def _parser(plan: DeployPlan, unit: DeployPlan) -> str:
-    if plan.ray is not None and unit.unit_name == plan.ray.unit_name:
+def _parser(plan: DeployPlan, unit: UnitSpec) -> str:
+    if plan.ray is not None and unit == ray_unit_spec(plan):
         return "ray"
-    if unit.rpc_worker:
+    if plan.rpc_worker:
         return "ggml-rpc-server"
     return {"llama.cpp": "llama-server"}.get(plan.engine_name, plan.engine_name)
 
@@ -82,12 +83,12 @@ def all_units(catalog: Catalog | None = None) -> list[Unit]:
     units = []
     for recipe, plans in plans_by_recipe(catalog):
         for plan in plans:
-            for unit in node_units(plan):
-                env = dict(unit.serve_env)
+            for unit in node_unit_specs(plan):
+                env = dict(unit.environment)  # HOME and proxies too: no engine prefix
                 if unit.api_key:
                     env[unit.api_key.variable] = "(from its environment file)"
-                units.append(Unit(recipe_label(recipe), plan.host, plan.rank, unit.unit_name, _parser(plan, unit),
-                                  tuple(unit.serve_argv), tuple(env.items())))
+                units.append(Unit(recipe_label(recipe), plan.host, plan.rank, unit.name, _parser(plan, unit),
+                                  tuple(unit.argv), tuple(env.items())))
     return units
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from glmstack.config import DeployPlan, node_units
+from glmstack.config import DeployPlan
 from glmstack.planning import plan_inventory
+from roles.service.units import UnitSpec, node_unit_specs
 
 
 def pytest_addoption(parser):
@@ -27,11 +28,21 @@ def plans(pytestconfig) -> dict[str, DeployPlan]:
 
 @pytest.fixture
 def plan(host, plans) -> DeployPlan:
+    """The host's deployment plan."""
     name = host.backend.hostname
     if name not in plans:
         pytest.fail(f"host {name} is not in the inventory (has: {', '.join(plans)})")
-    # The unit the node exists for: the engine, or (on a Ray worker) Ray.
-    return node_units(plans[name])[-1]
+    return plans[name]
+
+
+def node_unit(plan: DeployPlan) -> UnitSpec:
+    """The unit the node exists for: the engine (or an RPC worker's server), or (on a Ray worker) Ray."""
+    return node_unit_specs(plan)[-1]
+
+
+@pytest.fixture
+def unit(plan) -> UnitSpec:
+    return node_unit(plan)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -43,5 +54,6 @@ def pytest_runtest_makereport(item, call):
     host, plan = item.funcargs.get("host"), item.funcargs.get("plan")
     if host is None or plan is None:
         return
-    journal = host.run(f"journalctl -u {plan.unit_name}.service -n 40 --no-pager")
-    report.sections.append((f"journal of {plan.unit_name} on {host.backend.hostname}", journal.stdout))
+    name = node_unit(plan).name
+    journal = host.run(f"journalctl -u {name}.service -n 40 --no-pager")
+    report.sections.append((f"journal of {name} on {host.backend.hostname}", journal.stdout))

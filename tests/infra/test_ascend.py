@@ -13,7 +13,7 @@ import re
 import pytest
 
 from glmstack.facts import AscendVersions
-from glmstack.render import render_unit, unit_paths
+from roles.service.render import render_unit, unit_paths
 
 
 @pytest.fixture
@@ -57,8 +57,8 @@ def test_service_user_is_in_the_npu_group(host, plan, ascend):
     assert ascend.group in host.user(plan.config.base_service_user).groups
 
 
-def test_cann_environment_is_captured_for_the_unit(host, plan, ascend):
-    path = unit_paths(plan)["cann_env_file"]
+def test_cann_environment_is_captured_for_the_unit(host, unit, ascend):
+    path = unit_paths(unit)["cann_env_file"]
     environment = host.file(path).content_string
     assert re.search(r"^ASCEND_TOOLKIT_HOME=\S+$", environment, re.MULTILINE), environment
-    assert f"EnvironmentFile={path}" in render_unit(plan)
+    assert f"EnvironmentFile={path}" in render_unit(unit)

@@ -28,22 +28,22 @@ def api(host, plan, path: str, body: dict | None = None) -> dict:
         plan, url, f"-fsS --max-time 120 -H 'Content-Type: application/json' -d {payload}")))
 
 
-def test_unit_is_running_and_enabled(host, plan):
-    unit = host.service(f"{plan.unit_name}.service")
-    assert unit.is_running
-    assert unit.is_enabled
+def test_unit_is_running_and_enabled(host, unit):
+    service = host.service(f"{unit.name}.service")
+    assert service.is_running
+    assert service.is_enabled
 
 
-def test_engine_runs_as_the_service_user(host, plan):
-    main_pid = host.check_output(f"systemctl show -p MainPID --value {plan.unit_name}.service")
+def test_engine_runs_as_the_service_user(host, plan, unit):
+    main_pid = host.check_output(f"systemctl show -p MainPID --value {unit.name}.service")
     assert main_pid not in ("", "0")
     assert host.check_output(f"ps -o user= -p {main_pid}") == plan.config.base_service_user
 
 
-def test_port_is_listening(host, plan):
-    if plan.probe == "active":
+def test_port_is_listening(host, plan, unit):
+    if unit.probe.kind == "active":
         pytest.skip(f"{plan.host} is a headless rank of {plan.head_address}: it listens on no port of its own")
-    assert host.socket(f"tcp://{plan.listen_address}:{plan.port}").is_listening
+    assert host.socket(f"tcp://{unit.probe.address}:{unit.probe.port}").is_listening
 
 
 def test_health_endpoint_reports_ready(host, serving):
@@ -100,10 +100,10 @@ def test_chat_completion_returns_text_while_the_model_thinks(host, serving):
     assert reply_text(reply), reply
 
 
-def test_environment_and_key_files_are_root_only(host, plan):
-    files = [f"{plan.config.base_config_dir}/{plan.unit_name}.env"]
-    if plan.api_key:
-        files += [plan.api_key.key_file, plan.api_key.env_file]
+def test_environment_and_key_files_are_root_only(host, plan, unit):
+    files = [f"{plan.config.base_config_dir}/{unit.name}.env"]
+    if unit.api_key:
+        files += [unit.api_key.key_file, unit.api_key.env_file]
     for path in files:
         secret = host.file(path)
         assert (secret.user, secret.group, secret.mode) == ("root", "root", 0o600), path

@@ -14,9 +14,9 @@ import shlex
 
 import pytest
 
-from glmstack.config import ray_unit
 from glmstack.facts import tcp_answers_command
-from glmstack.render import cluster_firewall_table, ray_nodes_command, render_cluster_firewall, unit_paths
+from roles.service.render import cluster_firewall_table, render_cluster_firewall, unit_paths
+from roles.service.units import node_unit_specs, ray_nodes_command
 
 
 @pytest.fixture
@@ -71,12 +71,13 @@ def test_the_ray_cluster_has_every_node(host, ray_node):
 
 
 def test_the_deployments_ports_let_in_only_its_nodes(host, multinode):
-    if not multinode.cluster_ports and multinode.ray is None:
+    units = [unit for unit in node_unit_specs(multinode) if unit.firewall]  # the engine's, Ray's
+    if not units:
         pytest.skip(f"{multinode.host} listens on no port of the deployment")
-    unit = multinode if multinode.cluster_ports else ray_unit(multinode)
-    # The rules the deploy installs are the ones rendered from the inventory, and they are loaded
-    # (nft prints the addresses merged into ranges, so the file is what names each node).
-    installed = host.file(unit_paths(unit)["firewall"]).content_string
-    assert installed == render_cluster_firewall(unit)
-    loaded = host.check_output(f"nft list table inet {cluster_firewall_table(unit)}")
-    assert re.search(r"tcp dport (\{[^}]*\}|\d+) drop", loaded), loaded
+    for unit in units:
+        # The rules the deploy installs are the ones rendered from the inventory, and they are loaded
+        # (nft prints the addresses merged into ranges, so the file is what names each node).
+        installed = host.file(unit_paths(unit)["firewall"]).content_string
+        assert installed == render_cluster_firewall(unit), unit.name
+        loaded = host.check_output(f"nft list table inet {cluster_firewall_table(unit)}")
+        assert re.search(r"tcp dport (\{[^}]*\}|\d+) drop", loaded), loaded

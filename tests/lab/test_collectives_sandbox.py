@@ -26,11 +26,12 @@ from pathlib import Path
 
 import pytest
 
-from glmstack.config import node_units, resolve_inventory
+from glmstack.config import resolve_inventory
 from glmstack.examples import roce_settings
 from glmstack.lab import collectives, lab
 from glmstack.lab.collectives import NODE_PROBE_DIR, OLD_ADDRESS_FAMILIES
-from glmstack.render import render_unit
+from roles.service.render import render_unit
+from roles.service.units import node_unit_specs
 
 pytestmark = pytest.mark.lab
 
@@ -87,8 +88,8 @@ def sandbox_lab():
 
 def unit_of(sandbox_lab, case: str, index: int, name: str | None):
     plan = sandbox_lab["plans"][case][index]
-    units = node_units(plan)
-    return units[-1] if name is None else next(unit for unit in units if unit.unit_name == name)
+    units = node_unit_specs(plan)
+    return units[-1] if name is None else next(unit for unit in units if unit.name == name)
 
 
 def families(variant: str) -> str | None:
@@ -102,12 +103,12 @@ def test_nccl_bootstrap_in_the_units_sandbox(sandbox_lab, case, index, name, var
     host, root = sandbox_lab["hosts"][index], Path(sandbox_lab["nodes"][index]["root"])
     assert "AF_NETLINK" in render_unit(unit)
     probe = collectives.install_probe(
-        host, root, f"nccl-{case}-{unit.unit_name}-{variant}", unit,
+        host, root, f"nccl-{case}-{unit.name}-{variant}", unit,
         f"/usr/bin/python3 {NODE_PROBE_DIR}/nccl_unique_id.py {NODE_PROBE_DIR}/libnccl.so.2", families(variant))
 
     run = collectives.run_probe(host, probe)
 
-    print(f"{case} {unit.unit_name} ({variant}), exit {run.status}:\n{run.journal}")
+    print(f"{case} {unit.name} ({variant}), exit {run.status}:\n{run.journal}")
     if variant == "as-rendered":
         version = collectives.nccl_version_code(sandbox_lab["pin"][1])
         assert run.status == 0 and f"ncclGetUniqueId succeeded with NCCL {version}" in run.journal, run.journal

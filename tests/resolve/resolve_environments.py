@@ -48,13 +48,13 @@ def recipe_id(recipe: Recipe) -> str:
 def _lines(catalog: Catalog, recipe: Recipe) -> list[tuple[str, dict]]:
     """(line, host data selecting it) for every platform line the recipe's engine has wheels for."""
     vendor = catalog.accelerators[recipe.accelerator].vendor
-    wheels = catalog.engines[recipe.engine].python_packages
+    wheels = catalog.release_for(recipe).python_packages
     if vendor == "nvidia":
         return [(f"CUDA {line}", {"nvidia_cuda": line}) for line in wheels.get("nvidia", {})]
     if vendor == "amd":
         return [(f"ROCm {line}", {"amd_rocm": line}) for line in wheels.get("amd", {})]
     if vendor == "huawei":
-        version = catalog.engines[recipe.engine].version
+        version = catalog.release_for(recipe).version
         return [(f"CANN {catalog.ascend.vllm_ascend[version].cann}", {})]
     return []  # llama.cpp: built from source, no Python environment
 

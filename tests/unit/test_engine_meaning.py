@@ -263,7 +263,7 @@ def test_mtp_off_or_a_pinned_main_build_lifts_the_limitation():
 
 
 def test_the_limitation_is_catalog_data_with_its_seed():
-    limits = {item.name: item for item in load_catalog().engines["vllm"].limitations}
+    limits = {item.name: item for item in load_catalog().engines["vllm"].default.limitations}
     assert limits["tool-calling-with-mtp"].seed == "000"
     assert limits["tool-calling-with-mtp"].when_args == ["--enable-auto-tool-choice"]
     assert limits["tool-calling-with-mtp"].when_tunables == ["num_speculative_tokens"]

@@ -94,13 +94,14 @@ def test_a_message_about_an_option_is_not_redacted_as_its_value():
 
 
 def test_every_variable_of_a_ray_deployments_units_is_refused_in_extra_env():
-    from glmstack.config import InventoryError, node_units, resolve_inventory
+    from glmstack.config import InventoryError, resolve_inventory
+    from roles.service.units import node_unit_specs
 
     data = {"accelerator": "h100", "model": "glm-5.2-bf16", "engine": "vllm", "model_revision": "1" * 40,
             "deployment": "bf16", "network_interface": "ib0"}
     nodes = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
     rendered = {name for plan in resolve_inventory([(node, data) for node in nodes])
-                for unit in node_units(plan) for name in service_environment(unit)}
+                for unit in node_unit_specs(plan) for name in service_environment(unit)}
     assert {"RAY_ADDRESS", "VLLM_HOST_IP", "NCCL_SOCKET_IFNAME"} <= rendered, rendered
     for name in sorted(rendered):
         with pytest.raises(InventoryError, match=f"field extra_env: set by glmstack: {name} \\(from "):

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from test_seed_recipes import SEEDS
 
-from glmstack.config import node_units, resolve_inventory
+from glmstack.config import resolve_inventory
 from glmstack.quoting import Unrepresentable, apt_value, sed_substitution, shell_word
 from glmstack.render import render_cluster_firewall
 from roles.base import _apt_proxy_config, dnf_proxy_line
 from roles.engine import install_script
 from roles.llamacpp import build_script
 from roles.service import wait_script
+from roles.service.units import node_unit_specs
 
 # Valid in a URL or at least in a proxy setting, and each special somewhere.
 ODD_PROXIES = ["http://proxy.lab.example:3128", "http://proxy.lab.example:3128/a;c{d}//e#f'g",
@@ -73,8 +74,8 @@ def test_nft_accepts_every_deployments_firewall(tmp_path):
     for group_data, hosts, _, _ in SEEDS.values():
         entries = [(host, {}) if isinstance(host, str) else host for host in hosts]
         for plan in resolve_inventory([(name, {**group_data, **data}) for name, data in entries], require_fit=False):
-            for unit in node_units(plan):
-                if unit.cluster_ports:
+            for unit in node_unit_specs(plan):
+                if unit.firewall:
                     rules = tmp_path / "rules.nft"
                     rules.write_text(render_cluster_firewall(unit))
                     result = subprocess.run(["nft", "-c", "-f", str(rules)], capture_output=True, text=True)

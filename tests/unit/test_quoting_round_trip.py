@@ -13,9 +13,10 @@ import pytest
 from systemd_parse import parse_units
 from test_seed_recipes import SEEDS
 
-from glmstack.config import node_units, resolve_inventory
+from glmstack.config import resolve_inventory
 from glmstack.quoting import Unrepresentable
 from glmstack.render import deployed_fingerprint, render_env_file, render_unit, rendered_files, unit_paths
+from roles.service.units import node_unit_specs, ray_unit_spec
 
 # Each a single argument the engine must receive byte for byte.
 ODD_FLAGS = ["--glmstack-odd", "two words", 'say "hi"', "it's", "100% %n %% %i", "$HOME ${PATH} $$ $", "back\\slash",
@@ -39,18 +40,21 @@ def seed(request):
 
 def test_every_units_command_lines_and_settings_parse_back_exactly(seed):
     for plan in seed:
-        units = node_units(plan)
-        parsed = parse_units({f"{unit.unit_name}.service": render_unit(unit) for unit in units})
+        units = node_unit_specs(plan)
+        parsed = parse_units({f"{unit.name}.service": render_unit(unit) for unit in units})
         for unit in units:
-            got = parsed[f"{unit.unit_name}.service"]
+            got = parsed[f"{unit.name}.service"]
             paths = unit_paths(unit)
+            is_ray = plan.ray is not None and unit == ray_unit_spec(plan)
             # The command line: exactly the plan's words, the odd flags among them in order.
-            assert got.argv("ExecStart") == [list(unit.serve_argv)]
-            if unit.serve_argv[0] == plan.binary:
-                assert list(unit.serve_argv[-len(ODD_FLAGS):]) == ODD_FLAGS
+            assert got.argv("ExecStart") == [list(unit.argv)]
+            assert unit.argv[1:] == plan.ray.args if is_ray else unit.argv == plan.serve_argv
+            if unit.argv[0] == plan.binary:
+                assert list(unit.argv[-len(ODD_FLAGS):]) == ODD_FLAGS
             pre = got.argv("ExecStartPre")
-            assert len(pre) == bool(unit.cluster_ports) + bool(unit.rpc_workers) + (
-                unit.ray is not None and (unit.rank > 0 or unit.unit_name != unit.ray.unit_name))
+            ports = plan.ray.ports if is_ray else plan.cluster_ports
+            assert len(pre) == bool(ports) + bool(not is_ray and plan.rpc_workers) + (
+                plan.ray is not None and (plan.rank > 0 or not is_ray))
             for argv in pre:
                 if argv[0] == "/bin/bash":
                     assert argv[1] == "-c" and len(argv) == 3
@@ -58,20 +62,23 @@ def test_every_units_command_lines_and_settings_parse_back_exactly(seed):
                 elif argv[0] == "/usr/sbin/nft":
                     assert argv == ["/usr/sbin/nft", "-f", paths["firewall"]]
             # Settings that hold values: exactly them, once.
-            assert got.settings["User"] == [unit.config.base_service_user]
-            assert got.settings["Group"] == [unit.config.base_service_group]
+            assert got.settings["User"] == [plan.config.base_service_user]
+            assert got.settings["Group"] == [plan.config.base_service_group]
             assert got.settings["WorkingDirectory"] == [paths["home"]]
             assert got.settings["Environment"] == [f"GLMSTACK_DEPLOYED={deployed_fingerprint(unit)}"]
-            assert got.settings["ReadWritePaths"] == [" ".join([paths["home"], *unit.writable_paths])]
-            files = ([paths["env_file"]] + ([paths["cann_env_file"]] if unit.ascend else [])
-                     + ([unit.api_key.env_file] if unit.api_key else []))
+            writable = () if is_ray else plan.writable_paths
+            assert got.settings["ReadWritePaths"] == [" ".join([paths["home"], *writable])]
+            api_key = None if is_ray else plan.api_key  # Ray's unit takes no key
+            assert unit.api_key == api_key
+            files = ([paths["env_file"]] + ([paths["cann_env_file"]] if plan.ascend else [])
+                     + ([api_key.env_file] if api_key else []))
             assert got.settings.get("EnvironmentFile", []) == files
-            assert got.settings["Description"][0].count(unit.served_model_name) == 1
+            assert got.settings["Description"][0].count(plan.served_model_name) == 1
 
 
 def test_the_environment_file_has_one_line_per_variable(seed):
     for plan in seed:
-        for unit in node_units(plan):
+        for unit in node_unit_specs(plan):
             lines = [line for line in render_env_file(unit).splitlines() if not line.startswith("#")]
             assert [line.split("=", 1)[0] for line in lines] == sorted(line.split("=", 1)[0] for line in lines)
             assert {line.split("=", 1)[0] for line in lines} >= set(ODD_ENV)

@@ -1,0 +1,138 @@
+"""The service role's files, rendered from a UnitSpec (roles/service/units.py) with the templates
+in roles/service/templates: the systemd unit, its environment file, the cluster's nftables rules,
+and the shell the unit and the deploy wait with."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from glmstack.quoting import (
+    env_name,
+    env_quote,
+    exec_line,
+    exec_word,
+    nft_address,
+    nft_identifier,
+    nft_port,
+    one_line,
+    shell_word,
+    unit_environment,
+    unit_list,
+    unit_list_word,
+    unit_setting,
+)
+from roles.service.units import NODE_WAIT_SECONDS, StartWait, UnitSpec
+
+# Inside the package (a wheel installs them with it), found from this module, never from the cwd.
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def unit_description(pieces: Iterable[tuple[str, str | None]]) -> str:
+    """Description=: glmstack's own words as they are, each value from host data quoted as a unit
+    setting, naming the field it came from."""
+    return "".join(text if field is None else unit_setting(text, field) for text, field in pieces)
+
+
+_jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
+                     keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+# One filter per syntax a value lands in; each takes the host-data field the value came from.
+_jinja.filters["exec_line"] = exec_line
+_jinja.filters["exec_word"] = exec_word
+_jinja.filters["one_line"] = one_line
+_jinja.filters["unit_setting"] = unit_setting
+_jinja.filters["unit_list"] = unit_list
+_jinja.filters["unit_list_word"] = unit_list_word
+_jinja.filters["unit_environment"] = unit_environment
+_jinja.filters["unit_description"] = unit_description
+_jinja.filters["env_name"] = env_name
+_jinja.filters["env_quote"] = env_quote
+_jinja.filters["shell_word"] = shell_word
+_jinja.filters["nft_port"] = nft_port
+
+# Set in the unit; the running engine's copy says which configuration it was started with.
+FINGERPRINT_VARIABLE = "GLMSTACK_DEPLOYED"
+
+
+def render_template(template: str, **values) -> str:
+    return _jinja.get_template(template).render(**values)
+
+
+def render_command(template: str, **values) -> str:
+    """A one-line shell command from a template written over several lines for reading: its lines
+    joined with spaces (so each ends where the shell allows a space: after `;`, `&&`, `do`, `then`).
+    No value can add a line: every filter refuses control characters."""
+    return " ".join(line.strip() for line in render_template(template, **values).splitlines() if line.strip())
+
+
+def unit_paths(unit: UnitSpec) -> dict[str, str]:
+    return {
+        "unit": f"/etc/systemd/system/{unit.name}.service",
+        "env_file": f"{unit.config_dir}/{unit.name}.env",
+        "cann_env_file": f"{unit.config_dir}/{unit.name}.cann.env",
+        "firewall": f"{unit.config_dir}/{unit.name}.nft",
+        "home": f"{unit.state_dir}/home/{unit.name}",
+    }
+
+
+def start_wait_command(wait: StartWait) -> str:
+    """An ExecStartPre's command line: the wait's own command, or the endpoints' wait script
+    (wait-for-endpoints.sh.j2), its lines joined into the one word of `bash -c`."""
+    if wait.argv:
+        return exec_line(wait.argv)
+    script = render_command("wait-for-endpoints.sh.j2", endpoints=wait.endpoints, failure=wait.failure,
+                            tries=NODE_WAIT_SECONDS // 2)
+    return exec_line(["/bin/bash", "-c", script])
+
+
+def _unit_text(unit: UnitSpec, fingerprint: str) -> str:
+    return render_template(
+        "engine.service.j2", unit=unit, paths=unit_paths(unit), fingerprint=fingerprint,
+        fingerprint_variable=FINGERPRINT_VARIABLE,
+        waits=[(wait.why, start_wait_command(wait)) for wait in unit.waits],
+    )
+
+
+def render_env_file(unit: UnitSpec) -> str:
+    return render_template("engine.env.j2", unit=unit)
+
+
+def deployed_fingerprint(unit: UnitSpec) -> str:
+    """Identifies the unit, its environment and the weights: what a running unit should match."""
+    material = _unit_text(unit, "") + render_env_file(unit) + unit.weights_fingerprint
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def render_unit(unit: UnitSpec) -> str:
+    return _unit_text(unit, deployed_fingerprint(unit))
+
+
+def cluster_firewall_table(unit: UnitSpec) -> str:
+    return nft_identifier(f"glmstack_{unit.name.replace('-', '_')}", "deployment")
+
+
+def render_cluster_firewall(unit: UnitSpec) -> str:
+    """nftables rules the unit loads before it starts: the ports the deployment's nodes talk on
+    answer those nodes and this one only (cluster-firewall.nft.j2)."""
+    firewall = unit.firewall
+    assert firewall is not None, f"{unit.name} opens no cluster ports"
+    table = cluster_firewall_table(unit)
+    allowed = [nft_address(address, "address") for address in (*firewall.peers, firewall.address)]
+    return render_template(
+        "cluster-firewall.nft.j2", table=table,
+        v4=sorted({a for a in allowed if ":" not in a} | {"127.0.0.0/8"}),
+        v6=sorted({a for a in allowed if ":" in a} | {"::1"}),
+        ports=firewall.ports,
+    )
+
+
+def rendered_files(unit: UnitSpec) -> dict[str, tuple[str, str]]:
+    """Path on the host -> (content, mode) of every file the service role installs for one unit."""
+    paths = unit_paths(unit)
+    files = {paths["unit"]: (render_unit(unit), "644"), paths["env_file"]: (render_env_file(unit), "600")}
+    if unit.firewall:
+        files[paths["firewall"]] = (render_cluster_firewall(unit), "644")
+    return files
