@@ -124,13 +124,25 @@ def count(name: str) -> int:
 # --- the blocks ----------------------------------------------------------------------------------
 
 
+def _release(recipe) -> str:
+    """The engine release a recipe runs: its own pin, else the engine's default (or single) pin."""
+    engine = _catalog().engines[recipe.engine]
+    for release in (getattr(recipe, "engine_release", None), getattr(engine, "default_release", None),
+                    getattr(engine, "version", None)):
+        if release:
+            return release[:12]
+    return "not pinned"
+
+
 def recipes_table() -> str:
-    rows = ["| model | accelerator | engine | variant | nodes | TP x PP x DP | seed |", "|---|---|---|---|---|---|---|"]
+    rows = ["| model | accelerator | engine | release | variant | nodes | TP x PP x DP | seed |",
+            "|---|---|---|---|---|---|---|---|"]
     for recipe in sorted(_catalog().recipes, key=lambda r: (r.accelerator, r.model, r.engine, r.variant)):
         layout = recipe.parallel
-        shape = f"{layout.tensor_parallel_size} x {layout.pipeline_parallel_size} x {layout.data_parallel_size}"
-        rows.append(f"| `{recipe.model}` | {recipe.accelerator} | {recipe.engine} | {recipe.variant} "
-                    f"| {layout.nodes} | {shape} | {recipe.seed} |")
+        shape = " x ".join("-" if size is None else str(size) for size in
+                           (layout.tensor_parallel_size, layout.pipeline_parallel_size, layout.data_parallel_size))
+        rows.append(f"| `{recipe.model}` | {recipe.accelerator} | {recipe.engine} | {_release(recipe)} "
+                    f"| {recipe.variant} | {layout.nodes} | {shape} | {recipe.seed} |")
     return "\n".join(rows)
 
 
