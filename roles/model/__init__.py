@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gevent
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.operations import files, server
 
 from glmstack.facts import WeightsState, files_signature_command
 from glmstack.ops import CURL_DOWNLOAD, ensure_packages, put_secret
-from glmstack.quoting import exec_word, shell_word, unit_path, unit_setting
+from glmstack.quoting import exec_word, shell_word, unit_setting
+from glmstack.templating import role_templates
 from glmstack.uv import ensure_uv_commands, uv_binary
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
@@ -30,10 +30,10 @@ HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
 # modelscope-hub, pinned here on its own.
 MODELSCOPE_CLI_PACKAGE = "modelscope-hub==0.5.1"
 VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
-# What the role writes to a host is a template in its folder, rendered as templates/ is (glmstack.render).
-_templates = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
-                         undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-_templates.filters.update(unit_text=unit_setting, unit_word=exec_word, unit_path=unit_path, sh=shell_word)
+# What the role writes to a host is a template in its folder (glmstack.templating).
+_templates = role_templates(__file__)
+# This role's templates' short names for three of glmstack.quoting's filters.
+_templates.filters.update(unit_text=unit_setting, unit_word=exec_word, sh=shell_word)
 # Who fetches the weights: an unprivileged user of its own, in the service group, so that the engine
 # (the service user) reads the weights but cannot change them, and the download tools run as nobody
 # that matters. Weights given as a path on the host are only read: checked as the service user, by
