@@ -2,7 +2,7 @@
 and a filter for each syntax a value lands in (glmstack.quoting), taking the field the value came from.
 
     _templates = role_templates(__file__)          # in roles/<role>/__init__.py
-    _templates.get_template("x.j2").render(...)    # {{ value | shell_word("field") }}
+    _templates.get_template(name).render(...)      # {{ value | shell_word("field") }}
 """
 
 from __future__ import annotations
