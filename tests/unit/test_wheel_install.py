@@ -101,7 +101,7 @@ def test_plan_and_render_a_shipped_inventory_from_elsewhere(installed):
     inventory = work / "h200.py"
     shutil.copy(REPO_ROOT / "inventory/h200.py", inventory)
     plan = _run([str(venv / "bin/glmstack"), "plan", str(inventory)], work)
-    assert "h200-1.lab.example" in plan.stdout
+    assert "h200-1.lab.example" in plan.stdout + plan.stderr  # rich prints the plan on stderr
     out = work / "rendered"
     _run([str(venv / "bin/glmstack"), "render", str(inventory), "h200-1.lab.example", "--out", str(out)], work)
     unit = out / "etc/systemd/system/vllm.service"
