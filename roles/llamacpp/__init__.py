@@ -55,7 +55,7 @@ def build_script(plan: LlamaCppPlan) -> str:
         tarball=f"{work}/src.tar.gz" if plan.source_kind == "url" else uploaded_source_path(plan),
         source_sha256=plan.source_sha256, flags=(*COMMON_CMAKE_FLAGS, *plan.cmake_flags),
         binaries=("llama-server", *plan.extra_binaries),
-        jobs=str(plan.build_jobs) if plan.build_jobs else "$(nproc)")
+        jobs=plan.build_jobs)  # none: every core the host has
 
 
 @operation()
