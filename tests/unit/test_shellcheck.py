@@ -41,6 +41,8 @@ EXCLUDED = {
     # `$(date +%s)` is one number. The readiness wait is the service role's (h-service makes it a
     # template, roles/service/templates/wait-ready.sh.j2): quote it there, then drop this.
     "wait-ready": ("SC2046",),
+    # A unit's wait for the other nodes loops over their endpoints, however many the deployment has.
+    "unit-exec": ("SC2043",),
 }
 
 
@@ -62,8 +64,8 @@ def _units(plan):
 
 def _exec_words(line: str) -> list[str]:
     """An Exec* line's words as systemd passes them (glmstack.quoting.exec_line read back)."""
-    words = [quoted.replace('\\"', '"').replace("\\\\", "\\") if quoted is not None else bare
-             for quoted, bare in re.findall(r'"((?:[^"\\]|\\.)*)"|(\S+)', line)]
+    words = [re.sub(r"\\(.)", r"\1", match.group(1)) if match.group(1) is not None else match.group(2)
+             for match in re.finditer(r'"((?:[^"\\]|\\.)*)"|(\S+)', line)]
     return [word.replace("$$", "$").replace("%%", "%") for word in words]
 
 
@@ -99,11 +101,12 @@ def recipe_scripts(label: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
             found.append((f"{host}-grub-amd.cfg", "sh", amd.grub_drop_in(plan.amd), excluded("grub")))
         units, rendered_files = _units(plan)
         for unit in units:
-            found.append((f"{host}-{unit.unit_name}-wait-ready.sh", "sh", service.wait_script(unit),
+            name = getattr(unit, "unit_name", None) or unit.name  # a DeployPlan, or the service role's UnitSpec
+            found.append((f"{host}-{name}-wait-ready.sh", "sh", service.wait_script(unit),
                           excluded("wait-ready")))
             for path, (text, _) in rendered_files(unit).items():
                 if path.endswith(".service"):
-                    found += [(f"{host}-{Path(path).stem}-exec-{n}.sh", "bash", script, ())
+                    found += [(f"{host}-{Path(path).stem}-exec-{n}.sh", "bash", script, excluded("unit-exec"))
                               for n, script in enumerate(unit_shell_scripts(text))]
     return found
 
@@ -148,3 +151,9 @@ def test_a_shell_bug_is_found(tmp_path):
     """The check itself: a script with an unquoted test and a variable used before set is refused."""
     findings = shellcheck(tmp_path, [("bug.sh", "bash", 'if [ $x == "a" ]; then cd $dir; fi\n', ())])
     assert any("SC2154" in finding or "SC2164" in finding for finding in findings), findings
+
+
+def test_the_units_bash_scripts_are_among_those_checked():
+    """The RPC head's ExecStartPre waits for its workers in a `/bin/bash -c` script, read back from the unit."""
+    names = [name for name, _, _, _ in recipe_scripts("glm-5.2-gguf/cpu/llama.cpp/rpc")]
+    assert any("-llama-server-exec-" in name for name in names), names
