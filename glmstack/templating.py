@@ -7,6 +7,7 @@ and a filter for each syntax a value lands in (glmstack.quoting), taking the fie
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -24,6 +25,12 @@ QUOTING_FILTERS = {name: getattr(quoting, name) for name in (
 def templates_folder(module_file: str) -> Path:
     """roles/<role>/templates, found from the role's module (inside the package, never from the cwd)."""
     return Path(module_file).resolve().parent / "templates"
+
+
+@cache
+def shared_templates() -> Environment:
+    """The environment of glmstack/templates (beside this module): snippets several roles' scripts share."""
+    return role_templates(__file__)
 
 
 def role_templates(module_file: str) -> Environment:
