@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv test test-fast test-resolve test-lab test-slow test-conformance bench-drift bench-weights demo lab-down clean
+.PHONY: venv shellcheck test test-fast test-resolve test-lab test-slow test-conformance bench-drift bench-weights demo lab-down clean
 
 venv: $(STAMP)
 
@@ -14,14 +14,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+# Debian's shellcheck, which tests/unit/test_shellcheck.py runs on every rendered shell script:
+# installed once (as root, or with sudo), nothing to do when it is there.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+shellcheck:
+	@command -v shellcheck >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y --no-install-recommends shellcheck || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends shellcheck; }; }
+
 # Every tier: unit, plan (@fake hosts), resolve (network: the package index) and the lab
 # end-to-end tier (root; boots real nodes).
-test: venv
+test: venv shellcheck
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests/unit tests/facts tests/plan tests/resolve tests/lab
 
-# Seconds, no root, no network: unit and plan tests only.
-test-fast: venv
+# Seconds, no root, no network (once shellcheck is installed): unit and plan tests only.
+test-fast: venv shellcheck
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests/unit tests/facts tests/plan
 

@@ -7,7 +7,8 @@ dependency sets quickly and takes the index configuration the host already has.
 from __future__ import annotations
 
 import posixpath
-import shlex
+
+from glmstack.templating import shared_templates
 
 UV_PACKAGE = "uv==0.13.9"
 # Where that uv looks: the host's configured index (PyPI's when none), and for --torch-backend
@@ -24,19 +25,9 @@ def uv_binary(prefix: str) -> str:
 
 
 def ensure_uv_commands(prefix: str) -> list[str]:
-    """Shell lines that leave a working uv at uv_binary(prefix), made once, trusting what the host trusts."""
-    q = shlex.quote
+    """Shell lines that leave a working uv at uv_binary(prefix), made once, trusting what the host
+    trusts (glmstack/templates/ensure-uv.sh.j2)."""
     uv_env = posixpath.join(prefix, "venvs", "uv")
-    return [
-        f"export PIP_CERT={SYSTEM_CA_BUNDLE} UV_NATIVE_TLS=1",
-        f"mkdir -p {q(posixpath.dirname(uv_env))}",
-        # The weights unit and the engine role may both get here at once.
-        "(",
-        "  flock 8",
-        f"  if [ ! -x {q(uv_binary(prefix))} ]; then",
-        f"    rm -rf {q(uv_env)}",
-        f"    python3 -m venv {q(uv_env)}",
-        f"    {q(uv_env)}/bin/pip install --quiet {q(UV_PACKAGE)}",
-        "  fi",
-        f") 8>>{q(uv_env)}.lock",
-    ]
+    return shared_templates().get_template("ensure-uv.sh.j2").render(
+        ca_bundle=SYSTEM_CA_BUNDLE, uv_env_parent=posixpath.dirname(uv_env), uv_env=uv_env, uv=uv_binary(prefix),
+        package=UV_PACKAGE).splitlines()

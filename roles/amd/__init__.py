@@ -20,7 +20,8 @@ from pyinfra.operations import files, server
 
 from glmstack.facts import AmdgpuDriver, AptHeldPackages, DnfVersionLocks, FindInFile
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
-from glmstack.quoting import plain_shell_word, refuse_control_characters, sed_substitution, shell_word
+from glmstack.quoting import sed_substitution, shell_word
+from glmstack.templating import role_templates
 from glmstack.vendor_keys import GPG_PACKAGE, deb_keys_check, rpm_key_import, rpm_signature_check
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.plan import DeployPlan
     from roles.amd.plan import AmdPlan
 
+# What the role writes to a host: templates/ in its folder.
+_templates = role_templates(__file__)
 GRUB_DROP_IN = "/etc/default/grub.d/glmstack-amd.cfg"
 # Where amdgpu-install writes the amdgpu and rocm package sources.
 SOURCES_GLOB = {"deb": "/etc/apt/sources.list.d/amdgpu*.list /etc/apt/sources.list.d/rocm*.list",
@@ -58,15 +61,12 @@ def installer_url(plan: DeployPlan) -> str:
 
 def grub_drop_in(amd: AmdPlan) -> str:
     """A shell file grub-mkconfig sources: each parameter a plain word inside its double quotes."""
-    parameters = " ".join(plain_shell_word(p, "accelerator", "GRUB's configuration") for p in amd.kernel_parameters)
-    return ("# Managed by glmstack: ROCm on multi-GPU systems needs these.\n"
-            f'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT {parameters}"\n')
+    return _templates.get_template("grub-amd.cfg.j2").render(amd=amd)
 
 
 def library_config(amd: AmdPlan) -> str:
     """ld.so.conf.d: one directory a line."""
-    return "".join(f"{refuse_control_characters(path, 'the linker configuration', 'amd_rocm')}\n"
-                   for path in amd.library_paths)
+    return _templates.get_template("rocm-ld.so.conf.j2").render(amd=amd)
 
 
 def preflight(plan: DeployPlan) -> None:

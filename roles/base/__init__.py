@@ -15,11 +15,14 @@ from pyinfra.operations import files, server, systemd
 from glmstack.catalog import load_catalog
 from glmstack.facts import ContainerVirtualization, NetworkInterfaces, PciDevices
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family, recover_package_manager
-from glmstack.quoting import Unrepresentable, apt_value, ini_value, refuse_control_characters
+from glmstack.quoting import Unrepresentable, ini_value, refuse_control_characters
+from glmstack.templating import role_templates
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.plan import DeployPlan
 
+# What the role writes to a host: templates/ in its folder.
+_templates = role_templates(__file__)
 BASE_PACKAGES = ("ca-certificates", "curl", "coreutils", "openssl", "tar", "gzip")
 # Where extra CA certificates go, and the command that rebuilds the trust store, per package family.
 TRUST_STORE = {"deb": ("/usr/local/share/ca-certificates/glmstack/{name}.crt", "update-ca-certificates"),
@@ -86,12 +89,8 @@ def _network_interface_present(plan: DeployPlan) -> None:
 def _apt_proxy_config(plan: DeployPlan) -> str:
     """apt's proxy configuration; each value quoted as apt reads it (apt_value refuses what apt cannot hold)."""
     config = plan.config
-    lines = ["// Managed by glmstack."]
-    if config.base_http_proxy:
-        lines.append(f"Acquire::http::Proxy {apt_value(config.base_http_proxy, 'base_http_proxy')};")
-    if config.base_https_proxy:
-        lines.append(f"Acquire::https::Proxy {apt_value(config.base_https_proxy, 'base_https_proxy')};")
-    return "\n".join(lines) + "\n"
+    return _templates.get_template("apt-proxy.conf.j2").render(http_proxy=config.base_http_proxy,
+                                                              https_proxy=config.base_https_proxy)
 
 
 def dnf_proxy_line(plan: DeployPlan) -> str | None:

@@ -11,12 +11,14 @@ from pyinfra.facts.files import File, FileContents
 from pyinfra.operations import files
 
 from glmstack.ops import ensure_packages
-from glmstack.quoting import shell_word
+from glmstack.templating import role_templates
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.plan import DeployPlan
     from roles.llamacpp.plan import LlamaCppPlan
 
+# What the role runs on a host: templates/ in its folder.
+_templates = role_templates(__file__)
 # Flags every build gets: a self-contained static binary, no network client, only the server.
 COMMON_CMAKE_FLAGS = (
     "-DCMAKE_BUILD_TYPE=Release",
@@ -42,62 +44,19 @@ def is_built(plan: LlamaCppPlan) -> bool:
     return bool(binary) and info == [build_info(plan)]
 
 
-def _fetch_source_commands(plan: LlamaCppPlan, src: str) -> list[str]:
-    q = shell_word
-    if plan.source_kind == "git":
-        return [
-            f"git -C {q(src)} init -q",
-            f"git -C {q(src)} fetch -q --depth 1 {q(plan.source)} {q(plan.version)}",
-            f"git -C {q(src)} checkout -q FETCH_HEAD",
-        ]
-    if plan.source_kind == "url":
-        tarball = f"{src}.tar.gz"
-        fetch = [f"curl -fsSL --retry 3 -o {q(tarball)} {q(plan.source)}"]
-    else:
-        tarball = uploaded_source_path(plan)
-        fetch = []
-    if plan.source_sha256:
-        fetch.append(f"echo {q(plan.source_sha256 + '  ' + tarball)} | sha256sum -c --quiet -")
-    return fetch + [f"tar -xzf {q(tarball)} -C {q(src)} --strip-components=1", f"rm -f {q(tarball)}"]
-
-
 def build_script(plan: LlamaCppPlan) -> str:
-    """One shell script: fetch, configure, build, smoke-test, then move into place atomically."""
-    q = shell_word
+    """One shell script: fetch, configure, build, smoke-test, then move into place atomically
+    (templates/build-llama-server.sh.j2)."""
     work = posixpath.join(plan.prefix, "build", plan.build_key)
-    src, build = f"{work}/src", f"{work}/build"
     partial = f"{plan.install_dir}.partial"
-    jobs = str(plan.build_jobs) if plan.build_jobs else "$(nproc)"
-    flags = " ".join(q(flag) for flag in (*COMMON_CMAKE_FLAGS, *plan.cmake_flags))
-    info_file = f"{plan.install_dir}/BUILD-INFO"
-    lines = [
-        "set -eu",
-        f"mkdir -p {q(posixpath.dirname(work))}",
-        # A killed deploy can leave its build running on the host (no terminal, so no hangup):
-        # wait for it, and stop here if it finished the job.
-        f"exec 9>>{q(work + '.lock')}",
-        "flock 9",
-        f"echo $$ > {q(work + '.lock')}",
-        f'if [ "$(cat {q(info_file)} 2>/dev/null)" = {q(build_info(plan))} ]; then exit 0; fi',
-    ]
-    if plan.ccache_dir:
-        lines += [f"mkdir -p {q(plan.ccache_dir)}", f"export CCACHE_DIR={q(plan.ccache_dir)}"]
-    lines += [
-        # Leftovers of an interrupted build are discarded, never resumed half-way.
-        f"rm -rf {q(work)} {q(partial)}",
-        f"mkdir -p {q(src)} {q(partial)}/bin",
-        *_fetch_source_commands(plan, src),
-        f"cmake -S {q(src)} -B {q(build)} {flags}",
-        f"cmake --build {q(build)} --target {' '.join(q(b) for b in ('llama-server', *plan.extra_binaries))} -j {jobs}",
-        *(f"install -m 755 {q(build)}/bin/{q(binary)} {q(partial)}/bin/{q(binary)}"
-          for binary in ("llama-server", *plan.extra_binaries)),
-        f"{q(partial)}/bin/llama-server --version",
-        f"printf '%s\\n' {q(build_info(plan))} > {q(partial)}/BUILD-INFO",
-        f"rm -rf {q(plan.install_dir)}",
-        f"mv {q(partial)} {q(plan.install_dir)}",
-        f"rm -rf {q(work)}",
-    ]
-    return "\n".join(lines)
+    return _templates.get_template("build-llama-server.sh.j2").render(
+        work=work, work_parent=posixpath.dirname(work), src=f"{work}/src", build=f"{work}/build", partial=partial,
+        install_dir=plan.install_dir, info_file=f"{plan.install_dir}/BUILD-INFO", info=build_info(plan),
+        ccache_dir=plan.ccache_dir, source_kind=plan.source_kind, source=plan.source, version=plan.version,
+        tarball=f"{work}/src.tar.gz" if plan.source_kind == "url" else uploaded_source_path(plan),
+        source_sha256=plan.source_sha256, flags=(*COMMON_CMAKE_FLAGS, *plan.cmake_flags),
+        binaries=("llama-server", *plan.extra_binaries),
+        jobs=plan.build_jobs)  # none: every core the host has
 
 
 @operation()

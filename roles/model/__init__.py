@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gevent
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.operations import files, server
 
 from glmstack.facts import WeightsState, files_signature_command
 from glmstack.ops import CURL_DOWNLOAD, ensure_packages, put_secret
-from glmstack.quoting import exec_word, shell_word, unit_path, unit_setting
+from glmstack.quoting import exec_word, shell_word, unit_setting
+from glmstack.templating import role_templates
 from glmstack.uv import ensure_uv_commands, uv_binary
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
@@ -30,10 +30,10 @@ HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
 # modelscope-hub, pinned here on its own.
 MODELSCOPE_CLI_PACKAGE = "modelscope-hub==0.5.1"
 VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
-# What the role writes to a host is a template in its folder, rendered as templates/ is (glmstack.render).
-_templates = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
-                         undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-_templates.filters.update(unit_text=unit_setting, unit_word=exec_word, unit_path=unit_path, sh=shell_word)
+# What the role writes to a host is a template in its folder (glmstack.templating).
+_templates = role_templates(__file__)
+# This role's templates' short names for three of glmstack.quoting's filters.
+_templates.filters.update(unit_text=unit_setting, unit_word=exec_word, sh=shell_word)
 # Who fetches the weights: an unprivileged user of its own, in the service group, so that the engine
 # (the service user) reads the weights but cannot change them, and the download tools run as nobody
 # that matters. Weights given as a path on the host are only read: checked as the service user, by
@@ -84,45 +84,8 @@ def weights_user(plan: DeployPlan) -> str:
     return plan.config.base_service_user if plan.model.kind == "path" else WEIGHTS_USER
 
 
-def _hub_tool_commands(plan: DeployPlan) -> list[str]:
-    """A uv-made virtual environment holding the hub's own client, made once (as root, before the fetch)."""
-    q = shlex.quote
-    prefix = plan.config.base_prefix
-    uv, env = uv_binary(prefix), f"{prefix}/venvs/{HUB_CLIENTS[plan.model.kind].venv}"
-    return [*ensure_uv_commands(prefix),
-            f"if [ ! -x {q(hub_cli(plan))} ]; then",
-            f"  rm -rf {q(env)}",
-            f"  {q(uv)} venv --quiet {q(env)}",
-            f"  {q(uv)} pip install --quiet --python {q(env)}/bin/python {q(HUB_CLIENTS[plan.model.kind].package)}",
-            "fi"]
-
-
 def verify_hub_script(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "lib", "verify_hub.py")
-
-
-def _hub_environment(plan: DeployPlan) -> list[str]:
-    """The client's settings; a token stays in its 0600 file (which systemd hands to the unit alone as a
-    credential), never on a command line."""
-    model, q = plan.model, shlex.quote
-    client = HUB_CLIENTS[model.kind]
-    if model.kind == "hf":
-        env = ["HF_HUB_DISABLE_TELEMETRY=1"]
-        if model.endpoint:
-            env.append(f"{client.endpoint_variable}={q(model.endpoint)}")
-        if model.token_file:
-            # huggingface_hub reads it from HF_TOKEN_PATH.
-            env.append(f'HF_TOKEN_PATH="$CREDENTIALS_DIRECTORY"/{q(client.token_name)}')
-        return [f"export {' '.join(env)}"]
-    lines = [f"export {client.endpoint_variable}={q(model.endpoint)}"] if model.endpoint else []
-    if model.token_file:
-        # The modelscope client reads a token only from its environment (or a login it keeps in $HOME);
-        # `export` is the shell's own, so the token is in no command line.
-        lines.append(f'MODELSCOPE_API_TOKEN="$(cat "$CREDENTIALS_DIRECTORY"/{q(client.token_name)})"; '
-                     "export MODELSCOPE_API_TOKEN")
-    return lines
-
-
 
 
 def weights_signature_file(plan: DeployPlan) -> str:
@@ -175,23 +138,26 @@ def weights_script(plan: DeployPlan) -> str:
 
 
 def _hub_values(plan: DeployPlan) -> dict | None:
-    """The hub client's command lines (each value quoted here), or None for other sources."""
-    model, q = plan.model, shlex.quote
+    """What the hub client's lines in the fetch script are made of (templates/fetch-weights.sh.j2,
+    each value quoted there), or None for other sources."""
+    model = plan.model
     if model.kind not in HUB_CLIENTS or plan.weights_seed:
         return None
-    repo = model.source.split("://", 1)[1]
-    patterns = " ".join([*(f"--include {q(p)}" for p in model.include), *(f"--exclude {q(p)}" for p in model.exclude)])
-    checker = f"{q(posixpath.join(posixpath.dirname(hub_cli(plan)), 'python'))} {q(verify_hub_script(plan))}"
-    # ModelScope's client fetches 4 files at once unless told; Hugging Face's picks its own number.
-    workers = f" --max-workers {plan.config.model_download_jobs}" if model.kind == "modelscope" else ""
-    source = " --source modelscope" if model.kind == "modelscope" else ""
+    client, prefix = HUB_CLIENTS[model.kind], plan.config.base_prefix
     return {
-        "environment": _hub_environment(plan), "checker": checker, "repo": repo, "revision": model.revision,
-        "patterns": patterns, "source": source,
-        "download": (f"{q(hub_cli(plan))} download {q(repo)} --revision {q(model.revision)} {patterns} "
-                     f"--local-dir \"$dir\"{workers}"),
-        "verify": (f"{checker} verify {q(repo)} {q(model.revision)} \"$dir\" {patterns} "
-                   f"--manifest \"$dir/{MANIFEST}\"{source}"),
+        "kind": model.kind, "cli": hub_cli(plan), "repo": model.source.split("://", 1)[1],
+        "revision": model.revision,
+        "patterns": [*(("--include", p) for p in model.include), *(("--exclude", p) for p in model.exclude)],
+        "python": posixpath.join(posixpath.dirname(hub_cli(plan)), "python"), "verify_script": verify_hub_script(plan),
+        # ModelScope's client fetches 4 files at once unless told; Hugging Face's picks its own number.
+        "workers": plan.config.model_download_jobs if model.kind == "modelscope" else None,
+        "endpoint_variable": client.endpoint_variable, "endpoint": model.endpoint,
+        # A token stays in its 0600 file (which systemd hands to the unit alone as a credential),
+        # never on a command line.
+        "token_name": client.token_name if model.token_file else None,
+        # The client's own uv environment, made once (as root, before the fetch).
+        "uv_commands": ensure_uv_commands(prefix), "uv": uv_binary(prefix), "env": f"{prefix}/venvs/{client.venv}",
+        "package": client.package,
     }
 
 
@@ -211,7 +177,7 @@ def fetch_script(plan: DeployPlan) -> str:
         seed=plan.weights_seed, share_url=plan.weights_share_url if plan.weights_seed else None,
         timeout=plan.config.model_fetch_from_timeout, jobs=plan.config.model_download_jobs,
         source=model.source, files=model.files, entry=model.entry, hub=hub,
-        hub_tool_commands=_hub_tool_commands(plan) if hub else [], curl_download=CURL_DOWNLOAD,
+        curl_download=CURL_DOWNLOAD,
         meta={"dir": META, "manifest": MANIFEST, "total": TOTAL, "arrived": ARRIVED, "failed": FAILED,
               "serving": SERVING})
 

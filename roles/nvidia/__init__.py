@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 from io import StringIO
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyinfra import host
@@ -33,7 +34,8 @@ from glmstack.facts import (
     PciDevices,
 )
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
-from glmstack.quoting import apt_source_word, ini_value, shell_word
+from glmstack.quoting import shell_word
+from glmstack.templating import role_templates
 from glmstack.vendor_keys import deb_keys_check, rpm_key_import_by_sum
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 
@@ -41,13 +43,15 @@ if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.plan import DeployPlan
     from roles.nvidia.plan import NvidiaPlan
 
+# What the role writes to a host: templates/ and files/ in its folder.
+_templates = role_templates(__file__)
+FILES = Path(__file__).resolve().parent / "files"
 PREFERENCES_FILE = "/etc/apt/preferences.d/glmstack-nvidia"
 NOUVEAU_BLACKLIST = "/etc/modprobe.d/glmstack-blacklist-nouveau.conf"
-NOUVEAU_CONFIG = ("# Managed by glmstack: the NVIDIA driver needs the GPUs.\n"
-                  "blacklist nouveau\noptions nouveau modeset=0\n")
+NOUVEAU_CONFIG = (FILES / "blacklist-nouveau.conf").read_text()
 # RHEL's initramfs is built by dracut, which must be told to leave nouveau out.
 DRACUT_OMIT = "/etc/dracut.conf.d/glmstack-omit-nouveau.conf"
-DRACUT_CONFIG = '# Managed by glmstack.\nomit_drivers+=" nouveau "\n'
+DRACUT_CONFIG = (FILES / "omit-nouveau.conf").read_text()
 INITRAMFS_REBUILD = {"deb": "update-initramfs -u", "rpm": "dracut --regenerate-all --force"}
 DNF_INSTALL = "dnf install -y --allowerasing"
 APT_INSTALL = ("DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-downgrades "
@@ -97,12 +101,7 @@ def family_packages(nvidia: NvidiaPlan) -> dict[str, tuple[str, ...]]:
 
 def preferences(nvidia: NvidiaPlan) -> str:
     """apt's preferences stanza: one line a field, the packages one word each."""
-    version = apt_source_word(nvidia.driver_version, "nvidia_driver_version")
-    packages = " ".join(apt_source_word(glob, "nvidia_driver_version") for glob in nvidia.version_globs)
-    return (f"# Managed by glmstack: the NVIDIA driver stays at {version}.\n"
-            f"Package: {packages}\n"
-            f"Pin: version {version}-*\n"
-            "Pin-Priority: 1001\n")
+    return _templates.get_template("preferences.j2").render(nvidia=nvidia)
 
 
 # ---- preflight ----
@@ -247,15 +246,12 @@ def verify_loaded_driver(nvidia: NvidiaPlan):
 
 def yum_repository(name: str, url: str, key_file: str) -> str:
     """The .repo file of NVIDIA's repository at `url` (the host data's mirror): one value a line."""
-    return (f"[{ini_value(name, 'nvidia_repo_url', 'a yum repository')}]\nname={name}\n"
-            f"baseurl={ini_value(url, 'nvidia_repo_url', 'a yum repository')}\nenabled=1\ngpgcheck=1\n"
-            f"gpgkey=file://{ini_value(key_file, 'nvidia_repo_url', 'a yum repository')}\n")
+    return _templates.get_template("cuda.repo.j2").render(name=name, url=url, key_file=key_file)
 
 
 def apt_source(url: str, keyring_file: str) -> str:
     """The one-line apt source of NVIDIA's repository at `url` (the host data's mirror)."""
-    return (f"deb [signed-by={apt_source_word(keyring_file, 'nvidia_repo_url')}] "
-            f"{apt_source_word(url + '/', 'nvidia_repo_url')} /\n")
+    return _templates.get_template("cuda.list.j2").render(url=url, keyring_file=keyring_file)
 
 
 def _repository(plan: DeployPlan, url: str, directory: str) -> None:
@@ -317,7 +313,8 @@ def install_nvidia(plan: DeployPlan) -> None:
             pinned_packages(name="NVLink5 subnet manager", packages=list(names["nvlink5"]), nvidia=nvidia)
             for module in nvidia.nvlink5_modules:
                 files.put(name=f"Load {module} at boot", dest=f"/etc/modules-load.d/glmstack-{module}.conf",
-                          src=StringIO(f"{module}\n"), mode="644")
+                          src=StringIO(_templates.get_template("modules-load.conf.j2").render(module=module)),
+                          mode="644")
                 server.modprobe(name=f"Load {module}", module=module)
     load_installed_driver(name="Run the installed driver", nvidia=nvidia)
     verify_loaded_driver(name="Verify the loaded driver", nvidia=nvidia)
