@@ -245,7 +245,7 @@ def data_problems(data: dict[str, Any], known: set[str], prefixes: tuple[str, ..
             problem = _value_problem(key) if isinstance(key, str) else None
             problems.append(("(data)", f"setting {position}'s name is not a name"
                                             f"{' (it ' + problem + ')' if problem else ''}; allowed: a setting "
-                                            "name (see the README's settings tables)"))
+                                            "name (see docs/settings.md)"))
             continue
         if key not in allowed:
             problems.append((key, f"unknown setting{_did_you_mean(key, allowed, prefixes)}"))

@@ -7,7 +7,7 @@ The W8A8 weights are on ModelScope (Eco-Tech/GLM-5.2-w8a8): set model_revision t
 you verified; until then this inventory refuses to load. Huawei's driver, firmware and CANN
 installers come from your package set (they need a login to download): set ascend_packages to
 its directory on this machine (with its manifest.yaml) or to an http(s) mirror plus
-ascend_manifest; README "Ascend groups" says how to write the manifest. Without it, `glmstack
+ascend_manifest; docs/ascend.md says how to write the manifest. Without it, `glmstack
 plan` works and the deploy stops in preflight.
 
 Replace the host names with your machines (and their SSH settings); host data is checked

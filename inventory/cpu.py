@@ -3,7 +3,7 @@
     pyinfra inventory/cpu.py deploys/glm52.py
 
 Put your servers in the host list. Host data is checked against the catalog when this file
-loads, before pyinfra connects to anything; any setting in the README's tables can be given
+loads, before pyinfra connects to anything; any setting in docs/settings.md can be given
 for the whole group below or per host.
 """
 

@@ -45,7 +45,7 @@ def preflight(plan: DeployPlan) -> None:
         raise DeployError(
             f"host {host.name}: field ascend_packages: Ascend's driver, firmware and CANN installers are "
             "login-gated downloads, so glmstack installs them from your package set: give the directory on this "
-            "machine or the http(s) mirror holding them, with its manifest (README: Ascend). Nothing was changed.")
+            "machine or the http(s) mirror holding them, with its manifest (docs/ascend.md). Nothing was changed.")
     arch = host.get_fact(Arch)
     if arch != ascend.arch:
         raise DeployError(f"host {host.name}: field ascend_packages: the package set's installers are built for "

@@ -159,7 +159,7 @@ def exposure(host, unit: str) -> float:
 @pytest.mark.parametrize("case", SINGLE_NODE)
 def test_what_allowing_netlink_costs_in_exposure(sandbox_lab, case):
     """`systemd-analyze security` of the unit as rendered and with the old line: AF_NETLINK is the
-    one difference (the README quotes the first; test_cpu_e2e.py keeps it)."""
+    one difference (docs/testing.md quotes the first; test_cpu_e2e.py keeps it)."""
     unit = unit_of(sandbox_lab, case, 0, None)
     host, root = sandbox_lab["hosts"][0], Path(sandbox_lab["nodes"][0]["root"])
     scores = {variant: exposure(host, collectives.install_probe(host, root, f"exposure-{case}-{variant}", unit,

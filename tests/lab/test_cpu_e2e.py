@@ -154,7 +154,7 @@ def test_engine_unit_exposure_is_low(lab_node, first_deploy):
     assert score <= 3.0
 
 
-# The accelerator groups' units, with the exposure measured on a lab node (README). They cannot
+# The accelerator groups' units, with the exposure measured on a lab node (docs/reliability.md). They cannot
 # run here (no GPU or NPU), but systemd-analyze scores a unit from its settings alone.
 # AF_NETLINK, which their collectives need (test_collectives_sandbox.py), took h200 and b200 from 3.0.
 ACCELERATOR_UNITS = {
