@@ -18,6 +18,12 @@ FILES = docs.doc_files()
 README = REPO_ROOT / "README.md"
 README_MAX_LINES = 200
 TABLE_ROW_MAX = 400
+# A prose line (a paragraph or list item written on one line) longer than this is a wall of text:
+# 400 characters is four 100-column lines, one fact with its figures and file names. The longest
+# prose line in README.md and docs/ is under it (docs/lab.md's `make demo` bullet, 388); the lab
+# tier once listed everything it proves on one 4,629-character line. Code blocks (command output)
+# and generated tables are exempt; table rows have their own limit above.
+LINE_MAX = 400
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 CODE = re.compile(r"`[^`\n]*`")
@@ -111,6 +117,41 @@ def test_the_readme_is_short_and_tables_have_short_cells():
                  for number, line in enumerate(path.read_text().splitlines(), 1)
                  if line.startswith("|") and len(line) > TABLE_ROW_MAX]
     assert not long_rows, f"table rows over {TABLE_ROW_MAX} characters (put the detail in text): {long_rows}"
+
+
+def long_lines(text: str, limit: int = LINE_MAX) -> list[tuple[int, int]]:
+    """(line number, length) of each line over `limit` outside code blocks and generated blocks.
+
+    Count markers (`<!--n:name-->`, `<!--/n-->`) are not rendered, so they are not counted.
+    """
+    found, fenced, generated = [], False, False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        if line.startswith("<!-- generated:"):
+            generated = True
+        elif line.startswith("<!-- /generated -->"):
+            generated = False
+        elif not (fenced or generated):
+            shown = len(re.sub(r"<!--/?n(:[\w-]+)?-->", "", line))
+            if shown > limit:
+                found.append((number, shown))
+    return found
+
+
+def test_no_wall_of_text_in_the_readme_or_the_docs():
+    walls = [f"{path.name}:{number}: {length} characters" for path in FILES
+             for number, length in long_lines(path.read_text())]
+    assert not walls, (f"lines over {LINE_MAX} characters outside code blocks and generated tables "
+                       f"(split them into short bullets, one fact each): {walls}")
+
+
+def test_a_wall_of_text_is_found_and_code_and_generated_tables_are_not():
+    wall = "word " * 100
+    page = (f"# Page\n\nshort\n{wall}\n```\n{wall}\n```\n<!-- generated:counts -->\n| {wall} |\n"
+            f"<!-- /generated -->\n- <!--n:recipes-->27<!--/n--> {'x' * 390}\n")
+    assert long_lines(page) == [(4, len(wall))]
 
 
 def test_the_readme_names_the_test_command_ci_runs():
