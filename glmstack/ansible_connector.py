@@ -10,6 +10,7 @@ The vault password file is ANSIBLE_VAULT_PASSWORD_FILE (`glmstack deploy --vault
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 from pyinfra.api.exceptions import InventoryError as PyinfraInventoryError
@@ -34,6 +35,7 @@ class AnsibleInventoryConnector(BaseConnector):
             # Validated as it loads, as glmstack.inventory.group() does for .py inventories.
             validate_inventory([(host, data) for host, data, _ in hosts])
         except InventoryError as error:
-            # pyinfra prints this message and exits before connecting to anything.
-            raise PyinfraInventoryError(f"glmstack: invalid host data, nothing was contacted:\n{error}") from None
+            # As glmstack.inventory.group() does for a .py inventory: the message is the whole story.
+            sys.stderr.write(f"glmstack: invalid host data, nothing was contacted:\n{error}\n")
+            raise SystemExit(2) from None
         yield from hosts

@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -204,6 +205,7 @@ def ansible_inventory_hosts(path: str | Path, vault_password_file: str | None = 
     (`host H: field F: ...`), every host's together."""
     where = f"inventory {path}"
     try:
+        _import_ansible_quietly()
         from ansible.errors import AnsibleError
         from ansible.inventory.manager import InventoryManager
         from ansible.parsing.dataloader import DataLoader
@@ -244,6 +246,27 @@ def ansible_inventory_hosts(path: str | Path, vault_password_file: str | None = 
     if errors:
         raise InventoryError("\n".join(errors))
     return result
+
+
+def _import_ansible_quietly() -> None:
+    """Import ansible-core with the real socket.getaddrinfo: on import it probes getaddrinfo, and under
+    pyinfra (gevent's patched socket) the probe's expected failure is printed as a traceback."""
+    import socket
+
+    if "ansible.module_utils._internal._datatag" in sys.modules:
+        return
+    try:
+        from gevent import monkey
+    except ImportError:
+        monkey = None
+    patched = monkey is not None and monkey.is_object_patched("socket", "getaddrinfo")
+    current = socket.getaddrinfo
+    if patched:
+        socket.getaddrinfo = monkey.get_original("socket", "getaddrinfo")
+    try:
+        import ansible.module_utils._internal._datatag  # noqa: F401 - runs the probe
+    finally:
+        socket.getaddrinfo = current
 
 
 def _vault_problem(error: BaseException, password_file: str | None) -> str | None:
