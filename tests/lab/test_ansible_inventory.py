@@ -19,7 +19,7 @@ from test_cpu_e2e import status_from_the_network
 
 from glmstack.config import resolve
 from glmstack.lab import lab, leaks
-from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir
+from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir, run_infra_checks
 from glmstack.lab.serve import serve_directory
 
 pytestmark = pytest.mark.lab
@@ -95,6 +95,13 @@ def test_deploy_and_drift_from_the_ansible_inventory(ansible_lab, deployed):
     assert json.loads(deploy.stdout)["hosts"][0]["status"] == "ok"
     assert drift.returncode == 0, drift.stdout[-3000:] + drift.stderr[-3000:]
     assert [(h["host"], h["status"]) for h in json.loads(drift.stdout)["hosts"]] == [(HOST, "converged")]
+
+
+def test_testinfra_checks_pass_on_the_node_named_by_ansible_host(ansible_lab, deployed, monkeypatch):
+    """tests/infra finds the host's plan by its ansible_host address (the inventory name is another)."""
+    assert deployed["deploy"].returncode == 0
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(ansible_lab["password"]))
+    assert run_infra_checks(ansible_lab["inventory"], ansible_lab["paths"], [ansible_lab["address"]]) == 0
 
 
 def test_the_vaulted_key_works_and_never_leaks(ansible_lab, deployed):
