@@ -316,6 +316,9 @@ def _host_data(host: str, every: dict[str, Any], templar: Any, password_file: st
                                    f"installed on hosts; allowed vaulted: {', '.join(VAULTED_SECRETS)}"))
             continue
         value = _plain(value)
+        if name in ANSIBLE_TO_PYINFRA and ANSIBLE_TO_PYINFRA[name] in every:
+            problems.append((name, f"is given twice: here and as {ANSIBLE_TO_PYINFRA[name]}; give one"))
+            continue
         if ANSIBLE_TO_PYINFRA.get(name) == "_sudo" and isinstance(value, str):
             from ansible.module_utils.parsing.convert_bool import boolean
 

@@ -179,3 +179,22 @@ def test_a_whole_file_vault_without_a_password_names_the_inventory(yaml_inventor
         inventory_hosts(yaml_inventory)
     assert str(error.value) == (f"inventory {yaml_inventory}: host h200-a: is vault-encrypted and no vault password "
                                 "file was given; set ANSIBLE_VAULT_PASSWORD_FILE or pass --vault-password-file")
+
+
+def test_every_secret_setting_takes_a_vaulted_value(tmp_path, password_file):
+    token, modelscope = "hf_" + "a1" * 20, secrets.token_urlsafe(24)
+    vaults = yaml_vault("model_hf_token", token) + yaml_vault("model_modelscope_token", modelscope)
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  hosts:\n    h200-a:\n      accelerator: h200\n      model: glm-5.2-fp8\n      engine: vllm\n"
+        "  vars:\n" + "".join(f"    {line}\n" for line in vaults.splitlines()))
+    [(_, data)] = inventory_hosts(tmp_path / "hosts.yml")
+    assert Path(data["model_hf_token_file"]).read_text().strip() == token
+    assert Path(data["model_modelscope_token_file"]).read_text().strip() == modelscope
+    assert "model_hf_token" not in data and "model_modelscope_token" not in data
+
+
+def test_a_connection_setting_given_both_ways_is_refused(tmp_path):
+    (tmp_path / "hosts.ini").write_text("h ansible_host=10.0.0.1 ssh_hostname=10.0.0.2 accelerator=h200\n")
+    with pytest.raises(InventoryError) as error:
+        inventory_hosts(tmp_path / "hosts.ini")
+    assert str(error.value) == "host h: field ansible_host: is given twice: here and as ssh_hostname; give one"
