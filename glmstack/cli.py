@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from glmstack.ansible_inventory import VAULT_PASSWORD_FILE_ENV
 from glmstack.hostdata import InventoryError
 from glmstack.lab import lab
 from glmstack.lab.host import LabError
@@ -220,29 +222,37 @@ def _drift(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+INVENTORY_HELP = "a pyinfra inventory (.py) or an Ansible inventory (INI or YAML file, or a directory)"
+VAULT_HELP = f"an Ansible inventory's vault password file (default: ${VAULT_PASSWORD_FILE_ENV})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glmstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     plan = commands.add_parser("plan", help="what each host of an inventory would run, and whether it fits")
-    plan.add_argument("inventory")
+    plan.add_argument("inventory", help=INVENTORY_HELP)
+    plan.add_argument("--vault-password-file", help=VAULT_HELP)
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.set_defaults(func=_plan)
 
     deploy = commands.add_parser(
         "deploy", help="pyinfra INVENTORY deploys/glm52.py, then a per-host summary; exit 0 only if all succeeded")
-    deploy.add_argument("inventory")
+    deploy.add_argument("inventory", help=INVENTORY_HELP)
+    deploy.add_argument("--vault-password-file", help=VAULT_HELP)
     deploy.add_argument("--json", action="store_true", help="print the summary as JSON")
     deploy.set_defaults(func=_deploy)
 
     drift = commands.add_parser(
         "drift", help="would a deploy change anything? exit 0: no; 1: drift; 2: unreachable hosts or errors")
-    drift.add_argument("inventory")
+    drift.add_argument("inventory", help=INVENTORY_HELP)
+    drift.add_argument("--vault-password-file", help=VAULT_HELP)
     drift.add_argument("--json", action="store_true", help="machine-readable output")
     drift.set_defaults(func=_drift)
 
     render = commands.add_parser("render", help="the files the deploy would install on one host")
-    render.add_argument("inventory")
+    render.add_argument("inventory", help=INVENTORY_HELP)
+    render.add_argument("--vault-password-file", help=VAULT_HELP)
     render.add_argument("host")
     render.add_argument("--out", help="write them under this directory instead of printing")
     render.set_defaults(func=_render)
@@ -272,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "vault_password_file", None):
+        # Ansible's own variable, so pyinfra (a child process) reads the same file; a path, never the password.
+        os.environ[VAULT_PASSWORD_FILE_ENV] = args.vault_password_file
     try:
         return args.func(args)
     except LabError as error:

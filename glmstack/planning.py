@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from glmstack.ansible_inventory import ansible_inventory_hosts, is_ansible_inventory
 from glmstack.catalog import load_catalog
 from glmstack.checks import credentials_in_url
 from glmstack.hostdata import InventoryError
@@ -26,6 +27,15 @@ from roles.service.units import node_unit_specs
 
 
 def inventory_hosts(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
+    """Every (host, data) pair an inventory defines, in order: a pyinfra inventory (.py file) as
+    pyinfra reads it, anything else (an INI or YAML file, a directory) as an Ansible inventory
+    (glmstack.ansible_inventory; vaulted secrets become 0600 files this process removes at exit)."""
+    if is_ansible_inventory(path):
+        return [(name, data) for name, data, _ in ansible_inventory_hosts(path)]
+    return pyinfra_inventory_hosts(path)
+
+
+def pyinfra_inventory_hosts(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
     """Every (host, data) pair a pyinfra inventory file defines, in order, as pyinfra reads them:
     each public list (or (hosts, data) tuple) whose items are host names or (name, data) tuples.
     An entry of another shape is passed on for validation to name; a file that does not run is one
@@ -224,8 +234,10 @@ def write_rendered(plan: DeployPlan, out: Path) -> list[Path]:
 
 def pyinfra_command(inventory: Path, json_output: bool = True, deploy: str = "glm52.py",
                     options: tuple[str, ...] = ()) -> list[str]:
-    """`pyinfra -y [--json] [OPTIONS] INVENTORY deploys/<deploy>` with the pyinfra installed beside glmstack."""
+    """`pyinfra -y [--json] [OPTIONS] INVENTORY deploys/<deploy>` with the pyinfra installed beside glmstack;
+    an Ansible inventory as `@ansible/PATH` (glmstack.ansible_connector)."""
     command = [str(Path(sys.executable).parent / "pyinfra"), "-y", *options]
     if json_output:
         command.append("--json")
-    return command + [str(inventory), str(DEPLOYS / deploy)]
+    target = f"@ansible/{Path(inventory).resolve()}" if is_ansible_inventory(inventory) else str(inventory)
+    return command + [target, str(DEPLOYS / deploy)]

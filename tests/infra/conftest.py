@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from glmstack.config import DeployPlan
-from glmstack.planning import plan_inventory
+from glmstack.planning import inventory_hosts, plan_inventory
 from roles.service.units import UnitSpec, node_unit_specs
 
 
@@ -26,10 +26,19 @@ def plans(pytestconfig) -> dict[str, DeployPlan]:
     return {plan.host: plan for plan in plan_inventory(path)}
 
 
+@pytest.fixture(scope="session")
+def names_by_address(pytestconfig) -> dict[str, str]:
+    """Inventory names by the address SSH reaches them on, where they differ (an Ansible inventory's
+    ansible_host, pyinfra's ssh_hostname)."""
+    hosts = inventory_hosts(pytestconfig.getoption("glm_inventory"))
+    return {data["ssh_hostname"]: name for name, data in hosts if isinstance(data.get("ssh_hostname"), str)}
+
+
 @pytest.fixture
-def plan(host, plans) -> DeployPlan:
-    """The host's deployment plan."""
+def plan(host, plans, names_by_address) -> DeployPlan:
+    """The host's deployment plan (found by inventory name, or by the address SSH reaches it on)."""
     name = host.backend.hostname
+    name = name if name in plans else names_by_address.get(name, name)
     if name not in plans:
         pytest.fail(f"host {name} is not in the inventory (has: {', '.join(plans)})")
     return plans[name]
