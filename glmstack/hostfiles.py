@@ -19,8 +19,12 @@ if TYPE_CHECKING:
 
 def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:
     # The roles import the schema's module, which calls this: imported when called.
-    from roles import amd, base, llamacpp, nvidia, service
-    from roles.engine import install_script
+    from roles.amd import operations as amd
+    from roles.base import operations as base
+    from roles.engine.operations import install_script
+    from roles.llamacpp import operations as llamacpp
+    from roles.nvidia import operations as nvidia
+    from roles.service import operations as service
     from roles.service.render import rendered_files
     from roles.service.units import node_unit_specs
 
