@@ -84,7 +84,7 @@ ROLES: tuple[Role, ...] = (
     Role("ascend", "ascend_", AscendSettings, "roles.ascend.plan:plan_ascend",
          _steps(("preflight", "ascend_preflight"), ("drivers", "install_ascend"))),
     Role("ray", None, None, "glmstack.topology:plan_ray", _steps(("cluster", "form_cluster"))),
-    Role("service", "service_", ServiceSettings, "glmstack.resolve:plan_api_key", _steps(("serve", "run_service"))),
+    Role("service", "service_", ServiceSettings, "roles.service.plan:plan_api_key", _steps(("serve", "run_service"))),
 )
 
 

@@ -1,6 +1,7 @@
 """service: run the engine as a hardened systemd unit and wait until it reports healthy.
 
 - defaults.py: its settings;
+- plan.py: its plan, from host data and the catalog;
 - operations.py: its pyinfra operations;
 - render.py: the unit files, rendered from a UnitSpec;
 - units.py: the UnitSpecs of a node's units;
