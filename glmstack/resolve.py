@@ -92,8 +92,8 @@ def _engine_environment(config: HostConfig, recipe: Recipe, engine: Engine, bina
     env = dict(engine.env)
     if nvidia:
         # DeepGEMM and Triton compile kernels at run time with the toolkit's nvcc and headers.
-        env["CUDA_HOME"] = nvidia.cuda_home
-        env["PATH"] = f"{nvidia.cuda_home}/bin:{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
+        env["CUDA_HOME"] = nvidia.cuda.home
+        env["PATH"] = f"{nvidia.cuda.home}/bin:{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
     if amd:
         # AITER JIT-compiles kernels; its cache lives in the engine's home, which survives restarts.
         env["AITER_JIT_DIR"] = posixpath.join(config.base_state_dir, "home", engine.unit_name, "aiter-jit")

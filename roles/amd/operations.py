@@ -44,7 +44,7 @@ def installer_codename(plan: DeployPlan) -> str:
     """The Ubuntu release whose amdgpu-install package this host takes (Debian 12: jammy)."""
     release = distribution()
     key = f"{release.get('release_meta', {}).get('ID', '')}-{release.get('release_meta', {}).get('VERSION_ID', '')}"
-    codenames = dict(plan.amd.codenames)
+    codenames = dict(plan.amd.platform.repository.codenames)
     if key not in codenames:
         raise DeployError(f"host {host.name}: AMD's amdgpu-install has no package for {key}; "
                           f"supported: {', '.join(sorted(codenames))}")
@@ -53,10 +53,11 @@ def installer_codename(plan: DeployPlan) -> str:
 
 def installer_url(plan: DeployPlan) -> str:
     amd = plan.amd
+    repository, version = amd.platform.repository, amd.release.package_version
     if package_family() == "rpm":
-        return amd.installer_rpm.format(base=amd.repo_url, rocm=amd.rocm, package_version=amd.package_version)
-    return amd.installer_deb.format(base=amd.repo_url, rocm=amd.rocm, codename=installer_codename(plan),
-                                    package_version=amd.package_version)
+        return repository.installer_rpm.format(base=amd.repo_url, rocm=amd.rocm, package_version=version)
+    return repository.installer_deb.format(base=amd.repo_url, rocm=amd.rocm, codename=installer_codename(plan),
+                                           package_version=version)
 
 
 def grub_drop_in(amd: AmdPlan) -> str:
@@ -81,21 +82,22 @@ def preflight(plan: DeployPlan) -> None:
 def install_installer(plan: DeployPlan):
     """AMD's amdgpu-install package of the pinned ROCm release: it adds the amdgpu and rocm sources."""
     version = installed_packages().get("amdgpu-install") or []
-    if any(str(v).split(":")[-1].startswith(plan.amd.package_version) for v in version):
-        host.noop(f"amdgpu-install {plan.amd.package_version} is installed")
+    if any(str(v).split(":")[-1].startswith(plan.amd.release.package_version) for v in version):
+        host.noop(f"amdgpu-install {plan.amd.release.package_version} is installed")
         return
     amd = plan.amd
     if package_family() == "rpm":
         # dnf does not check the signature of a package given by URL: import ROCm's key (its
         # fingerprint checked), then check the package with it before installing.
         rpm = "/tmp/glmstack-amdgpu-install.rpm"
-        yield rpm_key_import(amd.key_url, amd.key_fingerprint, amd.rpm_key_file, "AMD")
+        repository = amd.platform.repository
+        yield rpm_key_import(amd.key_url, repository.key_fingerprint, repository.rpm_key_file, "AMD")
         yield (f"curl -fsSL --retry 3 -o {rpm} {shell_word(installer_url(plan))} && "
                f"{{ {rpm_signature_check(rpm, 'AMD')}; }} && dnf install -y {rpm} && rm -f {rpm}")
         return
     deb = "/tmp/glmstack-amdgpu-install.deb"
     yield (f"curl -fsSL --retry 3 -o {deb} {shell_word(installer_url(plan))} && "
-           f"{{ {deb_keys_check(deb, amd.key_fingerprint, 'AMD')}; }} && "
+           f"{{ {deb_keys_check(deb, amd.platform.repository.key_fingerprint, 'AMD')}; }} && "
            "{ apt-mark unhold amdgpu-install >/dev/null 2>&1 || true; } && "
            f"dpkg -i {deb} && rm -f {deb}")
 
@@ -128,7 +130,7 @@ def hold(packages: list[str]):
 
 
 def _needs_reboot(amd: AmdPlan, driver: dict) -> str | None:
-    missing = [p for p in amd.kernel_parameters if p not in driver["cmdline"]]
+    missing = [p for p in amd.platform.kernel_parameters if p not in driver["cmdline"]]
     if missing:
         return f"the running kernel was booted without {' '.join(missing)}"
     if driver["loaded"] is not None and driver["installed"] is not None and driver["loaded"] != driver["installed"]:
@@ -142,7 +144,7 @@ def run_installed_driver(amd: AmdPlan):
     driver = host.get_fact(AmdgpuDriver)
     reason = _needs_reboot(amd, driver)
     if reason is None and driver["loaded"] is not None:
-        host.noop(f"amdgpu {driver['loaded']} is loaded, booted with {' '.join(amd.kernel_parameters)}")
+        host.noop(f"amdgpu {driver['loaded']} is loaded, booted with {' '.join(amd.platform.kernel_parameters)}")
         return
     if reason is None:
         yield "modprobe amdgpu"
@@ -157,18 +159,18 @@ def install_amd(plan: DeployPlan) -> None:
     kernel = host.get_fact(KernelVersion)
     rpm = package_family() == "rpm"
     if rpm:
-        kernel_packages = [p.format(kernel=kernel) for p in amd.rpm_kernel_packages]
+        kernel_packages = [p.format(kernel=kernel) for p in amd.platform.rpm_kernel_packages]
     else:
         # linux-modules-extra is Ubuntu's split of the kernel's modules; Debian ships them in one package.
         ubuntu = distribution().get("name") == "Ubuntu"
-        kernel_packages = [p.format(kernel=kernel) for p in amd.kernel_packages
+        kernel_packages = [p.format(kernel=kernel) for p in amd.platform.kernel_packages
                            if ubuntu or not p.startswith("linux-modules-extra")]
     ensure_packages("GnuPG, to check AMD's key", [GPG_PACKAGE])
     install_installer(name=f"amdgpu-install for ROCm {amd.rocm}", plan=plan)
     sources_on_mirror(name="AMD's package sources on the mirror", amd=amd)
     ensure_packages("Kernel headers", kernel_packages)
-    ensure_packages("amdgpu DKMS driver", list(amd.driver_packages))
-    parameters = " ".join(amd.kernel_parameters)
+    ensure_packages("amdgpu DKMS driver", list(amd.platform.driver_packages))
+    parameters = " ".join(amd.platform.kernel_parameters)
     if rpm:
         once_per_content(name=f"Boot with {parameters}", content=parameters,
                          command=f"grubby --update-kernel=ALL --args={shell_word(parameters)}",
@@ -178,18 +180,18 @@ def install_amd(plan: DeployPlan) -> None:
                   create_remote_dir=True)
         once_per_content(name="Update the boot loader", command="update-grub", content=grub_drop_in(amd),
                          stamp=f"{config.base_state_dir}/grub-glmstack-amd.sha256")
-    if amd.split_driver:
+    if amd.release.split_driver:
         # ROCm 7: the driver runs before the userspace goes in.
         run_installed_driver(name="Run the installed amdgpu", amd=amd)
-    ensure_packages(f"ROCm {amd.rocm}", list(amd.rocm_packages))
+    ensure_packages(f"ROCm {amd.rocm}", list(amd.platform.rocm_packages))
     if rpm:
-        ensure_packages("dnf versionlock", [amd.rpm_versionlock_package])
-    hold(name="Hold amdgpu and ROCm", packages=list(amd.held_packages))
+        ensure_packages("dnf versionlock", [amd.platform.rpm_versionlock_package])
+    hold(name="Hold amdgpu and ROCm", packages=list(amd.platform.held_packages))
     libraries = library_config(amd)
     files.put(name="ROCm library paths", dest=LIBRARY_CONFIG, src=StringIO(libraries), mode="644")
     once_per_content(name="Refresh the linker cache", command="ldconfig", content=libraries,
                      stamp=f"{config.base_state_dir}/ldconfig-glmstack-rocm.sha256")
     server.user(name="Service user in render and video", user=config.base_service_user,
                 groups=DEVICE_GROUPS, append=True, ensure_home=False)
-    if not amd.split_driver:
+    if not amd.release.split_driver:
         run_installed_driver(name="Run the installed amdgpu", amd=amd)

@@ -66,7 +66,7 @@ def repository_distribution(plan: DeployPlan) -> str:
     release = distribution()
     os_id = (release.get("release_meta", {}).get("ID") or release.get("name") or "").lower()
     version = release.get("release_meta", {}).get("VERSION_ID") or str(release.get("major") or "")
-    table = dict(plan.nvidia.distributions)
+    table = dict(plan.nvidia.platform.repository.distributions)
     for key in (f"{os_id}-{version}", f"{os_id}-{version.split('.')[0]}"):
         if key in table:
             return table[key]
@@ -76,27 +76,27 @@ def repository_distribution(plan: DeployPlan) -> str:
 
 def repository_url(plan: DeployPlan, directory: str) -> str:
     arch = host.get_fact(Arch)
-    return f"{plan.nvidia.repo_url}/{directory}/{dict(plan.nvidia.architectures)[arch]}"
+    return f"{plan.nvidia.repo_url}/{directory}/{dict(plan.nvidia.platform.repository.architectures)[arch]}"
 
 
 def has_nvswitch(plan: DeployPlan) -> bool:
     return any(device["vendor"] == plan.accelerator_pci_vendor
-               and device["class"][:4] == plan.nvidia.nvswitch_pci_class
+               and device["class"][:4] == plan.nvidia.platform.nvswitch_pci_class
                for device in host.get_fact(PciDevices))
 
 
 def driver_pinned(nvidia: NvidiaPlan, package: str) -> bool:
-    globs = nvidia.rpm_version_globs if package_family() == "rpm" else nvidia.version_globs
+    globs = nvidia.platform.rpm_version_globs if package_family() == "rpm" else nvidia.platform.driver_version_globs
     return any(fnmatch.fnmatch(package, glob) for glob in globs)
 
 
-def family_packages(nvidia: NvidiaPlan) -> dict[str, tuple[str, ...]]:
+def family_packages(nvidia: NvidiaPlan) -> dict[str, list[str]]:
     """The driver, fabric manager and NVLink5 package names of this host's package family."""
     if package_family() == "rpm":
-        return {"driver": nvidia.rpm_driver_packages, "fabric": nvidia.rpm_fabricmanager_packages,
-                "nvlink5": nvidia.rpm_nvlink5_packages}
-    return {"driver": nvidia.driver_packages, "fabric": nvidia.fabricmanager_packages,
-            "nvlink5": nvidia.nvlink5_packages}
+        return {"driver": nvidia.driver.rpm.packages, "fabric": nvidia.driver.rpm.fabricmanager_packages,
+                "nvlink5": nvidia.driver.rpm.nvlink5_packages}
+    return {"driver": nvidia.driver.packages, "fabric": nvidia.driver.fabricmanager_packages,
+            "nvlink5": nvidia.driver.nvlink5_packages}
 
 
 def preferences(nvidia: NvidiaPlan) -> str:
@@ -113,7 +113,7 @@ def preflight(plan: DeployPlan) -> None:
     repository_distribution(plan)
     if package_family() == "rpm":
         enabled = " ".join(host.get_fact(DnfEnabledRepositories))
-        missing = [how for repo, how in nvidia.rpm_required_repositories
+        missing = [how for repo, how in nvidia.platform.rpm_required_repositories.items()
                    if repo not in enabled and not (repo == "crb" and "codeready-builder" in enabled)]
         if missing:
             raise DeployError(f"host {host.name}: the NVIDIA driver's DKMS build needs these repositories "
@@ -171,12 +171,12 @@ def pinned_packages(packages: list[str], nvidia: NvidiaPlan):
 def driver_module_stream(nvidia: NvidiaPlan):
     """RHEL: the driver branch is a dnf module stream; switching branches resets the module first."""
     current = host.get_fact(DnfEnabledModules).get("nvidia-driver")
-    if current == nvidia.rpm_module_stream:
+    if current == nvidia.driver.rpm.module_stream:
         host.noop(f"nvidia-driver:{current} is enabled")
         return
     if current:
         yield "dnf module reset -y nvidia-driver"
-    yield f"dnf module enable -y nvidia-driver:{shell_word(nvidia.rpm_module_stream)}"
+    yield f"dnf module enable -y nvidia-driver:{shell_word(nvidia.driver.rpm.module_stream)}"
 
 
 @operation()
@@ -185,19 +185,22 @@ def install_keyring(plan: DeployPlan, url: str):
     if "cuda-keyring" in installed_packages():
         host.noop("cuda-keyring is installed")
         return
-    deb = f"/tmp/glmstack-{plan.nvidia.keyring_deb}"
-    yield (f"curl -fsSL --retry 3 -o {shell_word(deb)} {shell_word(url + '/' + plan.nvidia.keyring_deb)} && "
-           f"{{ {deb_keys_check(deb, plan.nvidia.key_fingerprint, 'NVIDIA')}; }} && "
+    repository = plan.nvidia.platform.repository
+    deb = f"/tmp/glmstack-{repository.keyring_deb}"
+    yield (f"curl -fsSL --retry 3 -o {shell_word(deb)} {shell_word(url + '/' + repository.keyring_deb)} && "
+           f"{{ {deb_keys_check(deb, repository.key_fingerprint, 'NVIDIA')}; }} && "
            f"dpkg -i {shell_word(deb)} && rm -f {shell_word(deb)}")
 
 
 @operation()
 def import_rpm_key(nvidia: NvidiaPlan, url: str):
     """NVIDIA's RPM signing key, imported only with the sum NVIDIA publishes for it."""
-    if host.get_fact(Sha256File, path=nvidia.rpm_key_file) == nvidia.rpm_key_sha256:
-        host.noop(f"{nvidia.rpm_key_file} is NVIDIA's key")
+    repository = nvidia.platform.repository
+    if host.get_fact(Sha256File, path=repository.rpm_key_file) == repository.rpm_key_sha256:
+        host.noop(f"{repository.rpm_key_file} is NVIDIA's key")
         return
-    yield rpm_key_import_by_sum(f"{url}/{nvidia.rpm_gpg_key}", nvidia.rpm_key_sha256, nvidia.rpm_key_file, "NVIDIA")
+    yield rpm_key_import_by_sum(f"{url}/{repository.rpm_gpg_key}", repository.rpm_key_sha256, repository.rpm_key_file,
+                                "NVIDIA")
 
 
 @operation()
@@ -261,14 +264,14 @@ def _repository(plan: DeployPlan, url: str, directory: str) -> None:
     if package_family() == "rpm":
         import_rpm_key(name="NVIDIA repository key", nvidia=nvidia, url=url)
         files.put(name="NVIDIA repository", dest=f"/etc/yum.repos.d/{name}.repo", mode="644",
-                  src=StringIO(yum_repository(name, url, nvidia.rpm_key_file)))
-        ensure_packages("dnf versionlock", [nvidia.rpm_versionlock_package])
+                  src=StringIO(yum_repository(name, url, nvidia.platform.repository.rpm_key_file)))
+        ensure_packages("dnf versionlock", [nvidia.platform.rpm_versionlock_package])
         driver_module_stream(name=f"Driver branch {nvidia.driver_branch} (dnf module)", nvidia=nvidia)
         return
     install_keyring(name="NVIDIA repository key", plan=plan, url=url)
     # The keyring package ships a source under this very name; ours replaces it with the chosen base URL.
     files.put(name="NVIDIA repository", dest=f"/etc/apt/sources.list.d/{name}.list",
-              src=StringIO(apt_source(url, nvidia.keyring_file)), mode="644")
+              src=StringIO(apt_source(url, nvidia.platform.repository.keyring_file)), mode="644")
     files.put(name="Pin the driver version", dest=PREFERENCES_FILE, src=StringIO(preferences(nvidia)), mode="644")
 
 
@@ -276,7 +279,7 @@ def _kernel_side(plan: DeployPlan) -> None:
     kernel = host.get_fact(KernelVersion)
     headers = ([f"kernel-devel-{kernel}", "kernel-headers"] if package_family() == "rpm"
                else [f"linux-headers-{kernel}"])
-    ensure_packages("Kernel headers and DKMS", [*headers, *plan.nvidia.build_packages])
+    ensure_packages("Kernel headers and DKMS", [*headers, *plan.nvidia.platform.build_packages])
 
 
 def _blacklist_nouveau(plan: DeployPlan) -> None:
@@ -304,14 +307,14 @@ def install_nvidia(plan: DeployPlan) -> None:
     pinned_packages(name=f"NVIDIA driver {nvidia.driver_version} (open modules)",
                     packages=list(names["driver"]), nvidia=nvidia)
     _blacklist_nouveau(plan)
-    pinned_packages(name=f"CUDA {nvidia.cuda_line} toolkit", packages=[nvidia.toolkit_package], nvidia=nvidia)
+    pinned_packages(name=f"CUDA {nvidia.cuda_line} toolkit", packages=[nvidia.cuda.toolkit_package], nvidia=nvidia)
     nvswitch = has_nvswitch(plan)
     if nvswitch:
         pinned_packages(name=f"Fabric manager {nvidia.driver_version}", packages=list(names["fabric"]),
                         nvidia=nvidia)
         if nvidia.nvlink5:
             pinned_packages(name="NVLink5 subnet manager", packages=list(names["nvlink5"]), nvidia=nvidia)
-            for module in nvidia.nvlink5_modules:
+            for module in nvidia.platform.nvlink5_modules:
                 files.put(name=f"Load {module} at boot", dest=f"/etc/modules-load.d/glmstack-{module}.conf",
                           src=StringIO(_templates.get_template("modules-load.conf.j2").render(module=module)),
                           mode="644")

@@ -123,6 +123,11 @@ def _exercise_every_recipe(tmp: Path) -> None:
     plans = {plan.host: plan for plan in plan_inventory(str(inventory))}
     _deploy_to_fake_hosts(h200, [(name, {**data, "nvidia_dcgm": True})], plans, rhel=True)
     _deploy_to_fake_hosts(h200, [(name, {**data, "nvidia_dcgm": True})], plans, converged=True)
+    # AMD's RPM side (its installer, key and versionlock), read only while deploying to RHEL.
+    mi300x = catalog.recipe("glm-5.2-fp8", "mi300x", "vllm")
+    hosts = recipe_hosts(mi300x, catalog)
+    plans = {plan.host: plan for plan in plan_inventory(str(_inventory(hosts, tmp / "amd-rhel.py")))}
+    _deploy_to_fake_hosts(mi300x, hosts, plans, rhel=True)
 
 
 def _deploy_to_fake_hosts(recipe, hosts: list[tuple[str, dict]], plans: dict, converged: bool = False,
@@ -145,7 +150,7 @@ def _deploy_to_fake_hosts(recipe, hosts: list[tuple[str, dict]], plans: dict, co
             if rhel:
                 state.rhel()
         elif vendor == "amd":
-            state = gpu_states.AmdHost(data)
+            state = gpu_states.AmdHost(data, release=gpu_states.RHEL_9 if rhel else gpu_states.UBUNTU_2404)
         elif vendor == "huawei":
             state = gpu_states.AscendHost(data, plan=plans[name])
         else:
