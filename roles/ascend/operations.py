@@ -53,7 +53,7 @@ def preflight(plan: DeployPlan) -> None:
 
 
 def installed_versions(ascend: AscendPlan) -> dict[str, str | None]:
-    return host.get_fact(AscendVersions, components=[(p.component, list(p.version_files), p.version_key)
+    return host.get_fact(AscendVersions, components=[(p.component, list(p.version_files), p.installer.version_key)
                                                      for p in ascend.packages])
 
 
@@ -95,14 +95,16 @@ def check_installers(ascend: AscendPlan, packages: list[AscendPackagePlan]):
     for package in packages:
         path = shell_word(staged(ascend, package))
         failed = f"{package.file}: its sha256 is not the manifest's (removed); nothing was installed"
-        checks.append(f"if [ \"$(sha256sum < {path} | cut -d' ' -f1)\" != {shell_word(package.sha256)} ]; then "
+        sha256 = shell_word(package.manifest.sha256)
+        checks.append(f"if [ \"$(sha256sum < {path} | cut -d' ' -f1)\" != {sha256} ]; then "
                       f"rm -f {path}; echo {shell_word(failed)} >&2; bad=1; fi")
     yield "bad=; " + "; ".join(checks) + "; [ -z \"$bad\" ]"
 
 
 def version_command(package: AscendPackagePlan) -> str:
     """The version the installer left, as AscendVersions reads it."""
-    return AscendVersions().command([(package.component, list(package.version_files), package.version_key)])
+    return AscendVersions().command([(package.component, list(package.version_files),
+                                      package.installer.version_key)])
 
 
 @operation()
@@ -110,7 +112,7 @@ def run_installer(ascend: AscendPlan, package: AscendPackagePlan, mode: str):
     """Run one installer, then check the version it left; its staged copy goes once it is in."""
     q = shell_word
     path = staged(ascend, package)
-    arguments = " ".join(q(a) for a in (package.fresh if mode == "fresh" else package.upgrade))
+    arguments = " ".join(q(a) for a in (package.installer.fresh if mode == "fresh" else package.installer.upgrade))
     yield (f"chmod 700 {q(path)} && {q(path)} {arguments} && "
            f"got=$({version_command(package)} | cut -d= -f2-) && "
            f"if [ \"$got\" != {q(package.version)} ]; then "
@@ -146,7 +148,7 @@ def capture_cann_environment(plan: DeployPlan, cann_installed_now: bool):
     """Write what CANN's scripts set into the engine's environment file, once per content."""
     ascend = plan.ascend
     arguments = {"scripts": [list(group) for group in ascend.set_env], "base_path": plan.serve_env["PATH"],
-                 "patterns": list(ascend.environment_variables)}
+                 "patterns": list(ascend.platform.environment_variables)}
     captured = host.get_fact(CannEnvironment, **arguments)
     path = cann_environment_file(plan)
     if captured and not cann_installed_now and host.get_fact(FileContents, path=path) == captured:
@@ -192,7 +194,7 @@ def install_ascend(plan: DeployPlan) -> bool:
     ascend = plan.ascend
     installed = install_packages(plan)
     run_installed_driver(name="Run the installed NPU driver", ascend=ascend,
-                         installed_now=any(package.needs_reboot for package in installed))
+                         installed_now=any(package.installer.needs_reboot for package in installed))
     server.user(name=f"Service user in {ascend.group}", user=plan.config.base_service_user,
                 groups=[ascend.group], append=True, ensure_home=False)
     return capture_cann_environment(name="CANN environment for the engine", plan=plan,
@@ -211,13 +213,13 @@ def roce_changes(ascend: AscendPlan, current: list[dict[str, str] | None]) -> li
 def set_roce_addresses(ascend: AscendPlan):
     """Give each NPU's RoCE port its address and netmask with hccn_tool, only where they differ,
     and read each back (hccn_tool -ip -g) before going on."""
-    current = host.get_fact(NpuRoceAddresses, hccn_tool=ascend.hccn_tool, npus=ascend.npus)
+    current = host.get_fact(NpuRoceAddresses, hccn_tool=ascend.platform.roce.hccn_tool, npus=ascend.npus)
     changes = roce_changes(ascend, current)
     if not changes:
         host.noop("every NPU's RoCE port has its address")
         return
     q = shell_word
-    tool, netmask = q(ascend.hccn_tool), q(ascend.roce_netmask)
+    tool, netmask = q(ascend.platform.roce.hccn_tool), q(ascend.roce_netmask)
     for npu, address in changes:
         shown = address.replace(".", r"\.")
         failed = f"NPU {npu}: hccn_tool did not give its RoCE port {address} netmask {ascend.roce_netmask}"

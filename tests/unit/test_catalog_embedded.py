@@ -41,3 +41,24 @@ def test_the_amd_plan_embeds_the_catalog_entry_and_the_chosen_release():
     # What the plan derives from the entry and the host data's mirror.
     assert amd.upstream_url == catalog.amd.repository.base_url.rstrip("/")
     assert amd.key_url == f"{amd.repo_url.rstrip('/')}/{catalog.amd.repository.key_path}"
+
+
+def test_the_ascend_plan_embeds_the_catalog_entry_and_each_installers_two_entries(tmp_path):
+    from glmstack.ascend import load_manifest
+    from glmstack.lab.ascend import write_package_set
+    from roles.ascend.plan import AscendPackagePlan, AscendPlan
+
+    catalog = load_catalog()
+    versions = {"driver": "25.5.1", "firmware": "7.8.0.6.201", "toolkit": "9.1.0", "ops": "9.1.0", "nnal": "9.1.0"}
+    manifest = load_manifest(write_package_set(tmp_path, "ascend-a3", "aarch64", versions))
+    ascend = resolve("a3-1", {"accelerator": "ascend-a3", "model": "glm-5.2-w8a8", "engine": "vllm-ascend",
+                              "model_revision": "1" * 40, "ascend_packages": str(tmp_path)}).ascend
+    assert ascend.platform == catalog.ascend
+    assert not plan_fields(AscendPlan) & catalog_fields(catalog.ascend, catalog.ascend.roce)
+    assert [package.manifest for package in ascend.packages] == sorted(
+        manifest.packages, key=lambda package: list(versions).index(package.component))
+    assert [package.installer for package in ascend.packages] == [
+        catalog.ascend.components[package.component] for package in ascend.packages]
+    # version_files is the installer's, filled in for the host's CPU architecture.
+    assert plan_fields(AscendPackagePlan) & catalog_fields(ascend.packages[0].manifest, ascend.packages[0].installer) \
+        == {"version_files"}
