@@ -16,8 +16,10 @@ first use.
 
 
 def __getattr__(name: str) -> object:
-    if name.startswith("__"):
-        raise AttributeError(name)
+    # Not for dunders (introspection loads nothing), nor for the submodule itself, which the import
+    # system finds in sys.modules (also while it is being imported).
+    if name.startswith("__") or name == "operations":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import roles.nvidia.operations as operations
 
     return getattr(operations, name)
