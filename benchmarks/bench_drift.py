@@ -24,7 +24,7 @@ from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir, run_d
 from glmstack.lab.serve import serve_directory
 from glmstack.paths import REPO_ROOT
 from glmstack.render import rendered_files, unit_paths
-from roles.model import ready_marker
+from roles.model.operations import ready_marker
 
 NODES = int(os.environ.get("BENCH_NODES", "8"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))

@@ -29,8 +29,8 @@ from glmstack.lab import lab
 from glmstack.lab.profile import MODEL_PORT, TINY_MODEL, cpu_profile_data, models_dir, run_deploy
 from glmstack.lab.serve import serve_directory
 from glmstack.paths import REPO_ROOT
-from roles.model import weights_unit
 from roles.model.defaults import ModelSettings
+from roles.model.operations import weights_unit
 
 FILES = int(os.environ.get("BENCH_WEIGHTS_FILES", "32"))
 FILE_MB = int(os.environ.get("BENCH_WEIGHTS_MB", "64"))

@@ -15,8 +15,8 @@ from pyinfra.api.exceptions import DeployError
 from glmstack.hostdata import InventoryError
 from glmstack.ops import ensure_packages
 from glmstack.resolve import resolve_inventory
-from roles import ascend
-from roles.base import directories, service_user, trust_and_proxies
+from roles.ascend import operations as ascend
+from roles.base.operations import directories, service_user, trust_and_proxies
 
 try:
     plans = resolve_inventory([(each.name, each.data.dict()) for each in inventory])

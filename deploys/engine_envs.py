@@ -12,8 +12,8 @@ from pyinfra import host
 
 from glmstack.ops import ensure_packages
 from glmstack.resolve import resolve
-from roles.base import trust_and_proxies
-from roles.engine import install_engine
+from roles.base.operations import trust_and_proxies
+from roles.engine.operations import install_engine
 
 data = host.data.dict()
 engines = data.get("lab_engines") or ["vllm", "sglang"]

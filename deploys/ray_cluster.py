@@ -16,9 +16,9 @@ from pyinfra.api.exceptions import DeployError
 from glmstack.hostdata import InventoryError
 from glmstack.resolve import resolve_inventory
 from glmstack.topology import ray_environment
-from roles import base
-from roles.engine import install_engine
-from roles.ray import form_cluster
+from roles.base import operations as base
+from roles.engine.operations import install_engine
+from roles.ray.operations import form_cluster
 
 try:
     plans = resolve_inventory([(each.name, each.data.dict()) for each in inventory])

@@ -4,7 +4,7 @@ from here keep working. New code imports from where each lives:
 - glmstack.hostdata: the schema (HostConfig, DeploymentSettings) and its errors;
 - glmstack.validate: one host's data validated on its own;
 - glmstack.command: the engine's serve command line and what extra_flags may add to it;
-- glmstack.plan: the resolved plan (DeployPlan, ApiKeyPlan, RayPlan);
+- glmstack.plan: the resolved plan (DeployPlan, RayPlan);
 - glmstack.topology: a deployment's nodes together (ranks, ports, Ray, RPC, RoCE, weights seeding);
 - glmstack.resolve: resolve_inventory and resolve;
 - roles/<role>/plan.py: each role's narrow plan and its planner.
@@ -20,7 +20,7 @@ from glmstack.command import (
     setting_flag_owners,
 )
 from glmstack.hostdata import DeploymentSettings, HostConfig, HostDataError, InventoryError, ca_certificate_problem
-from glmstack.plan import ApiKeyPlan, DeployPlan, RayPlan
+from glmstack.plan import DeployPlan, RayPlan
 from glmstack.resolve import engine_environment, resolve, resolve_inventory, validate_inventory
 from glmstack.topology import ray_environment
 from roles.amd.plan import AmdPlan
@@ -29,6 +29,7 @@ from roles.engine.plan import EngineEnvPlan, EnvTarget, environment_targets
 from roles.llamacpp.plan import LlamaCppPlan
 from roles.model.plan import GraftPlan, ModelPlan
 from roles.nvidia.plan import NvidiaPlan
+from roles.service.plan import ApiKeyPlan
 
 __all__ = [
     "FLAG_SETTINGS", "HOST_TUNABLES", "AmdPlan", "ApiKeyPlan", "AscendPackagePlan", "AscendPlan", "DeployPlan",

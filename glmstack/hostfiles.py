@@ -19,8 +19,12 @@ if TYPE_CHECKING:
 
 def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:
     # The roles import the schema's module, which calls this: imported when called.
-    from roles import amd, base, llamacpp, nvidia, service
-    from roles.engine import install_script
+    from roles.amd import operations as amd
+    from roles.base import operations as base
+    from roles.engine.operations import install_script
+    from roles.llamacpp import operations as llamacpp
+    from roles.nvidia import operations as nvidia
+    from roles.service import operations as service
     from roles.service.render import rendered_files
     from roles.service.units import node_unit_specs
 
@@ -31,9 +35,11 @@ def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:
     makers += [lambda cert=cert, family=family: base.ca_certificate_destination(cert, family)
                for cert in plan.config.base_extra_ca_certs for family in base.TRUST_STORE]
     if plan.nvidia:
-        url = f"{plan.nvidia.repo_url}/{plan.nvidia.distributions[0][1] if plan.nvidia.distributions else 'os'}"
-        makers += [lambda: nvidia.yum_repository("cuda", url, plan.nvidia.rpm_key_file),
-                   lambda: nvidia.apt_source(url, plan.nvidia.keyring_file),
+        repository = plan.nvidia.platform.repository
+        distributions = sorted(repository.distributions.items())
+        url = f"{plan.nvidia.repo_url}/{distributions[0][1] if distributions else 'os'}"
+        makers += [lambda: nvidia.yum_repository("cuda", url, repository.rpm_key_file),
+                   lambda: nvidia.apt_source(url, repository.keyring_file),
                    lambda: nvidia.preferences(plan.nvidia)]
     if plan.amd:
         makers += [lambda: amd.grub_drop_in(plan.amd), lambda: amd.library_config(plan.amd),

@@ -3,9 +3,7 @@ its deployment. glmstack.resolve makes it; the roles read it."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from glmstack.values import host_port
@@ -20,25 +18,7 @@ if TYPE_CHECKING:
     from roles.llamacpp.plan import LlamaCppPlan
     from roles.model.plan import ModelPlan
     from roles.nvidia.plan import NvidiaPlan
-
-
-@dataclass(frozen=True)
-class ApiKeyPlan:
-    """The key clients must send. It lives on the host in a root-only file (what operators read)
-    and reaches the engine through a root-only environment file, never its command line."""
-
-    key_file: str
-    env_file: str
-    variable: str
-    # The operator's key to install; None: the host makes one, and it never leaves the host.
-    local_file: Path | None = None
-
-    @property
-    def local_key_id(self) -> str | None:
-        """The id ApiKeyState reports once the local key is installed."""
-        if self.local_file is None:
-            return None
-        return hashlib.sha256(self.local_file.read_text().strip().encode()).hexdigest()[:16]
+    from roles.service.plan import ApiKeyPlan
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from glmstack.catalog import Catalog, Engine, Parallelism, Recipe, load_catalog
-from glmstack.checks import loopback
 from glmstack.command import effective_tunables, engine_limitations, render_serve_command
 from glmstack.fill import fill
 from glmstack.hostdata import HostConfig, HostDataError, InventoryError
-from glmstack.plan import ApiKeyPlan, DeployPlan
+from glmstack.plan import DeployPlan
 from glmstack.shape import SAFE_LABEL, entry_problems
 from glmstack.sizing import size
 from glmstack.topology import (
@@ -34,30 +33,9 @@ from roles.engine.plan import EngineEnvPlan, engine_requirement_problems, plan_e
 from roles.llamacpp.plan import LlamaCppPlan, plan_llamacpp
 from roles.model.plan import plan_model
 from roles.nvidia.plan import NvidiaPlan, plan_nvidia
+from roles.service.plan import plan_api_key
 from roles.service.render import FINGERPRINT_VARIABLE
 from roles.service.units import PROXY_SETTINGS, serving_unit_spec
-
-
-def plan_api_key(config: HostConfig, catalog: Catalog, problems: list) -> ApiKeyPlan | None:
-    """On by default wherever the engine listens beyond loopback; off only when the host data says so."""
-    required = config.service_require_api_key
-    if required is None:
-        required = config.service_api_key_file is not None or not loopback(config.service_bind_host)
-    if not required:
-        if config.service_api_key_file is not None:
-            problems.append(("service_api_key_file", "a key is given but service_require_api_key is false; "
-                                                     "drop one of the two"))
-        return None
-    engine = catalog.engines[config.engine]
-    if engine.api_key_env is None:
-        problems.append(("service_require_api_key",
-                         f"{config.engine} cannot take an API key without leaking it: {engine.api_key_note}. "
-                         f"Listen on loopback only (service_bind_host: 127.0.0.1, behind your own proxy), or "
-                         f"set service_require_api_key: false to serve {config.service_bind_host} without one"))
-        return None
-    base = posixpath.join(config.base_config_dir, f"{engine.unit_name}.api-key")
-    return ApiKeyPlan(key_file=base, env_file=f"{base}.env", variable=engine.api_key_env,
-                      local_file=config.service_api_key_file)
 
 
 def engine_environment(plan: DeployPlan, arch: str | None = None,
@@ -114,8 +92,8 @@ def _engine_environment(config: HostConfig, recipe: Recipe, engine: Engine, bina
     env = dict(engine.env)
     if nvidia:
         # DeepGEMM and Triton compile kernels at run time with the toolkit's nvcc and headers.
-        env["CUDA_HOME"] = nvidia.cuda_home
-        env["PATH"] = f"{nvidia.cuda_home}/bin:{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
+        env["CUDA_HOME"] = nvidia.cuda.home
+        env["PATH"] = f"{nvidia.cuda.home}/bin:{posixpath.dirname(binary)}:/usr/sbin:/usr/bin:/sbin:/bin"
     if amd:
         # AITER JIT-compiles kernels; its cache lives in the engine's home, which survives restarts.
         env["AITER_JIT_DIR"] = posixpath.join(config.base_state_dir, "home", engine.unit_name, "aiter-jit")

@@ -8,6 +8,9 @@ Derived from ROLES:
 - glmstack.docs.SECTIONS: one settings table per role with settings, in this order;
 - deploys/glm52.py: walks DEPLOY_PHASES, and in each phase the roles in this order.
 
+A role is a folder roles/<role>/: defaults.py (its Settings), plan.py (its planner), operations.py
+(its pyinfra operations, which its steps in roles/steps.py call) and templates/ or files/.
+
 Planners and steps are named ("module:function") rather than imported: the planners import the
 schema, which is built from this tuple, and the steps import pyinfra; resolving them where they run
 keeps this module a leaf of the import graph.
@@ -81,7 +84,7 @@ ROLES: tuple[Role, ...] = (
     Role("ascend", "ascend_", AscendSettings, "roles.ascend.plan:plan_ascend",
          _steps(("preflight", "ascend_preflight"), ("drivers", "install_ascend"))),
     Role("ray", None, None, "glmstack.topology:plan_ray", _steps(("cluster", "form_cluster"))),
-    Role("service", "service_", ServiceSettings, "glmstack.resolve:plan_api_key", _steps(("serve", "run_service"))),
+    Role("service", "service_", ServiceSettings, "roles.service.plan:plan_api_key", _steps(("serve", "run_service"))),
 )
 
 

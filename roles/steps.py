@@ -1,4 +1,5 @@
-"""The deploy's steps, one small function per role and phase, as roles/registry.py names them.
+"""The deploy's steps, one small function per role and phase, as roles/registry.py names them; each
+calls its role's operations (roles/<role>/operations.py).
 
 Each takes the host's plan and the DeployState the steps share: what one step learns (the weights
 units changed, the CANN environment changed) that a later one acts on. A step that does not apply
@@ -12,12 +13,15 @@ from typing import TYPE_CHECKING
 
 from pyinfra import host
 
-from roles import amd, ascend, base, nvidia
-from roles.engine import install_engine as install_engine_env
-from roles.llamacpp import install_llamacpp as build_llamacpp
-from roles.model import finish_model_download, graft_weights, start_model_download, weights_parts
-from roles.ray import form_cluster as form_ray_cluster
-from roles.service import run_service as start_service
+from roles.amd import operations as amd
+from roles.ascend import operations as ascend
+from roles.base import operations as base
+from roles.engine.operations import install_engine as install_engine_env
+from roles.llamacpp.operations import install_llamacpp as build_llamacpp
+from roles.model.operations import finish_model_download, graft_weights, start_model_download, weights_parts
+from roles.nvidia import operations as nvidia
+from roles.ray.operations import form_cluster as form_ray_cluster
+from roles.service.operations import run_service as start_service
 
 if TYPE_CHECKING:
     from glmstack.plan import DeployPlan

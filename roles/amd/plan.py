@@ -9,36 +9,51 @@ from typing import TYPE_CHECKING
 from roles.vendor_plan import VendorStack, plan_vendor_stack
 
 if TYPE_CHECKING:
-    from glmstack.catalog import Catalog
+    from glmstack.catalog import AmdPlatform, Catalog, RocmRelease
     from glmstack.hostdata import HostConfig
 
 
 @dataclass(frozen=True)
 class AmdPlan:
-    """ROCm, the amdgpu driver and the boot parameters a host gets."""
+    """ROCm, the amdgpu driver and the boot parameters a host gets: the catalog's AMD entry
+    (catalog/amd.yaml) with the ROCm release chosen from it, and what the host data decides."""
 
-    repo_url: str
-    upstream_url: str
-    installer_deb: str
-    installer_rpm: str
-    key_url: str
-    key_fingerprint: str
-    rpm_key_file: str
-    codenames: tuple[tuple[str, str], ...]
+    platform: AmdPlatform  # the repository, package lists, kernel parameters, ... (read through)
+    release: RocmRelease  # platform.rocm_releases[rocm]
+    repo_url: str  # AMD's repository or the operator's mirror of it
     rocm: str
-    package_version: str
-    split_driver: bool
-    driver_packages: tuple[str, ...]
-    kernel_packages: tuple[str, ...]
-    rpm_kernel_packages: tuple[str, ...]
-    rpm_versionlock_package: str
-    rocm_packages: tuple[str, ...]
-    held_packages: tuple[str, ...]
-    kernel_parameters: tuple[str, ...]
-    library_paths: tuple[str, ...]
     gfx_arch: str
     allow_reboot: bool
     reboot_timeout: int
+
+    @property
+    def upstream_url(self) -> str:
+        return self.platform.repository.base_url.rstrip("/")
+
+    @property
+    def key_url(self) -> str:
+        return f"{self.repo_url.rstrip('/')}/{self.platform.repository.key_path}"
+
+    # The names the plan tests read (tests/plan/gpu_states.py), each through the catalog entry.
+    @property
+    def package_version(self) -> str:
+        return self.release.package_version
+
+    @property
+    def rpm_versionlock_package(self) -> str:
+        return self.platform.rpm_versionlock_package
+
+    @property
+    def held_packages(self) -> tuple[str, ...]:
+        return tuple(self.platform.held_packages)
+
+    @property
+    def kernel_parameters(self) -> tuple[str, ...]:
+        return tuple(self.platform.kernel_parameters)
+
+    @property
+    def library_paths(self) -> tuple[str, ...]:
+        return tuple(self.platform.library_paths)
 
 
 def _wheels_for_rocm(config: HostConfig, catalog: Catalog, releases: list[str], rocm: str) -> str:
@@ -54,27 +69,11 @@ def plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan | 
     accelerator = catalog.accelerators[config.accelerator]
 
     def build(rocm: str, repo_url: str) -> AmdPlan:
-        release = platform.rocm_releases[rocm]
         return AmdPlan(
+            platform=platform,
+            release=platform.rocm_releases[rocm],
             repo_url=repo_url,
-            upstream_url=platform.repository.base_url.rstrip("/"),
-            installer_deb=platform.repository.installer_deb,
-            installer_rpm=platform.repository.installer_rpm,
-            key_url=f"{repo_url.rstrip('/')}/{platform.repository.key_path}",
-            key_fingerprint=platform.repository.key_fingerprint,
-            rpm_key_file=platform.repository.rpm_key_file,
-            codenames=tuple(sorted(platform.repository.codenames.items())),
             rocm=rocm,
-            package_version=release.package_version,
-            split_driver=release.split_driver,
-            driver_packages=tuple(platform.driver_packages),
-            kernel_packages=tuple(platform.kernel_packages),
-            rpm_kernel_packages=tuple(platform.rpm_kernel_packages),
-            rpm_versionlock_package=platform.rpm_versionlock_package,
-            rocm_packages=tuple(platform.rocm_packages),
-            held_packages=tuple(platform.held_packages),
-            kernel_parameters=tuple(platform.kernel_parameters),
-            library_paths=tuple(platform.library_paths),
             gfx_arch=accelerator.gfx_arch or "",
             allow_reboot=config.amd_allow_reboot,
             reboot_timeout=config.amd_reboot_timeout,

@@ -16,24 +16,33 @@ from glmstack.fill import requirement_name
 from roles.vendor_plan import settings_of_other_vendors
 
 if TYPE_CHECKING:
-    from glmstack.catalog import Catalog
+    from glmstack.ascend import AscendPackage
+    from glmstack.catalog import AscendComponent, AscendPlatform, Catalog
     from glmstack.hostdata import HostConfig
 
 
 @dataclass(frozen=True)
 class AscendPackagePlan:
-    """One installer of the package set, with how it installs and where it leaves its version."""
+    """One installer of the package set: the manifest's entry (file, version, sum) and the catalog's
+    entry of its component (how it installs, where it leaves its version)."""
 
-    component: str
-    file: str
-    version: str
-    sha256: str
-    fresh: tuple[str, ...]
-    upgrade: tuple[str, ...]
-    version_files: tuple[str, ...]
-    version_key: str
-    needs_reboot: bool
+    manifest: AscendPackage
+    installer: AscendComponent
+    version_files: tuple[str, ...]  # the installer's, for this host's CPU architecture
     cann: bool  # one of the CANN parts, whose environment the engine reads
+
+    # The names the plan tests read (tests/plan), through the manifest's entry.
+    @property
+    def component(self) -> str:
+        return self.manifest.component
+
+    @property
+    def file(self) -> str:
+        return self.manifest.file
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
 
 
 @dataclass(frozen=True)
@@ -45,11 +54,8 @@ class AscendPlan:
     packages: tuple[AscendPackagePlan, ...]  # in install order of a fresh machine
     arch: str | None
     cann: str
-    user: str
-    group: str
-    home: str
+    platform: AscendPlatform  # the catalog's Ascend entry: the installers' user, the environment, hccn_tool
     set_env: tuple[tuple[str, ...], ...]  # per CANN part, its script's possible places
-    environment_variables: tuple[str, ...]
     state_dir: str
     allow_reboot: bool
     reboot_timeout: int
@@ -58,7 +64,19 @@ class AscendPlan:
     # data gives none (a lone node, whose HCCL stays on the board).
     roce_addresses: tuple[str, ...] = ()
     roce_netmask: str | None = None
-    hccn_tool: str = ""
+
+    # The names the plan tests read (tests/plan/gpu_states.py), through the catalog's entry.
+    @property
+    def user(self) -> str:
+        return self.platform.user
+
+    @property
+    def group(self) -> str:
+        return self.platform.group
+
+    @property
+    def home(self) -> str:
+        return self.platform.home
 
     @property
     def roce_subnet(self) -> ipaddress.IPv4Network | None:
@@ -205,18 +223,15 @@ def plan_ascend(config: HostConfig, catalog: Catalog, problems: list, nodes: int
                          for name in ASCEND_COMPONENTS for p in manifest.packages if p.component == name)
     return AscendPlan(
         source=source.rstrip("/") if source else None, local=local, packages=packages, arch=arch, cann=cann,
-        user=platform.user, group=platform.group, home=platform.home,
+        platform=platform,
         set_env=tuple(tuple(platform.components[name].set_env) for name in platform.cann_components
                       if platform.components[name].set_env),
-        environment_variables=tuple(platform.environment_variables), state_dir=config.base_state_dir,
+        state_dir=config.base_state_dir,
         allow_reboot=config.ascend_allow_reboot, reboot_timeout=config.ascend_reboot_timeout,
-        npus=accelerator.devices_per_node, roce_addresses=roce_addresses, roce_netmask=roce_netmask,
-        hccn_tool=platform.roce.hccn_tool)
+        npus=accelerator.devices_per_node, roce_addresses=roce_addresses, roce_netmask=roce_netmask)
 
 
 def ascend_package(component, package, arch: str, cann: bool) -> AscendPackagePlan:
     return AscendPackagePlan(
-        component=package.component, file=package.file, version=package.version, sha256=package.sha256,
-        fresh=tuple(component.fresh), upgrade=tuple(component.upgrade),
-        version_files=tuple(path.format(arch=arch) for path in component.version_files),
-        version_key=component.version_key, needs_reboot=component.needs_reboot, cann=cann)
+        manifest=package, installer=component,
+        version_files=tuple(path.format(arch=arch) for path in component.version_files), cann=cann)

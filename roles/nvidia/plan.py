@@ -9,47 +9,75 @@ from typing import TYPE_CHECKING
 from roles.vendor_plan import VendorStack, plan_vendor_stack
 
 if TYPE_CHECKING:
-    from glmstack.catalog import Catalog, DriverBranch, NvidiaPlatform
+    from glmstack.catalog import Catalog, CudaLine, DriverBranch, NvidiaPlatform
     from glmstack.hostdata import HostConfig
 
 
 @dataclass(frozen=True)
 class NvidiaPlan:
-    """The driver, toolkit and fabric a host gets, resolved from the catalog and host data."""
+    """The driver, toolkit and fabric a host gets: the catalog's NVIDIA entry (catalog/nvidia.yaml) with
+    the CUDA line and driver branch chosen from it, and what the host data decides."""
 
-    repo_url: str
-    keyring_deb: str
-    keyring_file: str
-    key_fingerprint: str
-    distributions: tuple[tuple[str, str], ...]
-    architectures: tuple[tuple[str, str], ...]
+    platform: NvidiaPlatform  # the repository, package globs, NVLink5 modules, ... (read through)
+    cuda: CudaLine  # platform.cuda_lines[cuda_line]
+    driver: DriverBranch  # platform.driver_branches[driver_branch]: the branch's packages, deb and rpm
+    repo_url: str  # NVIDIA's repository or the operator's mirror of it
     cuda_line: str
-    toolkit_package: str
-    cuda_home: str
     driver_branch: str
-    driver_version: str
-    driver_packages: tuple[str, ...]
-    fabricmanager_packages: tuple[str, ...]
+    driver_version: str  # the branch's pin, or the host's own version on that branch
     nvlink5: bool
-    nvlink5_packages: tuple[str, ...]
-    nvlink5_modules: tuple[str, ...]
-    version_globs: tuple[str, ...]
-    build_packages: tuple[str, ...]
-    nvswitch_pci_class: str
     allow_reboot: bool
     reboot_timeout: int
     dcgm_package: str | None
-    # RHEL 9 (dnf): the branch's module stream and package names, and what holds them.
-    rpm_gpg_key: str = ""
-    rpm_key_sha256: str = ""
-    rpm_key_file: str = ""
-    rpm_module_stream: str = ""
-    rpm_driver_packages: tuple[str, ...] = ()
-    rpm_fabricmanager_packages: tuple[str, ...] = ()
-    rpm_nvlink5_packages: tuple[str, ...] = ()
-    rpm_version_globs: tuple[str, ...] = ()
-    rpm_versionlock_package: str = ""
-    rpm_required_repositories: tuple[tuple[str, str], ...] = ()
+
+    # The names the plan tests read (tests/plan/gpu_states.py), each through the catalog entry.
+    @property
+    def toolkit_package(self) -> str:
+        return self.cuda.toolkit_package
+
+    @property
+    def driver_packages(self) -> tuple[str, ...]:
+        return tuple(self.driver.packages)
+
+    @property
+    def fabricmanager_packages(self) -> tuple[str, ...]:
+        return tuple(self.driver.fabricmanager_packages)
+
+    @property
+    def nvlink5_packages(self) -> tuple[str, ...]:
+        return tuple(self.driver.nvlink5_packages)
+
+    @property
+    def rpm_driver_packages(self) -> tuple[str, ...]:
+        return tuple(self.driver.rpm.packages)
+
+    @property
+    def rpm_fabricmanager_packages(self) -> tuple[str, ...]:
+        return tuple(self.driver.rpm.fabricmanager_packages)
+
+    @property
+    def rpm_module_stream(self) -> str:
+        return self.driver.rpm.module_stream
+
+    @property
+    def build_packages(self) -> tuple[str, ...]:
+        return tuple(self.platform.build_packages)
+
+    @property
+    def rpm_versionlock_package(self) -> str:
+        return self.platform.rpm_versionlock_package
+
+    @property
+    def keyring_file(self) -> str:
+        return self.platform.repository.keyring_file
+
+    @property
+    def rpm_key_file(self) -> str:
+        return self.platform.repository.rpm_key_file
+
+    @property
+    def rpm_key_sha256(self) -> str:
+        return self.platform.repository.rpm_key_sha256
 
 
 def _built_for_cuda(config: HostConfig, catalog: Catalog, lines: list[str], line: str) -> str:
@@ -99,38 +127,17 @@ def plan_nvidia(config: HostConfig, catalog: Catalog, problems: list) -> NvidiaP
         (branch, version, pinned), cuda = driver[0], platform.cuda_lines[line]
         cuda_major = line.split(".")[0]
         return NvidiaPlan(
+            platform=platform,
+            cuda=cuda,
+            driver=pinned,
             repo_url=repo_url,
-            keyring_deb=platform.repository.keyring_deb,
-            keyring_file=platform.repository.keyring_file,
-            key_fingerprint=platform.repository.key_fingerprint,
-            distributions=tuple(sorted(platform.repository.distributions.items())),
-            architectures=tuple(sorted(platform.repository.architectures.items())),
             cuda_line=line,
-            toolkit_package=cuda.toolkit_package,
-            cuda_home=cuda.home,
             driver_branch=branch,
             driver_version=version,
-            driver_packages=tuple(pinned.packages),
-            fabricmanager_packages=tuple(pinned.fabricmanager_packages),
             nvlink5=accelerator.nvidia_arch == "blackwell",
-            nvlink5_packages=tuple(pinned.nvlink5_packages),
-            nvlink5_modules=tuple(platform.nvlink5_modules),
-            version_globs=tuple(platform.driver_version_globs),
-            build_packages=tuple(platform.build_packages),
-            nvswitch_pci_class=platform.nvswitch_pci_class,
             allow_reboot=config.nvidia_allow_reboot,
             reboot_timeout=config.nvidia_reboot_timeout,
             dcgm_package=platform.dcgm_package.format(cuda_major=cuda_major) if config.nvidia_dcgm else None,
-            rpm_gpg_key=platform.repository.rpm_gpg_key,
-            rpm_key_sha256=platform.repository.rpm_key_sha256,
-            rpm_key_file=platform.repository.rpm_key_file,
-            rpm_module_stream=pinned.rpm.module_stream,
-            rpm_driver_packages=tuple(pinned.rpm.packages),
-            rpm_fabricmanager_packages=tuple(pinned.rpm.fabricmanager_packages),
-            rpm_nvlink5_packages=tuple(pinned.rpm.nvlink5_packages),
-            rpm_version_globs=tuple(platform.rpm_version_globs),
-            rpm_versionlock_package=platform.rpm_versionlock_package,
-            rpm_required_repositories=tuple(platform.rpm_required_repositories.items()),
         )
 
     return plan_vendor_stack(config, catalog, problems, NVIDIA, config.nvidia_cuda or accelerator.cuda_default,

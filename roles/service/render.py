@@ -8,23 +8,13 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from glmstack.quoting import (
-    env_name,
-    env_quote,
     exec_line,
-    exec_word,
     nft_address,
     nft_identifier,
-    nft_port,
-    one_line,
-    shell_word,
-    unit_environment,
-    unit_list,
-    unit_list_word,
     unit_setting,
 )
+from glmstack.templating import role_templates
 from roles.service.units import NODE_WAIT_SECONDS, StartWait, UnitSpec
 
 # Inside the package (a wheel installs them with it), found from this module, never from the cwd.
@@ -37,21 +27,10 @@ def unit_description(pieces: Iterable[tuple[str, str | None]]) -> str:
     return "".join(text if field is None else unit_setting(text, field) for text, field in pieces)
 
 
-_jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
-                     keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-# One filter per syntax a value lands in; each takes the host-data field the value came from.
-_jinja.filters["exec_line"] = exec_line
-_jinja.filters["exec_word"] = exec_word
-_jinja.filters["one_line"] = one_line
-_jinja.filters["unit_setting"] = unit_setting
-_jinja.filters["unit_list"] = unit_list
-_jinja.filters["unit_list_word"] = unit_list_word
-_jinja.filters["unit_environment"] = unit_environment
+# The roles' one Jinja setup (glmstack.templating): a filter per syntax a value lands in, each taking
+# the host-data field the value came from; plus this role's Description= builder.
+_jinja = role_templates(__file__)
 _jinja.filters["unit_description"] = unit_description
-_jinja.filters["env_name"] = env_name
-_jinja.filters["env_quote"] = env_quote
-_jinja.filters["shell_word"] = shell_word
-_jinja.filters["nft_port"] = nft_port
 
 # Set in the unit; the running engine's copy says which configuration it was started with.
 FINGERPRINT_VARIABLE = "GLMSTACK_DEPLOYED"

@@ -104,7 +104,7 @@ class UnitSpec:
     hardening: tuple[tuple[str, str], ...] = ()  # the engine's own unit settings (catalog)
     writable_paths: tuple[str, ...] = ()  # beyond its home
     cann_environment: bool = False  # also the CANN environment the ascend role captured
-    api_key: Any = None  # a glmstack.config.ApiKeyPlan: the key clients must send
+    api_key: Any = None  # a roles.service.plan.ApiKeyPlan: the key clients must send
     firewall: ClusterFirewall | None = None
     waits: tuple[StartWait, ...] = ()
     bound_to: BoundTo | None = None

@@ -26,7 +26,8 @@ def ascend(plan):
 
 
 def test_installed_versions_are_the_package_sets(host, ascend):
-    command = AscendVersions().command([(p.component, list(p.version_files), p.version_key) for p in ascend.packages])
+    command = AscendVersions().command([(p.component, list(p.version_files), p.installer.version_key)
+                                        for p in ascend.packages])
     installed = AscendVersions().process(host.check_output(command).splitlines())
     assert installed == {p.component: p.version for p in ascend.packages}
 

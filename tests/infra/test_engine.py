@@ -8,7 +8,7 @@ import shlex
 import pytest
 
 from glmstack.catalog import load_catalog
-from roles.service import curl_as_client
+from roles.service.operations import curl_as_client
 
 
 @pytest.fixture

@@ -73,4 +73,4 @@ def test_driver_packages_are_held(host, nvidia):
 
 
 def test_cuda_toolkit_of_the_line_is_installed(host, nvidia):
-    assert host.file(f"{nvidia.cuda_home}/bin/nvcc").is_file
+    assert host.file(f"{nvidia.cuda.home}/bin/nvcc").is_file

@@ -18,7 +18,7 @@ from glmstack.lab import lab, leaks
 from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir, run_deploy, run_infra_checks
 from glmstack.lab.serve import serve_directory
 from glmstack.render import render_unit, unit_paths
-from roles.service import curl_as_client
+from roles.service.operations import curl_as_client
 
 pytestmark = pytest.mark.lab
 

@@ -15,7 +15,7 @@ from glmstack.lab import lab
 from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir
 from glmstack.lab.serve import serve_directory
 from glmstack.paths import REPO_ROOT
-from roles.service import curl_as_client
+from roles.service.operations import curl_as_client
 
 pytestmark = pytest.mark.lab
 SILENT = "10.213.0.99"  # inside the lab's own subnet, where no node answers

@@ -27,8 +27,8 @@ from glmstack.lab.hub import scan_repositories, serve_hub
 from glmstack.lab.modelscope import serve_modelscope
 from glmstack.lab.network import GATEWAY
 from glmstack.lab.profile import TINY_MODEL, cpu_profile_data, models_dir, run_deploy, start_deploy
-from roles.model import fetch_lock, ready_marker, weights_unit
-from roles.service import curl_as_client
+from roles.model.operations import fetch_lock, ready_marker, weights_unit
+from roles.service.operations import curl_as_client
 
 pytestmark = pytest.mark.lab
 HUB_PORT = 8098
@@ -315,7 +315,7 @@ PY
 
 def test_graft_runs_the_delta_script_as_the_service_user_and_marks_only_a_checked_result(hub_node):
     from glmstack.config import resolve as resolve_plan
-    from roles.model import graft_script, graft_script_path
+    from roles.model.operations import graft_script, graft_script_path
 
     host = hub_node["host"]
     plan = resolve_plan("gh", {"accelerator": "gh200", "model": "glm-5.2-awq-int4-mtp-fp8", "engine": "vllm",
@@ -366,7 +366,7 @@ def test_every_kind_of_weights_unit_scores_like_the_engine_on_the_node(hub_node)
     graft's two parts; each within 0.5 of the engine unit's."""
     from glmstack.config import resolve_inventory
     from glmstack.render import render_unit
-    from roles.model import share_unit_text, weights_parts, weights_unit_text
+    from roles.model.operations import share_unit_text, weights_parts, weights_unit_text
 
     host, data = hub_node["host"], hub_node["data"]
     address = hub_node["node"]["address"]

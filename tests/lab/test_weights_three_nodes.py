@@ -13,7 +13,7 @@ from glmstack.lab import lab
 from glmstack.lab.exposure import exposure
 from glmstack.lab.profile import MODEL_PORT, TINY_MODEL, cpu_profile_data, models_dir, run_deploy
 from glmstack.lab.serve import serve_directory
-from roles.model import ready_marker, share_unit, weights_unit
+from roles.model.operations import ready_marker, share_unit, weights_unit
 
 pytestmark = pytest.mark.lab
 

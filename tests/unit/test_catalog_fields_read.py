@@ -123,12 +123,24 @@ def _exercise_every_recipe(tmp: Path) -> None:
     plans = {plan.host: plan for plan in plan_inventory(str(inventory))}
     _deploy_to_fake_hosts(h200, [(name, {**data, "nvidia_dcgm": True})], plans, rhel=True)
     _deploy_to_fake_hosts(h200, [(name, {**data, "nvidia_dcgm": True})], plans, converged=True)
+    # AMD's RPM side (its installer, key and versionlock), read only while deploying to RHEL.
+    mi300x = catalog.recipe("glm-5.2-fp8", "mi300x", "vllm")
+    hosts = recipe_hosts(mi300x, catalog)
+    plans = {plan.host: plan for plan in plan_inventory(str(_inventory(hosts, tmp / "amd-rhel.py")))}
+    _deploy_to_fake_hosts(mi300x, hosts, plans, rhel=True)
+    # Ascend's installers' upgrade arguments, read only where an older package set is installed.
+    ascend = next(recipe for recipe in catalog.recipes if catalog.accelerators[recipe.accelerator].vendor == "huawei")
+    hosts = [(name, {**data, "ascend_packages": str(tmp / ascend.accelerator)})
+             for name, data in recipe_hosts(ascend, catalog)]
+    plans = {plan.host: plan for plan in plan_inventory(str(_inventory(hosts, tmp / "ascend-older.py")))}
+    _deploy_to_fake_hosts(ascend, hosts, plans, older=True)
 
 
 def _deploy_to_fake_hosts(recipe, hosts: list[tuple[str, dict]], plans: dict, converged: bool = False,
-                          rhel: bool = False) -> None:
+                          rhel: bool = False, older: bool = False) -> None:
     """The deploy on fake hosts of the recipe's vendor (the roles read the catalog too): fresh, or
-    converged (the service account exists), on the vendor's usual distribution or RHEL 9."""
+    converged (the service account exists), on the vendor's usual distribution or RHEL 9; `older`:
+    an Ascend host with an older version of every package installed."""
     import gpu_states
     from fakehost import run_deploy_on
 
@@ -145,9 +157,11 @@ def _deploy_to_fake_hosts(recipe, hosts: list[tuple[str, dict]], plans: dict, co
             if rhel:
                 state.rhel()
         elif vendor == "amd":
-            state = gpu_states.AmdHost(data)
+            state = gpu_states.AmdHost(data, release=gpu_states.RHEL_9 if rhel else gpu_states.UBUNTU_2404)
         elif vendor == "huawei":
             state = gpu_states.AscendHost(data, plan=plans[name])
+            if older:
+                state.versions(**{package.component: "0.0.1" for package in plans[name].ascend.packages})
         else:
             state = gpu_states.ConstructedHost(data, [], plans[name])
         if data.get("network_interface"):

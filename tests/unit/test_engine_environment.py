@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 from glmstack.catalog import load_catalog
 from glmstack.config import engine_environment, environment_targets, resolve, resolve_inventory
 from glmstack.planning import host_document
-from roles.engine import install_script
+from roles.engine.operations import install_script
 
 A3 = {"accelerator": "ascend-a3", "model": "glm-5.2-w8a8", "engine": "vllm-ascend", "model_revision": "0" * 40}
 H200 = {"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}

@@ -7,7 +7,7 @@ import subprocess
 from hostdata import CPU_MIRROR
 
 from glmstack.config import resolve
-from roles.model import fetch_script
+from roles.model.operations import fetch_script
 
 
 def space_check(script: str) -> str:

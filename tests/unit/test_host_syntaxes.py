@@ -16,10 +16,10 @@ from test_seed_recipes import SEEDS
 from glmstack.config import resolve_inventory
 from glmstack.quoting import Unrepresentable, apt_value, sed_substitution, shell_word
 from glmstack.render import render_cluster_firewall
-from roles.base import _apt_proxy_config, dnf_proxy_line
-from roles.engine import install_script
-from roles.llamacpp import build_script
-from roles.service import wait_script
+from roles.base.operations import _apt_proxy_config, dnf_proxy_line
+from roles.engine.operations import install_script
+from roles.llamacpp.operations import build_script
+from roles.service.operations import wait_script
 from roles.service.units import node_unit_specs
 
 # Valid in a URL or at least in a proxy setting, and each special somewhere.

@@ -2,9 +2,13 @@
 (a cycle there is still two modules that each need the other to be understood).
 
 The graph is built from the source with `ast`: every import a module runs when it is imported (its
-body, class bodies, `if TYPE_CHECKING:` blocks), from a module to the module it names. Importing
-`roles.nvidia.plan` is an edge to that module only, not to the package `roles.nvidia` above it (as
-import-linter counts them): a role's plan and its operations are separate modules.
+body, class bodies, `if TYPE_CHECKING:` blocks), from a module to the module it names and to each
+package above that one: importing `roles.nvidia.plan` runs roles/__init__.py and
+roles/nvidia/__init__.py first, so it is an edge to `roles.nvidia` and `roles` too (Python's view).
+That is why a role's operations are roles/<role>/operations.py and its __init__.py imports nothing:
+with the operations in the package's __init__.py, glmstack.plan -> roles.nvidia.plan made
+glmstack.plan -> roles.nvidia -> glmstack.plan. (The packages above the importing module itself are
+left out: Python has them loaded, or loading, before the module runs.)
 
 Imports inside functions run only when the function is called and break nothing at import time;
 they are allowed, but listed below so they stay few and deliberate. What the graph leaves out, a
@@ -32,18 +36,22 @@ FUNCTION_LOCAL = {
     ("glmstack.resolve", "glmstack.hostfiles"),
     ("glmstack.hostfiles", "roles.service.render"),
     ("glmstack.hostfiles", "roles.service.units"),
-    ("glmstack.hostfiles", "roles.amd"),
-    ("glmstack.hostfiles", "roles.base"),
-    ("glmstack.hostfiles", "roles.engine"),
-    ("glmstack.hostfiles", "roles.llamacpp"),
-    ("glmstack.hostfiles", "roles.nvidia"),
-    ("glmstack.hostfiles", "roles.service"),
+    ("glmstack.hostfiles", "roles.amd.operations"),
+    ("glmstack.hostfiles", "roles.base.operations"),
+    ("glmstack.hostfiles", "roles.engine.operations"),
+    ("glmstack.hostfiles", "roles.llamacpp.operations"),
+    ("glmstack.hostfiles", "roles.nvidia.operations"),
+    ("glmstack.hostfiles", "roles.service.operations"),
     # Each CLI command loads what it runs, so `glmstack --help` stays quick.
     ("glmstack.cli", "glmstack.drift"),
     ("glmstack.cli", "glmstack.planning"),
     # Source-only helpers a fact and the model role need on one path.
     ("glmstack.facts", "glmstack.ascend"),
-    ("roles.model", "glmstack.values"),
+    ("roles.model.operations", "glmstack.values"),
+    # A role package's __getattr__ (PEP 562) loads its operations when a name of theirs is asked of
+    # the package (`from roles.model import fetch_script`, as the plan tests do).
+    *((f"roles.{role}", f"roles.{role}.operations") for role in ("amd", "ascend", "engine", "model", "nvidia",
+                                                                   "service")),
 }
 
 
@@ -54,6 +62,14 @@ def module_name(path: Path) -> str:
 
 def source_modules() -> dict[str, Path]:
     return {module_name(path): path for package in PACKAGES for path in sorted((REPO_ROOT / package).rglob("*.py"))}
+
+
+def with_packages(targets: set[str], module: str, modules: set[str]) -> set[str]:
+    """`targets` and every package above each (`a.b.c`: `a.b` and `a`), as Python imports them;
+    except the packages above `module` itself, which are loaded before it runs."""
+    own = {".".join(module.split(".")[:end]) for end in range(1, module.count(".") + 1)}
+    above = {".".join(target.split(".")[:end]) for target in targets for end in range(1, target.count(".") + 1)}
+    return targets | ((above & modules) - own - {module})
 
 
 def import_targets(node: ast.Import | ast.ImportFrom, module: str, is_package: bool, modules: set[str]) -> set[str]:
@@ -72,15 +88,19 @@ def import_targets(node: ast.Import | ast.ImportFrom, module: str, is_package: b
 
 
 def imports_of(path: Path, module: str, modules: set[str]) -> tuple[set[str], set[str]]:
-    """(imports run at import time, imports inside functions), as modules of `modules`."""
+    """(imports run at import time, with the packages above them; imports inside functions, as
+    named), as modules of `modules`."""
     tree = ast.parse(path.read_text(), filename=str(path))
     at_import, in_functions = set(), set()
 
     def visit(node: ast.AST, in_function: bool) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.Import, ast.ImportFrom)):
-                targets = import_targets(child, module, path.name == "__init__.py", modules)
-                (in_functions if in_function else at_import).update(targets - {module})
+                targets = import_targets(child, module, path.name == "__init__.py", modules) - {module}
+                if in_function:
+                    in_functions.update(targets)  # by name: the list below stays what the code says
+                else:
+                    at_import.update(with_packages(targets, module, modules))
             visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
 
     visit(tree, False)
@@ -153,6 +173,23 @@ def test_the_checker_finds_a_cycle_through_type_checking_imports(tmp_path):
     assert imports_of(b, "b", {"a", "b", "c"})[1] == {"c"}
 
 
+def test_the_checker_counts_the_packages_above_an_imported_module(tmp_path):
+    """A cycle through a package's __init__.py, the roles' shape while their operations were their
+    __init__.py: p/__init__.py imports q, and q imports p.plan, which runs p/__init__.py first. A
+    module of p importing its sibling is no edge to p (p is loaded before its modules run)."""
+    (tmp_path / "p").mkdir()
+    files = {"p": tmp_path / "p" / "__init__.py", "p.plan": tmp_path / "p" / "plan.py",
+             "p.ops": tmp_path / "p" / "ops.py", "q": tmp_path / "q.py"}
+    files["p"].write_text("import q\n")
+    files["p.plan"].write_text("X = 1\n")
+    files["p.ops"].write_text("from p.plan import X\n")
+    files["q"].write_text("from p.plan import X\n")
+    graph = {name: imports_of(path, name, set(files))[0] for name, path in files.items()}
+    assert graph["q"] == {"p", "p.plan"}
+    assert graph["p.ops"] == {"p.plan"}
+    assert find_cycle(graph) == ["p", "q", "p"]
+
+
 # Modules a program may import first. The graph above counts `import a.b.c` as an edge to a.b.c
 # only, but Python runs a/__init__.py and a/b/__init__.py first: importing each of these alone in a
 # fresh state catches a cycle through a package's __init__ (shape -> roles.registry ->
@@ -164,6 +201,8 @@ IMPORTED_FIRST = sorted({
     "roles.registry", "roles.steps", "roles.vendor_plan",
     *(f"roles.{path.parent.name}.plan" for path in (REPO_ROOT / "roles").glob("*/plan.py")),
     *(f"roles.{path.parent.name}.defaults" for path in (REPO_ROOT / "roles").glob("*/defaults.py")),
+    *(f"roles.{path.parent.name}.operations" for path in (REPO_ROOT / "roles").glob("*/operations.py")),
+    *(f"roles.{path.parent.name}" for path in (REPO_ROOT / "roles").glob("*/__init__.py")),
 })
 
 

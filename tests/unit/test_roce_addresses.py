@@ -28,7 +28,8 @@ def test_the_count_is_the_accelerators_npus_from_the_catalog():
         "for each, NPU 0 first")
     sixteen = [f"198.51.100.{1 + npu}" for npu in range(16)]
     plan, = resolve_inventory([("a3-1", a3(ascend_roce_addresses=sixteen, ascend_roce_netmask="255.255.255.0"))])
-    assert plan.ascend.roce_addresses == tuple(sixteen) and plan.ascend.hccn_tool.endswith("/driver/tools/hccn_tool")
+    assert plan.ascend.roce_addresses == tuple(sixteen)
+    assert plan.ascend.platform.roce.hccn_tool.endswith("/driver/tools/hccn_tool")
 
 
 def test_a_lone_node_needs_none_and_gets_none():

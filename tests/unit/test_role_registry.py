@@ -80,6 +80,15 @@ def test_every_step_and_planner_named_in_the_registry_exists():
         assert all(step.phase in DEPLOY_PHASES for step in role.steps)
 
 
+def test_each_role_plans_in_its_own_folder():
+    """A role's planner is roles/<role>/plan.py; only Ray's is the deployment's topology (a module of
+    its own: it plans every node of a deployment together)."""
+    where = {role.name: role.planner.partition(":")[0] for role in ROLES if role.planner}
+    assert where.pop("ray") == "glmstack.topology"
+    assert where == {name: f"roles.{name}.plan" for name in where}
+    assert {role.name for role in ROLES if role.planner is None} == {"base"}
+
+
 def test_a_role_added_to_the_registry_is_in_the_schema_prefixes_docs_and_deploy():
     schema = host_config_model(WITH_TENSOR_UNIT)
     assert "tensorunit_mesh" in schema.model_fields and "tensorunit_mesh" not in HostConfig.model_fields

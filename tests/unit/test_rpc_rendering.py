@@ -70,7 +70,7 @@ def test_rpc_nodes_must_be_given_by_ip_address():
 
 
 def test_the_workers_readiness_is_its_port_listening_not_a_connection(pair):
-    from roles.service import health_check
+    from roles.service.operations import health_check
 
     _, worker = pair
     # The RPC server serves one client at a time: while the head is connected, connection probes

@@ -20,8 +20,11 @@ from glmstack.catalog import load_catalog
 from glmstack.examples import recipe_hosts, recipe_label
 from glmstack.paths import REPO_ROOT
 from glmstack.resolve import resolve_inventory
-from roles import amd, llamacpp, model, service
-from roles.engine import install_script
+from roles.amd import operations as amd
+from roles.engine.operations import install_script
+from roles.llamacpp import operations as llamacpp
+from roles.model import operations as model
+from roles.service import operations as service
 from roles.service.render import rendered_files
 from roles.service.units import node_unit_specs
 

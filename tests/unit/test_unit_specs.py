@@ -20,7 +20,7 @@ from glmstack.config import ray_environment, resolve_inventory
 from glmstack.examples import recipe_hosts
 from glmstack.paths import REPO_ROOT
 from glmstack.quoting import Unrepresentable
-from roles.service import health_check, wait_script
+from roles.service.operations import health_check, wait_script
 from roles.service.render import (
     TEMPLATES,
     deployed_fingerprint,

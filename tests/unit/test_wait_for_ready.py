@@ -18,7 +18,7 @@ import pytest
 from hostdata import CPU_MIRROR
 
 from glmstack.config import resolve, resolve_inventory
-from roles.service import wait_script
+from roles.service.operations import wait_script
 
 # The stub: argv[0] says which tool it stands for. The index of the current poll is the number of
 # ActiveState (or, in the wait before this fix, is-failed) queries so far; the readiness check,

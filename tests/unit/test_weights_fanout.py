@@ -7,7 +7,7 @@ from hostdata import CPU_MIRROR
 
 from glmstack.config import InventoryError, resolve_inventory
 from glmstack.planning import plan_inventory
-from roles.model import fetch_script
+from roles.model.operations import fetch_script
 
 CPU_GROUP = [(f"cpu-{i}", {**CPU_MIRROR, "address": f"10.0.0.{i}", "model_fetch_from": "cpu-1"}) for i in (1, 2, 3)]
 

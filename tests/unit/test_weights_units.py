@@ -16,7 +16,7 @@ from hostdata import CPU_MIRROR
 from glmstack.config import resolve, resolve_inventory
 from glmstack.quoting import Unrepresentable
 from glmstack.render import render_unit
-from roles.model import fetch_script, share_unit_text, weights_parts, weights_unit_text
+from roles.model.operations import fetch_script, share_unit_text, weights_parts, weights_unit_text
 
 DIGEST = "ab" * 32
 # Names that would run a command (or end the listing early) if a script took them as shell text.

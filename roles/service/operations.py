@@ -1,0 +1,220 @@
+"""service: run the engine as a hardened systemd unit and wait until it reports healthy.
+
+Every unit it runs (the engine, an RPC worker's server, a node's Ray) is a UnitSpec
+(roles/service/units.py), rendered by roles/service/render.py from the templates beside it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from io import StringIO
+from typing import Any
+
+from pyinfra import host
+from pyinfra.api import deploy, operation
+from pyinfra.operations import files, systemd
+
+from glmstack.facts import (
+    ApiKeyState,
+    EstablishedTo,
+    HttpStatus,
+    RunningServiceVariable,
+    TcpListening,
+    UnitNeedsDaemonReload,
+    tcp_listening_command,
+)
+from glmstack.ops import ensure_packages, put_secret
+from glmstack.quoting import shell_word
+from glmstack.values import host_port
+from roles.service.render import (
+    FINGERPRINT_VARIABLE,
+    deployed_fingerprint,
+    render_command,
+    render_template,
+    rendered_files,
+    unit_paths,
+)
+from roles.service.units import UnitSpec, as_unit_spec, serving_unit_spec
+
+DeployPlan = Any  # a glmstack.config.DeployPlan (not imported: the schema imports each role's defaults)
+
+
+def health_check(unit: UnitSpec | DeployPlan) -> tuple[str, str]:
+    """(shell test, what it checks): the engine's health endpoint, a worker's port (RPC, Ray), or
+    a headless rank's unit running."""
+    unit = as_unit_spec(unit)
+    probe = unit.probe
+    if probe.kind == "tcp":
+        return tcp_listening_command(probe.port), f"{host_port(probe.address, probe.port)} (listening)"
+    if probe.kind == "active":
+        return f"systemctl is-active --quiet {shell_word(unit.name)}.service", f"{unit.name}.service"
+    return f"curl -fsS --max-time 5 -o /dev/null {shell_word(probe.url)}", probe.url
+
+
+# What systemd says about a unit that stopped, printed with its journal when the wait fails.
+UNIT_STATE = ("ActiveState", "SubState", "Result", "ExecMainCode", "ExecMainStatus", "NRestarts")
+JOURNAL_LINES = 30
+
+
+def wait_script(unit: UnitSpec | DeployPlan) -> str:
+    """Poll the readiness check until it passes; fail as soon as systemd reports that the unit's
+    process has exited, naming the unit and printing its journal's tail.
+
+    With Restart=on-failure a unit whose engine keeps exiting never reaches "failed": between
+    attempts it waits in auto-restart (while still activating), and between two polls it may
+    already run again. So any of these, read from systemd itself, ends the wait: the unit failed,
+    stopped (inactive: a clean exit is not restarted, and ggml-rpc-server exits 0 on an unknown
+    argument), stopping, waiting to restart, or restarted (NRestarts, or a new InvocationID,
+    since the wait began). A unit restarted before the wait began (a rerun fixing a unit that
+    crash-looped) is judged from then on.
+
+    What is printed holds no secret: the API key reaches the engine only through a root-only
+    EnvironmentFile, never its command line; systemd logs neither, and the engines do not print
+    the key (the lab's leak test reads the unit's journal for it).
+    """
+    unit = as_unit_spec(unit)
+    check, target = health_check(unit)
+    return render_template("wait-ready.sh.j2", name=unit.name, timeout=unit.ready_timeout, check=check,
+                           target=target, state_keys=UNIT_STATE, journal_lines=JOURNAL_LINES).removesuffix("\n")
+
+
+def lost_rpc_workers(unit: UnitSpec) -> list[str]:
+    """The RPC workers the running head holds no connection to (one restarted, or came back after
+    it stopped): llama.cpp does not reconnect, so the head must restart to use them again."""
+    if not unit.rpc_workers:
+        return []
+    port = int(unit.rpc_workers[0].rsplit(":", 1)[1])
+    connected = set(host.get_fact(EstablishedTo, port=port))
+    return [worker for worker in unit.rpc_workers if worker not in connected]
+
+
+def healthy(unit: UnitSpec) -> bool:
+    probe = unit.probe
+    if probe.kind == "tcp":
+        return host.get_fact(TcpListening, port=probe.port)
+    if probe.kind == "active":
+        return host.get_fact(RunningServiceVariable, unit=f"{unit.name}.service",
+                             variable=FINGERPRINT_VARIABLE) is not None
+    return host.get_fact(HttpStatus, url=probe.url) == 200
+
+
+@operation()
+def wait_until_healthy(unit: UnitSpec, changed: bool = False):
+    """Wait for the unit's readiness check after a (re)start; no-op while it is healthy."""
+    if not changed and healthy(unit):
+        host.noop(f"{unit.name} is healthy on {health_check(unit)[1]}")
+        return
+    yield wait_script(unit)
+
+
+@operation()
+def restart_in_turn(unit: UnitSpec, stale: bool = False):
+    """Restart a unit running a configuration other than the deployed one, and wait until it is
+    ready (run host by host: `_serial`)."""
+    if not stale:
+        host.noop(f"{unit.name} runs the deployed configuration")
+        return
+    yield f"systemctl restart {shell_word(unit.name)}.service"
+    yield wait_script(unit)
+
+
+API_KEY_ID_VARIABLE = "GLMSTACK_API_KEY_ID"
+
+
+@operation()
+def make_api_key(key_file: str, env_file: str, variable: str):
+    """A random key made on the host itself, once: it never crosses the network or the deploy's output."""
+    if host.get_fact(ApiKeyState, key_file=key_file, env_file=env_file, variable=variable) is not None:
+        host.noop(f"{key_file} holds a key")
+        return
+    yield render_command("make-api-key.sh.j2", key_dir=posixpath.dirname(key_file), key_file=key_file)
+
+
+@operation()
+def write_api_key_environment(key_file: str, env_file: str, variable: str, key_changed: bool = False):
+    """The engine's variable (and the key's id, to tell which key a running engine has) from the key file."""
+    state = host.get_fact(ApiKeyState, key_file=key_file, env_file=env_file, variable=variable)
+    if not key_changed and state and state["env_current"]:
+        host.noop(f"{env_file} holds the key")
+        return
+    yield render_command("api-key-environment.sh.j2", key_file=key_file, env_file=env_file,
+                         id_variable=API_KEY_ID_VARIABLE, variable=variable)
+
+
+def curl_as_client(plan: DeployPlan, url: str, options: str = "-fsS") -> str:
+    """A curl command that sends the engine's API key, if it has one, as a client would. The key
+    reaches curl on its standard input (printf is a shell builtin): never as a process argument."""
+    if plan.api_key is None:
+        return f"curl {options} {shell_word(url)}"
+    header = "header = \"Authorization: Bearer %s\"\\n"
+    return (f"printf '{header}' \"$(cat {shell_word(plan.api_key.key_file)})\" | "
+            f"curl --config - {options} {shell_word(url)}")
+
+
+def install_api_key(unit: UnitSpec) -> bool:
+    """Put the key in place; True when the running engine must be restarted to use it."""
+    key = unit.api_key
+    where = {"key_file": key.key_file, "env_file": key.env_file, "variable": key.variable}
+    if key.local_file:
+        installed = put_secret(name="Engine API key (0600, root only)", src=str(key.local_file),
+                               dest=key.key_file)
+    else:
+        installed = make_api_key(name="Engine API key (made on the host, 0600, root only)", **where)
+    environment = write_api_key_environment(name="Engine API key environment (0600, root only)",
+                                            key_changed=installed.will_change, **where)
+    if installed.will_change or environment.will_change:
+        return True
+    state = host.get_fact(ApiKeyState, **where)
+    running = host.get_fact(RunningServiceVariable, unit=f"{unit.name}.service", variable=API_KEY_ID_VARIABLE)
+    # Also after a run cut off between writing the key and restarting: the engine still has the old one.
+    return running is not None and state is not None and running != state["key_id"]
+
+
+def run_service(plan: DeployPlan, weights_refetched: bool = False) -> None:
+    """The host's engine (or, on an RPC worker, its RPC server): run_unit with its UnitSpec."""
+    run_unit(serving_unit_spec(plan), restart=weights_refetched)
+
+
+@deploy("glmstack service")
+def run_unit(unit: UnitSpec, restart: bool = False) -> None:
+    """Install and start the unit; restart it whenever it runs anything but this configuration (or
+    `restart`: what it reads at start changed, such as its weights).
+
+    The running process is asked, not the files: a run interrupted after writing the unit but
+    before restarting still leaves a process that differs, and the next run restarts it.
+    """
+    paths = unit_paths(unit)
+    service = f"{unit.name}.service"
+    files.directory(name="Engine home", path=paths["home"], user=unit.user, group=unit.group, mode="700")
+    # The very files `glmstack render` shows.
+    rendered = rendered_files(unit)
+    if unit.firewall:
+        ensure_packages("nftables, for the deployment's port filter", ["nftables"])
+        files.put(name=f"{unit.name}: the deployment's port filter", src=StringIO(rendered[paths["firewall"]][0]),
+                  dest=paths["firewall"], user="root", group="root", mode="644")
+    env_text, env_mode = rendered[paths["env_file"]]
+    unit_text, unit_mode = rendered[paths["unit"]]
+    files.put(name="Engine environment file", src=StringIO(env_text), dest=paths["env_file"],
+              user="root", group="root", mode=env_mode)
+    unit_file = files.put(name="Engine unit", src=StringIO(unit_text), dest=paths["unit"],
+                          user="root", group="root", mode=unit_mode)
+    key_changed = install_api_key(unit) if unit.api_key else False
+    running = host.get_fact(RunningServiceVariable, unit=service, variable=FINGERPRINT_VARIABLE)
+    stale = running is not None and (running != deployed_fingerprint(unit) or key_changed or restart
+                                     or lost_rpc_workers(unit))
+    # Starts what is not running, everywhere at once; what runs stale is restarted below, in turn.
+    started = systemd.service(name=f"Run {unit.name}", service=service, running=True, enabled=True,
+                              daemon_reload=unit_file.will_change or host.get_fact(UnitNeedsDaemonReload,
+                                                                                   unit=service))
+    # A rolling restart: one host at a time, each ready before the next goes down, so a group of
+    # replicas keeps serving. Within a multi-node deployment the workers go first and the head
+    # last (its start needs them); a Ray cluster's head unit is restarted before its workers'
+    # by the Ray role's order instead.
+    if unit.rank > 0:
+        restart_in_turn(name=f"Restart {unit.name} in turn, ready before the next", unit=unit,
+                        stale=stale, _serial=True)
+    if unit.rank == 0:
+        restart_in_turn(name=f"Restart {unit.name} in turn, ready before the next", unit=unit,
+                        stale=stale, _serial=True)
+    wait_until_healthy(name=f"Wait for {unit.name} to be healthy", unit=unit,
+                       changed=started.will_change and not stale)
