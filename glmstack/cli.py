@@ -78,7 +78,7 @@ def _print_plan(documents: list[dict]) -> None:
             names = doc["ansible_ignored"]
             console.print(escape(f"ansible variables ignored ({len(names)}, names only): "
                                  f"{', '.join(names) or 'none'}"), soft_wrap=True)
-            if doc["ansible_hosts_skipped"]:
+            if doc["ansible_hosts_skipped"] and doc is documents[0]:
                 console.print(escape("ansible hosts without glmstack_ variables, not glmstack's: "
                                      + ", ".join(doc["ansible_hosts_skipped"])), soft_wrap=True)
         if sizing["checked"]:
