@@ -53,6 +53,11 @@ IGNORED: dict[str, dict[str, list[str]]] = {}
 SKIPPED: dict[str, list[str]] = {}
 
 
+# The settings every host must have: one given only by its plain name in a shared inventory is an error
+# (the host cannot be planned), said as what it is.
+REQUIRED = frozenset(name for name, field in HostConfig.model_fields.items() if field.is_required())
+
+
 def _ours(every: dict[str, Any]) -> bool:
     return any(isinstance(name, str) and name.startswith(PREFIX) for name in every)
 
@@ -345,6 +350,10 @@ def _select(every: dict[str, Any], shared: bool) -> tuple[list[tuple[str, str]],
                                        f"setting name{hint}"))
         elif name in known and not shared:
             chosen.append((name, name))
+        elif name in REQUIRED and PREFIX + name not in every:
+            # The host could not be planned without it: say why it was not read instead of "is required".
+            problems.append((name, f"is not read: this inventory has {PREFIX} variables, so only {PREFIX} names "
+                                   f"are read; write {PREFIX}{name}"))
         else:
             ignored.append(name)
     return chosen, ignored, problems
