@@ -4,7 +4,15 @@ VariableManager (INI or YAML file, or a directory of them, with group_vars/ and 
     glmstack plan hosts.ini            pyinfra @ansible/hosts.ini deploys/glm52.py
 
 - A host's variables (its groups', then its own, as Ansible merges them, templates rendered) are
-  its host data: glmstack's settings, refused by name like any other host data when unknown.
+  its host data, read one of two ways:
+  - a shared inventory (DeepOps, kubespray, ...: any host has a `glmstack_<setting>` variable):
+    glmstack's hosts are those with a glmstack_ variable, read only from glmstack_ names (the prefix
+    is ours: an unknown glmstack_ name is refused with a did-you-mean). Every other variable is
+    another playbook's and ignored, even one named like a setting (kubespray's nvidia_driver_version
+    "384.111", the nvidia_driver role's nvidia_driver_branch), so it is never read with another meaning.
+  - an inventory written for glmstack (no glmstack_ variable anywhere): plain setting names.
+  Either way a variable that is not read is ignored, not refused; `glmstack plan` lists the names.
+- `address` is the ansible_host when that is an IP address and no address is given.
 - Ansible's own variables are not host data: magic variables (inventory_hostname, groups, ...),
   `ansible_*` (connection settings; those pyinfra has are translated: ANSIBLE_TO_PYINFRA), and
   `vault_*` (the Ansible convention for vaulted values that other variables refer to).
@@ -30,10 +38,28 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from glmstack.hostdata import InventoryError
+from glmstack.hostdata import HostConfig, InventoryError
 from glmstack.secrets import SECRET_FILE_SETTINGS
+from glmstack.shape import PYINFRA_HOST_KEYS, _did_you_mean
+from roles.registry import ROLE_PREFIXES
 
 VAULT_PASSWORD_FILE_ENV = "ANSIBLE_VAULT_PASSWORD_FILE"
+# Our namespace in a shared inventory: `glmstack_<setting>`.
+PREFIX = "glmstack_"
+# The variables each host of the last inventory read ignored, by inventory path then host (names only;
+# `glmstack plan` shows them, so a misspelt plain name is seen).
+IGNORED: dict[str, dict[str, list[str]]] = {}
+# The hosts of the last shared inventory read that have no glmstack_ variable: not glmstack's.
+SKIPPED: dict[str, list[str]] = {}
+
+
+# The settings every host must have: one given only by its plain name in a shared inventory is an error
+# (the host cannot be planned), said as what it is.
+REQUIRED = frozenset(name for name, field in HostConfig.model_fields.items() if field.is_required())
+
+
+def _ours(every: dict[str, Any]) -> bool:
+    return any(isinstance(name, str) and name.startswith(PREFIX) for name in every)
 
 # Ansible's connection variables and the pyinfra settings they become (older ansible_ssh_* aliases too).
 ANSIBLE_TO_PYINFRA = {
@@ -233,16 +259,29 @@ def ansible_inventory_hosts(path: str | Path, vault_password_file: str | None = 
             raise InventoryError(f"{where}: defines no hosts (an INI [group] with host lines, or YAML "
                                  "all: hosts: ...)")
         result, errors = [], []
+        IGNORED[str(path)] = {}
+        SKIPPED[str(path)] = []
+        every_host = []
         for host in hosts:
             try:
-                every = variables.get_vars(host=host, include_hostvars=False)
+                every_host.append((host, variables.get_vars(host=host, include_hostvars=False)))
             except AnsibleError as error:
                 said = _vault_problem(error, password_file) or _first_line(error)
                 raise InventoryError(f"{where}: host {host.name}: {said}") from None
-            data, problems = _host_data(host.name, every, Templar(loader=loader, variables=every), password_file)
+        # A shared inventory (any glmstack_ variable): glmstack's hosts are those with one, read from them.
+        shared = any(_ours(every) for _, every in every_host)
+        for host, every in every_host:
+            if shared and not _ours(every):
+                SKIPPED[str(path)].append(host.name)
+                continue
+            data, problems, ignored = _host_data(host.name, every, Templar(loader=loader, variables=every),
+                                                 password_file, shared)
+            IGNORED[str(path)][host.name] = ignored
             errors += [f"host {host.name}: field {field}: {message}" for field, message in problems]
             groups = [group.name for group in host.get_groups() if group.name not in ("all", "ungrouped")]
             result.append((host.name, data, groups))
+        if not result:
+            raise InventoryError(f"{where}: defines no hosts with glmstack_ variables")
     if errors:
         raise InventoryError("\n".join(errors))
     return result
@@ -279,16 +318,55 @@ def _vault_problem(error: BaseException, password_file: str | None) -> str | Non
     return f"cannot be decrypted with the vault password file {password_file} (another password?)"
 
 
-def _host_data(host: str, every: dict[str, Any], templar: Any, password_file: str | None,
-               ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+def _known_names() -> set[str]:
+    """What an Ansible variable may set: glmstack's settings, pyinfra's host keys, the vaulted secrets."""
+    return set(HostConfig.model_fields) | set(PYINFRA_HOST_KEYS) | set(VAULTED_SECRETS)
+
+
+def _select(every: dict[str, Any], shared: bool) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, str]]]:
+    """Which variables are host data: [(variable, setting)], the names ignored, and problems.
+
+    In a shared inventory (one with any `glmstack_<setting>` variable: DeepOps, kubespray, ...) a host
+    is read only from those; every other variable, even one named like a setting, belongs to other
+    playbooks and is ignored. An inventory with none (written for glmstack) is read from the plain
+    setting names. Ansible's connection variables (ANSIBLE_TO_PYINFRA) are read in both cases."""
+    known = _known_names()
+    names = [name for name in sorted(every, key=str) if not (
+        name in MAGIC_VARIABLES or name.startswith("vault_") or
+        (name.startswith("ansible_") and name not in ANSIBLE_TO_PYINFRA))]
+    chosen: list[tuple[str, str]] = []
+    ignored: list[str] = []
+    problems: list[tuple[str, str]] = []
+    for name in names:
+        if name in ANSIBLE_TO_PYINFRA:
+            chosen.append((name, name))
+        elif name.startswith(PREFIX):
+            setting = name.removeprefix(PREFIX)
+            if setting in known and setting not in ANSIBLE_TO_PYINFRA:
+                chosen.append((name, setting))
+            else:
+                hint = _did_you_mean(setting, known, ROLE_PREFIXES).replace("did you mean ", f"did you mean {PREFIX}")
+                problems.append((name, f"unknown setting: the {PREFIX} prefix is glmstack's, followed by a "
+                                       f"setting name{hint}"))
+        elif name in known and not shared:
+            chosen.append((name, name))
+        elif name in REQUIRED and PREFIX + name not in every:
+            # The host could not be planned without it: say why it was not read instead of "is required".
+            problems.append((name, f"is not read: this inventory has {PREFIX} variables, so only {PREFIX} names "
+                                   f"are read; write {PREFIX}{name}"))
+        else:
+            ignored.append(name)
+    return chosen, ignored, problems
+
+
+def _host_data(host: str, every: dict[str, Any], templar: Any, password_file: str | None, shared: bool,
+               ) -> tuple[dict[str, Any], list[tuple[str, str]], list[str]]:
     from ansible.errors import AnsibleError
 
     data: dict[str, Any] = {}
-    problems: list[tuple[str, str]] = []
-    for name in sorted(every, key=str):
-        if name in MAGIC_VARIABLES or name.startswith("vault_") or \
-                (name.startswith("ansible_") and name not in ANSIBLE_TO_PYINFRA):
-            continue
+    chosen, ignored, problems = _select(every, shared)
+    settings = {setting for _, setting in chosen}
+    for name, setting in chosen:
         if ANSIBLE_TO_PYINFRA.get(name) in ("ssh_password", "_sudo_password"):  # never shown, never used
             problems.append((name, "no password in an inventory: use an SSH key (ansible_ssh_private_key_file) or "
                                    "ssh-agent, and passwordless sudo"))
@@ -300,28 +378,44 @@ def _host_data(host: str, every: dict[str, Any], templar: Any, password_file: st
             problems.append((name, _vault_problem(error, password_file) or
                              f"its template does not render: {_first_line(error)}"))
             continue
-        if name in VAULTED_SECRETS:
+        if setting in VAULTED_SECRETS:
             if not _is_vaulted(raw) and not _is_vaulted(value):
                 problems.append((name, "is not vault-encrypted; a secret in an inventory must be: ansible-vault "
-                                       f"encrypt_string --name {name} (or give {VAULTED_SECRETS[name]}, a 0600 file)"))
+                                       f"encrypt_string --name {name} (or give {VAULTED_SECRETS[setting]}, "
+                                       "a 0600 file)"))
             elif not isinstance(value, str) or not str(value).strip():
                 problems.append((name, "must decrypt to the secret as text"))
-            elif VAULTED_SECRETS[name] in every:
-                problems.append((name, f"is given twice: here and as {VAULTED_SECRETS[name]}; give one"))
+            elif VAULTED_SECRETS[setting] in settings:
+                problems.append((name, f"is given twice: here and as {VAULTED_SECRETS[setting]}; give one"))
             else:
-                data[VAULTED_SECRETS[name]] = _secret_file(host, VAULTED_SECRETS[name], str(value))
+                data[VAULTED_SECRETS[setting]] = _secret_file(host, VAULTED_SECRETS[setting], str(value))
             continue
         if _is_vaulted(raw) or _is_vaulted(value):
             problems.append((name, "is vault-encrypted, but only secrets may be: it would be shown in plans and "
                                    f"installed on hosts; allowed vaulted: {', '.join(VAULTED_SECRETS)}"))
             continue
         value = _plain(value)
-        if name in ANSIBLE_TO_PYINFRA and ANSIBLE_TO_PYINFRA[name] in every:
+        if name in ANSIBLE_TO_PYINFRA and ANSIBLE_TO_PYINFRA[name] in settings:
             problems.append((name, f"is given twice: here and as {ANSIBLE_TO_PYINFRA[name]}; give one"))
             continue
         if ANSIBLE_TO_PYINFRA.get(name) == "_sudo" and isinstance(value, str):
             from ansible.module_utils.parsing.convert_bool import boolean
 
             value = boolean(value, strict=False)  # INI gives ansible_become=true as text
-        data[ANSIBLE_TO_PYINFRA.get(name, name)] = value
-    return data, problems
+        data[ANSIBLE_TO_PYINFRA.get(name, setting)] = value
+    # Multi-node peers reach a host at `address`: an ansible_host that is an IP address is that address.
+    hostname = data.get("ssh_hostname")
+    if "address" not in settings and isinstance(hostname, str) and _is_ip(hostname) and any(
+            ANSIBLE_TO_PYINFRA.get(name) == "ssh_hostname" for name, _ in chosen):
+        data["address"] = hostname
+    return data, problems, ignored
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

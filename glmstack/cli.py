@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from glmstack.ansible_inventory import VAULT_PASSWORD_FILE_ENV
+from glmstack.ansible_inventory import IGNORED, SKIPPED, VAULT_PASSWORD_FILE_ENV
 from glmstack.hostdata import InventoryError
 from glmstack.lab import lab
 from glmstack.lab.host import LabError
@@ -74,6 +74,13 @@ def _print_plan(documents: list[dict]) -> None:
         console.rule(f"{doc['host']}{node}")
         console.print(f"{doc['accelerator']} · {doc['model']} · {doc['engine']} · recipe "
                       f"{doc['recipe']['variant']} (seed {doc['recipe']['seed']}) · {fits}")
+        if "ansible_ignored" in doc:
+            names = doc["ansible_ignored"]
+            console.print(escape(f"ansible variables ignored ({len(names)}, names only): "
+                                 f"{', '.join(names) or 'none'}"), soft_wrap=True)
+            if doc["ansible_hosts_skipped"] and doc is documents[0]:
+                console.print(escape("ansible hosts without glmstack_ variables, not glmstack's: "
+                                     + ", ".join(doc["ansible_hosts_skipped"])), soft_wrap=True)
         if sizing["checked"]:
             console.print(f"weights {sizing['weights_gb']:,.0f} GB = {sizing['weights_per_device_gb']} GB on each of "
                           f"{sizing['devices']} devices of {sizing['usable_per_device_gb']} GB usable; KV "
@@ -115,10 +122,21 @@ def _print_plan(documents: list[dict]) -> None:
                 console.print(escape(f"  {name}={value}"), soft_wrap=True)
 
 
+def _add_ansible_ignored(inventory: str, documents: list[dict]) -> None:
+    """For an Ansible inventory, the variables each host ignored (names only: values may be secrets)."""
+    ignored = IGNORED.get(str(inventory))
+    if ignored is None:
+        return
+    for doc in documents:
+        doc["ansible_ignored"] = ignored.get(doc["host"], [])
+        doc["ansible_hosts_skipped"] = SKIPPED.get(str(inventory), [])
+
+
 def _plan(args: argparse.Namespace) -> int:
     try:
         # Host data holding a secret is refused; whatever still looks like one is never shown.
         documents = redact_data([host_document(plan) for plan in plan_inventory(args.inventory)])
+        _add_ansible_ignored(args.inventory, documents)
     except InventoryError as error:
         if args.json:
             print(json.dumps({"hosts": [], "errors": str(error).splitlines()}, indent=2))

@@ -97,7 +97,8 @@ def test_ini_inventory_group_and_host_vars_become_host_data(ini_inventory, passw
     key_file = Path(one.pop("service_api_key_file"))
     assert one == {"accelerator": "cpu", "engine": "llama.cpp", "model": "glm-5.2-gguf", "model_source": "/srv/models",
                    "model_entry": "a.gguf", "served_model_name": "cpu-1-glm", "ssh_hostname": "10.9.0.11",
-                   "ssh_user": "root", "ssh_port": 2222, "ssh_key": "/keys/id_ed25519"}
+                   "ssh_user": "root", "ssh_port": 2222, "ssh_key": "/keys/id_ed25519",
+                   "address": "10.9.0.11"}  # address: the ansible_host, an IP address
     assert (two["max_model_len"], two["port"], two["ssh_hostname"]) == (4096, 8081, "10.9.0.12")
     assert type(two["port"]) is int and type(one["ssh_hostname"]) is str  # plain values, not Ansible's tagged ones
     # The vaulted key, decrypted into a file only this user can read, in a directory only this user can enter.
@@ -116,7 +117,7 @@ def test_yaml_directory_children_groups_and_a_vaulted_vars_file(yaml_inventory, 
     assert name == "h200-a" and sorted(groups) == ["gpu", "h200"]
     assert Path(data.pop("service_api_key_file")).read_text().strip() == api_key
     assert data == {"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm", "max_num_seqs": 8,
-                    "ssh_hostname": "10.9.1.1", "ssh_user": "admin", "_sudo": True}
+                    "ssh_hostname": "10.9.1.1", "ssh_user": "admin", "_sudo": True, "address": "10.9.1.1"}
     [plan] = plan_inventory(yaml_inventory)
     assert plan.config.max_num_seqs == 8
 
