@@ -1,7 +1,7 @@
 """Shared Ansible inventories (kubespray, DeepOps) plan as they are, with glmstack's own variables added
 as `glmstack_<setting>`: their other variables are ignored (listed by name in the plan), including
 ones that happen to carry a glmstack setting's name (kubespray's nvidia_driver_version "384.111",
-the nvidia.nvidia_driver role's nvidia_driver_branch that DeepOps uses); hosts with no glmstack_
+the nvidia.nvidia_driver role's nvidia_driver_branch, a role GPU playbooks use); hosts with no glmstack_
 variable (control plane, login, etcd) are not glmstack's. Variable names come from the projects'
 sample inventories (kubespray inventory/sample, DeepOps config.example)."""
 
