@@ -101,6 +101,12 @@ def verify_hub_script(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "lib", "verify_hub.py")
 
 
+def locked_files_path(plan: DeployPlan) -> str:
+    """The lock file's files and sums for this model (glmstack lock): the checker reads them instead of
+    listing the hub."""
+    return posixpath.join(plan.config.base_prefix, "lib", f"weights-{plan.config.model}.locked.json")
+
+
 def _hub_environment(plan: DeployPlan) -> list[str]:
     """The client's settings; a token stays in its 0600 file (which systemd hands to the unit alone as a
     credential), never on a command line."""
@@ -185,6 +191,8 @@ def _hub_values(plan: DeployPlan) -> dict | None:
     # ModelScope's client fetches 4 files at once unless told; Hugging Face's picks its own number.
     workers = f" --max-workers {plan.config.model_download_jobs}" if model.kind == "modelscope" else ""
     source = " --source modelscope" if model.kind == "modelscope" else ""
+    if model.locked is not None:
+        source += f" --locked {q(locked_files_path(plan))}"
     return {
         "environment": _hub_environment(plan), "checker": checker, "repo": repo, "revision": model.revision,
         "patterns": patterns, "source": source,
@@ -331,6 +339,9 @@ def start_model_download(plan: DeployPlan) -> bool:
             put_secret(name="Hub token (0600, root only)", src=str(plan.model.token_file), dest=token_path(plan))
         files.put(name="Hub download checker", src=str(VERIFY_HUB), dest=verify_hub_script(plan),
                   user="root", group="root", mode="644", create_remote_dir=True)
+        if plan.model.locked is not None:
+            files.put(name="Locked files and sums", src=StringIO(plan.model.locked.files_json()),
+                      dest=locked_files_path(plan), user="root", group="root", mode="644", create_remote_dir=True)
     if weights_user(plan) == WEIGHTS_USER:
         # No home, no shell, no group of its own: in the service group, so the engine reads what it fetched.
         server.user(name="Weights user", user=WEIGHTS_USER, group=plan.config.base_service_group, system=True,
