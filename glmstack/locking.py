@@ -14,6 +14,7 @@ import importlib.util
 import json
 import re
 import stat
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -63,10 +64,14 @@ class Wanted:
 
 
 def _selector():
-    spec = importlib.util.spec_from_file_location("glmstack_verify_hub", VERIFY_HUB)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.selected
+    """The deploy's own selection (the checker the hosts run), loaded from its file."""
+    name = "glmstack_verify_hub"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, VERIFY_HUB)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # its dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name].selected
 
 
 def wanted_models(inventory: str | Path) -> dict[tuple, Wanted]:

@@ -164,6 +164,8 @@ def plan_model(config: HostConfig, catalog: Catalog, problems: list, lock: Lock 
         locked, unlocked = None, False
         if lock is not None and not problems:
             locked = _locked_entry(config.model, f"{kind}://{repo}", include, exclude, revision, lock, problems)
+            if problems:
+                return None  # the lock and host data disagree: that alone, not what follows from it
             if locked is not None:
                 revision, entry = locked.commit, entry or locked.entry
                 needs_entry = model.format == "gguf" and entry is None
