@@ -242,3 +242,26 @@ def test_the_checker_verifies_against_the_locked_sums_without_a_hub(hub, tmp_pat
     (download / SHARDS[1]).write_bytes(b"\x00" * 4096)  # same size, other bytes
     bad = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 1 and f"{SHARDS[1]}: checksum mismatch" in bad.stderr
+
+
+def pyinfra_deploy(inventory: Path) -> subprocess.CompletedProcess:
+    from glmstack.planning import pyinfra_command
+
+    return subprocess.run(pyinfra_command(inventory, json_output=False), capture_output=True, text=True, timeout=120)
+
+
+def test_pyinfra_deploy_refuses_unlocked_and_tampered_before_connecting(hub, tmp_path):
+    _, url, _ = hub
+    inventory = write_inventory(tmp_path / "lab.py", url)
+    result = pyinfra_deploy(inventory)
+    assert result.returncode == 2
+    assert f"host node-1: field model_revision: hf://{REPO} (glm-5.2-gguf) is not locked" in result.stderr
+    assert "Connecting to hosts" not in result.stderr + result.stdout
+    lock_and_load(inventory)
+    path = lock_path(inventory)
+    data = json.loads(path.read_text())
+    data["models"][0]["commit"] = "b" * 40  # pointed elsewhere by hand
+    path.write_text(json.dumps(data))
+    result = pyinfra_deploy(inventory)
+    assert result.returncode == 2 and "does not match its digest" in result.stderr
+    assert "Connecting to hosts" not in result.stderr + result.stdout
