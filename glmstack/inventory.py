@@ -68,10 +68,25 @@ def _merge(hosts: list[HostEntry], group_data: dict[str, Any]) -> list[tuple[str
 _loaded_locks: dict[str, Lock] = {}
 
 
+# The inventory a deploy run in this process is for (`glmstack drift` loads the deploy in-process; a
+# plain global, as pyinfra may run the deploy file in greenlets of its own).
+_deploy_inventory: list[str] = []
+
+
+@contextmanager
+def deploying(inventory: str | os.PathLike):
+    _deploy_inventory.append(str(inventory))
+    try:
+        yield
+    finally:
+        _deploy_inventory.pop()
+
+
 def deploy_lock() -> Lock | None:
     """The lock of the inventory this deploy runs on, as the deploy reads it (a model it does not hold
-    is refused): the inventory that called group(), or $GLMSTACK_INVENTORY (`glmstack deploy` sets it)."""
-    named = os.environ.get("GLMSTACK_INVENTORY")
+    is refused): the one `deploying()` names, $GLMSTACK_INVENTORY (`glmstack deploy` sets it), or the
+    inventory file that called group() last (pyinfra loads it just before the deploy)."""
+    named = (_deploy_inventory[-1] if _deploy_inventory else None) or os.environ.get("GLMSTACK_INVENTORY")
     if named:
         return read_lock(named, required=True)
     if _loaded_locks:

@@ -265,3 +265,38 @@ def test_pyinfra_deploy_refuses_unlocked_and_tampered_before_connecting(hub, tmp
     result = pyinfra_deploy(inventory)
     assert result.returncode == 2 and "does not match its digest" in result.stderr
     assert "Connecting to hosts" not in result.stderr + result.stdout
+
+
+def test_a_branch_named_in_the_source_is_what_the_lock_follows(hub, tmp_path):
+    _, url, repos = hub
+    inventory = write_inventory(tmp_path / "lab.py", url, model_source=f"hf://{REPO}@main")
+    assert main(["lock", str(inventory)]) == 0
+    [entry] = json.loads(lock_path(inventory).read_text())["models"]
+    assert (entry["source"], entry["ref"], entry["commit"]) == (f"hf://{REPO}", "main", repos[REPO].commit)
+    [plan] = plan_inventory(inventory)
+    assert plan.model.revision == repos[REPO].commit and plan.model.ref == "main"
+
+
+def test_a_grafted_model_locks_its_base_and_its_delta(tmp_path):
+    root = tmp_path / "hub"
+    for repo in ("lab-org/awq-base", "dnhkng/GLM-5.2-AWQ-INT4-FP8-MTP-delta"):
+        (root / repo).mkdir(parents=True)
+        (root / repo / "model.safetensors").write_bytes(repo.encode() * 50)
+        (root / repo / "config.json").write_text("{}\n")
+    with serve_hub(root, address="127.0.0.1") as (url, repos):
+        inventory = tmp_path / "graft.py"
+        inventory.write_text(
+            "from glmstack.inventory import group\n\n"
+            f"lab = group([('g-1', {{}})], accelerator='gh200', model='glm-5.2-awq-int4-mtp-fp8', engine='vllm', "
+            f"model_source='hf://lab-org/awq-base', model_hf_endpoint={url!r}, engine_requirement="
+            "'vllm @ git+https://git.lab.example/vllm.git@3333333333333333333333333333333333333333')\n")
+        [unlocked] = plan_inventory(inventory)
+        assert unlocked.model.graft.base[1].unlocked and unlocked.model.graft.delta[1].unlocked
+        assert main(["lock", str(inventory)]) == 0
+    models = {entry["model"]: entry for entry in json.loads(lock_path(inventory).read_text())["models"]}
+    assert models["glm-5.2-awq-int4"]["commit"] == repos["lab-org/awq-base"].commit
+    assert (models["glm-5.2-mtp-fp8-delta"]["commit"]
+            == repos["dnhkng/GLM-5.2-AWQ-INT4-FP8-MTP-delta"].commit)
+    hosts = runpy.run_path(str(inventory))["lab"]  # as the deploy loads it: both locked
+    [plan] = resolve_inventory(hosts, lock=read_lock(inventory, required=True))
+    assert plan.model.graft.delta[1].revision == repos["dnhkng/GLM-5.2-AWQ-INT4-FP8-MTP-delta"].commit
