@@ -247,11 +247,12 @@ def _lock(args: argparse.Namespace) -> int:
         if not result.problems:
             console.print(f"{path} matches {args.inventory} and the hubs")
         return 1 if result.problems else 0
+    count = f"{len(result.entries)} model{'' if len(result.entries) == 1 else 's'}"
     if path.is_file() and path.read_text() == result.text:
-        console.print(f"{path}: up to date ({len(result.entries)} models)")
+        console.print(f"{path}: up to date ({count})")
         return 0
     path.write_text(result.text)
-    console.print(f"wrote {path} ({len(result.entries)} models): review and commit it")
+    console.print(f"wrote {path} ({count}): review and commit it")
     return 0
 
 
