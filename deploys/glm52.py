@@ -15,12 +15,14 @@ from pyinfra import host, inventory
 from pyinfra.api.exceptions import DeployError
 
 from glmstack.hostdata import InventoryError
+from glmstack.inventory import deploy_lock
 from glmstack.resolve import resolve_inventory
 from roles.registry import deploy_steps
 from roles.steps import DeployState
 
 try:
-    plans = resolve_inventory([(each.name, each.data.dict()) for each in inventory])
+    # The inventory's lock file pins the hub models host data does not (a model it lacks is refused).
+    plans = resolve_inventory([(each.name, each.data.dict()) for each in inventory], lock=deploy_lock())
 except InventoryError as error:
     raise DeployError(str(error)) from None
 plan = next(each for each in plans if each.host == host.name)

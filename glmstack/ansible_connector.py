@@ -18,6 +18,8 @@ from pyinfra.connectors.base import BaseConnector
 
 from glmstack.ansible_inventory import ansible_inventory_hosts
 from glmstack.hostdata import InventoryError
+from glmstack.inventory import _loaded_locks
+from glmstack.lock import read_lock
 from glmstack.resolve import validate_inventory
 
 
@@ -32,8 +34,10 @@ class AnsibleInventoryConnector(BaseConnector):
             raise PyinfraInventoryError("@ansible needs an inventory path: pyinfra @ansible/PATH ...")
         try:
             hosts = ansible_inventory_hosts(name)
-            # Validated as it loads, as glmstack.inventory.group() does for .py inventories.
-            validate_inventory([(host, data) for host, data, _ in hosts])
+            # Validated as it loads, against the lock beside it (the deploy resolves with that lock),
+            # as glmstack.inventory.group() does for .py inventories.
+            lock = _loaded_locks[name] = read_lock(name, required=True)
+            validate_inventory([(host, data) for host, data, _ in hosts], lock=lock)
         except InventoryError as error:
             # As glmstack.inventory.group() does for a .py inventory: the message is the whole story.
             sys.stderr.write(f"glmstack: invalid host data, nothing was contacted:\n{error}\n")

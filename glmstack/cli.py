@@ -96,6 +96,10 @@ def _print_plan(documents: list[dict]) -> None:
         for limit in doc["limitations"]:
             console.print(escape(f"  ! {doc['engine']} limitation {limit['name']} (seed {limit['seed']}): "
                                  f"{limit['message']}"), style="yellow")
+        lock = doc["model_source"].get("lock")
+        if lock:
+            style = "yellow" if "not locked" in lock else "default"
+            console.print(escape(f"weights: {lock}"), style=style, soft_wrap=True)
         if not doc["installable"]:
             console.print(f"[yellow]  ! glmstack cannot install {doc['engine']} yet; plan and render only[/]")
         platform = doc.get("platform")
@@ -183,7 +187,9 @@ def _deploy(args: argparse.Namespace) -> int:
         console.print(escape(str(error)), style="red")
         return 2
     # pyinfra's progress goes to stderr (shown as it runs); its JSON results come on stdout.
-    run = subprocess.run(pyinfra_command(Path(args.inventory)), stdout=subprocess.PIPE, text=True)
+    # The deploy reads this inventory's lock file (deploys/glm52.py, glmstack.inventory.deploy_lock).
+    env = {**os.environ, "GLMSTACK_INVENTORY": str(args.inventory)}
+    run = subprocess.run(pyinfra_command(Path(args.inventory)), stdout=subprocess.PIPE, text=True, env=env)
     try:
         operations = json.loads(run.stdout)["results"]["operations"]
     except (json.JSONDecodeError, KeyError, TypeError):
@@ -240,6 +246,35 @@ def _drift(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _lock(args: argparse.Namespace) -> int:
+    from glmstack.lock import lock_path
+    from glmstack.locking import lock_inventory
+
+    try:
+        result = lock_inventory(args.inventory, upgrade=args.upgrade is not None,
+                                only=args.upgrade or None, check=args.check)
+    except InventoryError as error:
+        console.print(escape(str(error)), style="red")
+        return 2
+    path = lock_path(args.inventory)
+    for change in result.changes:
+        style = {"+": "green", "~": "yellow", "-": "red"}[change[0]]
+        console.print(escape(change), style=style)
+    if args.check:
+        for problem in result.problems:
+            console.print(escape(f"lock out of date: {problem}"), style="red")
+        if not result.problems:
+            console.print(f"{path} matches {args.inventory} and the hubs")
+        return 1 if result.problems else 0
+    count = f"{len(result.entries)} model{'' if len(result.entries) == 1 else 's'}"
+    if path.is_file() and path.read_text() == result.text:
+        console.print(f"{path}: up to date ({count})")
+        return 0
+    path.write_text(result.text)
+    console.print(f"wrote {path} ({count}): review and commit it")
+    return 0
+
+
 INVENTORY_HELP = "a pyinfra inventory (.py) or an Ansible inventory (INI or YAML file, or a directory)"
 VAULT_HELP = f"an Ansible inventory's vault password file (default: ${VAULT_PASSWORD_FILE_ENV})"
 
@@ -267,6 +302,16 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--vault-password-file", help=VAULT_HELP)
     drift.add_argument("--json", action="store_true", help="machine-readable output")
     drift.set_defaults(func=_drift)
+
+    lock = commands.add_parser(
+        "lock", help="pin each hub model's commit, files and sums in INVENTORY's lock file (NAME.lock.json)")
+    lock.add_argument("inventory", help=INVENTORY_HELP)
+    lock.add_argument("--vault-password-file", help=VAULT_HELP)
+    lock.add_argument("--upgrade", nargs="?", const="", metavar="MODEL",
+                      help="move the pins to what the branches point to now (all models, or MODEL)")
+    lock.add_argument("--check", action="store_true",
+                      help="exit 1 when the lock is missing, lacks a model, or a branch has moved; writes nothing")
+    lock.set_defaults(func=_lock)
 
     render = commands.add_parser("render", help="the files the deploy would install on one host")
     render.add_argument("inventory", help=INVENTORY_HELP)

@@ -20,6 +20,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra_cli.util import load_deploy_file
 
+from glmstack.inventory import deploying
 from glmstack.paths import DEPLOYS
 from glmstack.planning import inventory_hosts
 from glmstack.secrets import redact
@@ -80,7 +81,8 @@ def check_drift(inventory_path: str | Path, deploy: str = "glm52.py") -> DriftRe
         report = [HostDrift(host.name, "unreachable") for host in inventory if host not in reachable]
         if reachable:
             try:
-                load_deploy_file(state, str(DEPLOYS / deploy))
+                with deploying(inventory_path):  # the deploy reads this inventory's lock file
+                    load_deploy_file(state, str(DEPLOYS / deploy))
             except PyinfraError as error:
                 message = getattr(error, "__cause__", None) or error
                 return DriftReport(report, time.monotonic() - started, error=redact(str(message)))

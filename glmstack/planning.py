@@ -17,6 +17,7 @@ from glmstack.catalog import load_catalog
 from glmstack.checks import credentials_in_url
 from glmstack.hostdata import InventoryError
 from glmstack.inventory import raising_on_invalid_data
+from glmstack.lock import read_lock
 from glmstack.paths import DEPLOYS
 from glmstack.plan import DeployPlan
 from glmstack.resolve import resolve_inventory
@@ -107,8 +108,9 @@ def _run_inventory(path: Path) -> dict[str, Any]:
 
 
 def plan_inventory(path: str | Path) -> list[DeployPlan]:
-    """Resolve an inventory; sizing problems are reported in each plan rather than raised."""
-    return resolve_inventory(inventory_hosts(path), require_fit=False)
+    """Resolve an inventory; sizing problems are reported in each plan rather than raised, and a model
+    its lock file does not hold yet is shown as not locked."""
+    return resolve_inventory(inventory_hosts(path), require_fit=False, lock=read_lock(path))
 
 
 def node_role(plan: DeployPlan) -> str:
@@ -157,10 +159,27 @@ def host_document(plan: DeployPlan) -> dict[str, Any]:
         "units": [{"unit": f"{unit.name}.service", "command": list(unit.argv), "env": dict(unit.environment)}
                   for unit in units],
         "model_source": {"kind": plan.model.kind, "source": plan.model.source, "revision": plan.model.revision,
-                         "directory": plan.model.directory},
+                         "directory": plan.model.directory, "lock": lock_state(plan)},
         "platform": _platform(plan),
         "engine_environment": engine_environment_document(plan.engine_env) if plan.engine_env else None,
     }
+
+
+def lock_state(plan: DeployPlan) -> str | None:
+    """What the inventory's lock file says of this host's weights, in words (None: not a hub source)."""
+    parts = [part for _, part in (plan.model.graft.base, plan.model.graft.delta)] if plan.model.graft else [plan.model]
+    states = []
+    for part in parts:
+        if part.kind not in ("hf", "modelscope"):
+            continue
+        if part.unlocked:
+            states.append(f"{part.source}: not locked: run glmstack lock")
+        elif part.locked is not None:
+            states.append(f"{part.source}: locked at {part.locked.commit[:12]} ({part.locked.ref}), "
+                          f"{len(part.locked.files)} files, {part.locked.total / 1e9:,.2f} GB")
+        else:
+            states.append(f"{part.source}: pinned by host data at {part.revision[:12] if part.revision else '?'}")
+    return "; ".join(states) or None
 
 
 def engine_environment_document(env: EngineEnvPlan) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glmstack.catalog import Catalog, Engine, Parallelism, Recipe, load_catalog
 from glmstack.command import effective_tunables, engine_limitations, render_serve_command
@@ -36,6 +36,9 @@ from roles.nvidia.plan import NvidiaPlan, plan_nvidia
 from roles.service.plan import plan_api_key
 from roles.service.render import FINGERPRINT_VARIABLE
 from roles.service.units import PROXY_SETTINGS, serving_unit_spec
+
+if TYPE_CHECKING:
+    from glmstack.lock import Lock
 
 
 def engine_environment(plan: DeployPlan, arch: str | None = None,
@@ -109,13 +112,13 @@ def _engine_environment(config: HostConfig, recipe: Recipe, engine: Engine, bina
 
 
 def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, rank: int, peers: list[str],
-               deployment: str | None) -> DeployPlan:
+               deployment: str | None, lock: Lock | None = None) -> DeployPlan:
     problems: list[tuple[str, str]] = []
     nodes = len(peers)
     interface_needed = nodes > 1 and any("{interface}" in value for value in recipe.multinode_env.values())
     if interface_needed and not config.network_interface:
         problems.append(("network_interface", "a multi-node deployment needs the NIC for collective traffic"))
-    model_plan = plan_model(config, catalog, problems)
+    model_plan = plan_model(config, catalog, problems, lock)
     rpc = catalog.engines[config.engine].rpc_worker if nodes > 1 else None
     ray = catalog.engines[config.engine].ray if nodes > 1 and recipe.cluster == "ray" else None
     problems += peer_address_problems(peers, rpc, deployment)
@@ -244,8 +247,9 @@ def _extra_env_problems(extra_env: dict[str, str], bare: DeployPlan) -> list[tup
 
 
 def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog | None = None,
-                      require_fit: bool = True) -> list[DeployPlan]:
-    """Validate and resolve every host, deployments together; report all problems of all hosts at once."""
+                      require_fit: bool = True, lock: Lock | None = None) -> list[DeployPlan]:
+    """Validate and resolve every host, deployments together; report all problems of all hosts at once.
+    `lock`: the inventory's lock file (glmstack.lock), which pins hub sources host data does not."""
     catalog = catalog or load_catalog()
     errors: list[str] = []
     validated: dict[str, tuple[HostConfig, Recipe]] = {}
@@ -287,7 +291,8 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
             peers = members[config.deployment] if config.deployment else [name]
             addresses = [validated[p][0].address or p for p in peers]
             try:
-                plan = _plan_host(name, config, recipe, catalog, peers.index(name), addresses, config.deployment)
+                plan = _plan_host(name, config, recipe, catalog, peers.index(name), addresses, config.deployment,
+                                  lock)
             except HostDataError as error:
                 errors.append(str(error))
                 continue
@@ -344,6 +349,6 @@ def _as_host_error(host: str, error: InventoryError) -> HostDataError:
     return HostDataError(host if isinstance(host, str) and SAFE_LABEL.fullmatch(host) else "#1", problems)
 
 
-def validate_inventory(hosts: list[tuple[str, dict[str, Any]]]) -> list[DeployPlan]:
+def validate_inventory(hosts: list[tuple[str, dict[str, Any]]], lock: Lock | None = None) -> list[DeployPlan]:
     """Resolve every host; report the problems of all hosts together."""
-    return resolve_inventory(hosts)
+    return resolve_inventory(hosts, lock=lock)

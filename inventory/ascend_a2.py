@@ -9,7 +9,8 @@ Between the nodes HCCL runs over each NPU's own RoCE port: give each host its 8 
 (`ascend_roce_addresses`, NPU 0 first; all of a deployment's in one subnet) and their netmask;
 the deploy sets those that differ with hccn_tool. The addresses below are from a documentation
 range (Huawei's own examples use 192.168.100.x with 255.255.255.0): replace them with yours.
-The W8A8 weights are on ModelScope: set model_revision; until then this inventory refuses to load.
+The W8A8 weights are on ModelScope: `glmstack lock inventory/ascend_a2.py` pins their commit and sums
+(the deploy refuses until then), or set model_revision by hand.
 
 Replace the host names with your machines (and their SSH settings); host data is checked
 against the catalog when this file loads, before anything is contacted.

@@ -3,8 +3,8 @@
     glmstack plan inventory/ascend_a3.py       # what would run, and whether it fits (no host contacted)
     pyinfra inventory/ascend_a3.py deploys/glm52.py
 
-The W8A8 weights are on ModelScope (Eco-Tech/GLM-5.2-w8a8): set model_revision to the commit
-you verified; until then this inventory refuses to load. Huawei's driver, firmware and CANN
+The W8A8 weights are on ModelScope (Eco-Tech/GLM-5.2-w8a8): `glmstack lock inventory/ascend_a3.py`
+pins their commit and sums (the deploy refuses until then), or set model_revision. Huawei's driver, firmware and CANN
 installers come from your package set (they need a login to download): set ascend_packages to
 its directory on this machine (with its manifest.yaml) or to an http(s) mirror plus
 ascend_manifest; docs/ascend.md says how to write the manifest. Without it, `glmstack

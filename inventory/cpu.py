@@ -16,8 +16,9 @@ cpu = group(
     accelerator="cpu",
     model="glm-5.2-gguf",
     engine="llama.cpp",
-    # The hub commit of unsloth/GLM-5.2-GGUF you have verified, and the quant's first shard
-    # (the catalog does not pin these yet; without them this inventory refuses to load).
+    # `glmstack lock inventory/cpu.py` pins the hub commit of unsloth/GLM-5.2-GGUF, every file's
+    # sum and the quant's first shard in inventory/cpu.lock.json (the deploy refuses until then);
+    # or pin them here by hand, and the lock checks them:
     # model_revision="<40-character commit sha>",
     # model_entry="UD-IQ2_XXS/GLM-5.2-UD-IQ2_XXS-00001-of-0000N.gguf",
     # Optional: a private hub token, in a file only you can read (chmod 600).

@@ -4,7 +4,7 @@
     pyinfra inventory/gh200.py deploys/glm52.py
 
 Seed 003's point for a general launcher: 270 GiB offloaded per rank, 4096-token context. The AWQ
-INT4 quant is faster (model="glm-5.2-awq-int4"), once you pin its revision (model_revision).
+INT4 quant is faster (model="glm-5.2-awq-int4"), once locked (`glmstack lock inventory/gh200.py`).
 
 Replace the host names with your machines (and their SSH settings); host data is checked
 against the catalog when this file loads, before anything is contacted.

@@ -76,16 +76,18 @@ def hub_cli(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "venvs", client.venv, "bin", client.command)
 
 
-
-
-
-
 def weights_user(plan: DeployPlan) -> str:
     return plan.config.base_service_user if plan.model.kind == "path" else WEIGHTS_USER
 
 
 def verify_hub_script(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "lib", "verify_hub.py")
+
+
+def locked_files_path(plan: DeployPlan) -> str:
+    """The lock file's files and sums for this model (glmstack lock): the checker reads them instead of
+    listing the hub."""
+    return posixpath.join(plan.config.base_prefix, "lib", f"weights-{plan.config.model}.locked.json")
 
 
 def weights_signature_file(plan: DeployPlan) -> str:
@@ -108,8 +110,6 @@ FAILED = f"{META}/failed"
 SERVING = f"{META}/weights"
 
 
-
-
 def progress_file(plan: DeployPlan) -> str:
     # In the weights' directory: the only place the fetch may write.
     return posixpath.join(plan.model.directory, META, "progress")
@@ -121,20 +121,6 @@ def weights_unit(plan: DeployPlan) -> str:
 
 def weights_script(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "lib", f"fetch-weights-{plan.config.model}.sh")
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _hub_values(plan: DeployPlan) -> dict | None:
@@ -158,6 +144,8 @@ def _hub_values(plan: DeployPlan) -> dict | None:
         # The client's own uv environment, made once (as root, before the fetch).
         "uv_commands": ensure_uv_commands(prefix), "uv": uv_binary(prefix), "env": f"{prefix}/venvs/{client.venv}",
         "package": client.package,
+        # glmstack lock's files and sums: the checker reads them instead of listing the hub.
+        "locked": locked_files_path(plan) if model.locked is not None else None,
     }
 
 
@@ -297,6 +285,9 @@ def start_model_download(plan: DeployPlan) -> bool:
             put_secret(name="Hub token (0600, root only)", src=str(plan.model.token_file), dest=token_path(plan))
         files.put(name="Hub download checker", src=str(VERIFY_HUB), dest=verify_hub_script(plan),
                   user="root", group="root", mode="644", create_remote_dir=True)
+        if plan.model.locked is not None:
+            files.put(name="Locked files and sums", src=StringIO(plan.model.locked.files_json()),
+                      dest=locked_files_path(plan), user="root", group="root", mode="644", create_remote_dir=True)
     if weights_user(plan) == WEIGHTS_USER:
         # No home, no shell, no group of its own: in the service group, so the engine reads what it fetched.
         server.user(name="Weights user", user=WEIGHTS_USER, group=plan.config.base_service_group, system=True,

@@ -19,6 +19,7 @@ from glmstack.quoting import shown
 if TYPE_CHECKING:
     from glmstack.catalog import Catalog
     from glmstack.hostdata import HostConfig
+    from glmstack.lock import Lock, LockEntry
 
 
 HUB_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -53,6 +54,12 @@ class ModelPlan:
     exclude: tuple[str, ...] = ()
     endpoint: str | None = None
     graft: GraftPlan | None = None
+    # A hub source read with the inventory's lock file: the branch or tag it is locked from, the
+    # lock's entry (its commit, files and sums: the deploy checks the download against them without
+    # listing the hub), and, in `glmstack plan` only, True for a model the lock does not hold yet.
+    ref: str | None = None
+    locked: LockEntry | None = None
+    unlocked: bool = False
 
     @property
     def entry_path(self) -> str:
@@ -67,6 +74,8 @@ class ModelPlan:
         if self.graft is not None:
             parts += [self.graft.base[1].fingerprint, self.graft.delta[1].fingerprint, self.graft.script,
                       *self.graft.arguments]
+        if self.locked is not None:
+            parts.append(f"locked={self.locked.digest}")
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -77,20 +86,21 @@ MODEL_FILE_NAME = re.compile(r"(?!\.cache/)(?!(?:[^/]*/)*\.\.?(?:/|$))"
                              r"[A-Za-z0-9._+@=,][A-Za-z0-9._+@=,-]*(?:/[A-Za-z0-9._+@=,][A-Za-z0-9._+@=,-]*)*")
 
 
-def plan_graft(config: HostConfig, catalog: Catalog, problems: list) -> ModelPlan | None:
+def plan_graft(config: HostConfig, catalog: Catalog, problems: list, lock: Lock | None = None) -> ModelPlan | None:
     """The base as the host's model settings describe it; the delta from the catalog, pinned by
     model_graft_revision; both in their own directories, the merged checkpoint in the model's."""
     graft = catalog.models[config.model].graft
     base = plan_model(config.model_copy(update={"model": graft.base, "model_dir": None, "model_graft_revision": None}),
-                       catalog, problems)
+                       catalog, problems, lock)
     delta_problems: list = []
     delta = plan_model(config.model_copy(update={
         "model": graft.delta, "model_source": None, "model_revision": config.model_graft_revision,
         "model_include": None, "model_exclude": [], "model_files": {}, "model_entry": None, "model_dir": None,
         "model_graft_revision": None,
-    }), catalog, delta_problems)
+    }), catalog, delta_problems, lock)
     problems += [("model_graft_revision", f"{graft.delta} (the graft's delta): "
-                                          f"{text.replace('set model_revision', 'set model_graft_revision')}")
+                                          f"{text.replace('set model_revision', 'set model_graft_revision')}"
+                                          .replace("in host data", "in host data (model_graft_revision)"))
                  if name == "model_revision" else (name, f"{graft.delta} (the graft's delta): {text}")
                  for name, text in delta_problems]
     if config.model_fetch_from is not None:
@@ -103,10 +113,11 @@ def plan_graft(config: HostConfig, catalog: Catalog, problems: list) -> ModelPla
     return ModelPlan("graft", f"graft of {graft.delta} onto {graft.base}", directory, None, graft=plan)
 
 
-def plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPlan | None:
+def plan_model(config: HostConfig, catalog: Catalog, problems: list, lock: Lock | None = None) -> ModelPlan | None:
+    """`lock`: the inventory's lock file (None: host data alone pins hub sources, as before locks)."""
     model = catalog.models[config.model]
     if model.graft is not None:
-        return plan_graft(config, catalog, problems)
+        return plan_graft(config, catalog, problems, lock)
     if config.model_graft_revision is not None:
         grafted = sorted(name for name, each in catalog.models.items() if each.graft)
         problems.append(("model_graft_revision", f"{config.model} is not grafted; models that are: "
@@ -144,13 +155,32 @@ def plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPla
         repo, _, inline_revision = source.split("://", 1)[1].partition("@")
         if not HUB_REPO.match(repo):
             problems.append(("model_source", f"{source!r}: a hub source is {kind}://<org>/<repo>[@<commit>]"))
+        ref = None
+        if lock is not None and inline_revision and not COMMIT_SHA.match(inline_revision):
+            ref, inline_revision = inline_revision, ""  # a branch or tag: `glmstack lock` resolves it
         revision = config.model_revision or inline_revision or model.revision
-        if not revision:
+        include = tuple(config.model_include if config.model_include is not None else model.include)
+        exclude = tuple(config.model_exclude)
+        locked, unlocked = None, False
+        if lock is not None and not problems:
+            locked = _locked_entry(config.model, f"{kind}://{repo}", include, exclude, revision, lock, problems)
+            if problems:
+                return None  # the lock and host data disagree: that alone, not what follows from it
+            if locked is not None:
+                revision, entry = locked.commit, entry or locked.entry
+                needs_entry = model.format == "gguf" and entry is None
+            elif not revision and not problems:
+                if lock.required:
+                    problems.append(("model_revision", f"{kind}://{repo} ({config.model}) is not locked: "
+                                                       f"run {lock.command}"))
+                    return None
+                unlocked = True  # the plan says so; the deploy refuses it
+        if not revision and not unlocked:
             problems.append(("model_revision", f"{kind}://{repo} needs a pinned commit: set model_revision "
                                                "to a 40-character commit sha of the repository"))
-        elif not COMMIT_SHA.match(revision):
+        elif revision and not COMMIT_SHA.match(revision):
             problems.append(("model_revision", f"{revision!r} is not a 40-character commit sha"))
-        if needs_entry:
+        if needs_entry and not unlocked:
             problems.append(("model_entry", "name the file the engine loads (for split GGUFs the "
                                             "-00001-of-N shard), relative to the model directory"))
         if problems:
@@ -161,11 +191,11 @@ def plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPla
                 problems.append((name, f"only applies to {other}:// sources; model_source is {kind}://{repo}"))
         if problems:
             return None
-        include = tuple(config.model_include if config.model_include is not None else model.include)
         endpoint = getattr(config, f"model_{kind}_endpoint")
         return ModelPlan(kind, f"{kind}://{repo}", directory, entry, revision=revision, include=include,
                          files=files, token_file=getattr(config, f"model_{kind}_token_file"),
-                         exclude=tuple(config.model_exclude), endpoint=endpoint.rstrip("/") if endpoint else None)
+                         exclude=exclude, endpoint=endpoint.rstrip("/") if endpoint else None,
+                         ref=ref, locked=locked, unlocked=unlocked)
 
     if source.startswith(("http://", "https://")):
         if not urlparse(source).netloc:
@@ -189,3 +219,35 @@ def plan_model(config: HostConfig, catalog: Catalog, problems: list) -> ModelPla
     problems.append(("model_source", f"{source!r}: allowed are hf://org/repo[@commit], modelscope://org/repo[@commit], "
                                      "http(s)://mirror/base, or an absolute path on the host"))
     return None
+
+
+def _locked_entry(model: str, source: str, include: tuple[str, ...], exclude: tuple[str, ...],
+                  revision: str | None, lock: Lock, problems: list) -> LockEntry | None:
+    """The lock's entry for this model as host data asks for it, checked against host data; a lock
+    that disagrees with it (another repository or model, another commit, an entry edited by hand) is
+    a problem naming both."""
+    found = lock.find(model, source, include, exclude)
+    upgrade = f"run {lock.command} --upgrade {model}"
+    if found is None:
+        if not lock.required:
+            return None
+        other = next((entry for entry in lock.of_model(model)), None)
+        if other is not None:
+            what = (f"from {other.source}" if other.source != source else
+                    f"with include {list(other.include)} exclude {list(other.exclude)}")
+            problems.append(("model_source", f"{model} from {source} (include {list(include)} exclude "
+                                             f"{list(exclude)}) in host data, the lock {lock.path} has {model} "
+                                             f"{what}; {upgrade}"))
+        elif (other := next((e for e in lock.entries.values() if e.source == source), None)) is not None:
+            problems.append(("model", f"{model} in host data, the lock {lock.path} has {source} as {other.model}; "
+                                      f"{upgrade}"))
+        return None
+    if found.digest != found.computed_digest():
+        problems.append(("model_revision", f"the lock {lock.path} entry for {model} ({source}) does not match its "
+                                           f"digest (edited by hand?); {upgrade}"))
+        return None
+    if revision and revision != found.commit:
+        problems.append(("model_revision", f"{revision} in host data, the lock {lock.path} has {found.commit} for "
+                                           f"{model} ({source}); {upgrade}, or drop one of the two"))
+        return None
+    return found

@@ -45,6 +45,8 @@ FUNCTION_LOCAL = {
     # Each CLI command loads what it runs, so `glmstack --help` stays quick.
     ("glmstack.cli", "glmstack.drift"),
     ("glmstack.cli", "glmstack.planning"),
+    ("glmstack.cli", "glmstack.lock"),
+    ("glmstack.cli", "glmstack.locking"),
     # Source-only helpers a fact and the model role need on one path.
     ("glmstack.facts", "glmstack.ascend"),
     ("roles.model.operations", "glmstack.values"),

@@ -31,13 +31,25 @@ def test_group_inventory_plans_the_seed_recipe_and_fits(group):
         assert plan.sizing.fits, plan.sizing.problems
 
 
+def test_every_shipped_inventory_plans_unedited():
+    shipped = sorted((REPO_ROOT / "inventory").glob("*.py"))
+    assert {path.stem for path in shipped} >= {*READY, *NEEDS_A_PIN}
+    for path in shipped:
+        assert plan_inventory(path), path
+
+
 @pytest.mark.parametrize("group", NEEDS_A_PIN)
-def test_group_inventory_refuses_to_load_until_the_revision_is_pinned(group, capsys):
+def test_group_inventory_plans_unlocked_and_refuses_to_deploy_until_locked(group, capsys):
+    # `glmstack plan` shows the model as not locked (no lock file is shipped)...
+    for plan in plan_inventory(REPO_ROOT / f"inventory/{group}.py"):
+        assert plan.model.unlocked and plan.model.source.endswith(NEEDS_A_PIN[group])
+    # ...and loaded for a deploy (pyinfra runs it as this does) it refuses, before any host is contacted.
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_path(str(REPO_ROOT / f"inventory/{group}.py"))
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert f"/{NEEDS_A_PIN[group]} needs a pinned commit" in err and "nothing was contacted" in err
+    assert f"/{NEEDS_A_PIN[group]} (" in err and "is not locked: run glmstack lock" in err
+    assert f"inventory/{group}.py" in err and "nothing was contacted" in err
 
 
 def pinned(tmp_path, group: str):

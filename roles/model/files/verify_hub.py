@@ -2,6 +2,7 @@
 
     python verify_hub.py total  REPO COMMIT DIR [--include P ...] [--exclude P ...] [--source modelscope]
     python verify_hub.py verify REPO COMMIT DIR [--include P ...] [--exclude P ...] [--manifest PATH]
+    ... [--locked FILES.json]: the files and sums `glmstack lock` recorded, instead of the hub's listing
 
 The hub is Hugging Face's (the default) or ModelScope. `total` prints the bytes the selection
 holds. `verify` checks every selected file: by the sha256 the hub lists (Hugging Face lists it for
@@ -37,27 +38,43 @@ class RemoteFile:
 def hugging_face_files(args: argparse.Namespace) -> list[RemoteFile]:
     from huggingface_hub import HfApi
     from huggingface_hub.hf_api import RepoFile
-    from huggingface_hub.utils import filter_repo_objects
 
     files = [item for item in HfApi().list_repo_tree(args.repo, revision=args.commit, recursive=True)
              if isinstance(item, RepoFile)]
-    names = set(filter_repo_objects([item.path for item in files], allow_patterns=args.include or None,
-                                    ignore_patterns=args.exclude or None))
+    names = selected([item.path for item in files], args.include, args.exclude, "hf")
     return [RemoteFile(item.path, item.size, item.lfs.sha256 if item.lfs is not None else None, item.blob_id)
             for item in files if item.path in names]
 
 
-def modelscope_files(args: argparse.Namespace) -> list[RemoteFile]:
-    from modelscope_hub import HubApi
+def selected(paths: list[str], include: list[str], exclude: list[str], source: str) -> set[str]:
+    """The paths a download with these patterns fetches, as the hub's own client selects them
+    (`glmstack lock` selects with this too)."""
+    if source == "hf":
+        from huggingface_hub.utils import filter_repo_objects
+
+        return set(filter_repo_objects(paths, allow_patterns=include or None, ignore_patterns=exclude or None))
 
     def matches(path: str, patterns: list[str]) -> bool:
         # As `modelscope download` selects: shell globs.
         return any(fnmatch.fnmatch(path, pattern) for pattern in patterns)
 
+    return {path for path in paths if (not include or matches(path, include)) and not matches(path, exclude)}
+
+
+def locked_files(path: str) -> list[RemoteFile]:
+    """The files and sums `glmstack lock` recorded (the deploy uploads them): no listing of the hub."""
+    with open(path) as handle:
+        return [RemoteFile(item["path"], item["size"], item.get("sha256"), item.get("git_blob"))
+                for item in json.load(handle)]
+
+
+def modelscope_files(args: argparse.Namespace) -> list[RemoteFile]:
+    from modelscope_hub import HubApi
+
     files = [item for item in HubApi().list_repo_files(args.repo, "model", revision=args.commit, recursive=True)
              if not item.is_dir]
-    return [RemoteFile(item.path, item.size, item.sha256) for item in files
-            if (not args.include or matches(item.path, args.include)) and not matches(item.path, args.exclude)]
+    names = selected([item.path for item in files], args.include, args.exclude, "modelscope")
+    return [RemoteFile(item.path, item.size, item.sha256) for item in files if item.path in names]
 
 
 def file_digest(path: str, item: RemoteFile) -> str:
@@ -167,8 +184,12 @@ def main() -> int:
     parser.add_argument("--exclude", action="append", default=[])
     parser.add_argument("--manifest", help="after a clean verify, write every file's sha256 here")
     parser.add_argument("--source", choices=["hf", "modelscope"], default="hf")
+    parser.add_argument("--locked", help="the files and sums of the lock file (JSON): the hub is not listed")
     args = parser.parse_args()
-    files = modelscope_files(args) if args.source == "modelscope" else hugging_face_files(args)
+    if args.locked:
+        files = locked_files(args.locked)
+    else:
+        files = modelscope_files(args) if args.source == "modelscope" else hugging_face_files(args)
     if not files:
         print(f"{args.repo}@{args.commit} has no files matching the include/exclude patterns", file=sys.stderr)
         return 1
