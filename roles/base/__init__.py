@@ -4,7 +4,5 @@
 - operations.py: its pyinfra operations;
 - templates/: the files it writes on hosts (Jinja).
 
-Nothing is imported here: importing the role's defaults or plan does not load its operations
-(pyinfra), and the operations, which use the deployment plan, do not run when the plan's
-modules import the role's plan.
+Nothing is imported here (roles/__init__.py says why).
 """

@@ -6,20 +6,9 @@
 - templates/: the files it writes on hosts (Jinja);
 - files/: static files it copies to hosts.
 
-Nothing is imported here: importing the role's defaults or plan does not load its operations
-(pyinfra), and the operations, which use the deployment plan, do not run when the plan's
-modules import the role's plan.
-
-`from roles.nvidia import <name>` still finds the operations' names (PEP 562), loaded on
-first use.
+Its operations load only when a name of theirs is asked of the package (roles/__init__.py says why).
 """
 
+from roles import operations_on_demand
 
-def __getattr__(name: str) -> object:
-    # Not for dunders (introspection loads nothing), nor for the submodule itself, which the import
-    # system finds in sys.modules (also while it is being imported).
-    if name.startswith("__") or name == "operations":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import roles.nvidia.operations as operations
-
-    return getattr(operations, name)
+__getattr__ = operations_on_demand(__name__)

@@ -50,10 +50,8 @@ FUNCTION_LOCAL = {
     # Source-only helpers a fact and the model role need on one path.
     ("glmstack.facts", "glmstack.ascend"),
     ("roles.model.operations", "glmstack.values"),
-    # A role package's __getattr__ (PEP 562) loads its operations when a name of theirs is asked of
-    # the package (`from roles.model import fetch_script`, as the plan tests do).
-    *((f"roles.{role}", f"roles.{role}.operations") for role in ("amd", "ascend", "engine", "model", "nvidia",
-                                                                   "service")),
+    # (A role package's names from its operations are loaded by roles.operations_on_demand when first
+    # asked for, after every import has finished: no import edge.)
 }
 
 
