@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_bad_input import expected
 
 from glmstack import cli
 from glmstack.ansible_inventory import VAULT_PASSWORD_FILE_ENV
@@ -23,12 +24,6 @@ CORPUS = Path(__file__).resolve().parent.parent / "badinput"
 CASES = sorted(path for path in CORPUS.glob("22[0-9][0-9]_*") if path.suffix in (".ini", ".yml", ".yaml"))
 PASSWORD_FILE = CORPUS / "ansible-vault-password"
 ERROR_LINE = re.compile(r"^(host \S+: (field \S+|does not fit): \S|inventory \S+: (INI|YAML): \S)")
-
-
-def expected(path: Path) -> str:
-    first = path.read_text().splitlines()[0]
-    assert first.startswith("# expect: "), f"{path.name} does not say what it expects"
-    return first.removeprefix("# expect: ")
 
 
 @pytest.fixture(autouse=True)
