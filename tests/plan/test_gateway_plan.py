@@ -39,7 +39,8 @@ def test_a_fresh_host_gets_haproxy_after_the_engine_with_a_made_certificate_and_
     run = run_deploy(DATA, fresh.responses())
     run.assert_in_order(["systemctl start llama-server.service", "install --no-install-recommends haproxy",
                          "openssl genpkey", "head -c 32 /dev/urandom", "printf 'Bearer %s\\n'",
-                         "chmod 644 /etc/systemd/system/haproxy.service.d/glmstack.conf", "chmod 644 /etc/haproxy/haproxy.cfg",
+                         "chmod 644 /etc/systemd/system/haproxy.service.d/glmstack.conf",
+                         "chmod 644 /etc/haproxy/haproxy.cfg",
                          "systemctl restart haproxy.service", "https://10.213.0.11:8080/health"])
     # Its sandbox is new: the distribution's HAProxy is restarted into it once.
     assert not run.ran("systemctl reload haproxy")
