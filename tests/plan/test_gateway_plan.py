@@ -9,7 +9,7 @@ from fakehost import run_deploy
 from gpu_states import ConstructedHost, captured
 from plan_data import PLAN_DATA
 
-from roles.gateway.operations import DROP_IN, rendered_files
+from roles.gateway.render import DROP_IN, rendered_files
 
 DATA = {**PLAN_DATA, "gateway_enabled": True, "address": "10.213.0.11"}
 TLS_STATE = "for f in ca.key ca.crt server.key server.crt server.pem"

@@ -9,7 +9,7 @@ from hostdata import CPU_MIRROR
 from glmstack.config import InventoryError, resolve, resolve_inventory
 from glmstack.quoting import Unrepresentable, haproxy_address, haproxy_name, haproxy_path, haproxy_word
 from glmstack.render import render_unit
-from roles.gateway.operations import group_firewall, haproxy_config, hardening_drop_in, make_tls_command
+from roles.gateway.render import group_firewall, haproxy_config, hardening_drop_in, make_tls_command
 
 SGLANG_001 = {"accelerator": "b200", "model": "glm-5.2-fp8", "engine": "sglang"}
 
