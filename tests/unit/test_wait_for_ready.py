@@ -171,8 +171,8 @@ def test_the_wait_still_ends_at_its_timeout(engine, tmp_path):
 
 # A failed change rolls back (the wait after a restart onto a changed configuration).
 ROLLED_BACK = {**RUNNING, "InvocationID": "z9"}
-FAILED_LINE = ("host node1: llama-server.service: its process exited (activating/auto-restart); "
-               "not ready on http://127.0.0.1:8080/health; ")
+FAILED_LINE = ("host node1: llama-server.service: its process exited (activating/auto-restart), its journal says: "
+               "engine[42]: error: invalid argument: --no-such-flag; not ready on http://127.0.0.1:8080/health; ")
 
 
 def kept_for(engine, tmp_path, change: str | None = None):
