@@ -117,7 +117,7 @@ class UnitSpec:
     # Also part of what the running unit must match: the weights it was started with.
     weights_fingerprint: str = ""
     # Hosts restarted in turn as one: once one fails its restart in a run, the next is not taken
-    # down (its deployment).
+    # down (its deployment, or its replica group behind the gateway).
     rollout_group: str | None = None
 
 
@@ -163,7 +163,8 @@ def _common(plan: Plan, name: str, variables: dict[str, str]) -> dict[str, Any]:
         state_dir=config.base_state_dir, restart_sec=config.service_restart_sec,
         address_families=tuple(plan.address_families), supplementary_groups=tuple(plan.supplementary_groups),
         devices=tuple(plan.device_allow), hardening=tuple(plan.unit_hardening), cann_environment=bool(plan.ascend),
-        rank=plan.rank, weights_fingerprint=plan.model.fingerprint, rollout_group=plan.deployment,
+        rank=plan.rank, weights_fingerprint=plan.model.fingerprint,
+        rollout_group=plan.deployment or config.gateway_group,
     )
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 from fakehost import run_deploy_on
 from gpu_states import NvidiaHost
 from test_cpu_plan import RUNNING_FINGERPRINT, answer, captured, deploy
+from test_gateway_plan import DATA as GATEWAY_DATA
 from test_multinode_plan import ADDRESSES, H100_RAY, HEAD, INTERFACES, WORKER, first
 
 from glmstack.config import resolve_inventory
+from roles.service.units import serving_unit_spec
 
 STALE = ["running", "GLMSTACK_DEPLOYED=0ld"]  # the engine runs another configuration
 KEEP = "if grep -qxF Environment=GLMSTACK_DEPLOYED=0ld /etc/systemd/system/llama-server.service"
@@ -73,3 +75,15 @@ def test_a_deployment_whose_hosts_come_back_ready_restarts_each_in_turn():
     restart = "systemctl restart vllm.service"
     assert first(timeline, WORKER, restart) < first(timeline, WORKER, WAIT) < first(timeline, HEAD, restart)
     assert not any(run.failed for run in runs.values())
+
+
+
+def test_a_replica_group_behind_the_gateway_is_one_rollout_group():
+    """What stops a deployment's rollout above stops a replica group's: the same record, keyed by
+    the group. (Fake hosts cannot form a group: their @fake/ names are no HAProxy server names; the
+    lab's front_door/test_rollback.py proves it on two replicas.)"""
+    hosts = [(address, {**GATEWAY_DATA, "address": address, "gateway_group": "front-door"})
+             for address in ("10.213.0.11", "10.213.0.12")]
+    assert [serving_unit_spec(plan).rollout_group for plan in resolve_inventory(hosts)] == ["front-door"] * 2
+    alone = resolve_inventory([("10.213.0.11", {**GATEWAY_DATA, "address": "10.213.0.11"})])
+    assert serving_unit_spec(alone[0]).rollout_group is None  # a host alone stops nothing else

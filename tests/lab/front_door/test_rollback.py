@@ -1,0 +1,102 @@
+"""A failed upgrade in the replica group (the package's deployment, conftest.py): a deploy adding a
+flag llama-server refuses fails on the first replica, which rolls back to its previous unit and
+engine; the second replica is never taken down; requests through the gateways succeed all along
+(but for the one in flight when the first engine went down); the previous settings then change
+nothing."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import ssl
+import threading
+import time
+
+import pytest
+
+from glmstack.lab import lab
+from glmstack.lab.profile import SERVED_MODEL_NAME, run_deploy
+from roles.service.render import deployed_fingerprint
+from roles.service.units import serving_unit_spec
+
+pytestmark = pytest.mark.lab
+
+BAD_FLAG = "--glmstack-no-such-flag"
+
+
+def chat_status(door, address: str) -> int | None:
+    """One short chat through a node's gateway (TLS verified against its CA): its status, or None."""
+    context = ssl.create_default_context(cafile=str(door.ca_files[address]))
+    connection = http.client.HTTPSConnection(address, door.plans[address].gateway.port, context=context, timeout=60)
+    body = {"model": SERVED_MODEL_NAME, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 4}
+    try:
+        connection.request("POST", "/v1/chat/completions", body=json.dumps(body),
+                           headers={"Content-Type": "application/json",
+                                    "Authorization": f"Bearer {door.keys[address]}"})
+        return connection.getresponse().status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def unit_state(door, address: str, unit: str) -> dict[str, str]:
+    shown = door.connection(address).check_output(f"systemctl show -p InvocationID -p Environment {unit}")
+    return dict(line.split("=", 1) for line in shown.splitlines())
+
+
+def test_a_refused_flag_rolls_back_the_first_replica_and_never_takes_the_second_down(front_door, tmp_path):
+    first, second = front_door.addresses  # pyinfra restarts in inventory order
+    plan = front_door.plans[first]
+    unit = f"{plan.unit_name}.service"
+    before = {address: unit_state(front_door, address, unit) for address in front_door.addresses}
+    bad = {**front_door.data, "extra_flags": [BAD_FLAG]}
+    inventory = lab.write_inventory(front_door.paths, extra_data=bad, output=tmp_path / "refused-flag.py")
+
+    outcomes: list[tuple[str, int | None]] = []
+    done = threading.Event()
+
+    def requests_all_along():  # one at a time, through each gateway in turn
+        while not done.is_set():
+            for address in front_door.addresses:
+                outcomes.append((address, chat_status(front_door, address)))
+
+    loop = threading.Thread(target=requests_all_along)
+    loop.start()
+    try:
+        time.sleep(2)
+        started = time.monotonic()
+        failed = run_deploy(inventory)
+        seconds = time.monotonic() - started
+        time.sleep(2)
+    finally:
+        done.set()
+        loop.join()
+
+    output = failed.stdout + failed.stderr
+    print(f"failed deploy with its rollback: {seconds:.0f}s; {len(outcomes)} requests through the gateways, "
+          f"not 200: {[o for o in outcomes if o[1] != 200]}")
+    assert failed.returncode != 0
+    rolled_back = (rf"host {re.escape(first)}: {re.escape(unit)}: its process exited[^;]*, its journal says: "
+                   rf"error: invalid argument: {BAD_FLAG}; not ready on \S+; rolled back to the previous unit, "
+                   rf"environment file and engine, ready again on \S+\n")
+    assert re.search(rolled_back, output), output[-4000:]
+    assert (f"host {second}: {unit}: not restarted: host {first} of rollout group {front_door.data['gateway_group']} "
+            "failed its restart in this run") in output
+    after = {address: unit_state(front_door, address, unit) for address in front_door.addresses}
+    assert after[second]["InvocationID"] == before[second]["InvocationID"]  # never taken down
+    assert after[first]["InvocationID"] != before[first]["InvocationID"]  # restarted, then rolled back
+    fingerprint = f"GLMSTACK_DEPLOYED={deployed_fingerprint(serving_unit_spec(plan))}"
+    for address in front_door.addresses:
+        assert fingerprint in after[address]["Environment"].split()  # both run the previous settings
+        unit_file = front_door.connection(address).file(f"/etc/systemd/system/{unit}").content_string
+        assert BAD_FLAG not in unit_file  # and their files say so
+    # Requests one at a time: at most the one in flight when the first engine went down may fail.
+    assert len(outcomes) > 10
+    assert len([outcome for outcome in outcomes if outcome[1] != 200]) <= 1, outcomes
+    assert all(chat_status(front_door, address) == 200 for address in front_door.addresses)
+
+    rerun = run_deploy(front_door.inventory)
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    assert rerun.results["totals"]["success"] == 0, f"changed after the rollback: {rerun.changed_operations}"
