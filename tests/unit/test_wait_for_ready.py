@@ -53,7 +53,9 @@ if tool == "sleep":
 if tool in ("curl", "awk"):
     sys.exit(0 if state(polls).get("ready") else 7)
 if tool == "journalctl":
-    print("engine[42]: error: invalid argument: --no-such-flag")
+    print("Nov 30 22:10:10 node1 llama-server[42]: error: invalid argument: --no-such-flag")
+    print("Nov 30 22:10:10 node1 systemd[1]: llama-server.service: Failed to kill control group, ignoring: "
+          "Input/output error")
     print("systemd[1]: llama-server.service: Main process exited, code=exited, status=1/FAILURE")
     print("journalctl " + " ".join(args))
     sys.exit(0)
@@ -172,7 +174,7 @@ def test_the_wait_still_ends_at_its_timeout(engine, tmp_path):
 # A failed change rolls back (the wait after a restart onto a changed configuration).
 ROLLED_BACK = {**RUNNING, "InvocationID": "z9"}
 FAILED_LINE = ("host node1: llama-server.service: its process exited (activating/auto-restart), its journal says: "
-               "engine[42]: error: invalid argument: --no-such-flag; not ready on http://127.0.0.1:8080/health; ")
+               "error: invalid argument: --no-such-flag; not ready on http://127.0.0.1:8080/health; ")
 
 
 def kept_for(engine, tmp_path, change: str | None = None):
