@@ -9,9 +9,10 @@ from __future__ import annotations
 import posixpath
 from io import StringIO
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from pyinfra import host
-from pyinfra.api import deploy, operation
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, Host, State, StringCommand, deploy, operation
 from pyinfra.operations import files, systemd
 
 from glmstack.facts import (
@@ -29,6 +30,7 @@ from glmstack.values import host_port
 from roles.service.render import (
     FINGERPRINT_VARIABLE,
     deployed_fingerprint,
+    kept_configuration,
     render_command,
     render_template,
     rendered_files,
@@ -56,7 +58,7 @@ UNIT_STATE = ("ActiveState", "SubState", "Result", "ExecMainCode", "ExecMainStat
 JOURNAL_LINES = 30
 
 
-def wait_script(unit: UnitSpec | DeployPlan) -> str:
+def wait_script(unit: UnitSpec | DeployPlan, rollback_host: str | None = None, weights_changed: bool = False) -> str:
     """Poll the readiness check until it passes; fail as soon as systemd reports that the unit's
     process has exited, naming the unit and printing its journal's tail.
 
@@ -68,14 +70,43 @@ def wait_script(unit: UnitSpec | DeployPlan) -> str:
     since the wait began). A unit restarted before the wait began (a rerun fixing a unit that
     crash-looped) is judged from then on.
 
+    `rollback_host` (the wait after a restart onto a changed configuration, on that host): when
+    the unit fails, the files kept for this change (keep_running_configuration) are put back, the
+    unit restarts on them (its previous engine environment and weights directory: never removed)
+    and is waited for; the last line names the host, the unit, what failed and the rollback's
+    outcome. `weights_changed`: the weights (or the accelerator's runtime) were replaced in place in
+    this run, and are not kept: the rolled-back engine runs on them, and the line says so.
+
     What is printed holds no secret: the API key reaches the engine only through a root-only
     EnvironmentFile, never its command line; systemd logs neither, and the engines do not print
     the key (the lab's leak test reads the unit's journal for it).
     """
     unit = as_unit_spec(unit)
     check, target = health_check(unit)
+    rollback = None
+    if rollback_host is not None:
+        note = ("; it runs on what this run replaced in place and does not keep (weights fetched again, or "
+                "the accelerator's runtime)") if weights_changed else ""
+        rollback = {"host": rollback_host, "note": note}
     return render_template("wait-ready.sh.j2", name=unit.name, timeout=unit.ready_timeout, check=check,
-                           target=target, state_keys=UNIT_STATE, journal_lines=JOURNAL_LINES).removesuffix("\n")
+                           target=target, state_keys=UNIT_STATE, journal_lines=JOURNAL_LINES, rollback=rollback,
+                           kept=kept_configuration(unit), deployed=deployed_fingerprint(unit),
+                           call=False).removesuffix("\n")
+
+
+def keep_script(unit: UnitSpec, running: str) -> str:
+    """Keep the files the unit runs with (fingerprint `running`) for the change to this
+    configuration (templates/keep-running.sh.j2)."""
+    return render_template("keep-running.sh.j2", kept=kept_configuration(unit), unit_path=unit_paths(unit)["unit"],
+                           fingerprint_variable=FINGERPRINT_VARIABLE, running=running,
+                           deployed=deployed_fingerprint(unit))
+
+
+def restore_script(unit: UnitSpec) -> str:
+    """Put back the files kept for the change to this configuration, without a restart: what a
+    host of a stopped rollout runs, so that its files say what it still runs."""
+    return render_template("restore-previous.sh.j2", kept=kept_configuration(unit), deployed=deployed_fingerprint(unit),
+                           call=True)
 
 
 def lost_rpc_workers(unit: UnitSpec) -> list[str]:
@@ -107,15 +138,58 @@ def wait_until_healthy(unit: UnitSpec, changed: bool = False):
     yield wait_script(unit)
 
 
+# Per deploy run (its pyinfra State): rollout group -> the host of that group whose restart began
+# and did not end ready (one at a time: the restarts run `_serial`).
+_restarting: WeakKeyDictionary[State, dict[str, str]] = WeakKeyDictionary()
+
+
+def _take_down_in_turn(state: State, host: Host, unit: UnitSpec) -> bool:
+    """Before a host of a rollout group goes down: refuse while an earlier host of the group did
+    not come back ready in this run (its restart failed), putting this host's kept files back so
+    that they say what it still runs."""
+    restarting = _restarting.setdefault(state, {})
+    other = restarting.get(unit.rollout_group)
+    if other is not None and other != host.name:
+        host.run_shell_command(StringCommand(restore_script(unit)))
+        host.log_styled(f"host {host.name}: {unit.name}.service: not restarted: host {other} of rollout group "
+                        f"{unit.rollout_group} failed its restart in this run (above), so the rollout stops before "
+                        "this host goes down; it still runs its previous configuration", fg="red",
+                        log_func=logger.error)
+        return False
+    restarting[unit.rollout_group] = host.name
+    return True
+
+
+def _back_in_service(state: State, host: Host, unit: UnitSpec) -> bool:
+    _restarting.get(state, {}).pop(unit.rollout_group, None)
+    return True
+
+
 @operation()
-def restart_in_turn(unit: UnitSpec, stale: bool = False):
+def keep_running_configuration(unit: UnitSpec, running: str | None):
+    """Before a changed configuration is written: keep the files the unit runs with, for the wait
+    to put back if the changed unit does not become ready (restart_in_turn)."""
+    if not running or running == deployed_fingerprint(unit):
+        host.noop(f"{unit.name} runs no other configuration")
+        return
+    yield keep_script(unit, running)
+
+
+@operation()
+def restart_in_turn(unit: UnitSpec, stale: bool = False, changed: bool = False, weights_changed: bool = False):
     """Restart a unit running a configuration other than the deployed one, and wait until it is
-    ready (run host by host: `_serial`)."""
+    ready (run host by host: `_serial`). `changed`: a change of configuration (not only a restart):
+    if it does not become ready, the host rolls back to the configuration kept for it. Within a
+    rollout group, a host does not go down after another failed in this run."""
     if not stale:
         host.noop(f"{unit.name} runs the deployed configuration")
         return
+    if unit.rollout_group is not None:
+        yield FunctionCommand(_take_down_in_turn, (unit,), {})
     yield f"systemctl restart {shell_word(unit.name)}.service"
-    yield wait_script(unit)
+    yield wait_script(unit, rollback_host=host.name if changed else None, weights_changed=weights_changed)
+    if unit.rollout_group is not None:
+        yield FunctionCommand(_back_in_service, (unit,), {})
 
 
 API_KEY_ID_VARIABLE = "GLMSTACK_API_KEY_ID"
@@ -186,6 +260,10 @@ def run_unit(unit: UnitSpec, restart: bool = False) -> None:
     paths = unit_paths(unit)
     service = f"{unit.name}.service"
     files.directory(name="Engine home", path=paths["home"], user=unit.user, group=unit.group, mode="700")
+    running = host.get_fact(RunningServiceVariable, unit=service, variable=FINGERPRINT_VARIABLE)
+    # Before anything of the change is written: what runs, to roll back to if the change fails.
+    keep_running_configuration(name=f"Keep {unit.name}'s running configuration until the change is ready",
+                               unit=unit, running=running)
     # The very files `glmstack render` shows.
     rendered = rendered_files(unit)
     if unit.firewall:
@@ -199,7 +277,8 @@ def run_unit(unit: UnitSpec, restart: bool = False) -> None:
     unit_file = files.put(name="Engine unit", src=StringIO(unit_text), dest=paths["unit"],
                           user="root", group="root", mode=unit_mode)
     key_changed = install_api_key(unit) if unit.api_key else False
-    running = host.get_fact(RunningServiceVariable, unit=service, variable=FINGERPRINT_VARIABLE)
+    # A change of configuration from one the host could keep (an older unit had no fingerprint).
+    changed = bool(running) and running != deployed_fingerprint(unit)
     stale = running is not None and (running != deployed_fingerprint(unit) or key_changed or restart
                                      or lost_rpc_workers(unit))
     # Starts what is not running, everywhere at once; what runs stale is restarted below, in turn.
@@ -212,9 +291,9 @@ def run_unit(unit: UnitSpec, restart: bool = False) -> None:
     # by the Ray role's order instead.
     if unit.rank > 0:
         restart_in_turn(name=f"Restart {unit.name} in turn, ready before the next", unit=unit,
-                        stale=stale, _serial=True)
+                        stale=stale, changed=changed, weights_changed=restart, _serial=True)
     if unit.rank == 0:
         restart_in_turn(name=f"Restart {unit.name} in turn, ready before the next", unit=unit,
-                        stale=stale, _serial=True)
+                        stale=stale, changed=changed, weights_changed=restart, _serial=True)
     wait_until_healthy(name=f"Wait for {unit.name} to be healthy", unit=unit,
                        changed=started.will_change and not stale)

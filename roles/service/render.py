@@ -5,7 +5,9 @@ and the shell the unit and the deploy wait with."""
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from glmstack.quoting import (
@@ -55,6 +57,26 @@ def unit_paths(unit: UnitSpec) -> dict[str, str]:
         "firewall": f"{unit.config_dir}/{unit.name}.nft",
         "home": f"{unit.state_dir}/home/{unit.name}",
     }
+
+
+@dataclass(frozen=True)
+class KeptConfiguration:
+    """Where a host keeps the files its unit ran with before a change, until the changed unit is
+    ready (roles/service keep_running_configuration, and the wait's rollback): root only, under
+    the configuration directory. `target` holds the fingerprint of the change they were kept for:
+    only a wait for that very change restores them."""
+
+    directory: str
+    target: str
+    files: tuple[tuple[str, str], ...]  # (a file the role writes for the unit, its kept copy)
+
+
+def kept_configuration(unit: UnitSpec) -> KeptConfiguration:
+    paths = unit_paths(unit)
+    directory = f"{unit.config_dir}/previous/{unit.name}"
+    return KeptConfiguration(directory, f"{directory}/for", tuple(
+        (paths[name], posixpath.join(directory, posixpath.basename(paths[name])))
+        for name in ("unit", "env_file", "firewall")))
 
 
 def start_wait_command(wait: StartWait) -> str:

@@ -116,6 +116,9 @@ class UnitSpec:
     rpc_workers: tuple[str, ...] = ()
     # Also part of what the running unit must match: the weights it was started with.
     weights_fingerprint: str = ""
+    # Hosts restarted in turn as one: once one fails its restart in a run, the next is not taken
+    # down (its deployment, or its replica group behind the gateway).
+    rollout_group: str | None = None
 
 
 def service_environment(config: Any, name: str, variables: dict[str, str]) -> dict[str, str]:
@@ -161,6 +164,7 @@ def _common(plan: Plan, name: str, variables: dict[str, str]) -> dict[str, Any]:
         address_families=tuple(plan.address_families), supplementary_groups=tuple(plan.supplementary_groups),
         devices=tuple(plan.device_allow), hardening=tuple(plan.unit_hardening), cann_environment=bool(plan.ascend),
         rank=plan.rank, weights_fingerprint=plan.model.fingerprint,
+        rollout_group=plan.deployment or config.gateway_group,
     )
 
 

@@ -19,6 +19,8 @@ from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir, run_d
 from glmstack.lab.serve import serve_directory
 from glmstack.render import render_unit, unit_paths
 from roles.service.operations import curl_as_client
+from roles.service.render import deployed_fingerprint
+from roles.service.units import serving_unit_spec
 
 pytestmark = pytest.mark.lab
 
@@ -249,15 +251,25 @@ def test_the_stand_in_model_thinks_first_as_glm_does(lab_node, first_deploy):
                             ["-k", "chat_completion"]) == 0
 
 
-def test_an_engine_that_refuses_a_flag_fails_the_deploy_quickly_with_its_journal(lab_node, first_deploy, tmp_path):
+def test_an_engine_that_refuses_a_flag_fails_the_deploy_quickly_and_rolls_back(lab_node, first_deploy, tmp_path):
     """llama-server exits at once on an unknown argument; systemd restarts it every
     service_restart_sec (Restart=on-failure), so the unit never reaches "failed". The deploy must
     fail on the first exit, naming the unit and showing its journal (without the API key), not
-    wait out the engine's ready_timeout; run again without the flag, it converges."""
+    wait out the engine's ready_timeout. The node then puts back the unit and environment file it
+    ran with (kept before the change was written), restarts them and waits for them: the deploy's
+    last word names the host, the unit, what failed and the rollback, and the previous engine
+    serves again. Run again without the flag, nothing changes (the drift check before left the
+    node at the inventory's settings); with it, it would fail and roll back again."""
     assert first_deploy.returncode == 0
     host, address = node_host(lab_node), lab_node["node"]["address"]
     plan = resolve(address, lab_node["data"])
     key = host.file(plan.api_key.key_file).content_string.strip()
+    models = curl_as_client(plan, f"http://127.0.0.1:{plan.port}/v1/models")
+
+    def served() -> list[str]:
+        return [model["id"] for model in json.loads(host.check_output(models))["data"]]
+
+    assert served() == [plan.served_model_name]
     data = {**lab_node["data"], "extra_flags": ["--glmstack-no-such-flag"]}
     inventory = lab.write_inventory(lab_node["paths"], extra_data=data, output=tmp_path / "refused-flag.py")
 
@@ -267,14 +279,24 @@ def test_an_engine_that_refuses_a_flag_fails_the_deploy_quickly_with_its_journal
 
     output = failed.stdout + failed.stderr
     report = output[output.find("llama-server.service: its process exited") - 200:]
-    print(f"failed deploy: {seconds:.0f}s (ready_timeout {plan.ready_timeout}s)\n{report[:6000]}")
+    print(f"failed deploy and its rollback: {seconds:.0f}s (ready_timeout {plan.ready_timeout}s)\n{report[:6000]}")
     assert failed.returncode != 0
     assert "llama-server.service: its process exited" in output
     assert "error: invalid argument: --glmstack-no-such-flag" in output  # llama-server's, from the journal
     assert "Main process exited" in output  # systemd's, from the same journal
     assert key not in output
-    assert seconds < 60  # measured: 5 s; before, the wait ran out its ready_timeout (900 s)
+    assert seconds < 60  # measured: 8 s with the rollback; before the fail-fast wait, its ready_timeout (900 s)
+    health = re.escape(plan.health_url)
+    line = (rf"host {re.escape(address)}: llama-server\.service: its process exited[^;]*, its journal says: "
+            rf"error: invalid argument: --glmstack-no-such-flag; not ready on {health}; rolled back to "
+            rf"the previous unit, environment file and engine, ready again on {health}\n")
+    assert re.search(line, output), output[-4000:]
+    assert served() == [plan.served_model_name]  # the previous engine answers again
+    assert "--glmstack-no-such-flag" not in host.file(unit_paths(plan)["unit"]).content_string
+    running = host.check_output(f"systemctl show -p Environment --value {plan.unit_name}.service").split()
+    assert f"GLMSTACK_DEPLOYED={deployed_fingerprint(serving_unit_spec(plan))}" in running
 
     rerun = run_deploy(lab_node["inventory"])
     assert rerun.returncode == 0, rerun.stderr[-4000:]
+    assert rerun.results["totals"]["success"] == 0, f"changed after the rollback: {rerun.changed_operations}"
     assert run_infra_checks(lab_node["inventory"], lab_node["paths"], [address]) == 0

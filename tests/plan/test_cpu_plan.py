@@ -223,6 +223,8 @@ def test_new_weights_restart_the_engine():
     assert run.changed == ["glmstack model | Weights fetch script",
                            "glmstack model | Start fetching glm-5.2-gguf",
                            "glmstack model | Wait for glm-5.2-gguf to be fetched and verified",
+                           # What runs is kept until the changed engine is ready (its rollback).
+                           "glmstack service | Keep llama-server's running configuration until the change is ready",
                            "glmstack service | Engine unit",
                            "glmstack service | Run llama-server",  # systemd reloads the new unit
                            "glmstack service | Restart llama-server in turn, ready before the next"]
@@ -259,7 +261,9 @@ def test_run_interrupted_before_the_restart_is_completed_by_the_next_run():
     responses = answer(captured("debian12-converged"), RUNNING_FINGERPRINT, ["running", "GLMSTACK_DEPLOYED=0ld"])
     responses = answer(responses, NEEDS_RELOAD, ["yes"])
     run = deploy(responses)
-    assert run.changed == ["glmstack service | Run llama-server",
+    # The keep runs, but the host keeps nothing: the unit on disk is not what runs (keep-running.sh.j2).
+    assert run.changed == ["glmstack service | Keep llama-server's running configuration until the change is ready",
+                           "glmstack service | Run llama-server",
                            "glmstack service | Restart llama-server in turn, ready before the next"]
     assert run.index_of("systemctl daemon-reload") < run.index_of("systemctl restart llama-server.service")
 

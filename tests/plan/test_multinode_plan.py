@@ -102,7 +102,8 @@ def test_a_restart_of_replicas_rolls_one_host_at_a_time_each_healthy_before_the_
     # The first host's restart has waited for its health before the second host goes down.
     assert first(timeline, one, restart) < first(timeline, one, wait) < first(timeline, two, restart)
     for run in runs.values():
-        assert run.changed == ["glmstack service | Restart llama-server in turn, ready before the next"]
+        assert run.changed == ["glmstack service | Keep llama-server's running configuration until the change is ready",
+                               "glmstack service | Restart llama-server in turn, ready before the next"]
 
 
 def test_converged_replicas_restart_nothing():

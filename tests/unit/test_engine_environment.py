@@ -106,3 +106,16 @@ def test_an_environment_that_names_its_python_is_made_for_that_python_only():
     assert [(t.python, t.platform) for t in environment_targets(env)] == [("3.12", "x86_64-manylinux_2_34")]
     assert host_document(resolve("amd", {**H200, "accelerator": "mi300x"}))["engine_environment"]["python"][
         "version"] == "3.12"
+
+
+def test_another_engine_build_installs_beside_the_running_one_which_stays_for_a_rollback():
+    """The engine's unit points at its environment's directory, named by what it holds: another
+    build is another directory, and installing it removes nothing else (the previous unit, put
+    back by a rollback, finds its environment where it was)."""
+    data = {"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}
+    old = resolve("n", data).engine_env
+    build = "vllm @ https://wheels.example.org/vllm-0.23.0-cp38-abi3-manylinux1_x86_64.whl#sha256=" + "a" * 64
+    new = resolve("n", {**data, "engine_requirement": build}).engine_env
+    assert new.directory != old.directory
+    removed = [line.split()[2:] for line in install_script(new).splitlines() if line.startswith("rm ")]
+    assert removed == [[new.directory]]

@@ -93,6 +93,10 @@ def recipe_scripts(label: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
         for unit in node_unit_specs(plan):
             name = unit.name
             found.append((f"{host}-{name}-wait-ready.sh", "sh", service.wait_script(unit), ()))
+            found += [(f"{host}-{name}-wait-or-roll-back.sh", "sh",
+                       service.wait_script(unit, rollback_host=host, weights_changed=True), ()),
+                      (f"{host}-{name}-keep-running.sh", "sh", service.keep_script(unit, "0" * 16), ()),
+                      (f"{host}-{name}-restore-previous.sh", "sh", service.restore_script(unit), ())]
             for path, (text, _) in rendered_files(unit).items():
                 if path.endswith(".service"):
                     found += [(f"{host}-{Path(path).stem}-exec-{n}.sh", "bash", script, excluded("unit-exec"))

@@ -247,7 +247,7 @@ def test_the_readiness_wait_checks_the_specs_probe():
                         (dataclasses.replace(BARE, probe=Probe("http", 9, "0.0.0.0", "http://127.0.0.1:9/h")),
                          "curl -fsS --max-time 5 -o /dev/null http://127.0.0.1:9/h")):
         script = wait_script(spec)
-        assert f"  if {health_check(spec)[0]}; then exit 0; fi\n" in script and check in script
+        assert f"    if {health_check(spec)[0]}; then return 0; fi\n" in script and check in script
         assert f"within {spec.ready_timeout}s" in script and not script.endswith("\n")
         subprocess.run(["bash", "-n", "-c", script], check=True, timeout=30)
 
@@ -297,7 +297,8 @@ def test_the_service_templates_ship_inside_the_package():
     roots = {"roles.service": TEMPLATES.parent, "*": TEMPLATES.parent, "roles": TEMPLATES.parent.parent}
     templates = sorted(TEMPLATES.iterdir())
     assert {"engine.service.j2", "engine.env.j2", "cluster-firewall.nft.j2", "wait-for-endpoints.sh.j2",
-            "wait-ready.sh.j2", "make-api-key.sh.j2", "api-key-environment.sh.j2"} == {path.name for path in templates}
+            "wait-ready.sh.j2", "make-api-key.sh.j2", "api-key-environment.sh.j2", "keep-running.sh.j2",
+            "restore-previous.sh.j2"} == {path.name for path in templates}
     for path in templates:
         assert any(fnmatch.fnmatch(str(path.relative_to(root)), pattern) for package, root in roots.items()
                    for pattern in package_data.get(package, [])), f"{path} is not package data"
