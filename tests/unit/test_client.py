@@ -1,0 +1,187 @@
+"""`glmstack client`: each rendered form is what it claims to be (the Python compiles, curl's argv
+parses, env lines are valid), and the curl and OpenAI SDK forms run against a local stand-in server
+that records what they send: the key in the Authorization header only, the model, and the chat
+template's kwargs of each way of answering (seed 000)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import threading
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from glmstack.catalog import load_catalog
+from glmstack.cli import main
+from glmstack.client import FORMS, Endpoint, render_forms, select_endpoints
+from glmstack.paths import REPO_ROOT
+from glmstack.planning import plan_inventory
+
+H100 = str(REPO_ROOT / "inventory" / "h100.py")
+KEY = "k3y-0123456789abcdef"
+
+
+def h100_endpoint() -> Endpoint:
+    return select_endpoints(plan_inventory(H100), H100)[0]
+
+
+def commands(text: str) -> list[list[str]]:
+    """The shell commands of a form (comments dropped, continuations joined), each as its argv
+    (a pipeline as one list with "|")."""
+    lines = [line for line in text.replace("\\\n", " ").splitlines() if line and not line.startswith("#")]
+    return [shlex.split(line) for line in lines]
+
+
+def claude_code_env(form: str) -> dict[str, str]:
+    """The environment Claude Code starts with: the form run by bash, `claude` standing in."""
+    script = "claude() { env -0; }\n" + form
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "NODE_EXTRA_CA_CERTS"))}
+    env["ANTHROPIC_API_KEY"] = "x"  # one set before: the form unsets it
+    run = subprocess.run(["bash", "-e"], input=script, capture_output=True, text=True, env=env, timeout=30)
+    assert run.returncode == 0, run.stderr
+    return dict(item.split("=", 1) for item in run.stdout.split("\0") if item)
+
+
+def test_one_endpoint_per_deployment_with_its_model_engine_and_key_file():
+    [endpoint] = select_endpoints(plan_inventory(H100), H100)
+    assert (endpoint.name, endpoint.host, endpoint.model) == ("glm52-h100", "h100-1.lab.example", "glm-5.2-fp8")
+    assert endpoint.base_url == "http://10.0.0.11:8000"
+    assert endpoint.key_file == "/etc/glmstack/vllm.api-key" and endpoint.ca_host_file is None
+    assert endpoint.messages is not None and endpoint.messages.path == "/v1/messages"
+    assert endpoint.modes == {"think-max": {}, "think-high": {"reasoning_effort": "high"},
+                              "plain": {"enable_thinking": False}}
+
+
+def test_every_form_is_well_formed_and_the_key_is_in_the_export_line_only():
+    forms = render_forms(h100_endpoint(), inventory=H100, key=KEY, ca_file=None)
+    assert set(forms) == set(FORMS)
+    compile(forms["openai"], "openai-form.py", "exec")
+    for name in ("curl", "claude-code", "messages"):
+        argvs = commands(forms[name])
+        assert argvs, name
+        for argv in argvs:
+            if argv[0] == "printf":  # the key reaches curl on its stdin
+                assert argv[argv.index("|") + 1:][:3] == ["curl", "--config", "-"]
+                assert KEY not in " ".join(argv)
+            else:
+                assert argv[0] in ("export", "unset", "claude"), argv
+                assert all(re.fullmatch(r"[A-Z_][A-Z0-9_]*(=.+)?", word) for word in argv[1:]), argv
+        assert [line for line in forms[name].splitlines() if KEY in line] == [f"export GLMSTACK_API_KEY={KEY}"]
+    curl = next(argv for argv in commands(forms["curl"]) if argv[0] == "printf")
+    body = json.loads(curl[curl.index("-d") + 1])
+    assert body["chat_template_kwargs"] == {"enable_thinking": False} and body["model"] == "glm-5.2-fp8"
+    assert "http://10.0.0.11:8000/v1/chat/completions" in curl
+    claude = claude_code_env(forms["claude-code"])
+    assert claude["ANTHROPIC_BASE_URL"] == "http://10.0.0.11:8000"  # Claude Code adds /v1/messages itself
+    assert claude["ANTHROPIC_AUTH_TOKEN"] == KEY and "ANTHROPIC_API_KEY" not in claude
+    for name in ("ANTHROPIC_MODEL", "ANTHROPIC_DEFAULT_OPUS_MODEL", "ANTHROPIC_DEFAULT_SONNET_MODEL",
+                 "ANTHROPIC_DEFAULT_HAIKU_MODEL", "ANTHROPIC_SMALL_FAST_MODEL"):
+        assert claude[name] == "glm-5.2-fp8"
+    assert "NODE_EXTRA_CA_CERTS" not in claude
+
+
+def test_without_show_key_a_placeholder_and_how_to_get_it():
+    forms = render_forms(h100_endpoint(), inventory=H100, key=None, ca_file=None)
+    assert "export GLMSTACK_API_KEY='<the API key>'" in forms["curl"]
+    assert f"glmstack client {H100} h100-1.lab.example --show-key" in forms["curl"]
+
+
+def test_a_tls_endpoint_trusts_its_ca_in_every_form(tmp_path):
+    endpoint = replace(h100_endpoint(), base_url="https://10.0.0.11:8000", ca_host_file="/etc/glmstack/gateway/ca.crt")
+    ca = tmp_path / "glm52-h100-ca.crt"
+    forms = render_forms(endpoint, inventory=H100, key=KEY, ca_file=ca)
+    compile(forms["openai"], "openai-form.py", "exec")
+    assert f"ssl.create_default_context(cafile={json.dumps(str(ca))})" in forms["openai"]
+    assert f"--cacert {ca}" in forms["curl"] and f"--cacert {ca}" in forms["messages"]
+    assert claude_code_env(forms["claude-code"])["NODE_EXTRA_CA_CERTS"] == str(ca)
+
+
+def test_an_engine_release_without_a_messages_endpoint_says_so():
+    endpoint = replace(h100_endpoint(), messages=None)
+    forms = render_forms(endpoint, inventory=H100, key=KEY, ca_file=None)
+    for name in ("claude-code", "messages"):
+        assert "vllm 0.23.0 has no Anthropic-compatible messages endpoint" in forms[name]
+        assert not commands(forms[name])
+
+
+def test_each_engine_release_records_its_messages_endpoint_and_plain_answer():
+    catalog = load_catalog()
+    plain = {name: engine.default.messages.plain_answer for name, engine in catalog.engines.items()}
+    # SGLang 0.5.21's AnthropicMessagesRequest takes no chat_template_kwargs: thinking.type only.
+    assert plain["sglang"] == {"thinking": {"type": "disabled"}}
+    assert plain["vllm"] == plain["llama.cpp"] == {"chat_template_kwargs": {"enable_thinking": False}}
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    requests: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+        kwargs = body.get("chat_template_kwargs") or {}
+        message = {"role": "assistant", "content": "plain" if kwargs.get("enable_thinking") is False else ""}
+        reply = json.dumps({"id": "1", "object": "chat.completion", "created": 0, "model": body["model"],
+                            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def stand_in():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    _Recorder.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _Recorder.requests
+    server.shutdown()
+
+
+def test_the_curl_and_openai_forms_send_the_key_the_model_and_each_modes_kwargs(stand_in, tmp_path):
+    url, requests = stand_in
+    endpoint = replace(h100_endpoint(), base_url=url)
+    forms = render_forms(endpoint, inventory=H100, key=KEY, ca_file=None)
+    curl = subprocess.run(["bash", "-e"], input=forms["curl"], capture_output=True, text=True, timeout=60)
+    assert curl.returncode == 0, curl.stderr
+    assert json.loads(curl.stdout)["choices"][0]["message"]["content"] == "plain"
+    script = tmp_path / "openai_form.py"
+    script.write_text(forms["openai"])
+    env = {**os.environ, "GLMSTACK_API_KEY": KEY}
+    python = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert python.returncode == 0, python.stderr
+    assert [line.split()[0] for line in python.stdout.splitlines()] == ["think-max", "think-high", "plain"]
+    assert [r["auth"] for r in requests] == [f"Bearer {KEY}"] * 4
+    assert [r["body"].get("chat_template_kwargs") for r in requests] == [
+        {"enable_thinking": False}, None, {"reasoning_effort": "high"}, {"enable_thinking": False}]
+    assert {r["path"] for r in requests} == {"/v1/chat/completions"}
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([H100, "nosuch"], "host nosuch: field HOST: is not in"),
+    ([H100, "h100-2.lab.example"], "host h100-2.lab.example: field HOST: serves no API (rank 1 of deployment "
+                                   "glm52-h100); its API is on host h100-1.lab.example"),
+])
+def test_bad_host_is_one_line(argv, expected, capsys):
+    assert main(["client", *argv, "--offline"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(expected) and "\n" not in err and "Traceback" not in err
+
+
+def test_offline_prints_every_form_for_the_deployment(capsys):
+    assert main(["client", H100, "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# ==== glm52-h100: http://10.0.0.11:8000")
+    for heading in ("OpenAI SDK (Python)", "curl", "Claude Code", "Anthropic messages (curl)"):
+        assert f"# ---- {heading}\n" in out
+    assert KEY not in out
