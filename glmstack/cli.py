@@ -288,6 +288,10 @@ def _client(args: argparse.Namespace) -> int:
     )
     from glmstack.planning import inventory_hosts
 
+    if args.show_key and args.offline:
+        console.print("glmstack client: --show-key reads the key from the host; --offline contacts no host: "
+                      "give one of the two", style="red")
+        return 2
     try:
         hosts = inventory_hosts(args.inventory)
         endpoints = select_endpoints(plan_inventory(args.inventory), str(args.inventory), args.host)
@@ -383,6 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print only this form (to pipe into python3 or sh)")
     client.add_argument("--json", action="store_true", help="machine-readable output, every form included")
     client.set_defaults(func=_client)
+    client.error = lambda message: client.exit(2, f"{client.prog}: {message}\n")  # one line, no usage
 
     render = commands.add_parser("render", help="the files the deploy would install on one host")
     render.add_argument("inventory", help=INVENTORY_HELP)

@@ -167,15 +167,28 @@ def test_the_curl_and_openai_forms_send_the_key_the_model_and_each_modes_kwargs(
     assert {r["path"] for r in requests} == {"/v1/chat/completions"}
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    ([H100, "nosuch"], "host nosuch: field HOST: is not in"),
-    ([H100, "h100-2.lab.example"], "host h100-2.lab.example: field HOST: serves no API (rank 1 of deployment "
-                                   "glm52-h100); its API is on host h100-1.lab.example"),
-])
-def test_bad_host_is_one_line(argv, expected, capsys):
-    assert main(["client", *argv, "--offline"]) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(expected) and "\n" not in err and "Traceback" not in err
+BAD_INPUT = REPO_ROOT / "tests" / "badinput"
+BAD_CASES = sorted(BAD_INPUT.glob("235[0-9]_client_*.args"))
+
+
+def test_the_client_bad_input_cases_are_there():
+    assert len(BAD_CASES) >= 5
+
+
+@pytest.mark.parametrize("case", BAD_CASES, ids=[case.stem for case in BAD_CASES])
+def test_bad_client_input_is_one_line_without_a_traceback(case, capsys):
+    """tests/badinput/235N_client_*.args: `# expect: <the error line's start>`, `# args: <argv>`."""
+    expect, args = (line.split(": ", 1)[1] for line in case.read_text().splitlines()[:2])
+    argv = shlex.split(args.format(inventory=REPO_ROOT / "inventory", badinput=BAD_INPUT))
+    try:
+        code = main(["client", *argv])
+    except SystemExit as exit_info:  # argparse
+        code = exit_info.code
+    assert code in (1, 2)
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith(expect) and "\n" not in err and "Traceback" not in err, err
+    assert not captured.out
 
 
 def test_offline_prints_every_form_for_the_deployment(capsys):
@@ -185,3 +198,26 @@ def test_offline_prints_every_form_for_the_deployment(capsys):
     for heading in ("OpenAI SDK (Python)", "curl", "Claude Code", "Anthropic messages (curl)"):
         assert f"# ---- {heading}\n" in out
     assert KEY not in out
+
+
+def test_an_ansible_inventory_gives_one_block_per_host_and_its_ssh_settings_to_pyinfra(tmp_path, monkeypatch, capsys):
+    (tmp_path / "hosts.ini").write_text(
+        "[cpu]\ncpu-1 ansible_host=10.9.0.11 ansible_user=root ansible_port=2222 address=10.9.0.11\n"
+        "cpu-2 ansible_host=10.9.0.12 port=8081 address=10.9.0.12\n"
+        "[cpu:vars]\naccelerator=cpu\nengine=llama.cpp\nmodel=glm-5.2-gguf\nmodel_source=/srv/models\n"
+        "model_entry=a.gguf\nserved_model_name=glm\n")
+    inventory = str(tmp_path / "hosts.ini")
+    assert main(["client", inventory, "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "# ==== cpu-1: http://10.9.0.11:8080\n" in out and "# ==== cpu-2: http://10.9.0.12:8081\n" in out
+    asked = {}
+
+    def reading(hosts, wanted):
+        asked.update(hosts=dict(hosts), wanted=wanted)
+        return {}
+
+    monkeypatch.setattr("glmstack.client.read_host_files", reading)
+    assert main(["client", inventory, "cpu-1", "--show-key"]) == 0
+    assert asked["wanted"] == {"cpu-1": ("/etc/glmstack/llama-server.api-key", None)}
+    data = asked["hosts"]["cpu-1"]
+    assert (data["ssh_hostname"], data["ssh_user"], data["ssh_port"]) == ("10.9.0.11", "root", 2222)
