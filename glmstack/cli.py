@@ -295,10 +295,7 @@ def _client(args: argparse.Namespace) -> int:
     try:
         hosts = inventory_hosts(args.inventory)
         endpoints = select_endpoints(plan_inventory(args.inventory), str(args.inventory), args.host)
-        wanted = {e.host: (e.key_file if args.show_key else None, None if args.print_ca else e.ca_host_file)
-                  for e in endpoints}
-        if args.print_ca:
-            wanted = {e.host: (wanted[e.host][0], e.ca_host_file) for e in endpoints}
+        wanted = {e.host: (e.key_file if args.show_key else None, e.ca_host_file) for e in endpoints}
         wanted = {host: files for host, files in wanted.items() if any(files)}
         files = {} if args.offline or not wanted else read_host_files(hosts, wanted)
     except ClientError as error:
@@ -321,9 +318,7 @@ def _client(args: argparse.Namespace) -> int:
                           f"({endpoint.host}:{endpoint.ca_host_file})", style="yellow")
         forms = render_forms(endpoint, inventory=str(args.inventory), key=got.key if got else None, ca_file=ca_file)
         documents.append(endpoint_document(endpoint, forms, ca_file))
-        block = render_block(endpoint, forms, ca_file)
-        if args.print_ca and got and got.ca_pem:
-            block += f"# ---- CA certificate ({endpoint.host}:{endpoint.ca_host_file})\n{got.ca_pem}"
+        block = render_block(endpoint, forms, ca_file, ca_pem=got.ca_pem if got and args.print_ca else None)
         blocks.append(block)
     if args.json:
         print(json.dumps({"endpoints": documents}, indent=2))

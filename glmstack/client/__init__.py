@@ -198,10 +198,11 @@ def render_forms(endpoint: Endpoint, *, inventory: str, key: str | None, ca_file
     return {form: templates.get_template(_TEMPLATES[form]).render(**context) for form in FORMS}
 
 
-def render_block(endpoint: Endpoint, forms: dict[str, str], ca_file: Path | None) -> str:
+def render_block(endpoint: Endpoint, forms: dict[str, str], ca_file: Path | None, ca_pem: str | None = None) -> str:
+    """The endpoint's whole block; `ca_pem`: the CA certificate printed in it (--print-ca)."""
     return _environment().get_template("endpoint.txt.j2").render(
         **{f.name: getattr(endpoint, f.name) for f in endpoint.__dataclass_fields__.values()},
-        forms=forms, ca_file=str(ca_file) if ca_file else None)
+        forms=forms, ca_file=str(ca_file) if ca_file else None, ca_pem=ca_pem)
 
 
 def _environment():

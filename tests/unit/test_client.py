@@ -19,7 +19,7 @@ import pytest
 
 from glmstack.catalog import load_catalog
 from glmstack.cli import main
-from glmstack.client import FORMS, Endpoint, render_forms, select_endpoints
+from glmstack.client import FORMS, Endpoint, render_block, render_forms, select_endpoints
 from glmstack.paths import REPO_ROOT
 from glmstack.planning import plan_inventory
 
@@ -221,3 +221,17 @@ def test_an_ansible_inventory_gives_one_block_per_host_and_its_ssh_settings_to_p
     assert asked["wanted"] == {"cpu-1": ("/etc/glmstack/llama-server.api-key", None)}
     data = asked["hosts"]["cpu-1"]
     assert (data["ssh_hostname"], data["ssh_user"], data["ssh_port"]) == ("10.9.0.11", "root", 2222)
+
+
+def test_a_replica_group_block_names_its_replicas_and_its_ca(tmp_path):
+    endpoint = replace(h100_endpoint(), base_url="https://10.0.0.11:8000", ca_host_file="/etc/glmstack/tls/ca.crt",
+                       members=("h100-1.lab.example", "h100-3.lab.example"))
+    ca = tmp_path / "ca.crt"
+    forms = render_forms(endpoint, inventory=H100, key=None, ca_file=ca)
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    block = render_block(endpoint, forms, ca, ca_pem=pem)
+    assert block.splitlines()[:3] == [
+        "# ==== glm52-h100: https://10.0.0.11:8000",
+        "# engine vllm 0.23.0 · model glm-5.2-fp8 · replicas h100-1.lab.example, h100-3.lab.example",
+        f"# CA to trust: {ca}, a copy of h100-1.lab.example:/etc/glmstack/tls/ca.crt (printed at the"]
+    assert block.endswith(pem)
