@@ -275,6 +275,12 @@ def _lock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokens(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of tokens; allowed: 1 or more")
+    return int(text)
+
+
 def _client(args: argparse.Namespace) -> int:
     """Client settings per endpoint; the key and CA read over SSH (never the key without --show-key)."""
     from glmstack.client import (
@@ -316,7 +322,8 @@ def _client(args: argparse.Namespace) -> int:
         elif ca_file and args.offline:
             console.print(f"{endpoint.name}: --offline: {ca_file} not fetched "
                           f"({endpoint.host}:{endpoint.ca_host_file})", style="yellow")
-        forms = render_forms(endpoint, inventory=str(args.inventory), key=got.key if got else None, ca_file=ca_file)
+        forms = render_forms(endpoint, inventory=str(args.inventory), key=got.key if got else None, ca_file=ca_file,
+                             max_tokens=args.max_tokens)
         documents.append(endpoint_document(endpoint, forms, ca_file))
         block = render_block(endpoint, forms, ca_file, ca_pem=got.ca_pem if got and args.print_ca else None)
         blocks.append(block)
@@ -380,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--offline", action="store_true", help="contact no host: no key, no CA file")
     client.add_argument("--form", choices=["openai", "curl", "claude-code", "messages"],
                         help="print only this form (to pipe into python3 or sh)")
+    client.add_argument("--max-tokens", type=_tokens, default=4096, metavar="N",
+                        help="max_tokens in the example requests (default 4096, seed 000's)")
     client.add_argument("--json", action="store_true", help="machine-readable output, every form included")
     client.set_defaults(func=_client)
     client.error = lambda message: client.exit(2, f"{client.prog}: {message}\n")  # one line, no usage

@@ -29,7 +29,7 @@ FORMS = ("openai", "curl", "claude-code", "messages")
 _TEMPLATES = {"openai": "openai.py.j2", "curl": "curl.sh.j2", "claude-code": "claude-code.sh.j2",
               "messages": "messages.sh.j2"}
 PROMPT = "Say hello."
-MAX_TOKENS = 256
+MAX_TOKENS = 4096  # seed 000's client examples
 _ANY_ADDRESS = ("", "0.0.0.0", "::", "[::]")
 
 
@@ -174,25 +174,26 @@ def ca_path(endpoint: Endpoint, directory: Path) -> Path:
     return (directory / f"{re.sub(r'[^A-Za-z0-9._-]', '_', endpoint.name)}-ca.crt").resolve()
 
 
-def _bodies(endpoint: Endpoint) -> tuple[str, str]:
+def _bodies(endpoint: Endpoint, max_tokens: int) -> tuple[str, str]:
     messages = [{"role": "user", "content": PROMPT}]
     plain = endpoint.modes.get(endpoint.plain_mode or "", {})
-    chat: dict[str, Any] = {"model": endpoint.model, "messages": messages, "max_tokens": MAX_TOKENS}
+    chat: dict[str, Any] = {"model": endpoint.model, "messages": messages, "max_tokens": max_tokens}
     if plain:
         chat["chat_template_kwargs"] = plain
-    anthropic: dict[str, Any] = {"model": endpoint.model, "max_tokens": MAX_TOKENS, "messages": messages}
+    anthropic: dict[str, Any] = {"model": endpoint.model, "max_tokens": max_tokens, "messages": messages}
     if endpoint.messages is not None and endpoint.modes:
         anthropic.update(endpoint.messages.plain_answer)
     return json.dumps(chat), json.dumps(anthropic)
 
 
-def render_forms(endpoint: Endpoint, *, inventory: str, key: str | None, ca_file: Path | None) -> dict[str, str]:
+def render_forms(endpoint: Endpoint, *, inventory: str, key: str | None, ca_file: Path | None,
+                 max_tokens: int = MAX_TOKENS) -> dict[str, str]:
     """Each client form's text (FORMS); `key` None: a placeholder and how to get it."""
     templates = _environment()
-    chat_body, messages_body = _bodies(endpoint)
+    chat_body, messages_body = _bodies(endpoint, max_tokens)
     context = {**{f.name: getattr(endpoint, f.name) for f in endpoint.__dataclass_fields__.values()},
                "inventory": inventory, "key": key, "ca_file": str(ca_file) if ca_file else None,
-               "prompt": PROMPT, "max_tokens": MAX_TOKENS, "chat_body": chat_body, "messages_body": messages_body,
+               "prompt": PROMPT, "max_tokens": max_tokens, "chat_body": chat_body, "messages_body": messages_body,
                "plain_kwargs": endpoint.modes.get(endpoint.plain_mode or "", {})}
     context["key_sh"] = templates.get_template("key.sh.j2").render(**context)
     return {form: templates.get_template(_TEMPLATES[form]).render(**context) for form in FORMS}

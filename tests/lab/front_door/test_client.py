@@ -58,7 +58,7 @@ def bash(script: str, env: dict | None = None) -> str:
 
 def test_every_client_form_makes_a_real_request_through_the_gateway(front_door, tmp_path):
     inventory = front_door["inventory"]
-    shown = run_client(inventory, "--show-key", "--json", "--ca-dir", str(tmp_path))
+    shown = run_client(inventory, "--show-key", "--json", "--ca-dir", str(tmp_path), "--max-tokens", "16")
     assert shown.returncode == 0, shown.stderr
     [endpoint] = json.loads(shown.stdout)["endpoints"]  # one block for the replica group
     forms = endpoint["forms"]
@@ -70,9 +70,10 @@ def test_every_client_form_makes_a_real_request_through_the_gateway(front_door, 
         assert endpoint["base_url"].startswith("https://")
         ca = Path(endpoint["ca_file"])
         assert ca.parent == tmp_path and ca.read_text().startswith("-----BEGIN CERTIFICATE-----")
-    printed = run_client(inventory, "--ca-dir", str(tmp_path))
+    printed = run_client(inventory, "--ca-dir", str(tmp_path), "--max-tokens", "16")
     assert printed.returncode == 0 and key not in printed.stdout + printed.stderr
-    transcript.add("glmstack client (without --show-key)", f"glmstack client {inventory.name}", printed.stdout)
+    transcript.add("glmstack client (without --show-key)", f"glmstack client {inventory.name} --max-tokens 16",
+                   printed.stdout + printed.stderr)
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "NODE_EXTRA_CA_CERTS",
                                                                       "SSL_CERT", "GLMSTACK_API_KEY"))}
 
