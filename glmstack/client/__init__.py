@@ -108,14 +108,24 @@ def select_endpoints(plans: list[DeployPlan], inventory: str, host: str | None =
             raise ClientError(f"host {host}: field HOST: serves no API (rank {plan.rank} of deployment "
                               f"{plan.deployment}); its API is on host {head}")
         return [endpoint_of(plan, catalog)]
-    endpoints: dict[str, Endpoint] = {}
+    endpoints: dict[str, list[Endpoint]] = {}
     for plan in plans:
         if plan.serves_api:
             endpoint = endpoint_of(plan, catalog)
-            endpoints.setdefault(endpoint.name, endpoint)
+            endpoints.setdefault(endpoint.name, []).append(endpoint)
     if not endpoints:
         raise ClientError(f"host {plans[0].host}: field HOST: no host of {inventory} serves an API")
-    return list(endpoints.values())
+    return [_with_others(members, inventory) for members in endpoints.values()]
+
+
+def _with_others(members: list[Endpoint], inventory: str) -> Endpoint:
+    """A replica group's block: its first member's gateway, naming the others' (each gateway has its
+    own certificate, so each member's settings are its own)."""
+    first, others = members[0], members[1:]
+    notes = tuple(f"also served by {other.host} at {other.base_url} (its settings: glmstack client {inventory} "
+                  f"{other.host})"
+                  for other in others)
+    return replace(first, notes=first.notes + notes)
 
 
 @dataclass
