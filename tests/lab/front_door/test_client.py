@@ -57,7 +57,7 @@ def bash(script: str, env: dict | None = None) -> str:
 
 
 def test_every_client_form_makes_a_real_request_through_the_gateway(front_door, tmp_path):
-    inventory = front_door["inventory"]
+    inventory = front_door.inventory
     shown = run_client(inventory, "--show-key", "--json", "--ca-dir", str(tmp_path), "--max-tokens", "16")
     assert shown.returncode == 0, shown.stderr
     [endpoint] = json.loads(shown.stdout)["endpoints"]  # one block for the replica group
@@ -65,11 +65,12 @@ def test_every_client_form_makes_a_real_request_through_the_gateway(front_door, 
     key = the_key(forms["curl"])
     transcript = Transcript(key)
     assert len(key) >= 16 and key != REDACTED
-    assert len(endpoint["members"]) == len(front_door["hosts"])
+    assert sorted(endpoint["members"]) == sorted(front_door.addresses)
+    assert key == front_door.keys[endpoint["host"]]  # the key of the gateway the block points at
     if endpoint["ca_file"]:  # behind the gateway: TLS with the host-made CA, written where asked
         assert endpoint["base_url"].startswith("https://")
         ca = Path(endpoint["ca_file"])
-        assert ca.parent == tmp_path and ca.read_text().startswith("-----BEGIN CERTIFICATE-----")
+        assert ca.parent == tmp_path and ca.read_text() == front_door.ca_files[endpoint["host"]].read_text()
     printed = run_client(inventory, "--ca-dir", str(tmp_path), "--max-tokens", "16")
     assert printed.returncode == 0 and key not in printed.stdout + printed.stderr
     transcript.add("glmstack client (without --show-key)", f"glmstack client {inventory.name} --max-tokens 16",
@@ -122,6 +123,6 @@ def test_every_client_form_makes_a_real_request_through_the_gateway(front_door, 
 
 
 def test_a_host_that_is_not_in_the_inventory_is_one_line(front_door):
-    run = run_client(front_door["inventory"], "nosuch", "--offline")
+    run = run_client(front_door.inventory, "nosuch", "--offline")
     assert run.returncode == 1 and run.stderr.strip().startswith("host nosuch: field HOST: is not in")
     assert "\n" not in run.stderr.strip()
