@@ -28,7 +28,9 @@ KEY = "k3y-0123456789abcdef"
 
 
 def h100_endpoint() -> Endpoint:
-    return select_endpoints(plan_inventory(H100), H100)[0]
+    """The H100 deployment's endpoint as served without a gateway (gateway_enabled: false)."""
+    return replace(select_endpoints(plan_inventory(H100), H100)[0], base_url="http://10.0.0.11:8000",
+                   ca_host_file=None)
 
 
 def commands(text: str) -> list[list[str]]:
@@ -48,11 +50,12 @@ def claude_code_env(form: str) -> dict[str, str]:
     return dict(item.split("=", 1) for item in run.stdout.split("\0") if item)
 
 
-def test_one_endpoint_per_deployment_with_its_model_engine_and_key_file():
+def test_one_endpoint_per_deployment_at_its_gateway_with_its_model_engine_key_and_ca():
     [endpoint] = select_endpoints(plan_inventory(H100), H100)
     assert (endpoint.name, endpoint.host, endpoint.model) == ("glm52-h100", "h100-1.lab.example", "glm-5.2-fp8")
-    assert endpoint.base_url == "http://10.0.0.11:8000"
-    assert endpoint.key_file == "/etc/glmstack/vllm.api-key" and endpoint.ca_host_file is None
+    assert endpoint.base_url == "https://10.0.0.11:8000"
+    assert endpoint.key_file == "/etc/glmstack/vllm.api-key"
+    assert endpoint.ca_host_file == "/etc/glmstack/gateway/ca.crt"
     assert endpoint.messages is not None and endpoint.messages.path == "/v1/messages"
     assert endpoint.modes == {"think-max": {}, "think-high": {"reasoning_effort": "high"},
                               "plain": {"enable_thinking": False}}
@@ -191,10 +194,11 @@ def test_bad_client_input_is_one_line_without_a_traceback(case, capsys):
     assert not captured.out
 
 
-def test_offline_prints_every_form_for_the_deployment(capsys):
-    assert main(["client", H100, "--offline"]) == 0
+def test_offline_prints_every_form_for_the_deployment(capsys, tmp_path):
+    assert main(["client", H100, "--offline", "--ca-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("# ==== glm52-h100: http://10.0.0.11:8000")
+    assert out.startswith("# ==== glm52-h100: https://10.0.0.11:8000")
+    assert f"--cacert {tmp_path / 'glm52-h100-ca.crt'}" in out and not list(tmp_path.iterdir())
     for heading in ("OpenAI SDK (Python)", "curl", "Claude Code", "Anthropic messages (curl)"):
         assert f"# ---- {heading}\n" in out
     assert KEY not in out
@@ -207,9 +211,9 @@ def test_an_ansible_inventory_gives_one_block_per_host_and_its_ssh_settings_to_p
         "[cpu:vars]\naccelerator=cpu\nengine=llama.cpp\nmodel=glm-5.2-gguf\nmodel_source=/srv/models\n"
         "model_entry=a.gguf\nserved_model_name=glm\n")
     inventory = str(tmp_path / "hosts.ini")
-    assert main(["client", inventory, "--offline"]) == 0
+    assert main(["client", inventory, "--offline", "--ca-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "# ==== cpu-1: http://10.9.0.11:8080\n" in out and "# ==== cpu-2: http://10.9.0.12:8081\n" in out
+    assert "# ==== cpu-1: https://10.9.0.11:8080\n" in out and "# ==== cpu-2: https://10.9.0.12:8081\n" in out
     asked = {}
 
     def reading(hosts, wanted):
@@ -217,8 +221,8 @@ def test_an_ansible_inventory_gives_one_block_per_host_and_its_ssh_settings_to_p
         return {}
 
     monkeypatch.setattr("glmstack.client.read_host_files", reading)
-    assert main(["client", inventory, "cpu-1", "--show-key"]) == 0
-    assert asked["wanted"] == {"cpu-1": ("/etc/glmstack/llama-server.api-key", None)}
+    assert main(["client", inventory, "cpu-1", "--show-key", "--ca-dir", str(tmp_path)]) == 0
+    assert asked["wanted"] == {"cpu-1": ("/etc/glmstack/llama-server.api-key", "/etc/glmstack/gateway/ca.crt")}
     data = asked["hosts"]["cpu-1"]
     assert (data["ssh_hostname"], data["ssh_user"], data["ssh_port"]) == ("10.9.0.11", "root", 2222)
 
@@ -233,5 +237,25 @@ def test_a_replica_group_block_names_its_replicas_and_its_ca(tmp_path):
     assert block.splitlines()[:3] == [
         "# ==== glm52-h100: https://10.0.0.11:8000",
         "# engine vllm 0.23.0 · model glm-5.2-fp8 · replicas h100-1.lab.example, h100-3.lab.example",
-        f"# CA to trust: {ca}, a copy of h100-1.lab.example:/etc/glmstack/tls/ca.crt (printed at the"]
+        f"# CA to trust: {ca}"]
+    assert "#   a copy of h100-1.lab.example:/etc/glmstack/tls/ca.crt (printed at the end of this block" in block
     assert block.endswith(pem)
+
+
+def test_a_replica_group_is_one_block_at_its_first_gateway_naming_the_other(tmp_path, capsys):
+    inventory = tmp_path / "group.py"
+    inventory.write_text(
+        "from glmstack.inventory import group\n"
+        "replicas = group([('r-1', {'address': '10.9.0.21'}), ('r-2', {'address': '10.9.0.22'})],\n"
+        "    accelerator='cpu', model='glm-5.2-gguf', engine='llama.cpp', model_source='/srv/models',\n"
+        "    model_entry='a.gguf', served_model_name='glm', gateway_group='front')\n")
+    [endpoint] = select_endpoints(plan_inventory(str(inventory)), str(inventory))
+    assert (endpoint.name, endpoint.host, endpoint.members) == ("front", "r-1", ("r-1", "r-2"))
+    assert endpoint.base_url == "https://10.9.0.21:8080"
+    assert endpoint.notes == (f"also served by r-2 at https://10.9.0.22:8080 (its settings: glmstack client "
+                              f"{inventory} r-2)",)
+    [second] = select_endpoints(plan_inventory(str(inventory)), str(inventory), "r-2")
+    assert (second.name, second.host, second.base_url) == ("front", "r-2", "https://10.9.0.22:8080")
+    assert main(["client", str(inventory), "--offline", "--ca-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("# ==== ") == 1 and "· replicas r-1, r-2\n" in out
