@@ -73,7 +73,8 @@ def test_every_client_form_makes_a_real_request_through_the_gateway(front_door, 
         assert ca.parent == tmp_path and ca.read_text() == front_door.ca_files[endpoint["host"]].read_text()
     printed = run_client(inventory, "--ca-dir", str(tmp_path), "--max-tokens", "16")
     assert printed.returncode == 0 and key not in printed.stdout + printed.stderr
-    transcript.add("glmstack client (without --show-key)", f"glmstack client {inventory.name} --max-tokens 16",
+    transcript.add("glmstack client (without --show-key)",
+                   f"glmstack client {inventory} --ca-dir {tmp_path} --max-tokens 16",
                    printed.stdout + printed.stderr)
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "NODE_EXTRA_CA_CERTS",
                                                                       "SSL_CERT", "GLMSTACK_API_KEY"))}
@@ -84,7 +85,8 @@ def test_every_client_form_makes_a_real_request_through_the_gateway(front_door, 
     python = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
                             env={**clean, "GLMSTACK_API_KEY": key})
     assert python.returncode == 0, python.stderr
-    transcript.add("OpenAI SDK", "python3 openai_client.py", python.stdout)
+    transcript.add("OpenAI SDK", "GLMSTACK_API_KEY=... python3 openai_client.py  # the OpenAI SDK form",
+                   python.stdout)
     replies = {line.split(" ", 1)[0]: json.loads(line.split(" ", 1)[1]) for line in python.stdout.splitlines()}
     assert list(replies) == ["think-max", "think-high", "plain"]
     for mode in ("think-max", "think-high"):  # GLM's template opens <think>: the text is reasoning
@@ -93,7 +95,7 @@ def test_every_client_form_makes_a_real_request_through_the_gateway(front_door, 
 
     # curl: a plain answer.
     answer = json.loads(bash(forms["curl"], clean))
-    transcript.add("curl", "sh curl.sh", json.dumps(answer, indent=2))
+    transcript.add("curl", "bash -e -o pipefail < curl-form.sh", json.dumps(answer, indent=2))
     message = answer["choices"][0]["message"]
     assert message["content"].strip() and not message.get("reasoning_content"), message
     assert answer["model"] == endpoint["model"]
@@ -101,7 +103,7 @@ def test_every_client_form_makes_a_real_request_through_the_gateway(front_door, 
     # The Anthropic-compatible messages endpoint (llama.cpp's pinned tree has one).
     assert endpoint["messages"] and endpoint["messages"]["path"] == "/v1/messages"
     reply = json.loads(bash(forms["messages"], clean))
-    transcript.add("Anthropic messages", "sh messages.sh", json.dumps(reply, indent=2))
+    transcript.add("Anthropic messages", "bash -e -o pipefail < messages-form.sh", json.dumps(reply, indent=2))
     assert reply["type"] == "message" and reply["role"] == "assistant"
     assert [block["type"] for block in reply["content"]] == ["text"] and reply["content"][0]["text"].strip()
 
@@ -117,7 +119,8 @@ def test_every_client_form_makes_a_real_request_through_the_gateway(front_door, 
 }
 '''
     reply = json.loads(bash(stand_in + forms["claude-code"], clean))
-    transcript.add("Claude Code's environment (stand-in `claude`)", "sh claude-code.sh", json.dumps(reply, indent=2))
+    transcript.add("Claude Code's environment (stand-in `claude`)",
+                   "bash -e -o pipefail < stand-in-claude-then-claude-code-form.sh", json.dumps(reply, indent=2))
     assert reply["type"] == "message" and reply["model"] == endpoint["model"]
     transcript.write()
 
