@@ -57,10 +57,6 @@ class Endpoint:
     notes: tuple[str, ...] = ()
 
 
-def _gateway(plan: DeployPlan):
-    return getattr(plan, "gateway", None)  # roles/gateway (issue 19); absent before it
-
-
 def _engine_url(plan: DeployPlan) -> tuple[str, tuple[str, ...]]:
     bind = plan.config.service_bind_host
     address = plan.node_address if bind in _ANY_ADDRESS else bind
@@ -77,7 +73,7 @@ def endpoint_of(plan: DeployPlan, catalog=None) -> Endpoint:
     thinking = family.thinking if family is not None else None
     engine = catalog.engines[plan.engine_name]
     modes = dict(thinking.modes) if thinking is not None and engine.chat_template_kwargs else {}
-    gateway = _gateway(plan)
+    gateway = plan.gateway  # roles/gateway: HAProxy in front (TLS, the key checked there)
     if gateway is not None:
         name = gateway.group or plan.deployment or plan.host
         base_url, notes = gateway.url, ()

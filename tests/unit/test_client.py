@@ -259,3 +259,17 @@ def test_a_replica_group_is_one_block_at_its_first_gateway_naming_the_other(tmp_
     assert main(["client", str(inventory), "--offline", "--ca-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.count("# ==== ") == 1 and "· replicas r-1, r-2\n" in out
+
+
+def test_without_the_gateway_the_engine_itself_with_its_own_key_and_no_ca(tmp_path):
+    inventory = tmp_path / "plain.py"
+    inventory.write_text(
+        "from glmstack.inventory import group\n"
+        "plain = group([('p-1', {'address': '10.9.0.31'})], accelerator='cpu', model='glm-5.2-gguf',\n"
+        "    engine='llama.cpp', model_source='/srv/models', model_entry='a.gguf', served_model_name='glm',\n"
+        "    gateway_enabled=False)\n")
+    [endpoint] = select_endpoints(plan_inventory(str(inventory)), str(inventory))
+    assert (endpoint.name, endpoint.base_url, endpoint.ca_host_file) == ("p-1", "http://10.9.0.31:8080", None)
+    assert endpoint.key_file == "/etc/glmstack/llama-server.api-key"
+    forms = render_forms(endpoint, inventory=str(inventory), key=KEY, ca_file=None)
+    assert "--cacert" not in forms["curl"] and "DefaultHttpxClient" not in forms["openai"]
