@@ -121,9 +121,16 @@ def test_a_stopped_replica_loses_at_most_the_requests_in_flight(front_door):
     outcomes: list[tuple[float, float, int | None]] = []  # (start, end, status)
     stop_done: list[float] = []
 
+    health = front_door.plans[stopped].health_url
+
     def stop_later():
+        # llama-server closes its port at once on SIGTERM but may take minutes to exit (systemd's
+        # stop waits up to TimeoutStopSec): the stop counts from when the engine no longer answers.
         time.sleep(2)
-        front_door.connection(stopped).run_expect([0], f"systemctl stop {unit}")
+        node = front_door.connection(stopped)
+        node.run_expect([0], f"systemctl stop --no-block {unit}")
+        node.run_expect([0], f"for i in $(seq 600); do curl -fs -o /dev/null --max-time 1 {health} || exit 0; "
+                             "sleep 0.1; done; exit 1")
         stop_done.append(time.monotonic())
 
     stopper = threading.Thread(target=stop_later)
@@ -140,16 +147,20 @@ def test_a_stopped_replica_loses_at_most_the_requests_in_flight(front_door):
                 break
         stopper.join()
         stopped_at = stop_done[0]
-        failed = [outcome for outcome in outcomes if outcome[2] != 200]
+        # (start, end) relative to the moment the stopped engine stopped answering, and the status.
+        seen = [(round(start - stopped_at, 2), round(end - stopped_at, 2), status) for start, end, status in outcomes]
+        print(f"failover: {len(seen)} requests, relative to the stop: {seen}")
+        failed = [outcome for outcome in seen if outcome[2] != 200]
         # Requests one at a time: at most the one in flight when the engine stopped may fail.
-        assert len(failed) <= 1, failed
-        assert all(outcome[1] >= stopped_at - 30 for outcome in failed)
-        later = [outcome for outcome in outcomes if outcome[0] > stopped_at]
-        assert later and all(status == 200 for _, _, status in later), later
+        assert len(failed) <= 1, seen
+        later = [outcome for outcome in seen if outcome[0] > 0]
+        assert later, seen
+        assert all(status == 200 for _, _, status in later), seen
     finally:
         stopper.join()
-        front_door.connection(stopped).run_expect([0], f"systemctl start {unit}")
-        health = front_door.plans[stopped].health_url
+        # Whatever the old process still does, it ends now; then the engine starts again.
+        front_door.connection(stopped).run_expect([0], f"systemctl kill --signal=SIGKILL {unit}; "
+                                                       f"systemctl stop {unit}; systemctl start {unit}")
         front_door.connection(stopped).run_expect(
             [0], f"for i in $(seq 120); do curl -fs -o /dev/null {health} && exit 0; sleep 1; done; exit 1")
 
