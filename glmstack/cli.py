@@ -275,6 +275,67 @@ def _lock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokens(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of tokens; allowed: 1 or more")
+    return int(text)
+
+
+def _client(args: argparse.Namespace) -> int:
+    """Client settings per endpoint; the key and CA read over SSH (never the key without --show-key)."""
+    from glmstack.client import (
+        ClientError,
+        ca_path,
+        endpoint_document,
+        read_host_files,
+        render_block,
+        render_forms,
+        select_endpoints,
+    )
+    from glmstack.planning import inventory_hosts
+
+    if args.show_key and args.offline:
+        console.print("glmstack client: --show-key reads the key from the host; --offline contacts no host: "
+                      "give one of the two", style="red")
+        return 2
+    try:
+        hosts = inventory_hosts(args.inventory)
+        endpoints = select_endpoints(plan_inventory(args.inventory), str(args.inventory), args.host)
+        wanted = {e.host: (e.key_file if args.show_key else None, e.ca_host_file) for e in endpoints}
+        wanted = {host: files for host, files in wanted.items() if any(files)}
+        files = {} if args.offline or not wanted else read_host_files(hosts, wanted)
+    except ClientError as error:
+        console.print(escape(str(error)), style="red")
+        return 1
+    except InventoryError as error:
+        console.print(escape(str(error)), style="red")
+        return 2
+    directory = Path(args.ca_dir)
+    documents, blocks = [], []
+    for endpoint in endpoints:
+        got = files.get(endpoint.host)
+        ca_file = ca_path(endpoint, directory) if endpoint.ca_host_file else None
+        if ca_file and got and got.ca_pem and not args.print_ca:
+            ca_file.parent.mkdir(parents=True, exist_ok=True)
+            ca_file.write_text(got.ca_pem)
+            console.print(f"{endpoint.name}: wrote the CA certificate of {endpoint.host} to {ca_file}")
+        elif ca_file and args.offline:
+            console.print(f"{endpoint.name}: --offline: {ca_file} not fetched "
+                          f"({endpoint.host}:{endpoint.ca_host_file})", style="yellow")
+        forms = render_forms(endpoint, inventory=str(args.inventory), key=got.key if got else None, ca_file=ca_file,
+                             max_tokens=args.max_tokens)
+        documents.append(endpoint_document(endpoint, forms, ca_file))
+        block = render_block(endpoint, forms, ca_file, ca_pem=got.ca_pem if got and args.print_ca else None)
+        blocks.append(block)
+    if args.json:
+        print(json.dumps({"endpoints": documents}, indent=2))
+    elif args.form:
+        print("\n".join(document["forms"][args.form] for document in documents), end="")
+    else:
+        print("\n".join(blocks), end="")
+    return 0
+
+
 INVENTORY_HELP = "a pyinfra inventory (.py) or an Ansible inventory (INI or YAML file, or a directory)"
 VAULT_HELP = f"an Ansible inventory's vault password file (default: ${VAULT_PASSWORD_FILE_ENV})"
 
@@ -312,6 +373,25 @@ def build_parser() -> argparse.ArgumentParser:
     lock.add_argument("--check", action="store_true",
                       help="exit 1 when the lock is missing, lacks a model, or a branch has moved; writes nothing")
     lock.set_defaults(func=_lock)
+
+    client = commands.add_parser(
+        "client", help="settings for the OpenAI SDK, curl and Claude Code per endpoint (key and CA read over SSH)")
+    client.add_argument("inventory", help=INVENTORY_HELP)
+    client.add_argument("host", nargs="?", help="only this host's endpoint (default: one per group, deployment "
+                                                "or lone host)")
+    client.add_argument("--vault-password-file", help=VAULT_HELP)
+    client.add_argument("--show-key", action="store_true",
+                        help="read the API key from the host and print it (otherwise a placeholder)")
+    client.add_argument("--ca-dir", default=".", help="where to write each endpoint's CA certificate (default: .)")
+    client.add_argument("--print-ca", action="store_true", help="print the CA certificate instead of writing it")
+    client.add_argument("--offline", action="store_true", help="contact no host: no key, no CA file")
+    client.add_argument("--form", choices=["openai", "curl", "claude-code", "messages"],
+                        help="print only this form (to pipe into python3 or sh)")
+    client.add_argument("--max-tokens", type=_tokens, default=4096, metavar="N",
+                        help="max_tokens in the example requests (default 4096, seed 000's)")
+    client.add_argument("--json", action="store_true", help="machine-readable output, every form included")
+    client.set_defaults(func=_client)
+    client.error = lambda message: client.exit(2, f"{client.prog}: {message}\n")  # one line, no usage
 
     render = commands.add_parser("render", help="the files the deploy would install on one host")
     render.add_argument("inventory", help=INVENTORY_HELP)

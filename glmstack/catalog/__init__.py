@@ -10,7 +10,7 @@ import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
@@ -151,6 +151,17 @@ class EngineLimitation(Strict):
         return tunables
 
 
+class MessagesEndpoint(Strict):
+    """An engine release's Anthropic-compatible messages endpoint (what Claude Code talks to):
+    where it is, and the request fields that ask it for a plain answer (no thinking), which each
+    engine maps in its own way (`glmstack client` prints them)."""
+
+    path: str = Field(pattern=r"^/v1/")
+    plain_answer: dict[str, Any]
+    # Where in the release's source the route and the fields were read.
+    source: str = Field(min_length=1)
+
+
 class EngineRelease(Strict):
     """One release of an engine (its key in the engine's `releases`, the version installed): what
     is installed for it and what it is known not to do. Recipes use the engine's default_release
@@ -159,6 +170,8 @@ class EngineRelease(Strict):
     # Python engines: vendor -> platform line (the CUDA line on NVIDIA) -> what uv installs.
     python_packages: dict[str, dict[str, PythonWheels]] = {}
     limitations: list[EngineLimitation] = []
+    # Its Anthropic-compatible messages endpoint; None: the release has none.
+    messages: MessagesEndpoint | None = None
     # The release's key in its engine's `releases`: the version installed ({version}).
     _version: str | None = PrivateAttr(None)
 
@@ -349,6 +362,22 @@ class Model(Strict):
         return self
 
 
+class ThinkingModes(Strict):
+    """A model family's ways of answering, as its seed asks for them through chat_template_kwargs."""
+
+    seed: str = Field(pattern=r"^\d{3}$")
+    # Mode -> its chat_template_kwargs ({} for the default), in the seed's order.
+    modes: dict[str, dict[str, Any]] = Field(min_length=1)
+    # The mode that answers without thinking.
+    plain: str
+
+    @model_validator(mode="after")
+    def _plain_is_a_mode(self) -> ThinkingModes:
+        if self.plain not in self.modes:
+            raise ValueError(f"plain {self.plain!r} is not one of the modes: {', '.join(self.modes)}")
+        return self
+
+
 class ModelFamily(Strict):
     """What every recipe serving a model of this family shares (families.yaml)."""
 
@@ -356,6 +385,9 @@ class ModelFamily(Strict):
     # reasoning parsers and the like. A recipe renders them after its own `args`, unless it gives
     # `serving_args` of its own (where its seed says otherwise).
     serving_args: dict[str, list[str]] = {}
+    # How a request asks the family's chat template for each way of answering (its seed's "reasoning
+    # modes"): the chat_template_kwargs of each mode; the first is what a request without any gets.
+    thinking: ThinkingModes | None = None
 
 
 class Parallelism(Strict):

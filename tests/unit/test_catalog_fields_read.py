@@ -115,6 +115,7 @@ def _exercise_every_recipe(tmp: Path) -> None:
         _deploy_to_fake_hosts(recipe, hosts, plans)
         for plan in plans.values():
             plain_answer(plan)  # tests/infra asks the served model for a plain answer this way
+        assert _quietly(cli.main, ["client", str(inventory), "--offline", "--json"]) == 0, recipe
     # What only some hosts have or ask for: DCGM, an RPM distribution, a converged host.
     h200 = catalog.recipe("glm-5.2-fp8", "h200", "vllm")
     (name, data), = recipe_hosts(h200, catalog)

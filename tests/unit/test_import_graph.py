@@ -48,6 +48,7 @@ FUNCTION_LOCAL = {
     ("glmstack.cli", "glmstack.planning"),
     ("glmstack.cli", "glmstack.lock"),
     ("glmstack.cli", "glmstack.locking"),
+    ("glmstack.cli", "glmstack.client"),
     # Source-only helpers a fact and the model role need on one path.
     ("glmstack.facts", "glmstack.ascend"),
     ("roles.model.operations", "glmstack.values"),
