@@ -1,0 +1,470 @@
+"""`glmstack bench`: the seeds' serving benchmark (`vllm bench serve`) against a deployed endpoint.
+
+The workload and the seed's measured figures are catalog data (catalog/benchmarks.yaml). The tool is
+the catalog's pinned vLLM release in a virtual environment uv makes once under ~/.cache/glmstack-bench
+(GLMSTACK_BENCH_CACHE overrides it): the vllm wheel without its dependencies, and only what
+`vllm bench serve` imports, at the pins vllm's own metadata gives them. The endpoint is the host's
+gateway when it has one (TLS, the gateway's key and CA, read from the host over SSH), else its
+engine. The key reaches vllm through its environment (OPENAI_API_KEY, which
+vllm/benchmarks/lib/endpoint_request_func.py reads), never its command line; the CA through
+SSL_CERT_FILE, which the default SSL context aiohttp makes honours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.parser import Parser
+from pathlib import Path
+from typing import Any
+
+from glmstack.catalog import BenchResult, ServingBenchmark, load_catalog
+from glmstack.uv import UV_PACKAGE
+
+CACHE = Path(os.environ.get("GLMSTACK_BENCH_CACHE", Path.home() / ".cache" / "glmstack-bench"))
+RESULTS = Path(os.environ.get("GLMSTACK_BENCH_RESULTS", Path.home() / ".local" / "share" / "glmstack" / "bench"))
+RESULT_FILE = "result.json"
+
+
+class BenchError(ValueError):
+    """Bad input or a failed step: one line naming what (and the host or option) and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    backend: str
+    endpoint: str
+    dataset: str
+    input_len: int
+    output_len: int
+    num_prompts: int
+    max_concurrency: int
+    request_rate: float = math.inf  # vllm's default: every request at once, capped by max_concurrency
+    ignore_eos: bool = False  # the seed does not pass it
+
+
+# The figures an operator may change: option -> (Workload field, type, lowest allowed).
+FIGURES = {
+    "input_len": (int, 1),
+    "output_len": (int, 1),
+    "num_prompts": (int, 1),
+    "max_concurrency": (int, 1),
+    "request_rate": (float, 0.0),
+}
+
+
+def seed_benchmark() -> ServingBenchmark:
+    serving = load_catalog().benchmarks
+    if serving is None:
+        raise BenchError("catalog: benchmarks.yaml has no serving benchmark")
+    return serving.serving
+
+
+def workload(overrides: dict[str, Any] | None = None) -> Workload:
+    """The seed's workload with the operator's figures (None: the seed's)."""
+    seed = seed_benchmark()
+    base = Workload(backend=seed.backend, endpoint=seed.endpoint, dataset=seed.dataset, input_len=seed.input_len,
+                    output_len=seed.output_len, num_prompts=seed.num_prompts, max_concurrency=seed.max_concurrency)
+    changes: dict[str, Any] = {}
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if name == "ignore_eos":
+            changes[name] = bool(value)
+            continue
+        kind, lowest = FIGURES[name]
+        option = "--" + name.replace("_", "-")
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            number = None
+        bad = number is None or (isinstance(number, float) and math.isnan(number))
+        if bad or number < lowest or (kind is float and number == 0):
+            allowed = f"an integer >= {lowest}" if kind is int else "a number > 0 (requests per second), or inf"
+            raise BenchError(f"bench: option {option}: {value!r}; allowed: {allowed}")
+        changes[name] = number
+    return replace(base, **changes)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the benchmark sends its requests, as seen from where it runs."""
+
+    host: str  # the inventory host serving it
+    base_url: str  # scheme://address:port
+    served_model_name: str
+    tokenizer: str  # a hub repository or a local directory
+    key_file: str | None  # on the host: the key clients send (None: the endpoint takes none)
+    ca_file: str | None  # on the host: the CA to trust (None: plain HTTP, or a publicly trusted certificate)
+
+
+def default_tokenizer(model: str) -> str | None:
+    """The served model's hub repository (a tokenizer vllm bench can load); for a GGUF model, the
+    repository of its family's safetensors checkpoint (the same tokenizer), from the catalog."""
+    catalog = load_catalog()
+
+    def repo(name: str) -> str | None:
+        entry = catalog.models[name]
+        source = entry.source or ""
+        return source.removeprefix("hf://") if source.startswith("hf://") and entry.format == "safetensors" else None
+
+    if model in catalog.models and repo(model):
+        return repo(model)
+    family = catalog.models[model].family if model in catalog.models else None
+    for name, entry in catalog.models.items():
+        if family and entry.family == family and repo(name):
+            return repo(name)
+    return None
+
+
+def target_for(plan, tokenizer: str | None = None) -> Target:
+    """The plan's front door: its gateway (plan.gateway, when the gateway role is there), else its engine."""
+    gateway = getattr(plan, "gateway", None)
+    if gateway is not None:
+        base_url, key_file, ca_file = gateway.url.rstrip("/"), gateway.key_file, gateway.ca_file
+    else:
+        address = plan.node_address
+        base_url = f"http://{'[' + address + ']' if ':' in address else address}:{plan.port}"
+        key_file = plan.api_key.key_file if plan.api_key else None
+        ca_file = None
+    chosen = tokenizer or default_tokenizer(plan.config.model)
+    if not chosen:
+        raise BenchError(f"host {plan.host}: field model: {plan.config.model} has no tokenizer repository in the "
+                         "catalog; allowed: give one with --tokenizer (a hub repository or a local directory)")
+    return Target(host=plan.host, base_url=base_url, served_model_name=plan.served_model_name, tokenizer=chosen,
+                  key_file=key_file, ca_file=ca_file)
+
+
+def bench_argv(vllm: str, load: Workload, target: Target, result_dir: str) -> list[str]:
+    """`vllm bench serve` as seed 001 runs it, with this workload and target; no secret in it."""
+    argv = [vllm, "bench", "serve",
+            "--backend", load.backend,
+            "--base-url", target.base_url,
+            "--endpoint", load.endpoint,
+            "--model", target.tokenizer,
+            "--tokenizer", target.tokenizer,
+            "--served-model-name", target.served_model_name,
+            "--dataset-name", load.dataset,
+            "--random-input-len", str(load.input_len),
+            "--random-output-len", str(load.output_len),
+            "--num-prompts", str(load.num_prompts),
+            "--max-concurrency", str(load.max_concurrency),
+            "--percentile-metrics", "ttft,tpot,itl",
+            "--metric-percentiles", "99",
+            "--save-result", "--result-dir", result_dir, "--result-filename", RESULT_FILE]
+    if not math.isinf(load.request_rate):
+        argv += ["--request-rate", f"{load.request_rate:g}"]
+    if load.ignore_eos:
+        argv.append("--ignore-eos")
+    return argv
+
+
+def bench_env(key: str | None, ca_file: Path | None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """vllm's environment: the key (OPENAI_API_KEY) and the CA (SSL_CERT_FILE) travel here."""
+    env = {name: value for name, value in (os.environ if base is None else base).items()
+           if name not in ("OPENAI_API_KEY", "SSL_CERT_FILE")}
+    if key:
+        env["OPENAI_API_KEY"] = key
+    if ca_file:
+        env["SSL_CERT_FILE"] = str(ca_file)
+    return env
+
+
+# --- the tool -------------------------------------------------------------------------------------
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:8]
+
+
+def _run(command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    if result.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
+        raise BenchError(f"bench: tool: {' '.join(command[:4])} ... failed ({result.returncode}); see {log}: "
+                         + " | ".join(tail))
+
+
+def _once(directory: Path, build) -> Path:
+    """Build `directory` unless a finished build is there (its .done stamp); a failed one is redone."""
+    stamp = directory / ".done"
+    if stamp.exists():
+        return directory
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    started = time.monotonic()
+    build(directory)
+    stamp.write_text(f"built in {time.monotonic() - started:.0f}s\n")
+    return directory
+
+
+def _uv(cache: Path) -> Path:
+    """The nodes' pinned uv (glmstack.uv): the one beside this Python when it is that release, else
+    one installed once into the cache."""
+    here = Path(sys.executable).parent / "uv"
+    if here.is_file():
+        version = subprocess.run([str(here), "--version"], capture_output=True, text=True).stdout.split()
+        if version[1:2] == [UV_PACKAGE.split("==")[1]]:
+            return here
+
+    def build(directory: Path) -> None:
+        _run([sys.executable, "-m", "venv", str(directory)], directory / "build.log")
+        _run([str(directory / "bin" / "pip"), "install", "--quiet", UV_PACKAGE], directory / "build.log")
+
+    return _once(cache / f"tools-{UV_PACKAGE.replace('==', '-')}", build) / "bin" / "uv"
+
+
+def tool_requirements(metadata: str, imports: list[str]) -> list[str]:
+    """vllm's own requirements (its METADATA's Requires-Dist) for the packages `vllm bench serve`
+    imports: their pins and markers as vllm gives them; extras-only requirements left out."""
+    wanted = {_normalize(name) for name in imports}
+    chosen = []
+    for requirement in Parser().parsestr(metadata).get_all("Requires-Dist") or []:
+        name = _normalize(re.match(r"[A-Za-z0-9._-]+", requirement).group(0))
+        if name in wanted and "extra ==" not in requirement:
+            chosen.append(requirement)
+    missing = wanted - {_normalize(re.match(r"[A-Za-z0-9._-]+", r).group(0)) for r in chosen}
+    if missing:
+        raise BenchError(f"catalog: benchmarks.serving.tool.imports: {', '.join(sorted(missing))} not among vllm's "
+                         "requirements; allowed: names from its Requires-Dist")
+    return chosen
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def tool_spec() -> tuple[str, list[str]]:
+    """(the catalog's pinned release of the tool's engine, what `vllm bench serve` imports)."""
+    tool = seed_benchmark().tool
+    return load_catalog().engines[tool.engine].default.version, list(tool.imports)
+
+
+def vllm_tool(cache: Path = CACHE) -> Path:
+    """The `vllm` of the catalog's pinned release, made once (a second call installs nothing)."""
+    version, imports = tool_spec()
+    name = f"vllm-{version}-{_key(*imports, sys.version, UV_PACKAGE)}"
+    uv = _uv(cache)
+    env = {**os.environ, "UV_CACHE_DIR": str(cache / "uv-cache")}
+
+    def build(directory: Path) -> None:
+        log, python = directory / "build.log", directory / "venv" / "bin" / "python"
+        _run([str(uv), "venv", "--quiet", "--python", sys.executable, str(directory / "venv")], log, env)
+        _run([str(uv), "pip", "install", "--quiet", "--python", str(python), "--no-deps", f"vllm=={version}"],
+             log, env)
+        (dist,) = (directory / "venv").glob(f"lib/python*/site-packages/vllm-{version}.dist-info")
+        requirements = tool_requirements((dist / "METADATA").read_text(), imports)
+        _run([str(uv), "pip", "install", "--quiet", "--python", str(python), *requirements], log, env)
+
+    return _once(cache / name, build) / "venv" / "bin" / "vllm"
+
+
+# --- the result -----------------------------------------------------------------------------------
+
+# (label, the result's key, the seed row's field, unit); per-user output is output / concurrency.
+COLUMNS = [
+    ("Gen. throughput", "output_throughput", "output_throughput", "tok/s"),
+    ("Per-user gen", "per_user_output_throughput", "per_user_output_throughput", "tok/s"),
+    ("Total throughput", "total_token_throughput", "total_throughput", "tok/s"),
+    ("TTFT (mean)", "mean_ttft_ms", "mean_ttft_ms", "ms"),
+    ("TTFT (P99)", "p99_ttft_ms", "p99_ttft_ms", "ms"),
+    ("TPOT (mean)", "mean_tpot_ms", "mean_tpot_ms", "ms"),
+    ("TPOT (P99)", "p99_tpot_ms", "p99_tpot_ms", "ms"),
+    ("ITL (mean)", "mean_itl_ms", "mean_itl_ms", "ms"),
+    ("ITL (P99)", "p99_itl_ms", "p99_itl_ms", "ms"),
+]
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    result: dict[str, Any]
+    directory: Path
+
+    @property
+    def per_user_output_throughput(self) -> float:
+        concurrency = self.result.get("max_concurrency") or self.result.get("num_prompts") or 1
+        return self.result["output_throughput"] / concurrency
+
+
+def read_result(directory: Path) -> dict[str, Any]:
+    path = directory / RESULT_FILE
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise BenchError(f"bench: result {path}: not vllm's saved result ({error})") from None
+    missing = [key for key in ("completed", "num_prompts", "output_throughput", "total_token_throughput")
+               if key not in result]
+    if missing:
+        raise BenchError(f"bench: result {path}: lacks {', '.join(missing)}")
+    return result
+
+
+def result_table(result: dict[str, Any], label: str, load: Workload, seed_rows: list[BenchResult] | None = None):
+    """This run beside the seed's rows (rich Table)."""
+    from rich.table import Table
+
+    seed = seed_benchmark()
+    rows = seed.results if seed_rows is None else seed_rows
+    table = Table("run", "workload (in/out)", *(f"{name} ({unit})" for name, _, _, unit in COLUMNS),
+                  title="vllm bench serve: this run and seed " + seed.seed)
+    concurrency = result.get("max_concurrency") or result.get("num_prompts") or 1
+    values = {**result, "per_user_output_throughput": result["output_throughput"] / concurrency}
+    table.add_row(label, _workload(load.input_len, load.output_len, load.max_concurrency, load.num_prompts),
+                  *(_figure(values.get(key)) for _, key, _, _ in COLUMNS))
+    for row in rows:
+        table.add_row(f"seed {seed.seed}: {row.engine} on {row.hardware}",
+                      _workload(seed.input_len, seed.output_len, seed.max_concurrency, seed.num_prompts),
+                      *(_figure(getattr(row, field)) for _, _, field, _ in COLUMNS))
+    return table
+
+
+def _workload(input_len: int, output_len: int, concurrency: int, prompts: int) -> str:
+    return f"{input_len}/{output_len} tok, {concurrency} at once, {prompts} prompts"
+
+
+def _figure(value) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def result_directory(root: Path, host: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    directory = root / f"{host}-{stamp}"
+    directory.mkdir(parents=True, mode=0o700)
+    return directory
+
+
+def run_local(load: Workload, target: Target, key: str | None, ca_pem: bytes | None, results: Path,
+              vllm: Path | None = None, stream=None) -> BenchRun:
+    """Run vllm bench serve here against the target; its saved result in a new directory under results."""
+    vllm = vllm or vllm_tool()
+    directory = result_directory(results, target.host)
+    ca_file = None
+    if ca_pem:
+        ca_file = directory / "ca.pem"
+        ca_file.write_bytes(ca_pem)
+    argv = bench_argv(str(vllm), load, target, str(directory))
+    (directory / "command.txt").write_text(" ".join(argv) + "\n")
+    env = bench_env(key, ca_file)
+    # The tokenizer is a local directory or is fetched from the hub; nothing else is contacted.
+    env.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    if Path(target.tokenizer).is_dir():
+        env["HF_HUB_OFFLINE"] = "1"
+    with open(directory / "vllm-bench.log", "w", encoding="utf-8") as log:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+        for line in process.stdout:
+            log.write(line)
+            if stream is not None:
+                stream.write(line)
+        code = process.wait()
+    if code != 0:
+        raise BenchError(f"host {target.host}: bench: vllm bench serve exited {code}; "
+                         f"see {directory / 'vllm-bench.log'}")
+    return BenchRun(read_result(directory), directory)
+
+
+# --- the host -------------------------------------------------------------------------------------
+
+def read_host_files(inventory: str | Path, host_name: str, paths: list[str]) -> dict[str, bytes]:
+    """The files (as root) from one inventory host over SSH, with pyinfra's API and the inventory's
+    connection data. (glmstack client reads the same two files; the two could share this.)"""
+    import logging
+
+    from pyinfra.api import Config, Inventory, State
+    from pyinfra.api.connect import connect_all
+    from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
+
+    from glmstack.planning import inventory_hosts
+
+    logging.getLogger("pyinfra").setLevel(logging.ERROR)
+    hosts = [(name, data) for name, data in inventory_hosts(inventory) if name == host_name]
+    inventory_obj = Inventory((hosts, {}))
+    config = Config()
+    state = State(inventory_obj, config)
+    found: dict[str, bytes] = {}
+    with ctx_state.use(state), ctx_inventory.use(inventory_obj), ctx_config.use(config):
+        try:
+            connect_all(state)
+        except Exception:  # noqa: BLE001 - pyinfra raises its own errors for a host that cannot be reached
+            pass
+        host = inventory_obj.get_host(host_name)
+        if host not in state.active_hosts:
+            raise BenchError(f"host {host_name}: bench: cannot connect over SSH to read {', '.join(paths)}")
+        with ctx_host.use(host):
+            for path in paths:
+                buffer = io.BytesIO()
+                if not host.get_file(path, buffer, _sudo=host.data.get("_sudo", False)):
+                    raise BenchError(f"host {host_name}: bench: cannot read {path}")
+                found[path] = buffer.getvalue()
+        host.disconnect()
+    return found
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Runner:
+    """Where vllm bench serve runs: here (host None) or on an inventory host over SSH."""
+
+    host: str | None = None
+
+
+def bench_plan(plans: list, args) -> tuple[Workload, Target, Runner]:
+    """The workload, the endpoint and where to run, from the inventory's plans and the command's
+    options; bad input as one line naming the host or option and what is allowed."""
+    load = workload({name: getattr(args, name, None) for name in (*FIGURES, "ignore_eos")})
+    by_name = {plan.host: plan for plan in plans}
+    serving = [plan for plan in plans if plan.serves_api]
+    if args.target is not None:
+        if args.target not in by_name:
+            raise BenchError(f"host {args.target}: option --target: not in {args.inventory}; allowed: "
+                             f"{', '.join(plan.host for plan in serving) or 'none'}")
+        if not by_name[args.target].serves_api:
+            raise BenchError(f"host {args.target}: option --target: does not serve the API (a worker of its "
+                             f"deployment); allowed: {', '.join(plan.host for plan in serving)}")
+        plan = by_name[args.target]
+    elif serving:
+        plan = serving[0]
+    else:
+        raise BenchError(f"bench: {args.inventory}: no host serves the API")
+    if args.host is not None and args.host not in by_name:
+        raise BenchError(f"host {args.host}: option --host: not in {args.inventory}; allowed: "
+                         f"{', '.join(by_name)}")
+    tokenizer = args.tokenizer
+    if tokenizer and args.host is None and tokenizer.startswith(("/", ".")) and not Path(tokenizer).is_dir():
+        raise BenchError(f"bench: option --tokenizer: {tokenizer} is not a directory; allowed: a local "
+                         "tokenizer directory or a hub repository (owner/name)")
+    return load, target_for(plan, tokenizer), Runner(args.host)
+
+
+def run_bench(inventory, load: Workload, target: Target, runner: Runner, results: Path, stream=None):
+    """Read the key and CA from the serving host, run the benchmark, and return it with its table."""
+    wanted = [path for path in (target.key_file, target.ca_file) if path]
+    files = read_host_files(inventory, target.host, wanted) if wanted else {}
+    key = files[target.key_file].decode().strip() if target.key_file else None
+    ca_pem = files[target.ca_file] if target.ca_file else None
+    if runner.host is None:
+        run = run_local(load, target, key, ca_pem, results, stream=stream)
+        label = f"{target.host} (from here)"
+    else:
+        run = run_remote(inventory, runner.host, load, target, key, ca_pem, results)
+        label = f"{target.host} (from {runner.host})"
+    return run, result_table(run.result, label, load)
+
+
+def run_remote(inventory, host: str, load: Workload, target: Target, key: str | None, ca_pem: bytes | None,
+               results: Path) -> BenchRun:
+    raise BenchError(f"host {host}: option --host: running the benchmark on a host is not built yet; "
+                     "allowed: run it here (no --host)")
