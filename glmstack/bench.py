@@ -17,11 +17,11 @@ import io
 import json
 import math
 import os
-import re
 import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.parser import Parser
@@ -34,6 +34,8 @@ from glmstack.uv import UV_PACKAGE
 CACHE = Path(os.environ.get("GLMSTACK_BENCH_CACHE", Path.home() / ".cache" / "glmstack-bench"))
 RESULTS = Path(os.environ.get("GLMSTACK_BENCH_RESULTS", Path.home() / ".local" / "share" / "glmstack" / "bench"))
 RESULT_FILE = "result.json"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+REQUIREMENTS_HELPER = TEMPLATES / "bench-requirements.py"
 
 
 class BenchError(ValueError):
@@ -227,24 +229,25 @@ def _uv(cache: Path) -> Path:
     return _once(cache / f"tools-{UV_PACKAGE.replace('==', '-')}", build) / "bin" / "uv"
 
 
+def _helper():
+    """glmstack/templates/bench-requirements.py, the one selection of vllm's requirements (uploaded as is
+    to a bench host)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("glmstack_bench_requirements", REQUIREMENTS_HELPER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def tool_requirements(metadata: str, imports: list[str]) -> list[str]:
     """vllm's own requirements (its METADATA's Requires-Dist) for the packages `vllm bench serve`
     imports: their pins and markers as vllm gives them; extras-only requirements left out."""
-    wanted = {_normalize(name) for name in imports}
-    chosen = []
-    for requirement in Parser().parsestr(metadata).get_all("Requires-Dist") or []:
-        name = _normalize(re.match(r"[A-Za-z0-9._-]+", requirement).group(0))
-        if name in wanted and "extra ==" not in requirement:
-            chosen.append(requirement)
-    missing = wanted - {_normalize(re.match(r"[A-Za-z0-9._-]+", r).group(0)) for r in chosen}
+    chosen, missing = _helper().select(Parser().parsestr(metadata).get_all("Requires-Dist") or [], imports)
     if missing:
-        raise BenchError(f"catalog: benchmarks.serving.tool.imports: {', '.join(sorted(missing))} not among vllm's "
+        raise BenchError(f"catalog: benchmarks.serving.tool.imports: {', '.join(missing)} not among vllm's "
                          "requirements; allowed: names from its Requires-Dist")
     return chosen
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def tool_spec() -> tuple[str, list[str]]:
@@ -320,6 +323,7 @@ def result_table(result: dict[str, Any], label: str, load: Workload, seed_rows: 
     rows = seed.results if seed_rows is None else seed_rows
     table = Table("run", "workload (in/out)", *(f"{name} ({unit})" for name, _, _, unit in COLUMNS),
                   title="vllm bench serve: this run and seed " + seed.seed)
+    table.columns[0].no_wrap = True
     concurrency = result.get("max_concurrency") or result.get("num_prompts") or 1
     values = {**result, "per_user_output_throughput": result["output_throughput"] / concurrency}
     table.add_row(label, _workload(load.input_len, load.output_len, load.max_concurrency, load.num_prompts),
@@ -380,35 +384,13 @@ def run_local(load: Workload, target: Target, key: str | None, ca_pem: bytes | N
 def read_host_files(inventory: str | Path, host_name: str, paths: list[str]) -> dict[str, bytes]:
     """The files (as root) from one inventory host over SSH, with pyinfra's API and the inventory's
     connection data. (glmstack client reads the same two files; the two could share this.)"""
-    import logging
-
-    from pyinfra.api import Config, Inventory, State
-    from pyinfra.api.connect import connect_all
-    from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
-
-    from glmstack.planning import inventory_hosts
-
-    logging.getLogger("pyinfra").setLevel(logging.ERROR)
-    hosts = [(name, data) for name, data in inventory_hosts(inventory) if name == host_name]
-    inventory_obj = Inventory((hosts, {}))
-    config = Config()
-    state = State(inventory_obj, config)
     found: dict[str, bytes] = {}
-    with ctx_state.use(state), ctx_inventory.use(inventory_obj), ctx_config.use(config):
-        try:
-            connect_all(state)
-        except Exception:  # noqa: BLE001 - pyinfra raises its own errors for a host that cannot be reached
-            pass
-        host = inventory_obj.get_host(host_name)
-        if host not in state.active_hosts:
-            raise BenchError(f"host {host_name}: bench: cannot connect over SSH to read {', '.join(paths)}")
-        with ctx_host.use(host):
-            for path in paths:
-                buffer = io.BytesIO()
-                if not host.get_file(path, buffer, _sudo=host.data.get("_sudo", False)):
-                    raise BenchError(f"host {host_name}: bench: cannot read {path}")
-                found[path] = buffer.getvalue()
-        host.disconnect()
+    with _connected(inventory, host_name) as host:
+        for path in paths:
+            buffer = io.BytesIO()
+            if not host.get_file(path, buffer, _sudo=bool(host.data.get("_sudo", False))):
+                raise BenchError(f"host {host_name}: bench: cannot read {path}")
+            found[path] = buffer.getvalue()
     return found
 
 
@@ -419,6 +401,7 @@ class Runner:
     """Where vllm bench serve runs: here (host None) or on an inventory host over SSH."""
 
     host: str | None = None
+    prefix: str = "/opt/glmstack"  # the bench host's base_prefix: the tool's environment goes under it
 
 
 def bench_plan(plans: list, args) -> tuple[Workload, Target, Runner]:
@@ -446,7 +429,8 @@ def bench_plan(plans: list, args) -> tuple[Workload, Target, Runner]:
     if tokenizer and args.host is None and tokenizer.startswith(("/", ".")) and not Path(tokenizer).is_dir():
         raise BenchError(f"bench: option --tokenizer: {tokenizer} is not a directory; allowed: a local "
                          "tokenizer directory or a hub repository (owner/name)")
-    return load, target_for(plan, tokenizer), Runner(args.host)
+    runner = Runner(args.host, by_name[args.host].config.base_prefix) if args.host else Runner()
+    return load, target_for(plan, tokenizer), runner
 
 
 def run_bench(inventory, load: Workload, target: Target, runner: Runner, results: Path, stream=None):
@@ -459,12 +443,100 @@ def run_bench(inventory, load: Workload, target: Target, runner: Runner, results
         run = run_local(load, target, key, ca_pem, results, stream=stream)
         label = f"{target.host} (from here)"
     else:
-        run = run_remote(inventory, runner.host, load, target, key, ca_pem, results)
+        run = run_remote(inventory, runner.host, load, target, key, ca_pem, results, runner.prefix)
         label = f"{target.host} (from {runner.host})"
     return run, result_table(run.result, label, load)
 
 
-def run_remote(inventory, host: str, load: Workload, target: Target, key: str | None, ca_pem: bytes | None,
-               results: Path) -> BenchRun:
-    raise BenchError(f"host {host}: option --host: running the benchmark on a host is not built yet; "
-                     "allowed: run it here (no --host)")
+REMOTE_WORKDIR_PARENT = "/var/tmp"
+
+
+def remote_script(prefix: str, workdir: str, load: Workload, target: Target, key: bool, ca: bool) -> str:
+    """The bench host's script (templates/bench-run.sh.j2): the tool made once under the host's
+    prefix, then vllm bench serve with the key and CA from files in `workdir`."""
+    from glmstack.templating import shared_templates
+    from glmstack.uv import ensure_uv_commands, uv_binary
+
+    version, imports = tool_spec()
+    env = f"{prefix}/venvs/vllm-bench-{version}-{_key(*imports, UV_PACKAGE)}"
+    remote_target = replace(target, tokenizer=f"{workdir}/tokenizer") if Path(target.tokenizer).is_dir() else target
+    argv = bench_argv("vllm", load, remote_target, workdir)[1:]
+    return shared_templates().get_template("bench-run.sh.j2").render(
+        uv_commands=ensure_uv_commands(prefix), uv=uv_binary(prefix), env=env, vllm=f"vllm=={version}",
+        imports=imports, workdir=workdir, key=key, ca=ca, argv=argv, offline=Path(target.tokenizer).is_dir())
+
+
+@contextmanager
+def _connected(inventory, host_name: str):
+    """One inventory host, connected with pyinfra's API and the inventory's connection data."""
+    import logging
+
+    from pyinfra.api import Config, Inventory, State
+    from pyinfra.api.connect import connect_all
+    from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
+
+    from glmstack.planning import inventory_hosts
+
+    logging.getLogger("pyinfra").setLevel(logging.ERROR)
+    hosts = [(name, data) for name, data in inventory_hosts(inventory) if name == host_name]
+    inventory_obj = Inventory((hosts, {}))
+    config = Config()
+    state = State(inventory_obj, config)
+    with ctx_state.use(state), ctx_inventory.use(inventory_obj), ctx_config.use(config):
+        try:
+            connect_all(state)
+        except Exception:  # noqa: BLE001 - pyinfra's own errors for a host it cannot reach
+            pass
+        host = inventory_obj.get_host(host_name)
+        if host not in state.active_hosts:
+            raise BenchError(f"host {host_name}: bench: cannot connect over SSH")
+        with ctx_host.use(host):
+            try:
+                yield host
+            finally:
+                host.disconnect()
+
+
+def run_remote(inventory, host_name: str, load: Workload, target: Target, key: str | None, ca_pem: bytes | None,
+               results: Path, prefix: str) -> BenchRun:
+    """vllm bench serve on an inventory host: its script, the key, the CA (and a local tokenizer
+    directory) in a 0700 directory there; the result fetched into a new directory here."""
+    from pyinfra.api import StringCommand
+
+    directory = result_directory(results, target.host)
+    with _connected(inventory, host_name) as host:
+        sudo = {"_sudo": bool(host.data.get("_sudo", False))}
+        template = f"{REMOTE_WORKDIR_PARENT}/glmstack-bench.XXXXXX"
+        ok, output = host.run_shell_command(StringCommand("mktemp", "-d", template), **sudo)
+        if not ok:
+            raise BenchError(f"host {host_name}: bench: cannot make a directory in {REMOTE_WORKDIR_PARENT}")
+        workdir = output.stdout.strip()
+        try:
+            script = remote_script(prefix, workdir, load, target, key is not None, ca_pem is not None)
+            (directory / "bench-run.sh").write_text(script)
+            uploads = {"bench-run.sh": script.encode(), "bench-requirements.py": REQUIREMENTS_HELPER.read_bytes()}
+            if key is not None:
+                uploads["key"] = key.encode() + b"\n"
+            if ca_pem is not None:
+                uploads["ca.pem"] = ca_pem
+            if Path(target.tokenizer).is_dir():
+                host.run_shell_command(StringCommand("mkdir", f"{workdir}/tokenizer"), **sudo)
+                for path in sorted(Path(target.tokenizer).iterdir()):
+                    if path.is_file():
+                        uploads[f"tokenizer/{path.name}"] = path.read_bytes()
+            for name, content in uploads.items():
+                if not host.put_file(io.BytesIO(content), f"{workdir}/{name}", print_output=False, **sudo):
+                    raise BenchError(f"host {host_name}: bench: cannot upload {name} to {workdir}")
+            ok, output = host.run_shell_command(StringCommand("sh", f"{workdir}/bench-run.sh"), print_output=False,
+                                                **sudo)
+            (directory / "vllm-bench.log").write_text(output.stdout + output.stderr)
+            if not ok:
+                log = directory / "vllm-bench.log"
+                raise BenchError(f"host {host_name}: bench: vllm bench serve failed; see {log}")
+            buffer = io.BytesIO()
+            if not host.get_file(f"{workdir}/{RESULT_FILE}", buffer, **sudo):
+                raise BenchError(f"host {host_name}: bench: no {RESULT_FILE} in {workdir}")
+            (directory / RESULT_FILE).write_bytes(buffer.getvalue())
+        finally:
+            host.run_shell_command(StringCommand("rm", "-rf", workdir), **sudo)
+    return BenchRun(read_result(directory), directory)

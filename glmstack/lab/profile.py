@@ -114,3 +114,15 @@ def infra_checks_output(inventory: Path, paths: LabPaths, addresses: list[str], 
     process = subprocess.run(infra_checks_command(inventory, paths, addresses, extra), cwd=REPO_ROOT,
                              env=_tool_env(), capture_output=True, text=True)
     return process.returncode, process.stdout + process.stderr
+
+
+def lab_tokenizer(paths: LabPaths) -> Path:
+    """The tiny model's tokenizer (GPT-2's vocabulary, the same GGUF) as a directory `vllm bench
+    serve --tokenizer` loads offline; made once in the lab cache."""
+    from glmstack.lab.artifacts import write_gpt2_tokenizer
+
+    _, vocab = llamacpp_source(paths.cache_dir)
+    directory = paths.cache_dir / "tokenizer-gpt2"
+    if not (directory / "tokenizer_config.json").exists():
+        write_gpt2_tokenizer(directory, vocab)
+    return directory

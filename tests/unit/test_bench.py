@@ -232,3 +232,44 @@ print("vllm stand-in ran")
     ran = json.loads(seen.read_text())
     assert ran["key"] == key and not any(key in word for word in ran["argv"])
     assert key not in (directory / "command.txt").read_text() + err + out
+
+
+def test_the_bench_hosts_script_reads_the_key_from_a_file_and_makes_the_tool_once(inventory, tmp_path):
+    import shutil
+    import subprocess
+
+    load, target, _ = bench.bench_plan(plan_inventory(inventory), options(inventory, num_prompts="8"))
+    tokenizer = tmp_path / "tokenizer"
+    tokenizer.mkdir()
+    local = bench.Target(target.host, target.base_url, target.served_model_name, str(tokenizer), "/k", "/ca")
+    script = bench.remote_script("/opt/glmstack", "/var/tmp/glmstack-bench.abc", load, local, key=True, ca=True)
+    assert 'OPENAI_API_KEY="$(cat key)"' in script and "SSL_CERT_FILE=/var/tmp/glmstack-bench.abc/ca.pem" in script
+    assert "--no-deps vllm==0.23.0" in script and 'if [ ! -e "$env/.done" ]' in script
+    assert "env=/opt/glmstack/venvs/vllm-bench-0.23.0-" in script
+    # The tokenizer directory travels with the run; the hub is not asked.
+    assert "--tokenizer /var/tmp/glmstack-bench.abc/tokenizer" in script and "HF_HUB_OFFLINE=1" in script
+    assert "--num-prompts 8" in script and "--result-dir /var/tmp/glmstack-bench.abc" in script
+    if shutil.which("shellcheck"):
+        path = tmp_path / "bench-run.sh"
+        path.write_text(script)
+        checked = subprocess.run(["shellcheck", "-s", "sh", str(path)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout
+
+
+def test_host_runs_the_benchmark_there_under_its_prefix(inventory, tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def remote(inv, host, load, target, key, ca_pem, results, prefix):
+        calls.append((host, prefix, key))
+        directory = bench.result_directory(results, target.host)
+        (directory / bench.RESULT_FILE).write_text(json.dumps(RESULT))
+        return bench.BenchRun(RESULT, directory)
+
+    monkeypatch.setattr(bench, "run_remote", remote)
+    monkeypatch.setattr(bench, "run_local", lambda *a, **k: pytest.fail("ran here"))
+    monkeypatch.setattr(bench, "read_host_files", lambda inv, host, paths: {paths[0]: b"sk-" + b"r" * 40})
+    code = cli.main(["bench", str(inventory), "--host", "h200-2.invalid", "--results", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert calls == [("h200-2.invalid", "/opt/glmstack", "sk-" + "r" * 40)]
+    assert "h200-1.invalid (from h200-2.invalid)" in err
