@@ -277,17 +277,17 @@ def vllm_tool(cache: Path = CACHE) -> Path:
 
 # --- the result -----------------------------------------------------------------------------------
 
-# (label, the result's key, the seed row's field, unit); per-user output is output / concurrency.
+# (label, the result's key, the seed row's field): means, then P99; per user is output / concurrency.
 COLUMNS = [
-    ("Gen. throughput", "output_throughput", "output_throughput", "tok/s"),
-    ("Per-user gen", "per_user_output_throughput", "per_user_output_throughput", "tok/s"),
-    ("Total throughput", "total_token_throughput", "total_throughput", "tok/s"),
-    ("TTFT (mean)", "mean_ttft_ms", "mean_ttft_ms", "ms"),
-    ("TTFT (P99)", "p99_ttft_ms", "p99_ttft_ms", "ms"),
-    ("TPOT (mean)", "mean_tpot_ms", "mean_tpot_ms", "ms"),
-    ("TPOT (P99)", "p99_tpot_ms", "p99_tpot_ms", "ms"),
-    ("ITL (mean)", "mean_itl_ms", "mean_itl_ms", "ms"),
-    ("ITL (P99)", "p99_itl_ms", "p99_itl_ms", "ms"),
+    ("gen tok/s", "output_throughput", "output_throughput"),
+    ("per user tok/s", "per_user_output_throughput", "per_user_output_throughput"),
+    ("total tok/s", "total_token_throughput", "total_throughput"),
+    ("TTFT ms", "mean_ttft_ms", "mean_ttft_ms"),
+    ("TTFT p99", "p99_ttft_ms", "p99_ttft_ms"),
+    ("TPOT ms", "mean_tpot_ms", "mean_tpot_ms"),
+    ("TPOT p99", "p99_tpot_ms", "p99_tpot_ms"),
+    ("ITL ms", "mean_itl_ms", "mean_itl_ms"),
+    ("ITL p99", "p99_itl_ms", "p99_itl_ms"),
 ]
 
 
@@ -321,17 +321,17 @@ def result_table(result: dict[str, Any], label: str, load: Workload, seed_rows: 
 
     seed = seed_benchmark()
     rows = seed.results if seed_rows is None else seed_rows
-    table = Table("run", "workload (in/out)", *(f"{name} ({unit})" for name, _, _, unit in COLUMNS),
+    table = Table("run", "workload (in/out)", *(name for name, _, _ in COLUMNS),
                   title="vllm bench serve: this run and seed " + seed.seed)
-    table.columns[0].no_wrap = True
+    table.columns[0].no_wrap = table.columns[1].no_wrap = True
     concurrency = result.get("max_concurrency") or result.get("num_prompts") or 1
     values = {**result, "per_user_output_throughput": result["output_throughput"] / concurrency}
     table.add_row(label, _workload(load.input_len, load.output_len, load.max_concurrency, load.num_prompts),
-                  *(_figure(values.get(key)) for _, key, _, _ in COLUMNS))
+                  *(_figure(values.get(key)) for _, key, _ in COLUMNS))
     for row in rows:
         table.add_row(f"seed {seed.seed}: {row.engine} on {row.hardware}",
                       _workload(seed.input_len, seed.output_len, seed.max_concurrency, seed.num_prompts),
-                      *(_figure(getattr(row, field)) for _, _, field, _ in COLUMNS))
+                      *(_figure(getattr(row, field)) for _, _, field in COLUMNS))
     return table
 
 
