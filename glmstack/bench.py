@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from glmstack.catalog import BenchResult, ServingBenchmark, load_catalog
-from glmstack.uv import UV_PACKAGE
+from glmstack.planning import inventory_hosts
+from glmstack.templating import shared_templates
+from glmstack.uv import UV_PACKAGE, ensure_uv_commands, uv_binary
 
 CACHE = Path(os.environ.get("GLMSTACK_BENCH_CACHE", Path.home() / ".cache" / "glmstack-bench"))
 RESULTS = Path(os.environ.get("GLMSTACK_BENCH_RESULTS", Path.home() / ".local" / "share" / "glmstack" / "bench"))
@@ -454,9 +456,6 @@ REMOTE_WORKDIR_PARENT = "/var/tmp"
 def remote_script(prefix: str, workdir: str, load: Workload, target: Target, key: bool, ca: bool) -> str:
     """The bench host's script (templates/bench-run.sh.j2): the tool made once under the host's
     prefix, then vllm bench serve with the key and CA from files in `workdir`."""
-    from glmstack.templating import shared_templates
-    from glmstack.uv import ensure_uv_commands, uv_binary
-
     version, imports = tool_spec()
     env = f"{prefix}/venvs/vllm-bench-{version}-{_key(*imports, UV_PACKAGE)}"
     remote_target = replace(target, tokenizer=f"{workdir}/tokenizer") if Path(target.tokenizer).is_dir() else target
@@ -474,8 +473,6 @@ def _connected(inventory, host_name: str):
     from pyinfra.api import Config, Inventory, State
     from pyinfra.api.connect import connect_all
     from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
-
-    from glmstack.planning import inventory_hosts
 
     logging.getLogger("pyinfra").setLevel(logging.ERROR)
     hosts = [(name, data) for name, data in inventory_hosts(inventory) if name == host_name]

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from glmstack.ansible_inventory import IGNORED, SKIPPED, VAULT_PASSWORD_FILE_ENV
 from glmstack.bench import RESULTS as BENCH_RESULTS
+from glmstack.bench import BenchError, bench_plan, run_bench
 from glmstack.hostdata import InventoryError
 from glmstack.lab import lab
 from glmstack.lab.host import LabError
@@ -277,8 +278,6 @@ def _lock(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from glmstack.bench import BenchError, bench_plan, run_bench
-
     try:
         plans = plan_inventory(args.inventory)
     except InventoryError as error:
