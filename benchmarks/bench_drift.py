@@ -114,7 +114,7 @@ def main() -> int:
     try:
         print(f"booting {NODES} lab nodes", flush=True)
         nodes = lab.up(NODES, paths)
-        data = {**cpu_profile_data(paths), "base_packages": ["python3", "python3-apt"]}
+        data = {**cpu_profile_data(paths, gateway=False), "base_packages": ["python3", "python3-apt"]}
         all_nodes = lab.write_inventory(paths, extra_data=data, output=BENCH_DIR / "lab-all.py")
         started = time.monotonic()
         with serve_directory(models_dir(paths), port=MODEL_PORT):

@@ -72,7 +72,8 @@ def unit_seconds(host, unit: str) -> tuple[float, float]:
 
 
 def bench_data(paths: lab.LabPaths, sums: dict[str, str], name: str, **extra) -> dict:
-    return {**cpu_profile_data(paths), "model_source": f"http://10.213.0.1:{MODEL_PORT}", "model_files": sums,
+    return {**cpu_profile_data(paths, gateway=False), "model_source": f"http://10.213.0.1:{MODEL_PORT}",
+            "model_files": sums,
             "model_entry": TINY_MODEL, "model_dir": f"/var/lib/glmstack/models/{name}", **extra}
 
 

@@ -32,7 +32,7 @@ def recipe_hosts(recipe: Recipe, catalog: Catalog | None = None, addresses: Sequ
                  deployment: str = "example") -> list[tuple[str, dict]]:
     """(host, data) for each node of the recipe; multi-node hosts are named by their addresses."""
     catalog = catalog or load_catalog()
-    model, engine = catalog.models[recipe.model], catalog.engines[recipe.engine]
+    model = catalog.models[recipe.model]
     nodes = recipe.parallel.nodes
     data: dict = {"accelerator": recipe.accelerator, "model": recipe.model, "engine": recipe.engine,
                   "recipe_variant": recipe.variant}
@@ -49,8 +49,6 @@ def recipe_hosts(recipe: Recipe, catalog: Catalog | None = None, addresses: Sequ
     if model.format == "gguf" and model.entry is None:
         directory = model.include[0].split("*")[0] if model.include else ""
         data["model_entry"] = f"{directory}{recipe.model}-00001-of-00002.gguf"
-    if engine.api_key_env is None:
-        data["service_bind_host"] = "127.0.0.1"  # SGLang cannot take a key without logging it
     if nodes > 1:
         data.update(deployment=deployment, network_interface=INTERFACE)
     if nodes == 1:

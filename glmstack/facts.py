@@ -606,3 +606,54 @@ class NpuRoceAddresses(FactBase):
                     if match:
                         found[-1][key] = match.group(1)
         return [each if "address" in each else None for each in found]
+
+
+class GatewayTlsState(FactBase):
+    """
+    The gateway's TLS files in ``directory`` as they are: each present file's owner and mode, and
+    whether server.pem is exactly server.crt then server.key (what HAProxy reads). Contents never.
+
+    .. code:: python
+
+        {"files": {"ca.crt": "root 644", "server.pem": "root 600"}, "pem_current": True}
+    """
+
+    NAMES = ("ca.key", "ca.crt", "server.key", "server.crt", "server.pem")
+
+    def command(self, directory: str) -> str:
+        d = shlex.quote(directory)
+        listing = " ".join(self.NAMES)
+        return (f"cd {d} 2>/dev/null || exit 0; for f in {listing}; do [ -s \"$f\" ] && "
+                "echo \"$f $(stat -c '%U %a' \"$f\")\"; done; "
+                "[ -s server.pem ] && cat server.crt server.key 2>/dev/null | cmp -s - server.pem "
+                "&& echo current; true")
+
+    def process(self, output: list[str]) -> dict:
+        lines = [line.strip() for line in output if line.strip()]
+        files = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in lines if " " in line}
+        return {"files": files, "pem_current": "current" in lines}
+
+
+class GatewayKeyAcl(FactBase):
+    """
+    Whether the gateway's ACL file accepts exactly the API key in ``key_file`` (``Bearer <key>``),
+    root-owned and mode 0600; ``None`` when no key is installed. The key is never printed.
+
+    .. code:: python
+
+        {"key_id": "5d41402abc4b2a76", "current": True}
+    """
+
+    def command(self, key_file: str, acl_file: str) -> str:
+        key, acl = shlex.quote(key_file), shlex.quote(acl_file)
+        # printf is a shell builtin: the key never becomes a process argument.
+        return (f"[ -s {key} ] || exit 0; k=$(cat {key}); "
+                'printf %s "$k" | sha256sum | cut -c1-16; '
+                f"[ \"$(stat -c '%U %a' {acl} 2>/dev/null)\" = 'root 600' ] && "
+                f"[ \"$(cat {acl})\" = \"$(printf 'Bearer %s' \"$k\")\" ] && echo current; true")
+
+    def process(self, output: list[str]) -> dict | None:
+        lines = [line.strip() for line in output if line.strip()]
+        if not lines:
+            return None
+        return {"key_id": lines[0], "current": lines[1:] == ["current"]}

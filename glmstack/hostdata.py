@@ -49,7 +49,8 @@ class DeploymentSettings(BaseModel):
                                           description="NIC for collective traffic (multi-node deployments).")
     served_model_name: str | None = Field(None, pattern=r"^[\w.:/-]+$",
                                           description="Name clients use in requests; None: the model id.")
-    port: int | None = Field(None, ge=1, le=65535, description="Port the engine listens on.")
+    port: int | None = Field(None, ge=1, le=65535, description="Port clients connect to: the gateway's (TLS), or "
+                                "the engine's with gateway_enabled: false; None: the engine's default.")
     max_model_len: int | None = Field(None, gt=0, description="Context length per sequence.")
     max_num_seqs: int | None = Field(None, gt=0, description="Sequences served concurrently.")
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1,

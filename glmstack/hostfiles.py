@@ -22,6 +22,7 @@ def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:
     from roles.amd import operations as amd
     from roles.base import operations as base
     from roles.engine.operations import install_script
+    from roles.gateway import operations as gateway
     from roles.llamacpp import operations as llamacpp
     from roles.nvidia import operations as nvidia
     from roles.service import operations as service
@@ -48,6 +49,11 @@ def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:
         makers.append(lambda: llamacpp.build_script(plan.llamacpp))
     if plan.engine_env:
         makers.append(lambda: install_script(plan.engine_env))
+    if plan.gateway:
+        makers += [lambda: gateway.rendered_files(plan), lambda: gateway.make_tls_command(plan),
+                   lambda: gateway.health_command(plan)]
+        if plan.gateway.key_file:
+            makers.append(lambda: gateway.key_acl_command(plan))
     return makers
 
 

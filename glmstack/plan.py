@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from roles.amd.plan import AmdPlan
     from roles.ascend.plan import AscendPlan
     from roles.engine.plan import EngineEnvPlan
+    from roles.gateway.plan import GatewayPlan
     from roles.llamacpp.plan import LlamaCppPlan
     from roles.model.plan import ModelPlan
     from roles.nvidia.plan import NvidiaPlan
@@ -72,6 +73,8 @@ class DeployPlan:
     ascend: AscendPlan | None = None
     engine_env: EngineEnvPlan | None = None
     api_key: ApiKeyPlan | None = None
+    # HAProxy in front of the engine (roles/gateway): what clients reach; None: the engine itself.
+    gateway: GatewayPlan | None = None
     # Weights passed on over the lab network: the host this one gets them from (its address, and
     # its inventory name), or the hosts this one passes them to (inventory name, address).
     weights_seed: str | None = None

@@ -150,7 +150,11 @@ def host_document(plan: DeployPlan) -> dict[str, Any]:
         "limitations": [{"name": limit.name, "seed": limit.seed, "message": limit.message}
                         for limit in plan.limitations],
         "served_model_name": plan.served_model_name,
-        "port": plan.port,
+        # What clients use: the gateway's port (TLS) in front of the engine's loopback one, or the engine's.
+        "port": plan.gateway.port if plan.gateway else plan.port,
+        "engine_port": plan.port,
+        "gateway": {"url": plan.gateway.url, "ca_file": plan.gateway.ca_file, "key_file": plan.gateway.key_file,
+                    "group": plan.gateway.group, "members": list(plan.gateway.members)} if plan.gateway else None,
         "unit": f"{units[-1].name}.service",
         "installable": plan.engine_installable,
         "command": list(units[-1].argv),

@@ -276,6 +276,63 @@ def nft_identifier(value: str, field: str | None = None) -> str:
     return value
 
 
+# ---- HAProxy ----
+
+# A name HAProxy takes for a proxy, server or ACL: letters, digits and - _ . : (its own rule).
+_HAPROXY_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# A host name HAProxy resolves at start (a server's address): DNS labels, nothing else.
+_HAPROXY_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
+                           r"[A-Za-z0-9])?)*")
+
+
+def haproxy_word(value: str, field: str | None = None) -> str:
+    """One word of haproxy.cfg, single-quoted: inside single quotes HAProxy takes every character as
+    it is (no $VARIABLE, no backslash escape, no # comment), so only a single quote cannot be held."""
+    value = str(value)
+    refuse_control_characters(value, "haproxy.cfg", field)
+    if "'" in value:
+        raise Unrepresentable(f"{shown(value)} holds a single quote, which a quoted haproxy.cfg word cannot hold; "
+                              "allowed: printable characters other than '", field, value)
+    return f"'{value}'"
+
+
+def haproxy_name(value: str, field: str | None = None) -> str:
+    """A proxy's, server's or ACL's name in haproxy.cfg: letters, digits and - _ . : only."""
+    value = str(value)
+    refuse_control_characters(value, "haproxy.cfg", field)
+    if not _HAPROXY_NAME.fullmatch(value):
+        raise Unrepresentable(f"{shown(value)} is not a name haproxy.cfg takes; allowed: 1 to 64 letters, digits "
+                              "and - _ . :", field, value)
+    return value
+
+
+def haproxy_address(address: str, port: int | str, field: str | None = None) -> str:
+    """An address and port for `bind` or `server`: an IPv4 address, an IPv6 address (HAProxy's
+    ipv6@ prefix, so its colons are not read as the port's), or a host name it resolves at start."""
+    address = str(address)
+    refuse_control_characters(address, "haproxy.cfg", field)
+    port = nft_port(port, field)
+    if "-" in port:
+        raise Unrepresentable(f"{shown(port)} is a range; an HAProxy address takes one port", field, port)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        if not _HAPROXY_HOST.fullmatch(address) or len(address) > 253:
+            raise Unrepresentable(f"{shown(address)} is not an IP address or a host name; allowed: an IP address, "
+                                  "or DNS labels of letters, digits and -", field, address) from None
+        return f"{address}:{port}"
+    return f"ipv6@{ip}:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+def haproxy_path(value: str, field: str | None = None) -> str:
+    """An absolute path in haproxy.cfg (a certificate, an ACL file), single-quoted."""
+    value = str(value)
+    refuse_control_characters(value, "haproxy.cfg", field)
+    if not value.startswith("/"):
+        raise Unrepresentable(f"{shown(value)} is not an absolute path, which haproxy.cfg needs here", field, value)
+    return haproxy_word(value, field)
+
+
 # ---- JSON ----
 
 

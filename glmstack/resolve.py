@@ -18,6 +18,7 @@ from glmstack.plan import DeployPlan
 from glmstack.shape import SAFE_LABEL, entry_problems
 from glmstack.sizing import size
 from glmstack.topology import (
+    host_ports,
     link_weights_seeds,
     peer_address_problems,
     plan_ray,
@@ -30,6 +31,7 @@ from glmstack.values import host_port
 from roles.amd.plan import AmdPlan, plan_amd
 from roles.ascend.plan import AscendPlan, plan_ascend
 from roles.engine.plan import EngineEnvPlan, engine_requirement_problems, plan_engine_env
+from roles.gateway.plan import engine_side, group_problems, link_gateway_groups, plan_gateway
 from roles.llamacpp.plan import LlamaCppPlan, plan_llamacpp
 from roles.model.plan import plan_model
 from roles.nvidia.plan import NvidiaPlan, plan_nvidia
@@ -118,17 +120,25 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
     interface_needed = nodes > 1 and any("{interface}" in value for value in recipe.multinode_env.values())
     if interface_needed and not config.network_interface:
         problems.append(("network_interface", "a multi-node deployment needs the NIC for collective traffic"))
-    model_plan = plan_model(config, catalog, problems, lock)
+    # The gateway (on by default where the API is served) takes the host's port; the engine behind
+    # it listens on loopback on a port of its own, and is planned with those settings.
     rpc = catalog.engines[config.engine].rpc_worker if nodes > 1 else None
     ray = catalog.engines[config.engine].ray if nodes > 1 and recipe.cluster == "ray" else None
     problems += peer_address_problems(peers, rpc, deployment)
     problems += port_problems(config, catalog.engines[config.engine], nodes, rpc, ray)
+    gateway_plan = plan_gateway(host, config, catalog, problems, rank,
+                                other_ports=host_ports(config, catalog.engines[config.engine], nodes, rpc, ray),
+                                recipe_port=recipe.port)
+    if gateway_plan is not None:
+        config = engine_side(config, gateway_plan)
+    model_plan = plan_model(config, catalog, problems, lock)
     llamacpp_plan = plan_llamacpp(config, catalog, problems, rpc) if config.engine == "llama.cpp" else None
     nvidia_plan = plan_nvidia(config, catalog, problems)
     amd_plan = plan_amd(config, catalog, problems)
     ascend_plan = plan_ascend(config, catalog, problems, nodes)
     # Only the head serves the API; the other nodes of a deployment lend it their devices.
-    api_key_plan = plan_api_key(config, catalog, problems) if rank == 0 else None
+    # Behind the gateway the engine takes no key: the gateway checks it.
+    api_key_plan = plan_api_key(config, catalog, problems) if rank == 0 and gateway_plan is None else None
     if problems or model_plan is None:
         raise HostDataError(host, problems)
     ray_requirement = [fill([ray.requirement], {"version": ray.version})[0]] if ray else []
@@ -200,6 +210,7 @@ def _plan_host(host: str, config: HostConfig, recipe: Recipe, catalog: Catalog, 
         ascend=ascend_plan,
         engine_env=engine_env,
         api_key=api_key_plan,
+        gateway=gateway_plan,
         ready_timeout=config.service_ready_timeout or engine.ready_timeout,
         rpc_head=rpc_head,
         rpc_workers=tuple(host_port(worker, rpc.port) for worker in peers[1:]) if rpc and rank == 0 else (),
@@ -278,6 +289,7 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
                                   f"{getattr(first, key)!r} as on {names[0]} (rank 0)")
 
     errors += rank_address_problems(validated, members)
+    errors += group_problems(validated)
     plans = []
     if not errors:
         # Each deployment (or lone host) must have as many nodes as its recipe: said once, on rank 0.
@@ -306,6 +318,8 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
         errors = roce_conflicts(plans)
     if not errors:
         plans, errors = link_weights_seeds(plans, members)
+    if not errors:
+        plans = link_gateway_groups(plans)
     if not errors:
         errors = _unrepresentable(plans)
     if errors:

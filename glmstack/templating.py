@@ -19,6 +19,7 @@ QUOTING_FILTERS = {name: getattr(quoting, name) for name in (
     "one_line", "exec_word", "exec_line", "unit_setting", "unit_list_word", "unit_path", "unit_list",
     "unit_environment", "env_name", "env_quote", "shell_word", "plain_shell_word", "apt_value", "ini_value",
     "apt_source_word", "nft_address", "nft_port", "nft_identifier", "refuse_control_characters",
+    "haproxy_word", "haproxy_name", "haproxy_path", "haproxy_address",
 )}
 
 

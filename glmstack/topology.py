@@ -111,6 +111,17 @@ def port_problems(config: HostConfig, engine: Engine, nodes: int, rpc: RpcWorker
     return []
 
 
+def host_ports(config: HostConfig, engine: Engine, nodes: int, rpc: RpcWorker | None,
+               ray: RayCluster | None) -> dict[int, str]:
+    """The ports this host uses besides the API's, each with what it is (the gateway's own ports
+    must be none of them)."""
+    ports = {config.model_share_port: "model_share_port"}
+    named = ([str(ray.port), str(ray.node_manager_port), *ray.ports] if nodes > 1 and ray else
+             [str(rpc.port)] if nodes > 1 and rpc else list(engine.multinode_ports) if nodes > 1 else [])
+    ports.update(dict.fromkeys(_ports(named), "one of the deployment's cluster ports"))
+    return ports
+
+
 def plan_ray(config: HostConfig, ray: RayCluster, address: str, head: str, peers: list[str]) -> RayPlan:
     temp_dir = posixpath.join(config.base_state_dir, "home", ray.unit_name, "tmp")
     values = {"address": address, "head": head, "head_host": url_host(head), "port": ray.port,

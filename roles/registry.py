@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from roles.amd.defaults import AmdSettings
 from roles.ascend.defaults import AscendSettings
 from roles.base.defaults import BaseSettings
+from roles.gateway.defaults import GatewaySettings
 from roles.llamacpp.defaults import LlamaCppSettings
 from roles.model.defaults import ModelSettings
 from roles.nvidia.defaults import NvidiaSettings
@@ -85,6 +86,7 @@ ROLES: tuple[Role, ...] = (
          _steps(("preflight", "ascend_preflight"), ("drivers", "install_ascend"))),
     Role("ray", None, None, "glmstack.topology:plan_ray", _steps(("cluster", "form_cluster"))),
     Role("service", "service_", ServiceSettings, "roles.service.plan:plan_api_key", _steps(("serve", "run_service"))),
+    Role("gateway", "gateway_", GatewaySettings, "roles.gateway.plan:plan_gateway", _steps(("serve", "run_gateway"))),
 )
 
 

@@ -17,6 +17,7 @@ from roles.amd import operations as amd
 from roles.ascend import operations as ascend
 from roles.base import operations as base
 from roles.engine.operations import install_engine as install_engine_env
+from roles.gateway.operations import run_gateway as start_gateway
 from roles.llamacpp.operations import install_llamacpp as build_llamacpp
 from roles.model.operations import finish_model_download, graft_weights, start_model_download, weights_parts
 from roles.nvidia import operations as nvidia
@@ -110,3 +111,8 @@ def form_cluster(plan: DeployPlan, state: DeployState) -> None:
 def run_service(plan: DeployPlan, state: DeployState) -> None:
     if plan.ray is None or plan.rank == 0:  # a Ray worker runs no engine unit: the head drives it
         start_service(plan, weights_refetched=state.weights_refetched or state.runtime_changed)
+
+
+def run_gateway(plan: DeployPlan, state: DeployState) -> None:
+    if plan.gateway is not None:
+        start_gateway(plan)  # after the engine: its first health check finds it serving

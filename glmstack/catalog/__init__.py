@@ -390,6 +390,9 @@ class Recipe(Strict):
     additional_config: dict[str, bool | int | float | str] = {}
     # A release of the engine (a key of its `releases`) instead of its default_release.
     engine_release: str | None = None
+    # The port the seed serves clients on, where it is not the engine's default: the gateway's
+    # (roles/gateway) unless the host data gives `port`. None: the engine's default_port.
+    port: int | None = Field(None, ge=1, le=65535)
     # The family's serving arguments for the recipe's engine, set by the catalog that holds it.
     _family_args: list[str] = PrivateAttr(default_factory=list)
 

@@ -48,17 +48,19 @@ def main() -> int:
         console.print("[red]the checks failed; see above[/]")
         return 1
 
-    base = f"http://{node['address']}:{data.get('port', 8080)}"
+    gateway = resolve(node["address"], data).gateway  # HAProxy in front of llama-server: TLS, the key
+    base = gateway.url
     chat = json.dumps({"model": SERVED_MODEL_NAME, "messages": [{"role": "user", "content": "Hello"}],
                        "max_tokens": 16})
     console.print(Panel.fit(f"llama-server serves [bold]{SERVED_MODEL_NAME}[/] on {base}",
                             title="glmstack demo", border_style="green"))
     # Plain lines, never wrapped, so they can be copied as they are. The key is read on the node
     # by whoever runs them; the demo never prints it.
-    key_file = resolve(node["address"], data).api_key.key_file
-    print(f"the API key: KEY=$(ssh -i {paths.ssh_key} root@{node['address']} cat {key_file})")
-    print(f"curl {base}/v1/models -H \"Authorization: Bearer $KEY\"")
-    print(f"curl {base}/v1/chat/completions -H \"Authorization: Bearer $KEY\" "
+    ssh = f"ssh -i {paths.ssh_key} root@{node['address']}"
+    print(f"the CA to trust: {ssh} cat {gateway.ca_file} > glmstack-ca.crt")
+    print(f"the API key: KEY=$({ssh} cat {gateway.key_file})")
+    print(f"curl --cacert glmstack-ca.crt {base}/v1/models -H \"Authorization: Bearer $KEY\"")
+    print(f"curl --cacert glmstack-ca.crt {base}/v1/chat/completions -H \"Authorization: Bearer $KEY\" "
           f"-H 'Content-Type: application/json' -d '{chat}'")
     print(f"deploy again, changing nothing: .venv/bin/pyinfra {inventory} deploys/glm52.py")
     print("tear the lab down: make lab-down")

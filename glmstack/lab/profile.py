@@ -38,8 +38,9 @@ def models_dir(paths: LabPaths) -> Path:
     return paths.cache_dir / "models-glm-template"
 
 
-def cpu_profile_data(paths: LabPaths) -> dict[str, Any]:
-    """Host data for the lab nodes; builds the source tarball and the tiny model on first use."""
+def cpu_profile_data(paths: LabPaths, gateway: bool = True) -> dict[str, Any]:
+    """Host data for the lab nodes; builds the source tarball and the tiny model on first use.
+    gateway=False: the engine serves the network itself (tests about the engine alone)."""
     tarball, vocab = llamacpp_source(paths.cache_dir)
     template = glm_chat_template(paths.cache_dir)
     model = models_dir(paths) / TINY_MODEL
@@ -57,6 +58,7 @@ def cpu_profile_data(paths: LabPaths) -> dict[str, Any]:
         "llamacpp_source": str(tarball),
         # The tiny model's own context is 2048 tokens.
         "max_model_len": 2048,
+        **({} if gateway else {"gateway_enabled": False}),
     }
 
 

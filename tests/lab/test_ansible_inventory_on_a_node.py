@@ -46,7 +46,7 @@ def ansible_lab(tmp_path_factory):
     work = tmp_path_factory.mktemp("ansible")
     try:
         node = lab.up(1, paths)[0]
-        [(address, shared)] = lab.inventory_hosts(paths, cpu_profile_data(paths))
+        [(address, shared)] = lab.inventory_hosts(paths, cpu_profile_data(paths, gateway=False))
         key = secrets.token_urlsafe(32)
         password = work / "vault-password"
         password.write_text(secrets.token_urlsafe(24) + "\n")

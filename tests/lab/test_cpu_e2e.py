@@ -29,7 +29,7 @@ def lab_node():
     lab.down(paths)  # a lab left behind by an interrupted run must not leak into this one
     try:
         node = lab.up(1, paths)[0]
-        data = cpu_profile_data(paths)
+        data = cpu_profile_data(paths, gateway=False)
         inventory = lab.write_inventory(paths, extra_data=data)
         yield {"paths": paths, "node": node, "inventory": inventory, "data": data}
     finally:

@@ -22,7 +22,7 @@ def converged_node():
     lab.down(paths)
     try:
         node = lab.up(1, paths)[0]
-        data = cpu_profile_data(paths)
+        data = cpu_profile_data(paths, gateway=False)
         inventory = lab.write_inventory(paths, extra_data=data)
         with serve_directory(models_dir(paths), port=MODEL_PORT):
             assert run_deploy(inventory).returncode == 0

@@ -31,7 +31,8 @@ def rpc_pair(tmp_path_factory):
     try:
         head, worker = lab.up(2, paths)
         # -lv 4: llama.cpp's loader then logs each device's share of the weights.
-        data = {**cpu_profile_data(paths), "recipe_variant": "rpc", "deployment": "rpc", "extra_flags": ["-lv", "4"]}
+        data = {**cpu_profile_data(paths, gateway=False), "recipe_variant": "rpc", "deployment": "rpc",
+                "extra_flags": ["-lv", "4"]}
         inventory = lab.write_inventory(paths, extra_data=data, output=tmp_path_factory.mktemp("rpc") / "rpc.py")
         with serve_directory(models_dir(paths), port=MODEL_PORT):
             first = run_deploy(inventory)

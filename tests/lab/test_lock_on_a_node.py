@@ -36,7 +36,7 @@ def locked_node(tmp_path_factory):
     lab.down(paths)
     try:
         node = lab.up(1, paths)[0]
-        base = cpu_profile_data(paths)
+        base = cpu_profile_data(paths, gateway=False)
         repo = root / "hub" / REPO
         repo.mkdir(parents=True)
         shutil.copy(models_dir(paths) / TINY_MODEL, repo / TINY_MODEL)

@@ -26,7 +26,7 @@ def test_unreachable_node_is_named_and_the_others_complete(tmp_path):
     lab.down(paths)
     try:
         nodes = lab.up(2, paths)
-        hosts = lab.inventory_hosts(paths, cpu_profile_data(paths))
+        hosts = lab.inventory_hosts(paths, cpu_profile_data(paths, gateway=False))
         inventory = tmp_path / "three.py"
         inventory.write_text("from glmstack.inventory import group\n"
                              f"nodes = group({hosts + [(SILENT, hosts[0][1])]!r})\n")
@@ -40,7 +40,7 @@ def test_unreachable_node_is_named_and_the_others_complete(tmp_path):
         for node in nodes:
             assert summary[node["address"]]["status"] == "ok" and summary[node["address"]]["changed"] > 0
             host = lab.node_connection(node["address"], paths)
-            plan = resolve(node["address"], cpu_profile_data(paths))
+            plan = resolve(node["address"], cpu_profile_data(paths, gateway=False))
             assert "glm-5.2-tiny-test" in host.check_output(curl_as_client(plan, "http://127.0.0.1:8080/v1/models"))
     finally:
         lab.down(paths)

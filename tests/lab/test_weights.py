@@ -58,7 +58,7 @@ def hub_node(tmp_path_factory):
     lab.down(paths)
     try:
         node = lab.up(1, paths)[0]
-        base = cpu_profile_data(paths)
+        base = cpu_profile_data(paths, gateway=False)
         make_repository(root, paths)
         token = root / "hf-token"
         token.write_text(f"hf_lab{secrets.token_hex(16)}\n")

@@ -23,7 +23,7 @@ def test_three_nodes_get_the_weights_with_one_download_from_the_mirror(tmp_path)
     lab.down(paths)
     try:
         nodes = lab.up(3, paths)
-        data = {**cpu_profile_data(paths), "model_fetch_from": nodes[0]["address"]}
+        data = {**cpu_profile_data(paths, gateway=False), "model_fetch_from": nodes[0]["address"]}
         inventory = lab.write_inventory(paths, extra_data=data, output=tmp_path / "three.py")
         stats: dict = {}
         with serve_directory(models_dir(paths), port=MODEL_PORT, stats=stats):

@@ -64,8 +64,10 @@ def run_deploy_on(hosts: list[tuple[str, dict, dict]], deploy: str = "glm52.py",
                   allow_failure: bool = False) -> tuple[dict[str, FakeRun], list[tuple[str, str]]]:
     """Deploy to several fake hosts at once (name, data, responses), as pyinfra drives an
     inventory: each host's run, and every command of every host in the order they ran."""
-    inventory = Inventory(([(name, {**data, "fake_responses": _weights_unit_done(responses), "fake_delay": 0,
-                                    "fake_delay_jitter": 0}) for name, data, responses in hosts], {}))
+    # The canned facts were captured from hosts without the gateway: a test about the gateway
+    # turns it on itself (and answers its facts).
+    inventory = Inventory(([(name, {"gateway_enabled": False, **data, "fake_responses": _weights_unit_done(responses),
+                                    "fake_delay": 0, "fake_delay_jitter": 0}) for name, data, responses in hosts], {}))
     config = Config()
     state = State(inventory, config)
     error = None

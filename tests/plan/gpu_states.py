@@ -86,7 +86,8 @@ class ConstructedHost:
 
     def __init__(self, data: dict, pci: list[str], plan: DeployPlan | None = None):
         self.data = data
-        self.plan: DeployPlan = plan or resolve("@fake/node1", data)
+        # As tests/plan/fakehost.py deploys it: the gateway off unless the data turns it on.
+        self.plan: DeployPlan = plan or resolve("@fake/node1", {"gateway_enabled": False, **data})
         self.overrides: dict[str, object] = {
             "for d in /sys/bus/pci/devices/*": pci,
             "uname -r": [KERNEL],

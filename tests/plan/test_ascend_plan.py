@@ -207,7 +207,7 @@ def a2_pair(package_set, state) -> list[tuple[str, dict, AscendHost]]:
     """The two A2 nodes, each as `state(AscendHost)` leaves it, with its collective NIC."""
     group = {"accelerator": "ascend-a2", "model": "glm-5.2-w8a8", "engine": "vllm-ascend", "model_revision": "0" * 40,
              "ascend_packages": str(package_set), "deployment": "glm52-a2", "network_interface": "eth0",
-             "ascend_roce_netmask": "255.255.255.0", "ascend_allow_reboot": True}
+             "ascend_roce_netmask": "255.255.255.0", "ascend_allow_reboot": True, "gateway_enabled": False}
     hosts = [(name, {**group, "address": address, "ascend_roce_addresses": roce})
              for name, (address, roce) in A2_NODES.items()]
     plans = {plan.host: plan for plan in resolve_inventory(hosts)}

@@ -108,7 +108,7 @@ def test_ini_inventory_group_and_host_vars_become_host_data(ini_inventory, passw
     assert api_key not in json.dumps(hosts)
 
     plans = {plan.host: plan for plan in plan_inventory(ini_inventory)}
-    assert plans["cpu-2"].port == 8081 and plans["cpu-1"].served_model_name == "cpu-1-glm"
+    assert plans["cpu-2"].gateway.port == 8081 and plans["cpu-1"].served_model_name == "cpu-1-glm"
     assert plans["cpu-1"].config.service_api_key_file.read_text().strip() == api_key
 
 

@@ -168,7 +168,8 @@ def _deploy_to_fake_hosts(recipe, hosts: list[tuple[str, dict]], plans: dict, co
             state.answer("for d in /sys/class/net/*", ["lo 127.0.0.1 ::1", f"{data['network_interface']} {name}"])
         if converged and hasattr(state, "converged"):
             state.converged()
-        fake.append((f"@fake/{name}", data, state.responses()))
+        # With the gateway, as the examples plan (tests/plan/fakehost.py turns it off unless asked).
+        fake.append((f"@fake/{name}", {"gateway_enabled": True, **data}, state.responses()))
     _quietly(run_deploy_on, fake, "glm52.py", None, True)
 
 

@@ -21,7 +21,9 @@ def test_good_data_resolves_to_the_recipe_command_line():
     assert argv[argv.index("--model") + 1] == "/var/lib/glmstack/models/glm-5.2-gguf/tiny.gguf"
     assert "--jinja" in argv
     assert plan.seed == "003"
-    assert plan.health_url == "http://127.0.0.1:8080/health"
+    # The engine behind the gateway, on loopback; clients reach the gateway on the engine's usual port.
+    assert plan.health_url == "http://127.0.0.1:18080/health"
+    assert plan.gateway.url == "https://node1:8080" and plan.gateway.engine_port == 18080
 
 
 def test_build_key_follows_version_and_flags():

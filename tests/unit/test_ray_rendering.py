@@ -28,8 +28,10 @@ def test_the_head_runs_ray_then_the_engine_the_workers_ray_alone(trio):
     head, worker, _ = trio
     assert [unit.name for unit in node_unit_specs(head)] == ["ray", "vllm"]
     assert [unit.name for unit in node_unit_specs(worker)] == ["ray"]
-    assert [unit.api_key is not None for unit in node_unit_specs(head)] == [False, True]
-    assert worker.api_key is None and node_unit_specs(worker)[0].api_key is None and head.api_key is not None
+    # The key is checked by the head's gateway; the engine behind it takes none.
+    assert [unit.api_key is not None for unit in node_unit_specs(head)] == [False, False]
+    assert worker.api_key is None and node_unit_specs(worker)[0].api_key is None and head.api_key is None
+    assert head.gateway.key_file == "/etc/glmstack/vllm.api-key" and worker.gateway is None
     # Only the engine on the head names the executor; Ray knows the nodes.
     assert "--distributed-executor-backend ray" in " ".join(head.serve_argv)
     assert "--nnodes" not in head.serve_argv and "--headless" not in head.serve_argv

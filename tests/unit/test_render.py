@@ -6,7 +6,8 @@ from hostdata import CPU_MIRROR
 from glmstack.config import resolve
 from glmstack.render import deployed_fingerprint, env_quote, render_env_file, render_unit, systemd_quote
 
-DATA = CPU_MIRROR
+# The engine serving the network itself (the gateway in front of it: tests/unit/test_gateway.py).
+DATA = {**CPU_MIRROR, "gateway_enabled": False}
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ def test_the_deploy_runs_the_steps_in_the_order_it_always_has():
     assert [step.function.split(":")[1] for step in deploy_steps()] == [
         "install_base", "nvidia_preflight", "amd_preflight", "ascend_preflight", "start_weights",
         "install_nvidia", "install_amd", "install_ascend", "install_llamacpp", "install_engine",
-        "finish_weights", "form_cluster", "run_service"]
+        "finish_weights", "form_cluster", "run_service", "run_gateway"]
     deploy = (REPO_ROOT / "deploys" / "glm52.py").read_text()
     assert "deploy_steps()" in deploy and "roles import" not in deploy
 

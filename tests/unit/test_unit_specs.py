@@ -220,7 +220,7 @@ def test_an_rpc_workers_spec_lets_in_its_head_only_and_the_head_waits_for_it(pai
     assert engine.address_filter is None and engine.rpc_workers == ("10.0.0.2:50052",)
     (wait,) = engine.waits
     assert wait.endpoints == ("10.0.0.2:50052",) and wait.failure == "RPC worker %s does not answer"
-    assert engine.probe.kind == "http" and engine.probe.url == "http://127.0.0.1:8080/health"
+    assert engine.probe.kind == "http" and engine.probe.url == "http://127.0.0.1:18080/health"
 
 
 def test_the_endpoint_wait_is_one_word_of_one_line_and_its_values_stay_data(tmp_path):

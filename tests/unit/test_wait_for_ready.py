@@ -89,7 +89,7 @@ def run_wait(plan, states: list[dict], tmp_path, timeout: float = 20):
 
 @pytest.fixture
 def engine():
-    return resolve("node1", CPU_MIRROR)
+    return resolve("node1", {**CPU_MIRROR, "gateway_enabled": False})
 
 
 def test_a_crash_looping_engine_fails_the_wait_at_once_with_its_journal(engine, tmp_path):
