@@ -55,7 +55,7 @@ def test_the_seed_command_is_seed_001s(inventory):
                 "--random-input-len": "8192", "--random-output-len": "2048", "--num-prompts": "512",
                 "--max-concurrency": "32", "--endpoint": "/v1/chat/completions",
                 "--served-model-name": "glm-5.2-fp8", "--tokenizer": "zai-org/GLM-5.2-FP8",
-                "--base-url": "http://h200-1.invalid:8000", "--result-dir": "/results"}
+                "--base-url": "https://h200-1.invalid:8000", "--result-dir": "/results"}
     assert {name: flag(argv, name) for name in expected} == expected
     assert "--save-result" in argv and "--request-rate" not in argv and "--ignore-eos" not in argv
 
@@ -67,20 +67,21 @@ def test_every_figure_can_be_overridden(inventory):
                                           "--max-concurrency", "--request-rate", "--tokenizer", "--model")] == \
         ["64", "16", "8", "4", "2.5", "org/tok", "org/tok"]
     assert "--ignore-eos" in argv
-    assert flag(argv, "--base-url") == "http://h200-2.invalid:8000"
+    assert flag(argv, "--base-url") == "https://h200-2.invalid:8000"
 
 
 def test_the_gateway_is_the_endpoint_when_there_is_one(inventory):
+    import dataclasses
+
     plan = plan_inventory(inventory)[0]
-    gateway = SimpleNamespace(url="https://10.0.0.5:8443/", port=8443, ca_file="/etc/glmstack/gw/ca.pem",
-                              key_file="/etc/glmstack/gw/api-key")
-    target = bench.target_for(SimpleNamespace(**{name: getattr(plan, name) for name in (
-        "host", "node_address", "port", "api_key", "config", "served_model_name")}, gateway=gateway))
-    assert (target.base_url, target.key_file, target.ca_file) == \
-        ("https://10.0.0.5:8443", "/etc/glmstack/gw/api-key", "/etc/glmstack/gw/ca.pem")
-    engine = bench.target_for(plan)
-    assert (engine.base_url, engine.key_file, engine.ca_file) == ("http://h200-1.invalid:8000", plan.api_key.key_file,
-                                                                  None)
+    assert plan.gateway is not None  # on by default (roles/gateway)
+    gateway = bench.target_for(plan)
+    assert (gateway.base_url, gateway.key_file, gateway.ca_file) == \
+        (plan.gateway.url, plan.gateway.key_file, plan.gateway.ca_file)
+    assert gateway.base_url == "https://h200-1.invalid:8000"
+    engine = bench.target_for(dataclasses.replace(plan, gateway=None))
+    assert (engine.base_url, engine.ca_file) == (f"http://h200-1.invalid:{plan.port}", None)
+    assert engine.key_file == (plan.api_key.key_file if plan.api_key else None)
 
 
 def test_the_key_travels_in_the_environment_never_the_command_line(inventory, tmp_path):
@@ -212,7 +213,8 @@ def test_a_run_is_saved_and_printed(inventory, tmp_path, capsys, monkeypatch):
 import json, os, sys
 argv = sys.argv
 directory = argv[argv.index("--result-dir") + 1]
-json.dump({{"argv": argv, "key": os.environ.get("OPENAI_API_KEY")}}, open({str(seen)!r}, "w"))
+json.dump({{"argv": argv, "key": os.environ.get("OPENAI_API_KEY"), "ca": open(os.environ["SSL_CERT_FILE"]).read()}},
+          open({str(seen)!r}, "w"))
 result = {json.dumps(RESULT)}
 json.dump(result, open(os.path.join(directory, argv[argv.index("--result-filename") + 1]), "w"))
 print("vllm stand-in ran")
@@ -220,7 +222,8 @@ print("vllm stand-in ran")
     tool.chmod(0o755)
     monkeypatch.setattr(bench, "vllm_tool", lambda *a, **k: tool)
     plan = plan_inventory(inventory)[0]
-    monkeypatch.setattr(bench, "read_host_files", lambda inv, host, paths: {plan.api_key.key_file: key.encode()})
+    monkeypatch.setattr(bench, "read_host_files", lambda inv, host, paths: {
+        plan.gateway.key_file: key.encode(), plan.gateway.ca_file: b"-----BEGIN CERTIFICATE-----\n"})
     code = cli.main(["bench", str(inventory), "--num-prompts", "8", "--max-concurrency", "4",
                      "--results", str(tmp_path / "results"), "--quiet"])
     out, err = capsys.readouterr()
@@ -230,6 +233,7 @@ print("vllm stand-in ran")
     assert json.loads((directory / bench.RESULT_FILE).read_text())["completed"] == 8
     assert "seed 001" in err and "1,454.07" in err and "8 of 8 requests completed, 0 failed" in err
     ran = json.loads(seen.read_text())
+    assert ran["ca"] == "-----BEGIN CERTIFICATE-----\n"
     assert ran["key"] == key and not any(key in word for word in ran["argv"])
     assert key not in (directory / "command.txt").read_text() + err + out
 
@@ -267,7 +271,8 @@ def test_host_runs_the_benchmark_there_under_its_prefix(inventory, tmp_path, mon
 
     monkeypatch.setattr(bench, "run_remote", remote)
     monkeypatch.setattr(bench, "run_local", lambda *a, **k: pytest.fail("ran here"))
-    monkeypatch.setattr(bench, "read_host_files", lambda inv, host, paths: {paths[0]: b"sk-" + b"r" * 40})
+    monkeypatch.setattr(bench, "read_host_files", lambda inv, host, paths: {
+        path: (b"sk-" + b"r" * 40 if "key" in path else b"CA") for path in paths})
     code = cli.main(["bench", str(inventory), "--host", "h200-2.invalid", "--results", str(tmp_path), "--quiet"])
     err = capsys.readouterr().err
     assert code == 0, err

@@ -1,6 +1,7 @@
 """`glmstack bench` in the lab: the seeds' benchmark, in a small profile, against llama.cpp through
-the front door, from the control machine: vllm's saved result parses and counts exactly the
-requests sent, and the printed table carries the seed's rows."""
+the front door (the package's two replicas behind their gateways), from the control machine:
+vllm's saved result parses and counts exactly the requests sent, and the printed table carries the
+seed's rows."""
 
 from __future__ import annotations
 
@@ -11,39 +12,27 @@ import pytest
 
 from glmstack import cli
 from glmstack.bench import RESULT_FILE
-from glmstack.lab import lab
-from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, lab_tokenizer, models_dir, run_deploy
-from glmstack.lab.serve import serve_directory
+from glmstack.lab.profile import lab_tokenizer
 
 pytestmark = pytest.mark.lab
 
 PROMPTS, INPUT, OUTPUT, CONCURRENCY = 8, 64, 16, 4
 
 
-@pytest.fixture(scope="module")
-def front_door():
-    paths = lab.LabPaths.from_env()
-    lab.down(paths)
-    try:
-        lab.up(1, paths)
-        inventory = lab.write_inventory(paths, extra_data=cpu_profile_data(paths))
-        with serve_directory(models_dir(paths), port=MODEL_PORT):
-            deployed = run_deploy(inventory)
-        assert deployed.returncode == 0, deployed.stderr[-4000:]
-        yield {"paths": paths, "inventory": inventory}
-    finally:
-        lab.down(paths)
-
-
 def test_a_small_profile_through_the_front_door(front_door, tmp_path, capsys):
-    tokenizer = lab_tokenizer(front_door["paths"])
-    code = cli.main(["bench", str(front_door["inventory"]), "--num-prompts", str(PROMPTS), "--input-len", str(INPUT),
-                     "--output-len", str(OUTPUT), "--max-concurrency", str(CONCURRENCY), "--tokenizer",
-                     str(tokenizer), "--results", str(tmp_path)])
+    tokenizer = lab_tokenizer(front_door.paths)
+    first = front_door.addresses[0]
+    code = cli.main(["bench", str(front_door.inventory), "--target", first, "--num-prompts", str(PROMPTS),
+                     "--input-len", str(INPUT), "--output-len", str(OUTPUT), "--max-concurrency", str(CONCURRENCY),
+                     "--tokenizer", str(tokenizer), "--results", str(tmp_path)])
     out, err = capsys.readouterr()
     print(err)  # the table, for the docs (pytest -s)
     assert code == 0, err[-4000:]
     directory = Path(out.strip().splitlines()[-1])
+    # Through the first node's gateway (TLS, its key and CA read over SSH), not the engine.
+    assert front_door.url(first).startswith("https://")
+    assert f"--base-url {front_door.url(first)}" in (directory / "command.txt").read_text()
+    assert front_door.keys[first] not in (directory / "command.txt").read_text() + out + err
     assert directory.parent == tmp_path
     result = json.loads((directory / RESULT_FILE).read_text())
     assert (result["num_prompts"], result["completed"], result["failed"]) == (PROMPTS, PROMPTS, 0)
