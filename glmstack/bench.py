@@ -386,13 +386,18 @@ def run_local(load: Workload, target: Target, key: str | None, ca_pem: bytes | N
 def read_host_files(inventory: str | Path, host_name: str, paths: list[str]) -> dict[str, bytes]:
     """The files (as root) from one inventory host over SSH, with pyinfra's API and the inventory's
     connection data. (glmstack client reads the same two files; the two could share this.)"""
+    from pyinfra.api import StringCommand
+
     found: dict[str, bytes] = {}
     with _connected(inventory, host_name) as host:
         for path in paths:
-            buffer = io.BytesIO()
-            if not host.get_file(path, buffer, _sudo=bool(host.data.get("_sudo", False))):
+            # cat into this process (never printed): pyinfra's get_file with sudo would first copy the
+            # file to a world-readable temporary one.
+            ok, output = host.run_shell_command(StringCommand("cat", path), print_output=False,
+                                                _sudo=bool(host.data.get("_sudo", False)))
+            if not ok:
                 raise BenchError(f"host {host_name}: bench: cannot read {path}")
-            found[path] = buffer.getvalue()
+            found[path] = (output.stdout + "\n").encode()
     return found
 
 

@@ -6,6 +6,7 @@ seed's rows."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,24 @@ def test_a_small_profile_through_the_front_door(front_door, tmp_path, capsys):
     assert any("seed 001" in line and "1,454.07" in line for line in rows), err
     assert any(f"{INPUT}/{OUTPUT} tok, {CONCURRENCY} at once, {PROMPTS} prompts" in line for line in rows), err
     assert f"{PROMPTS} of {PROMPTS} requests completed, 0 failed" in err
+
+
+@pytest.mark.skipif(os.environ.get("GLMSTACK_SLOW") != "1", reason="slow tier: installs the 5.6 GB tool on a node")
+def test_the_same_profile_from_a_bench_host(front_door, tmp_path, capsys):
+    """--host: the second node runs the benchmark against the first's gateway; the tool is made on
+    it under its prefix, the key and CA go there as files in a 0700 directory removed afterwards."""
+    first, bench_host = front_door.addresses
+    code = cli.main(["bench", str(front_door.inventory), "--target", first, "--host", bench_host,
+                     "--num-prompts", str(PROMPTS), "--input-len", str(INPUT), "--output-len", str(OUTPUT),
+                     "--max-concurrency", str(CONCURRENCY), "--tokenizer", str(lab_tokenizer(front_door.paths)),
+                     "--results", str(tmp_path)])
+    out, err = capsys.readouterr()
+    print(err)
+    assert code == 0, err[-4000:]
+    result = json.loads((Path(out.strip().splitlines()[-1]) / RESULT_FILE).read_text())
+    assert (result["num_prompts"], result["completed"], result["failed"]) == (PROMPTS, PROMPTS, 0)
+    assert f"{first} (from {bench_host})" in err
+    node = front_door.connection(bench_host)
+    assert node.check_output("ls -d /var/tmp/glmstack-bench.* 2>/dev/null || true") == ""
+    journal = node.check_output("journalctl --no-pager -q 2>/dev/null | tail -n 2000 || true")
+    assert front_door.keys[first] not in journal
