@@ -22,7 +22,7 @@ def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:
     from roles.amd import operations as amd
     from roles.base import operations as base
     from roles.engine.operations import install_script
-    from roles.gateway import operations as gateway
+    from roles.gateway import render as gateway
     from roles.llamacpp import operations as llamacpp
     from roles.nvidia import operations as nvidia
     from roles.service import operations as service

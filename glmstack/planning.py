@@ -23,6 +23,7 @@ from glmstack.plan import DeployPlan
 from glmstack.resolve import resolve_inventory
 from glmstack.uv import DEFAULT_INDEX, TORCH_BACKEND_INDEX
 from roles.engine.plan import EngineEnvPlan, environment_targets
+from roles.gateway.render import rendered_files as gateway_files
 from roles.service.render import rendered_files
 from roles.service.units import node_unit_specs
 
@@ -240,8 +241,9 @@ def _platform(plan: DeployPlan) -> dict[str, Any] | None:
 
 
 def node_rendered_files(plan: DeployPlan) -> dict[str, tuple[str, str]]:
-    """Every file the deploy installs for the node's units (the Ray unit's too)."""
-    return {path: rendered for unit in node_unit_specs(plan) for path, rendered in rendered_files(unit).items()}
+    """Every file the deploy installs for the node's units (the Ray unit's too), and its gateway's."""
+    files = {path: rendered for unit in node_unit_specs(plan) for path, rendered in rendered_files(unit).items()}
+    return {**files, **(gateway_files(plan) if plan.gateway else {})}
 
 
 def write_rendered(plan: DeployPlan, out: Path) -> list[Path]:

@@ -9,7 +9,7 @@ from hostdata import CPU_MIRROR
 from glmstack.config import InventoryError, resolve, resolve_inventory
 from glmstack.quoting import Unrepresentable, haproxy_address, haproxy_name, haproxy_path, haproxy_word
 from glmstack.render import render_unit
-from roles.gateway.operations import group_firewall, haproxy_config, hardening_drop_in, make_tls_command
+from roles.gateway.render import group_firewall, haproxy_config, hardening_drop_in, make_tls_command
 
 SGLANG_001 = {"accelerator": "b200", "model": "glm-5.2-fp8", "engine": "sglang"}
 
@@ -43,7 +43,7 @@ def test_haproxy_checks_the_key_everywhere_but_health_and_reaches_the_engine_on_
     assert "if !health !key_given" in config and "if !health !key_ok" in config
     assert "server local 127.0.0.1:18443" in config
     assert "option httpchk GET '/health'" in config
-    assert "retry-on conn-failure empty-response" in config and "option redispatch" in config
+    assert "retry-on conn-failure empty-response 503" in config and "option redispatch" in config
     assert "frontend group" not in config
 
 

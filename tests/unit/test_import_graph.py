@@ -39,7 +39,7 @@ FUNCTION_LOCAL = {
     ("glmstack.hostfiles", "roles.amd.operations"),
     ("glmstack.hostfiles", "roles.base.operations"),
     ("glmstack.hostfiles", "roles.engine.operations"),
-    ("glmstack.hostfiles", "roles.gateway.operations"),
+    ("glmstack.hostfiles", "roles.gateway.render"),
     ("glmstack.hostfiles", "roles.llamacpp.operations"),
     ("glmstack.hostfiles", "roles.nvidia.operations"),
     ("glmstack.hostfiles", "roles.service.operations"),
