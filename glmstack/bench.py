@@ -531,10 +531,11 @@ def run_remote(inventory, host_name: str, load: Workload, target: Target, key: s
                     raise BenchError(f"host {host_name}: bench: cannot upload {name} to {workdir}")
             ok, output = host.run_shell_command(StringCommand("sh", f"{workdir}/bench-run.sh"), print_output=False,
                                                 **sudo)
-            (directory / "vllm-bench.log").write_text(output.stdout + output.stderr)
+            (directory / "vllm-bench.log").write_text(output.stdout + "\n" + output.stderr)
             if not ok:
+                last = (output.stderr_lines or output.stdout_lines or [""])[-1].strip()
                 log = directory / "vllm-bench.log"
-                raise BenchError(f"host {host_name}: bench: vllm bench serve failed; see {log}")
+                raise BenchError(f"host {host_name}: bench: the run failed: {last}; see {log}")
             buffer = io.BytesIO()
             if not host.get_file(f"{workdir}/{RESULT_FILE}", buffer, **sudo):
                 raise BenchError(f"host {host_name}: bench: no {RESULT_FILE} in {workdir}")

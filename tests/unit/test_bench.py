@@ -248,6 +248,7 @@ def test_the_bench_hosts_script_reads_the_key_from_a_file_and_makes_the_tool_onc
     local = bench.Target(target.host, target.base_url, target.served_model_name, str(tokenizer), "/k", "/ca")
     script = bench.remote_script("/opt/glmstack", "/var/tmp/glmstack-bench.abc", load, local, key=True, ca=True)
     assert script.startswith("#!/bin/sh\nset -eu\n")
+    assert "install python3-venv" in script  # what a host without it is told (exit 3), before anything runs
     assert 'OPENAI_API_KEY="$(cat key)"' in script and "SSL_CERT_FILE=/var/tmp/glmstack-bench.abc/ca.pem" in script
     assert "--no-deps vllm==0.23.0" in script and 'if [ ! -e "$env/.done" ]' in script
     assert "env=/opt/glmstack/venvs/vllm-bench-0.23.0-" in script

@@ -52,6 +52,9 @@ def test_the_same_profile_from_a_bench_host(front_door, tmp_path, capsys):
     """--host: the second node runs the benchmark against the first's gateway; the tool is made on
     it under its prefix, the key and CA go there as files in a 0700 directory removed afterwards."""
     first, bench_host = front_door.addresses
+    # A llama.cpp node has no python3-venv (nothing it serves needs uv); the bench host needs it.
+    front_door.connection(bench_host).run_expect([0], "python3 -c 'import ensurepip' 2>/dev/null || "
+                                                      "{ apt-get update -qq && apt-get install -y -qq python3-venv; }")
     code = cli.main(["bench", str(front_door.inventory), "--target", first, "--host", bench_host,
                      "--num-prompts", str(PROMPTS), "--input-len", str(INPUT), "--output-len", str(OUTPUT),
                      "--max-concurrency", str(CONCURRENCY), "--tokenizer", str(lab_tokenizer(front_door.paths)),
