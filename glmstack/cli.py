@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from glmstack.ansible_inventory import IGNORED, SKIPPED, VAULT_PASSWORD_FILE_ENV
+from glmstack.bench import RESULTS as BENCH_RESULTS
+from glmstack.bench import BenchError, bench_plan, run_bench
 from glmstack.hostdata import InventoryError
 from glmstack.lab import lab
 from glmstack.lab.host import LabError
@@ -336,6 +338,32 @@ def _client(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    try:
+        plans = plan_inventory(args.inventory)
+    except InventoryError as error:
+        console.print(escape(str(error)), style="red")
+        return 2
+    try:
+        load, target, runner = bench_plan(plans, args)
+    except BenchError as error:
+        console.print(escape(str(error)), style="red")
+        return 2
+    try:
+        run, table = run_bench(args.inventory, load, target, runner, Path(args.results),
+                               stream=None if args.quiet else sys.stderr)
+    except BenchError as error:
+        console.print(escape(str(error)), style="red")
+        return 1
+    # Whole rows in a log or a pipe (a terminal keeps its own width).
+    Console(stderr=True, highlight=False, width=None if console.is_terminal else 220).print(table)
+    failed = run.result.get("failed", 0)
+    console.print(f"{run.result['completed']} of {run.result['num_prompts']} requests completed, {failed} failed; "
+                  f"saved in {run.directory}")
+    print(run.directory)
+    return 0 if run.result["completed"] == run.result["num_prompts"] and not failed else 1
+
+
 INVENTORY_HELP = "a pyinfra inventory (.py) or an Ansible inventory (INI or YAML file, or a directory)"
 VAULT_HELP = f"an Ansible inventory's vault password file (default: ${VAULT_PASSWORD_FILE_ENV})"
 
@@ -392,6 +420,28 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--json", action="store_true", help="machine-readable output, every form included")
     client.set_defaults(func=_client)
     client.error = lambda message: client.exit(2, f"{client.prog}: {message}\n")  # one line, no usage
+
+    bench = commands.add_parser(
+        "bench", help="the seeds' serving benchmark (vllm bench serve) against the deployed endpoint")
+    bench.add_argument("inventory", help=INVENTORY_HELP)
+    bench.add_argument("--vault-password-file", help=VAULT_HELP)
+    bench.add_argument("--target", metavar="HOST",
+                       help="the serving host whose endpoint (its gateway, else its engine) is measured "
+                            "(default: the inventory's first host that serves the API)")
+    bench.add_argument("--host", metavar="NAME",
+                       help="run the benchmark on this inventory host over SSH (default: here, the control machine)")
+    for figure, what in (("input-len", "input tokens per request"), ("output-len", "output tokens per request"),
+                         ("num-prompts", "requests in all"), ("max-concurrency", "requests at once"),
+                         ("request-rate", "requests per second (default: all at once)")):
+        bench.add_argument(f"--{figure}", help=f"{what} (default: the seed's)")
+    bench.add_argument("--ignore-eos", action="store_true", default=None,
+                       help="generate all output tokens even past the end of text (the seed does not)")
+    bench.add_argument("--tokenizer",
+                       help="a hub repository or local directory (default: the model's, from the catalog)")
+    bench.add_argument("--results", default=str(BENCH_RESULTS),
+                       help="where each run's directory is made (default: ~/.local/share/glmstack/bench)")
+    bench.add_argument("--quiet", action="store_true", help="do not stream vllm's own output")
+    bench.set_defaults(func=_bench)
 
     render = commands.add_parser("render", help="the files the deploy would install on one host")
     render.add_argument("inventory", help=INVENTORY_HELP)

@@ -655,6 +655,48 @@ class HostRules(Strict):
     lowest_port: int = Field(ge=1, le=65535)
 
 
+class BenchResult(Strict):
+    """One row of a seed's measured serving benchmark (vllm bench serve's figures)."""
+
+    hardware: str
+    engine: str
+    output_throughput: float = Field(gt=0)  # tok/s, all users
+    per_user_output_throughput: float = Field(gt=0)  # tok/s
+    total_throughput: float = Field(gt=0)  # tok/s, input and output
+    mean_ttft_ms: float = Field(gt=0)
+    p99_ttft_ms: float = Field(gt=0)
+    mean_tpot_ms: float = Field(gt=0)
+    p99_tpot_ms: float = Field(gt=0)
+    mean_itl_ms: float = Field(gt=0)
+    p99_itl_ms: float = Field(gt=0)
+
+
+class BenchTool(Strict):
+    """What runs the benchmark: an engine's pinned release without its dependencies, plus these."""
+
+    engine: str
+    imports: list[str] = Field(min_length=1)
+
+
+class ServingBenchmark(Strict):
+    """The seeds' serving benchmark (benchmarks.yaml): `vllm bench serve`'s workload, and its results."""
+
+    seed: str
+    backend: str
+    endpoint: str = Field(pattern=r"^/")
+    dataset: str
+    input_len: int = Field(ge=1)
+    output_len: int = Field(ge=1)
+    num_prompts: int = Field(ge=1)
+    max_concurrency: int = Field(ge=1)
+    tool: BenchTool
+    results: list[BenchResult] = Field(min_length=1)
+
+
+class Benchmarks(Strict):
+    serving: ServingBenchmark
+
+
 class Catalog(Strict):
     accelerators: dict[str, Accelerator]
     engines: dict[str, Engine]
@@ -666,6 +708,7 @@ class Catalog(Strict):
     ascend: AscendPlatform
     packages: OsPackages
     host: HostRules
+    benchmarks: Benchmarks | None = None
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:
@@ -750,6 +793,11 @@ class Catalog(Strict):
             for tunable in engine.tunable_limits:
                 if tunable not in engine.flags or tunable not in TUNABLES:
                     raise ValueError(f"engine {name}: tunable_limits names {tunable!r}, which it takes no argument for")
+        if self.benchmarks is not None:
+            serving = self.benchmarks.serving
+            for engine in [serving.tool.engine, *(row.engine for row in serving.results)]:
+                if engine not in self.engines:
+                    raise ValueError(f"benchmarks: unknown engine {engine!r}")
         return self
 
     def release_for(self, recipe: Recipe) -> EngineRelease:
@@ -808,4 +856,5 @@ def load_catalog() -> Catalog:
         ascend=_read("ascend"),
         packages=_read("packages"),
         host=_read("host"),
+        benchmarks=_read("benchmarks"),
     ))

@@ -9,6 +9,8 @@ answer after </think>) runs.
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -148,3 +150,26 @@ def write_tiny_model(path: Path, vocab_gguf: Path, seed: int = 0, chat_template:
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def write_gpt2_tokenizer(directory: Path, vocab_gguf: Path) -> Path:
+    """A Hugging Face tokenizer directory of the tiny model's own vocabulary (GPT-2's, from the same
+    GGUF): vocab.json, merges.txt and a tokenizer_config.json naming GPT2Tokenizer, which
+    transformers' AutoTokenizer (so `vllm bench serve --tokenizer`) loads offline."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(vocab_gguf))
+    tokens = list(reader.fields["tokenizer.ggml.tokens"].contents())
+    merges = list(reader.fields["tokenizer.ggml.merges"].contents())
+    eos = tokens[int(reader.fields["tokenizer.ggml.eos_token_id"].contents())]
+    partial = directory.with_name(directory.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    (partial / "vocab.json").write_text(json.dumps({token: index for index, token in enumerate(tokens)}))
+    (partial / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    (partial / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "GPT2Tokenizer", "bos_token": eos, "eos_token": eos, "unk_token": eos,
+        "model_max_length": 2048, "add_prefix_space": False}))
+    shutil.rmtree(directory, ignore_errors=True)
+    partial.replace(directory)
+    return directory

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from glmstack.digests import sha256_of
-from glmstack.lab.artifacts import glm_chat_template, llamacpp_source, model_chat_template, write_tiny_model
+from glmstack.lab.artifacts import (
+    glm_chat_template,
+    llamacpp_source,
+    model_chat_template,
+    write_gpt2_tokenizer,
+    write_tiny_model,
+)
 from glmstack.lab.lab import LabPaths
 from glmstack.lab.network import GATEWAY
 from glmstack.paths import REPO_ROOT
@@ -116,3 +122,13 @@ def infra_checks_output(inventory: Path, paths: LabPaths, addresses: list[str], 
     process = subprocess.run(infra_checks_command(inventory, paths, addresses, extra), cwd=REPO_ROOT,
                              env=_tool_env(), capture_output=True, text=True)
     return process.returncode, process.stdout + process.stderr
+
+
+def lab_tokenizer(paths: LabPaths) -> Path:
+    """The tiny model's tokenizer (GPT-2's vocabulary, the same GGUF) as a directory `vllm bench
+    serve --tokenizer` loads offline; made once in the lab cache."""
+    _, vocab = llamacpp_source(paths.cache_dir)
+    directory = paths.cache_dir / "tokenizer-gpt2"
+    if not (directory / "tokenizer_config.json").exists():
+        write_gpt2_tokenizer(directory, vocab)
+    return directory

@@ -186,9 +186,13 @@ def _exercise_bad_input_corpus() -> None:
 
 
 def _exercise_other_readers() -> None:
-    from glmstack import docs
+    from glmstack import bench, docs
 
     docs.all_tables()
+    # glmstack bench: the seed's workload, its table, and the tool (tests/unit/test_bench.py).
+    bench.result_table({"completed": 1, "num_prompts": 1, "output_throughput": 1.0, "total_token_throughput": 1.0},
+                       "run", bench.workload())
+    bench.tool_spec()
     # The resolve tier's environments: which model types each environment's transformers must know.
     _module(TESTS / "resolve" / "resolve_environments.py").environments(load_catalog())
 
