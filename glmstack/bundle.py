@@ -68,6 +68,19 @@ class HostNeeds:
         return paths
 
 
+def for_pythons(parts: list[str], pythons: set[str]) -> list[str]:
+    """The parts a host takes when its Pythons are known (tags like "cp311"): each Python set and tool of
+    another Python is left out (a bundle holds one per supported distribution's Python)."""
+    if not pythons:
+        return parts
+    kept = []
+    for part in parts:
+        match = re.search(r"-(cp\d+)-", part.rsplit("/", 1)[-1]) if part.split("/", 1)[0] in (PYTHON, TOOLS) else None
+        if match is None or match[1] in pythons:
+            kept.append(part)
+    return kept
+
+
 def check_relative(path: str) -> str:
     """A manifest's file path, refused when it could name something outside the bundle."""
     if not SAFE_PATH.fullmatch(path) or any(part in (".", "..") for part in path.split("/")):

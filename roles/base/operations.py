@@ -12,7 +12,7 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, deploy, operation
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import FileContents
-from pyinfra.facts.server import Arch, Users
+from pyinfra.facts.server import Arch, Command, Users
 from pyinfra.operations import files, server, systemd
 
 from glmstack import bundle as bundles
@@ -146,6 +146,17 @@ BUNDLE_APT_CONF = "/etc/apt/apt.conf.d/94glmstack-bundle"
 BUNDLE_SOURCES_DIR = "/etc/apt/glmstack-bundle"
 
 
+def _host_pythons(plan: DeployPlan) -> set[str]:
+    """The Pythons this host's sets are for (cpXY): its python3, and the engine environment's own Python."""
+    version = host.get_fact(Command, command="python3 -c 'import sys; print(\"cp%d%d\" % sys.version_info[:2])' "
+                                             "2>/dev/null || true")
+    pythons = {version.strip()} if version and version.strip().startswith("cp") else set()
+    env_python = plan.engine_env.python if plan.engine_env else None
+    if env_python:
+        pythons.add("cp" + env_python.replace(".", ""))
+    return pythons
+
+
 def bundle_manifest(plan: DeployPlan) -> dict:
     """The bundle's manifest, read on the control machine; for a directory, the files this host needs
     are checked against it here, before anything is installed."""
@@ -157,7 +168,7 @@ def bundle_manifest(plan: DeployPlan) -> dict:
             with urllib.request.urlopen(source.join(bundles.MANIFEST), timeout=30) as response:
                 document = bundles.parse_manifest(response.read().decode(), source.join(bundles.MANIFEST))
         needs = bundles.host_needs(document, host.name)
-        files = bundles.files_under(document, needs.parts())
+        files = bundles.files_under(document, bundles.for_pythons(needs.parts(), _host_pythons(plan)))
         if source.kind == "path":
             bundles.verify_files(Path(source.value), files)
     except (bundles.BundleError, OSError) as error:

@@ -153,3 +153,16 @@ def test_a_link_onto_itself_leaves_no_partial(tmp_path):
     _copy(cached, dest)
     _copy(cached, dest)
     assert sorted(p.name for p in dest.parent.iterdir()) == ["a.deb"]
+
+
+def test_a_host_takes_only_the_sets_of_its_own_pythons():
+    from glmstack.bundle import for_pythons
+
+    parts = ["apt/repo", "tools/uv-cp311-x86_64-manylinux_2_36", "tools/uv-cp312-x86_64-manylinux_2_34",
+             "python/hf-cp311-x86_64-manylinux_2_36", "python/hf-cp312-x86_64-manylinux_2_34",
+             "python/vllm-0.23.0-0d109508-cp312-x86_64-manylinux_2_34", "llama.cpp/llama.cpp-abc.tar.gz"]
+    assert for_pythons(parts, {"cp311"}) == ["apt/repo", "tools/uv-cp311-x86_64-manylinux_2_36",
+                                             "python/hf-cp311-x86_64-manylinux_2_36", "llama.cpp/llama.cpp-abc.tar.gz"]
+    assert for_pythons(parts, {"cp311", "cp312"}) == parts
+    # Python unknown (no python3 on the host): everything, as the bundle was made.
+    assert for_pythons(parts, set()) == parts
