@@ -161,14 +161,19 @@ def _matches(name: str, globs: Iterable[str]) -> bool:
     return any(fnmatch(name, glob) for glob in globs)
 
 
-def vendor_repos(plans: Iterable[DeployPlan], catalog: Catalog | None = None) -> list[VendorRepo]:
+def vendor_repos(plans: Iterable[DeployPlan], catalog: Catalog | None = None,
+                 distributions: Iterable[str] | None = None) -> list[VendorRepo]:
     """Every vendor repository the hosts' deploys install from, one entry per (kind, repository
-    id, path, distribution, architecture), the hosts' packages merged; sorted."""
+    id, path, distribution, architecture), the hosts' packages merged; sorted. distributions: only
+    these os-release ID-VERSION_IDs (None: every one glmstack supports)."""
     catalog = catalog or load_catalog()
+    wanted = set(distributions) if distributions is not None else None
     merged: dict[tuple, VendorRepo] = {}
     for plan in plans:
         found = (_nvidia_repos(plan, catalog) if plan.nvidia else []) + (_amd_repos(plan, catalog) if plan.amd else [])
         for repo in found:
+            if wanted is not None and repo.distribution not in wanted:
+                continue
             key = (repo.kind, repo.repo_id, repo.base_url, repo.path, repo.distribution, repo.arch)
             if key in merged:
                 old = merged[key]

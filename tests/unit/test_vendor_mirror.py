@@ -344,3 +344,102 @@ def test_debian_version_order(a, b, order):
                                                ("1.0^git1", "1.0", 1), ("1.el9", "1.el9", 0), ("1.0a", "1.0.1", -1)])
 def test_rpm_version_order(a, b, order):
     assert rpm_version_compare(a, b) == order and rpm_version_compare(b, a) == -order
+
+
+# ---- the bundle's vendor part (glmstack.vendor_bundle) ----
+
+
+def signed_by(signer: Signer):
+    """The catalog with the vendors' keys replaced by the throwaway one (plans carry the catalog's)."""
+    nvidia = CATALOG.nvidia.repository.model_copy(update={"key_fingerprint": signer.fingerprint,
+                                                          "rpm_key_sha256": key_sum_without_version(signer.armored())})
+    amd = CATALOG.amd.repository.model_copy(update={"key_fingerprint": signer.fingerprint})
+    return CATALOG.model_copy(update={"nvidia": CATALOG.nvidia.model_copy(update={"repository": nvidia}),
+                                      "amd": CATALOG.amd.model_copy(update={"repository": amd})})
+
+
+@pytest.fixture(scope="module")
+def a3_set(tmp_path_factory):
+    from glmstack.lab.ascend import write_package_set
+
+    directory = tmp_path_factory.mktemp("a3-set")
+    write_package_set(directory, "ascend-a3", "aarch64", {"driver": "25.5.1", "firmware": "7.8.0.6.201",
+                                                         "toolkit": "9.1.0", "ops": "9.1.0", "nnal": "9.1.0"})
+    return directory
+
+
+A3 = {"accelerator": "ascend-a3", "model": "glm-5.2-w8a8", "engine": "vllm-ascend", "model_revision": "0" * 40}
+
+
+@pytest.fixture(scope="module")
+def bundled(vendor, a3_set, tmp_path_factory):
+    """The vendor part of a bundle for an H200 (Debian 12 and RHEL 9) and an A3 host."""
+    from glmstack.config import resolve_inventory
+    from glmstack.vendor_bundle import write_vendor_parts
+
+    url, _, signer = vendor
+    catalog = signed_by(signer)
+    plans = resolve_inventory([("h200-1", {**H200, "nvidia_repo_url": f"{url}/cuda"}),
+                               ("a3-1", {**A3, "ascend_packages": str(a3_set)})], catalog)
+    out = tmp_path_factory.mktemp("bundle")
+    parts = write_vendor_parts(plans, out, Fetcher(), catalog, distributions=["debian-12", "rhel-9"])
+    return out, parts, {plan.host: plan for plan in plans}
+
+
+def test_the_vendor_part_holds_both_mirrors_the_ascend_set_and_an_index(bundled, a3_set):
+    import json
+
+    out, parts, _ = bundled
+    index = json.loads((out / "vendor.json").read_text())
+    keys = {entry["key"] for entry in index["repositories"]}
+    assert keys == {"apt/nvidia/debian12/x86_64 debian-12 x86_64", "dnf/nvidia/rhel9/x86_64 rhel-9 x86_64"}
+    deb = next(e for e in index["repositories"] if e["kind"] == "apt")
+    assert f"nvidia-open-580={PIN}-1" in deb["bundled"] and deb["hosts"] == ["h200-1"]
+    assert f"nvidia-open-580={PIN}" in deb["pins"]
+    assert "dkms" in parts.from_distribution["debian-12"]
+    ascend = out / "ascend" / "ascend-a3"
+    for installer in a3_set.glob("*.run"):
+        assert (ascend / installer.name).read_bytes() == installer.read_bytes()
+    assert sorted(parts.written) == sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+
+
+def test_a_deploy_from_the_bundle_finds_everything_its_hosts_need(bundled):
+    from glmstack.vendor_bundle import bundle_vendor_problems
+
+    out, _, plans = bundled
+    assert bundle_vendor_problems(plans["h200-1"], out) == []
+    assert bundle_vendor_problems(plans["a3-1"], out) == []
+
+
+def test_a_host_pinned_to_a_driver_the_bundle_lacks_is_refused_naming_the_package(bundled):
+    from glmstack.vendor_bundle import bundle_vendor_problems
+
+    out, _, _ = bundled
+    plan = resolve("h200-2", {**H200, "nvidia_driver_version": OLD})
+    problems = bundle_vendor_problems(plan, out)
+    assert ("bundle", f"apt/nvidia/debian12/x86_64: nvidia-open-580 {OLD} is not in the bundle (debian-12 x86_64); "
+                      "make the bundle again from this inventory") in problems
+
+
+def test_a_missing_or_altered_file_of_the_vendor_part_is_named(bundled, tmp_path):
+    from glmstack.vendor_bundle import bundle_vendor_problems
+
+    out, parts, plans = bundled
+    copy = tmp_path / "bundle"
+    shutil.copytree(out, copy)
+    manifest = {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in parts.written}
+    release = "apt/nvidia/debian12/x86_64/InRelease"
+    (copy / release).write_bytes((copy / release).read_bytes() + b"\n")
+    deb = next(name for name in parts.written if name.endswith(f"cuda-drivers-580_{PIN}-1_amd64.deb"))
+    (copy / deb).unlink()
+    problems = bundle_vendor_problems(plans["h200-1"], copy, manifest=manifest)
+    assert ("bundle", f"{release}: its sha256 is not the manifest's (a changed or corrupted file)") in problems
+    assert ("bundle", f"{deb}: not in the bundle") in problems
+
+
+def test_an_ascend_host_without_its_set_cannot_be_bundled(vendor, tmp_path):
+    from glmstack.vendor_bundle import VendorBundleError, write_vendor_parts
+
+    with pytest.raises(VendorBundleError) as error:
+        write_vendor_parts([resolve("a3-9", A3)], tmp_path)
+    assert str(error.value).startswith("host a3-9: field ascend_packages: a bundle carries the Ascend package set")

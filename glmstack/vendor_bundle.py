@@ -1,0 +1,231 @@
+"""A bundle's vendor part: the partial mirrors of NVIDIA's and AMD's repositories and the Ascend
+package sets, written by `glmstack bundle`, and the checks a deploy from the bundle makes of them
+before any host is touched.
+
+    OUT/apt/<repo id>/...   apt partial mirrors, at the paths below the vendor's base URL
+    OUT/dnf/<repo id>/...   dnf partial mirrors, likewise
+    OUT/ascend/<accelerator>/manifest.yaml and its installers (the operator's set, checked)
+    OUT/vendor.json         what each repository entry holds: the hosts' pins, what was bundled,
+                            and what its dependencies need from the distribution's own mirror
+
+A host deploying from the bundle points its role at <bundle>/<apt|dnf>/<repo id> (the roles' own
+mirror setting), still verified with the vendor's key; the Ascend role reads
+<bundle>/ascend/<accelerator>.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from glmstack.ascend import file_sha256
+from glmstack.catalog import load_catalog
+from glmstack.vendor_mirror import Fetcher, MirrorError, mirror_repo
+from glmstack.vendor_repos import VendorRepo, vendor_repos
+
+if TYPE_CHECKING:
+    from glmstack.catalog import Catalog
+    from glmstack.plan import DeployPlan
+
+VENDOR_INDEX = "vendor.json"
+ASCEND_DIR = "ascend"
+ASCEND_MANIFEST = "manifest.yaml"
+
+
+class VendorBundleError(ValueError):
+    """Problems with the vendor part, one `host <name>: field <field>: ...` line each."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]):
+        self.problems = problems
+        super().__init__("\n".join(f"host {h}: field {f}: {m}" for h, f, m in problems))
+
+
+@dataclass
+class VendorParts:
+    """What write_vendor_parts wrote: files relative to OUT, and per distribution the packages the
+    vendors' packages need from the distribution's own repositories (the bundle's apt mirror)."""
+
+    written: list[str] = field(default_factory=list)
+    from_distribution: dict[str, set[str]] = field(default_factory=dict)
+
+
+def repo_key(repo: VendorRepo) -> str:
+    return f"{repo.kind}/{repo.repo_id}/{repo.path} {repo.distribution} {repo.arch}"
+
+
+def ascend_sets(plans: Iterable[DeployPlan]) -> tuple[dict[str, DeployPlan], list[tuple[str, str, str]]]:
+    """accelerator -> the first host's plan carrying its set; problems: an Ascend host without a set,
+    or two hosts of one accelerator with different sets (a bundle carries one per accelerator)."""
+    sets: dict[str, DeployPlan] = {}
+    problems = []
+    for plan in plans:
+        if plan.ascend is None:
+            continue
+        if not plan.ascend.packages:
+            problems.append((plan.host, "ascend_packages", "a bundle carries the Ascend package set: give the "
+                             "directory (or http(s) mirror, with ascend_manifest) holding it on this machine"))
+            continue
+        accelerator = plan.config.accelerator
+        first = sets.setdefault(accelerator, plan)
+        if {p.manifest for p in first.ascend.packages} != {p.manifest for p in plan.ascend.packages}:
+            problems.append((plan.host, "ascend_packages", f"another package set than host {first.host}'s for "
+                             f"{accelerator}; a bundle carries one set per accelerator: give both the same"))
+    return sets, problems
+
+
+def _copy_ascend_set(plan: DeployPlan, out: Path, fetch: Fetcher) -> list[str]:
+    ascend = plan.ascend
+    target = out / ASCEND_DIR / plan.config.accelerator
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for package in ascend.packages:
+        dest = target / package.file
+        if ascend.local:
+            source = Path(ascend.source) / package.file
+            if file_sha256(source) != package.manifest.sha256:
+                raise VendorBundleError([(plan.host, "ascend_packages", f"{package.file}: its sha256 is not the "
+                                                                        "manifest's; not bundled")])
+            shutil.copyfile(source, dest)
+        else:
+            try:
+                fetch.download(f"{ascend.source}/{package.file}", dest, package.manifest.sha256)
+            except MirrorError as error:
+                raise VendorBundleError([(plan.host, "ascend_packages", str(error))]) from None
+        written.append(str(dest.relative_to(out)))
+    manifest = {"packages": [p.manifest.model_dump() for p in ascend.packages]}
+    (target / ASCEND_MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False))
+    written.append(str((target / ASCEND_MANIFEST).relative_to(out)))
+    return written
+
+
+def write_vendor_parts(plans: list[DeployPlan], out: Path, fetch: Fetcher | None = None,
+                       catalog: Catalog | None = None, distributions: Iterable[str] | None = None) -> VendorParts:
+    """Write the vendor part of a bundle for the hosts' plans into out (see the module's docstring).
+    Raises VendorBundleError (every host's problem that can be seen before fetching, or the first
+    repository that does not check out, naming host, setting and file). distributions: the
+    os-release ID-VERSION_IDs to carry (None: every one glmstack supports)."""
+    catalog = catalog or load_catalog()
+    fetch = fetch or Fetcher()
+    sets, problems = ascend_sets(plans)
+    if problems:
+        raise VendorBundleError(problems)
+    parts = VendorParts()
+    index: dict = {"repositories": [], "ascend": {}}
+    for repo in vendor_repos(plans, catalog, distributions):
+        upstream = getattr(catalog, repo.vendor).repository.base_url
+        try:
+            result = mirror_repo(repo, out, fetch, upstream)
+        except MirrorError as error:
+            text = str(error)
+            if not text.startswith("host "):
+                text = f"host {repo.hosts[0]}: field {repo.vendor}_repo_url: {text}"
+            host, _, rest = text.removeprefix("host ").partition(": field ")
+            name, _, message = rest.partition(": ")
+            raise VendorBundleError([(host, name, message)]) from None
+        parts.written += result.written
+        parts.from_distribution.setdefault(repo.distribution, set()).update(result.from_distribution)
+        index["repositories"].append({
+            "key": repo_key(repo), "kind": repo.kind, "repo_id": repo.repo_id, "path": repo.path,
+            "distribution": repo.distribution, "arch": repo.arch, "hosts": list(repo.hosts),
+            "pins": [f"{p.name}={p.version}" if p.version else p.name for p in repo.packages],
+            "bundled": sorted(result.packages), "from_distribution": sorted(result.from_distribution),
+            "files": sorted(result.written)})
+    for accelerator, plan in sorted(sets.items()):
+        files = _copy_ascend_set(plan, out, fetch)
+        parts.written += files
+        index["ascend"][accelerator] = {"arch": plan.ascend.arch, "files": files}
+    (out / VENDOR_INDEX).write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+    parts.written.append(VENDOR_INDEX)
+    return parts
+
+
+# ---- a deploy from a bundle ----
+
+
+def _bundled(entry: dict, name: str, version: str | None) -> bool:
+    for item in entry["bundled"]:
+        have, _, have_version = item.partition("=")
+        if have == name and (version is None or have_version.split(":", 1)[-1].startswith(f"{version}-")
+                             or have_version == version):
+            return True
+    return version is None and name in entry["from_distribution"]
+
+
+def bundle_vendor_problems(plan: DeployPlan, bundle: Path, setting: str = "bundle",
+                           manifest: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(setting, message) for what this host's deploy needs from the vendors that the bundle at
+    `bundle` (a directory on the control machine) lacks or holds altered: every repository entry
+    and pinned package of its vendor repositories, the signed metadata against the bundle's
+    manifest (relative path -> sha256; None: not checked here), and its Ascend set."""
+    problems: list[tuple[str, str]] = []
+    repos = vendor_repos([plan])
+    if not repos and plan.ascend is None:
+        return problems
+    index_path = bundle / VENDOR_INDEX
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError) as error:
+        return [(setting, f"{index_path}: {getattr(error, 'strerror', None) or error}; the bundle has no vendor "
+                          "part for this host: make it again from this inventory (glmstack bundle)")]
+    entries = {entry["key"]: entry for entry in index.get("repositories", [])}
+    carried = {entry["distribution"] for entry in entries.values()}
+    for repo in repos:
+        if repo.distribution not in carried:
+            continue  # a bundle made for fewer distributions: a host of another one fails at its preflight
+        entry = entries.get(repo_key(repo))
+        if entry is None:
+            problems.append((setting, f"{VENDOR_INDEX} has no {repo.kind}/{repo.repo_id}/{repo.path} for "
+                                      f"{repo.distribution} {repo.arch}; make the bundle again from this inventory"))
+            continue
+        for pin in repo.packages:
+            if not _bundled(entry, pin.name, pin.version):
+                what = f"{pin.name} {pin.version}" if pin.version else pin.name
+                problems.append((setting, f"{repo.kind}/{repo.repo_id}/{repo.path}: {what} is not in the bundle "
+                                          f"({repo.distribution} {repo.arch}); make the bundle again from this "
+                                          "inventory"))
+        for relative in entry["files"]:
+            path = bundle / relative
+            if not path.is_file():
+                problems.append((setting, f"{relative}: not in the bundle"))
+            elif manifest is not None and _metadata(relative) and file_sha256(path) != manifest.get(relative):
+                problems.append((setting, f"{relative}: its sha256 is not the manifest's (a changed or corrupted "
+                                          "file)"))
+    if plan.ascend is not None:
+        directory = bundle / ASCEND_DIR / plan.config.accelerator
+        manifest_file = directory / ASCEND_MANIFEST
+        if not manifest_file.is_file():
+            problems.append((setting, f"{ASCEND_DIR}/{plan.config.accelerator}/{ASCEND_MANIFEST}: not in the bundle; "
+                                      "make it again with this inventory's Ascend package set"))
+    return problems
+
+
+def _metadata(relative: str) -> bool:
+    """The signed repository metadata and its indexes: small files, checked at every plan (the
+    packages are checked by apt and dnf against these on the host)."""
+    name = relative.rsplit("/", 1)[-1]
+    return name in ("InRelease", "Release", "Release.gpg") or name.startswith("Packages") or "/repodata/" in relative
+
+
+def ascend_bundle_source(bundle: str, accelerator: str) -> tuple[str, Path | None]:
+    """The Ascend set's place in a bundle (a directory or an http(s) base) and its manifest on this
+    machine (None for an http(s) bundle: the host data gives ascend_manifest)."""
+    source = f"{bundle.rstrip('/')}/{ASCEND_DIR}/{accelerator}"
+    return source, (Path(source) / ASCEND_MANIFEST if source.startswith("/") else None)
+
+
+def load_bundle_manifest(path: Path) -> dict[str, str]:
+    """load_manifest's sibling for OUT/manifest.json: relative path -> sha256 (the bundle's format:
+    {"files": {path: sha256}} or {"files": [{"path":..., "sha256":...}]})."""
+    data = json.loads(path.read_text())
+    files = data.get("files", data)
+    if isinstance(files, list):
+        return {entry["path"]: entry["sha256"] for entry in files}
+    return {name: (value["sha256"] if isinstance(value, dict) else value) for name, value in files.items()}
+
+
