@@ -31,6 +31,22 @@ class VendorStack:
     wheels_problem: Callable[[HostConfig, Catalog, list[str], str], str]  # (config, catalog, built for, release)
 
 
+def bundle_url(config: HostConfig) -> str | None:
+    """The http(s) URL the hosts reach the host data's bundle at (glmstack bundle), or None. The
+    vendors' packages then come from its partial mirrors (glmstack.vendor_bundle)."""
+    bundle = getattr(config, "bundle", None)
+    return str(bundle).rstrip("/") if bundle and str(bundle).startswith(("http://", "https://")) else None
+
+
+def vendor_base(repo_url: str, bundle: str | None, repo_id: str, family: str) -> str:
+    """Where a host gets a vendor's packages: the bundle's partial mirror of its package family
+    (<bundle>/apt/<repo id> or <bundle>/dnf/<repo id>, the same paths below as the vendor's base
+    URL), or the vendor's repository (or the host data's mirror of it)."""
+    if bundle is None:
+        return repo_url.rstrip("/")
+    return f"{bundle}/{'dnf' if family == 'rpm' else 'apt'}/{repo_id}"
+
+
 def settings_of_other_vendors(config: HostConfig, prefix: str, vendor: str, accelerator: str,
                               actual: str) -> list[tuple[str, str]]:
     """Settings given for one vendor's role on another vendor's hardware: a copy from the wrong group."""
@@ -44,7 +60,8 @@ def plan_vendor_stack(config: HostConfig, catalog: Catalog, problems: list, stac
                       build: Callable[[str, str], Plan]) -> Plan | None:
     """The vendor's plan, or None: not this vendor's accelerator (its settings are then refused), a
     release the catalog does not list, one `check` refuses (it adds the problem), one the engine has
-    no wheels for, or a mirror that is not a plain http(s) URL. `build(release, repo_url)` makes it."""
+    no wheels for, or a mirror that is not a plain http(s) URL. `build(release, repo_url, bundle_url)`
+    makes it (bundle_url: the host data's bundle, whose partial mirrors then replace the repository)."""
     accelerator = catalog.accelerators[config.accelerator]
     if accelerator.vendor != stack.vendor:
         problems += settings_of_other_vendors(config, stack.prefix, stack.name, config.accelerator, accelerator.vendor)
@@ -59,7 +76,12 @@ def plan_vendor_stack(config: HostConfig, catalog: Catalog, problems: list, stac
     if wheels and release not in wheels:
         problems.append((stack.release_setting, stack.wheels_problem(config, catalog, sorted(wheels), release)))
         return None
+    bundle = bundle_url(config)
+    if bundle and getattr(config, stack.repo_setting):
+        problems.append((stack.repo_setting, f"given with bundle, which carries {stack.name}'s packages: give one "
+                                             "of them (the bundle is made from the repository this names)"))
+        return None
     repo_url = mirror_url(stack.repo_setting, getattr(config, stack.repo_setting) or upstream_url, problems)
     if repo_url is None:
         return None
-    return build(release, repo_url)
+    return build(release, repo_url, bundle)

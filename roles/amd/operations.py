@@ -24,6 +24,7 @@ from glmstack.quoting import sed_substitution, shell_word
 from glmstack.templating import role_templates
 from glmstack.vendor_keys import GPG_PACKAGE, deb_keys_check, rpm_key_import, rpm_signature_check
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
+from roles.vendor_plan import vendor_base
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.plan import DeployPlan
@@ -51,12 +52,18 @@ def installer_codename(plan: DeployPlan) -> str:
     return codenames[key]
 
 
+def repo_base(amd: AmdPlan) -> str:
+    """AMD's tree for this host: repo.radeon.com, the host data's mirror, or the bundle's partial
+    mirror of this host's package family (the same paths below each)."""
+    return vendor_base(amd.repo_url, amd.bundle_url, "amd", package_family())
+
+
 def installer_url(plan: DeployPlan) -> str:
     amd = plan.amd
-    repository, version = amd.platform.repository, amd.release.package_version
+    repository, version, base = amd.platform.repository, amd.release.package_version, repo_base(plan.amd)
     if package_family() == "rpm":
-        return repository.installer_rpm.format(base=amd.repo_url, rocm=amd.rocm, package_version=version)
-    return repository.installer_deb.format(base=amd.repo_url, rocm=amd.rocm, codename=installer_codename(plan),
+        return repository.installer_rpm.format(base=base, rocm=amd.rocm, package_version=version)
+    return repository.installer_deb.format(base=base, rocm=amd.rocm, codename=installer_codename(plan),
                                            package_version=version)
 
 
@@ -91,7 +98,7 @@ def install_installer(plan: DeployPlan):
         # fingerprint checked), then check the package with it before installing.
         rpm = "/tmp/glmstack-amdgpu-install.rpm"
         repository = amd.platform.repository
-        yield rpm_key_import(amd.key_url, repository.key_fingerprint, repository.rpm_key_file, "AMD")
+        yield rpm_key_import(amd.key_url(repo_base(amd)), repository.key_fingerprint, repository.rpm_key_file, "AMD")
         yield (f"curl -fsSL --retry 3 -o {rpm} {shell_word(installer_url(plan))} && "
                f"{{ {rpm_signature_check(rpm, 'AMD')}; }} && dnf install -y {rpm} && rm -f {rpm}")
         return
@@ -105,15 +112,17 @@ def install_installer(plan: DeployPlan):
 @operation()
 def sources_on_mirror(amd: AmdPlan):
     """The apt sources amdgpu-install writes name AMD's host: point them at the mirror the host data gives."""
-    if amd.repo_url == amd.upstream_url:
+    base = repo_base(amd)
+    if base == amd.upstream_url:
         host.noop("AMD's own repository is used")
         return
     sources = SOURCES_GLOB[package_family()]
     if not host.get_fact(FindInFile, path=sources, pattern=amd.upstream_url):
-        host.noop(f"AMD's package sources point at {amd.repo_url}")
+        host.noop(f"AMD's package sources point at {base}")
         return
     # The sources' glob stays unquoted (the shell expands it); the URLs are literal text to sed.
-    yield f"sed -i {sed_substitution(amd.upstream_url, amd.repo_url, 'amd_repo_url')} {sources}"
+    setting = "bundle" if amd.bundle_url else "amd_repo_url"
+    yield f"sed -i {sed_substitution(amd.upstream_url, base, setting)} {sources}"
 
 
 @operation()

@@ -38,6 +38,7 @@ from glmstack.quoting import shell_word
 from glmstack.templating import role_templates
 from glmstack.vendor_keys import deb_keys_check, rpm_key_import_by_sum
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
+from roles.vendor_plan import vendor_base
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.plan import DeployPlan
@@ -75,8 +76,11 @@ def repository_distribution(plan: DeployPlan) -> str:
 
 
 def repository_url(plan: DeployPlan, directory: str) -> str:
+    """NVIDIA's repository of this host's OS and CPU: the vendor's, the host data's mirror, or the
+    bundle's partial mirror of it (the same path below each)."""
     arch = host.get_fact(Arch)
-    return f"{plan.nvidia.repo_url}/{directory}/{dict(plan.nvidia.platform.repository.architectures)[arch]}"
+    base = vendor_base(plan.nvidia.repo_url, plan.nvidia.bundle_url, "nvidia", package_family())
+    return f"{base}/{directory}/{dict(plan.nvidia.platform.repository.architectures)[arch]}"
 
 
 def has_nvswitch(plan: DeployPlan) -> bool:
