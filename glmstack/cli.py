@@ -275,6 +275,27 @@ def _lock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    from glmstack.bundle import BundleError
+    from glmstack.bundling import make_bundle
+
+    out = Path(args.out)
+    if any(not ch.isprintable() for ch in args.out):
+        console.print("[red]bundle: OUT holds a control character; give a plain directory path[/]")
+        return 2
+    try:
+        manifest = make_bundle(args.inventory, out, cache=Path(args.cache) if args.cache else None,
+                               weights=args.weights, log=lambda line: console.print(escape(line)))
+    except (InventoryError, BundleError) as error:
+        console.print(escape(str(error)), style="red")
+        return 2
+    document = json.loads(manifest.read_text())
+    size = sum(entry["size"] for entry in document["files"].values())
+    console.print(f"wrote {manifest}: {len(document['files'])} files, {size / 1e6:,.0f} MB, for "
+                  f"{len(document['hosts'])} host(s) in {document['seconds']} s")
+    return 0
+
+
 INVENTORY_HELP = "a pyinfra inventory (.py) or an Ansible inventory (INI or YAML file, or a directory)"
 VAULT_HELP = f"an Ansible inventory's vault password file (default: ${VAULT_PASSWORD_FILE_ENV})"
 
@@ -312,6 +333,15 @@ def build_parser() -> argparse.ArgumentParser:
     lock.add_argument("--check", action="store_true",
                       help="exit 1 when the lock is missing, lacks a model, or a branch has moved; writes nothing")
     lock.set_defaults(func=_lock)
+
+    bundle = commands.add_parser(
+        "bundle", help="write OUT: everything INVENTORY's deploy needs from outside, for a lab without internet")
+    bundle.add_argument("inventory", help=INVENTORY_HELP)
+    bundle.add_argument("out", help="the bundle's directory (made; parts already there are reused)")
+    bundle.add_argument("--vault-password-file", help=VAULT_HELP)
+    bundle.add_argument("--weights", action="store_true", help="also the model's files, checked against the lock")
+    bundle.add_argument("--cache", help="where downloads are kept between runs (default ~/.cache/glmstack/bundle)")
+    bundle.set_defaults(func=_bundle)
 
     render = commands.add_parser("render", help="the files the deploy would install on one host")
     render.add_argument("inventory", help=INVENTORY_HELP)
