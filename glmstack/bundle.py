@@ -32,7 +32,9 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 # The parts of a bundle, each a top-level directory.
 APT, PYTHON, TOOLS, LLAMACPP, WEIGHTS = "apt", "python", "tools", "llama.cpp", "weights"
-PARTS = (APT, PYTHON, TOOLS, LLAMACPP, WEIGHTS)
+# The vendors' dnf partial mirrors and the Ascend package sets (glmstack.vendor_bundle).
+DNF, ASCEND = "dnf", "ascend"
+PARTS = (APT, DNF, ASCEND, PYTHON, TOOLS, LLAMACPP, WEIGHTS)
 # What a relative path inside a bundle may be made of: no "..", no leading "/", printable words.
 SAFE_PATH = re.compile(r"^[A-Za-z0-9_.+~:-]+(/[A-Za-z0-9_.+~:%-]+)*$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")

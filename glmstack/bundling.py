@@ -19,6 +19,8 @@ from glmstack.catalog import load_catalog
 from glmstack.lab.artifacts import llamacpp_source
 from glmstack.planning import plan_inventory
 from glmstack.uv import DEFAULT_INDEX, TORCH_BACKEND_INDEX, UV_PACKAGE
+from glmstack.vendor_bundle import VENDOR_INDEX, distribution_packages, this_distribution, write_vendor_parts
+from glmstack.vendor_mirror import Fetcher
 from roles.base.operations import BASE_PACKAGES
 from roles.engine.plan import EnvTarget, environment_targets
 from roles.model.operations import HUB_CLIENTS
@@ -168,10 +170,19 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").unlink(missing_ok=True)  # half-written from here on
     needs = {plan.host: HostNeeds() for plan in plans}
+    # The vendors' repositories and Ascend sets (glmstack.vendor_bundle), for this machine's
+    # distribution: what their packages need from it joins the distribution's mirror below.
+    own = this_distribution()
+    supported = load_catalog().packages.distributions
+    log("vendor: NVIDIA and AMD partial mirrors, Ascend package sets")
+    vendor = write_vendor_parts(plans, out, Fetcher(cache=cache / "vendor"),
+                                distributions=[own] if own in supported else None)
+    from_vendor = distribution_packages(vendor, own)
     by_arch: dict[str, list[str]] = {}
     for plan in plans:
-        by_arch.setdefault(plan.accelerator.cpu_arch[0], []).extend(apt_packages(plan))
-        needs[plan.host].apt_packages = apt_packages(plan)
+        packages = apt_packages(plan) + (from_vendor if plan.nvidia or plan.amd else [])
+        by_arch.setdefault(plan.accelerator.cpu_arch[0], []).extend(packages)
+        needs[plan.host].apt_packages = packages
     repos: dict[str, list[str]] = {}
     for arch, packages in sorted(by_arch.items()):
         log(f"apt: {len(set(packages))} packages and their closure for {arch}")
@@ -196,7 +207,8 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
         if plan.llamacpp:
             host.llamacpp_source = write_llamacpp(out, plan, cache)
     manifest = write_manifest(out, str(inventory), needs,
-                              extra={"apt_release": release_codename(), "seconds": round(time.monotonic() - started)})
+                              extra={"apt_release": release_codename(), "seconds": round(time.monotonic() - started),
+                                     VENDOR_INDEX: vendor.index})
     return manifest
 
 

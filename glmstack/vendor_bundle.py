@@ -5,7 +5,7 @@ before any host is touched.
     OUT/apt/<repo id>/...   apt partial mirrors, at the paths below the vendor's base URL
     OUT/dnf/<repo id>/...   dnf partial mirrors, likewise
     OUT/ascend/<accelerator>/manifest.yaml and its installers (the operator's set, checked)
-    OUT/vendor.json         what each repository entry holds: the hosts' pins, what was bundled,
+    manifest.json "vendor"  what each repository entry holds: the hosts' pins, what was bundled,
                             and what its dependencies need from the distribution's own mirror
 
 A host deploying from the bundle points its role at <bundle>/<apt|dnf>/<repo id> (the roles' own
@@ -15,7 +15,7 @@ mirror setting), still verified with the vendor's key; the Ascend role reads
 
 from __future__ import annotations
 
-import json
+import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,20 +25,20 @@ from typing import TYPE_CHECKING
 import yaml
 
 from glmstack.ascend import file_sha256
+from glmstack.bundle import BundleError
 from glmstack.catalog import load_catalog
 from glmstack.vendor_mirror import Fetcher, MirrorError, mirror_repo
 from glmstack.vendor_repos import VendorRepo, vendor_repos
+from roles.vendor_plan import ASCEND_DIR, ASCEND_MANIFEST
 
 if TYPE_CHECKING:
     from glmstack.catalog import Catalog
     from glmstack.plan import DeployPlan
 
-VENDOR_INDEX = "vendor.json"
-ASCEND_DIR = "ascend"
-ASCEND_MANIFEST = "manifest.yaml"
+VENDOR_INDEX = "vendor"  # the manifest's key for the vendor part's index
 
 
-class VendorBundleError(ValueError):
+class VendorBundleError(BundleError):
     """Problems with the vendor part, one `host <name>: field <field>: ...` line each."""
 
     def __init__(self, problems: list[tuple[str, str, str]]):
@@ -53,6 +53,7 @@ class VendorParts:
 
     written: list[str] = field(default_factory=list)
     from_distribution: dict[str, set[str]] = field(default_factory=dict)
+    index: dict = field(default_factory=dict)  # the manifest's "vendor" entry
 
 
 def repo_key(repo: VendorRepo) -> str:
@@ -140,8 +141,7 @@ def write_vendor_parts(plans: list[DeployPlan], out: Path, fetch: Fetcher | None
         files = _copy_ascend_set(plan, out, fetch)
         parts.written += files
         index["ascend"][accelerator] = {"arch": plan.ascend.arch, "files": files}
-    (out / VENDOR_INDEX).write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
-    parts.written.append(VENDOR_INDEX)
+    parts.index = index
     return parts
 
 
@@ -157,31 +157,31 @@ def _bundled(entry: dict, name: str, version: str | None) -> bool:
     return version is None and name in entry["from_distribution"]
 
 
-def bundle_vendor_problems(plan: DeployPlan, bundle: Path, setting: str = "bundle",
-                           manifest: dict[str, str] | None = None) -> list[tuple[str, str]]:
+def bundle_vendor_problems(plan: DeployPlan, bundle: Path, document: dict,
+                           setting: str = "bundle") -> list[tuple[str, str]]:
     """(setting, message) for what this host's deploy needs from the vendors that the bundle at
-    `bundle` (a directory on the control machine) lacks or holds altered: every repository entry
-    and pinned package of its vendor repositories, the signed metadata against the bundle's
-    manifest (relative path -> sha256; None: not checked here), and its Ascend set."""
+    `bundle` (a directory on the control machine; `document` its manifest) lacks or holds altered:
+    every repository entry and pinned package of its vendor repositories, the signed metadata
+    against the manifest's sums (apt and dnf check the packages against it on the host), and its
+    Ascend set (whose installers plan_ascend checks against the set's own manifest)."""
     problems: list[tuple[str, str]] = []
     repos = vendor_repos([plan])
     if not repos and plan.ascend is None:
         return problems
-    index_path = bundle / VENDOR_INDEX
-    try:
-        index = json.loads(index_path.read_text())
-    except (OSError, ValueError) as error:
-        return [(setting, f"{index_path}: {getattr(error, 'strerror', None) or error}; the bundle has no vendor "
-                          "part for this host: make it again from this inventory (glmstack bundle)")]
+    index = document.get(VENDOR_INDEX) or {}
+    files = document.get("files", {})
     entries = {entry["key"]: entry for entry in index.get("repositories", [])}
     carried = {entry["distribution"] for entry in entries.values()}
+    if repos and not carried:
+        return [(setting, "the bundle carries no vendor repository; make it again from this inventory "
+                          "(glmstack bundle)")]
     for repo in repos:
         if repo.distribution not in carried:
-            continue  # a bundle made for fewer distributions: a host of another one fails at its preflight
+            continue  # a bundle made for other distributions than this one (a host's own is a fact)
         entry = entries.get(repo_key(repo))
         if entry is None:
-            problems.append((setting, f"{VENDOR_INDEX} has no {repo.kind}/{repo.repo_id}/{repo.path} for "
-                                      f"{repo.distribution} {repo.arch}; make the bundle again from this inventory"))
+            problems.append((setting, f"the bundle has no {repo.kind}/{repo.repo_id}/{repo.path} for "
+                                      f"{repo.distribution} {repo.arch}; make it again from this inventory"))
             continue
         for pin in repo.packages:
             if not _bundled(entry, pin.name, pin.version):
@@ -193,12 +193,11 @@ def bundle_vendor_problems(plan: DeployPlan, bundle: Path, setting: str = "bundl
             path = bundle / relative
             if not path.is_file():
                 problems.append((setting, f"{relative}: not in the bundle"))
-            elif manifest is not None and _metadata(relative) and file_sha256(path) != manifest.get(relative):
+            elif _metadata(relative) and file_sha256(path) != (files.get(relative) or {}).get("sha256"):
                 problems.append((setting, f"{relative}: its sha256 is not the manifest's (a changed or corrupted "
                                           "file)"))
     if plan.ascend is not None:
-        directory = bundle / ASCEND_DIR / plan.config.accelerator
-        manifest_file = directory / ASCEND_MANIFEST
+        manifest_file = bundle / ASCEND_DIR / plan.config.accelerator / ASCEND_MANIFEST
         if not manifest_file.is_file():
             problems.append((setting, f"{ASCEND_DIR}/{plan.config.accelerator}/{ASCEND_MANIFEST}: not in the bundle; "
                                       "make it again with this inventory's Ascend package set"))
@@ -212,20 +211,20 @@ def _metadata(relative: str) -> bool:
     return name in ("InRelease", "Release", "Release.gpg") or name.startswith("Packages") or "/repodata/" in relative
 
 
-def ascend_bundle_source(bundle: str, accelerator: str) -> tuple[str, Path | None]:
-    """The Ascend set's place in a bundle (a directory or an http(s) base) and its manifest on this
-    machine (None for an http(s) bundle: the host data gives ascend_manifest)."""
-    source = f"{bundle.rstrip('/')}/{ASCEND_DIR}/{accelerator}"
-    return source, (Path(source) / ASCEND_MANIFEST if source.startswith("/") else None)
+DEB_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
 
-def load_bundle_manifest(path: Path) -> dict[str, str]:
-    """load_manifest's sibling for OUT/manifest.json: relative path -> sha256 (the bundle's format:
-    {"files": {path: sha256}} or {"files": [{"path":..., "sha256":...}]})."""
-    data = json.loads(path.read_text())
-    files = data.get("files", data)
-    if isinstance(files, list):
-        return {entry["path"]: entry["sha256"] for entry in files}
-    return {name: (value["sha256"] if isinstance(value, dict) else value) for name, value in files.items()}
+def this_distribution(os_release: Path = Path("/etc/os-release")) -> str | None:
+    """This machine's os-release ID-VERSION_ID (debian-12), or None."""
+    try:
+        fields = dict(line.split("=", 1) for line in os_release.read_text().splitlines() if "=" in line)
+    except OSError:
+        return None
+    os_id, version = fields.get("ID", "").strip('"'), fields.get("VERSION_ID", "").strip('"')
+    return f"{os_id}-{version}" if os_id and version else None
 
 
+def distribution_packages(parts: VendorParts, distribution: str | None) -> list[str]:
+    """What the vendors' packages need from `distribution`'s own repositories, as package names
+    (alternatives and file or library requirements left to the distribution's resolver)."""
+    return sorted(name for name in parts.from_distribution.get(distribution or "", set()) if DEB_NAME.match(name))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from glmstack.checks import mirror_url
@@ -31,11 +32,30 @@ class VendorStack:
     wheels_problem: Callable[[HostConfig, Catalog, list[str], str], str]  # (config, catalog, built for, release)
 
 
-def bundle_url(config: HostConfig) -> str | None:
-    """The http(s) URL the hosts reach the host data's bundle at (glmstack bundle), or None. The
-    vendors' packages then come from its partial mirrors (glmstack.vendor_bundle)."""
+# Where a bundle keeps each accelerator's Ascend package set (glmstack.vendor_bundle writes it).
+ASCEND_DIR = "ascend"
+ASCEND_MANIFEST = "manifest.yaml"
+
+
+def ascend_bundle_source(bundle: str, accelerator: str) -> tuple[str, Path | None]:
+    """The Ascend set's place in a bundle (a directory or an http(s) base) and its manifest on this
+    machine (None for an http(s) bundle: the host data gives ascend_manifest)."""
+    source = f"{bundle.rstrip('/')}/{ASCEND_DIR}/{accelerator}"
+    return source, (Path(source) / ASCEND_MANIFEST if source.startswith("/") else None)
+
+
+def bundle_source(config: HostConfig) -> str | None:
+    """The host data's bundle (glmstack bundle): a directory on the control machine or an http(s)
+    URL on the lab network; None without one."""
     bundle = getattr(config, "bundle", None)
-    return str(bundle).rstrip("/") if bundle and str(bundle).startswith(("http://", "https://")) else None
+    return str(bundle).rstrip("/") if bundle else None
+
+
+def bundle_url(config: HostConfig) -> str | None:
+    """The http(s) URL the hosts reach the host data's bundle at, or None. The vendors' packages
+    then come from its partial mirrors (glmstack.vendor_bundle)."""
+    bundle = bundle_source(config)
+    return bundle if bundle and bundle.startswith(("http://", "https://")) else None
 
 
 def vendor_base(repo_url: str, bundle: str | None, repo_id: str, family: str) -> str:

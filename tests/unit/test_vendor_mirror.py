@@ -383,14 +383,13 @@ def bundled(vendor, a3_set, tmp_path_factory):
                                ("a3-1", {**A3, "ascend_packages": str(a3_set)})], catalog)
     out = tmp_path_factory.mktemp("bundle")
     parts = write_vendor_parts(plans, out, Fetcher(), catalog, distributions=["debian-12", "rhel-9"])
-    return out, parts, {plan.host: plan for plan in plans}
+    files = {name: {"sha256": hashlib.sha256((out / name).read_bytes()).hexdigest()} for name in parts.written}
+    return out, parts, {plan.host: plan for plan in plans}, {"vendor": parts.index, "files": files}
 
 
 def test_the_vendor_part_holds_both_mirrors_the_ascend_set_and_an_index(bundled, a3_set):
-    import json
-
-    out, parts, _ = bundled
-    index = json.loads((out / "vendor.json").read_text())
+    out, parts, _, _ = bundled
+    index = parts.index
     keys = {entry["key"] for entry in index["repositories"]}
     assert keys == {"apt/nvidia/debian12/x86_64 debian-12 x86_64", "dnf/nvidia/rhel9/x86_64 rhel-9 x86_64"}
     deb = next(e for e in index["repositories"] if e["kind"] == "apt")
@@ -406,17 +405,17 @@ def test_the_vendor_part_holds_both_mirrors_the_ascend_set_and_an_index(bundled,
 def test_a_deploy_from_the_bundle_finds_everything_its_hosts_need(bundled):
     from glmstack.vendor_bundle import bundle_vendor_problems
 
-    out, _, plans = bundled
-    assert bundle_vendor_problems(plans["h200-1"], out) == []
-    assert bundle_vendor_problems(plans["a3-1"], out) == []
+    out, _, plans, document = bundled
+    assert bundle_vendor_problems(plans["h200-1"], out, document) == []
+    assert bundle_vendor_problems(plans["a3-1"], out, document) == []
 
 
 def test_a_host_pinned_to_a_driver_the_bundle_lacks_is_refused_naming_the_package(bundled):
     from glmstack.vendor_bundle import bundle_vendor_problems
 
-    out, _, _ = bundled
+    out, _, _, document = bundled
     plan = resolve("h200-2", {**H200, "nvidia_driver_version": OLD})
-    problems = bundle_vendor_problems(plan, out)
+    problems = bundle_vendor_problems(plan, out, document)
     assert ("bundle", f"apt/nvidia/debian12/x86_64: nvidia-open-580 {OLD} is not in the bundle (debian-12 x86_64); "
                       "make the bundle again from this inventory") in problems
 
@@ -424,15 +423,14 @@ def test_a_host_pinned_to_a_driver_the_bundle_lacks_is_refused_naming_the_packag
 def test_a_missing_or_altered_file_of_the_vendor_part_is_named(bundled, tmp_path):
     from glmstack.vendor_bundle import bundle_vendor_problems
 
-    out, parts, plans = bundled
+    out, parts, plans, document = bundled
     copy = tmp_path / "bundle"
     shutil.copytree(out, copy)
-    manifest = {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in parts.written}
     release = "apt/nvidia/debian12/x86_64/InRelease"
     (copy / release).write_bytes((copy / release).read_bytes() + b"\n")
     deb = next(name for name in parts.written if name.endswith(f"cuda-drivers-580_{PIN}-1_amd64.deb"))
     (copy / deb).unlink()
-    problems = bundle_vendor_problems(plans["h200-1"], copy, manifest=manifest)
+    problems = bundle_vendor_problems(plans["h200-1"], copy, document)
     assert ("bundle", f"{release}: its sha256 is not the manifest's (a changed or corrupted file)") in problems
     assert ("bundle", f"{deb}: not in the bundle") in problems
 
