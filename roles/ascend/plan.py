@@ -209,7 +209,9 @@ def plan_ascend(config: HostConfig, catalog: Catalog, problems: list, nodes: int
                                             "mirror without them"))
         return None
     if local and not Path(source).is_dir():
-        problems.append(("ascend_packages", f"{source} is not a directory on this machine"))
+        problems.append(("bundle", f"{source}: not in the bundle, which carries no Ascend package set for "
+                                   f"{config.accelerator}; make it again from this inventory (glmstack bundle)")
+                        if bundle else ("ascend_packages", f"{source} is not a directory on this machine"))
         return None
     if source and manifest_path is None:
         if not local:
@@ -225,7 +227,8 @@ def plan_ascend(config: HostConfig, catalog: Catalog, problems: list, nodes: int
         set_problems, arch = check_package_set(manifest, catalog, config.accelerator, cann,
                                                Path(source) if local else None)
         if set_problems:
-            problems += set_problems
+            # A bundle's copy of the set: the bundle is what the host data names.
+            problems += [("bundle", f"{source}: {message}") for _, message in set_problems] if bundle else set_problems
             return None
         packages = tuple(ascend_package(platform.components[p.component], p, arch,
                                          cann=p.component in platform.cann_components)
