@@ -224,6 +224,11 @@ def host_directory(state_dir: str) -> str:
     return posixpath.join(state_dir, "bundle")
 
 
+def bundle_llamacpp_path(version: str) -> str:
+    """The llama.cpp source tarball's place in a bundle: named by the commit or tag it holds."""
+    return f"{LLAMACPP}/llama.cpp-{version[:12]}.tar.gz"
+
+
 def host_manifest_lines(files: dict[str, dict[str, Any]]) -> str:
     """sha256sum's check format for these files: what a host verifies its copy with."""
     return "".join(f"{entry['sha256']}  {path}\n" for path, entry in sorted(files.items()))

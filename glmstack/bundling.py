@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from glmstack.bundle import LLAMACPP, PYTHON, TOOLS, BundleError, HostNeeds, write_manifest
+from glmstack.bundle import PYTHON, TOOLS, BundleError, HostNeeds, bundle_llamacpp_path, write_manifest
 from glmstack.bundle_apt import release_codename, write_apt_mirrors
 from glmstack.catalog import load_catalog
 from glmstack.lab.artifacts import llamacpp_source
@@ -143,7 +143,7 @@ def write_llamacpp(out: Path, plan: DeployPlan, cache: Path) -> str:
     llama-cpp-python sdist (glmstack.lab.artifacts)."""
     llamacpp = plan.llamacpp
     assert llamacpp is not None
-    relative = f"{LLAMACPP}/llama.cpp-{llamacpp.version[:12]}.tar.gz"
+    relative = bundle_llamacpp_path(llamacpp.version)
     dest = out / relative
     if llamacpp.source_kind == "local":
         source = Path(llamacpp.source)

@@ -27,7 +27,7 @@ console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def _lab_up(args: argparse.Namespace) -> int:
-    records = lab.up(args.nodes)
+    records = lab.up(args.nodes, route_out=not args.no_route_out)
     table = Table("node", "address", "nspawn pid", title="lab nodes")
     for record in records:
         table.add_row(record["name"], record["address"], str(record["pid"]))
@@ -355,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = lab_commands.add_parser("up", help="boot lab nodes (kept if already running)")
     up.add_argument("--nodes", type=int, default=1, help="how many nodes (default 1)")
+    up.add_argument("--no-route-out", action="store_true",
+                    help="no NAT: the nodes reach each other and this machine only (deploy them from a bundle)")
     up.set_defaults(func=_lab_up)
 
     down = lab_commands.add_parser("down", help="stop the nodes and remove all the lab made")
