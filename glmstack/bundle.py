@@ -54,10 +54,13 @@ class HostNeeds:
     tools: list[str] = field(default_factory=list)
     llamacpp_source: str | None = None
     weights: str | None = None
+    # The vendors' partial mirrors this host installs from (glmstack.vendor_bundle): their files.
+    vendor_files: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"apt_packages": self.apt_packages, "apt_repos": self.apt_repos, "python_sets": self.python_sets,
-                "tools": self.tools, "llamacpp_source": self.llamacpp_source, "weights": self.weights}
+                "tools": self.tools, "llamacpp_source": self.llamacpp_source, "weights": self.weights,
+                "vendor_files": self.vendor_files}
 
     def parts(self) -> list[str]:
         """The directories (relative to the bundle) this host's deploy reads."""
@@ -67,7 +70,7 @@ class HostNeeds:
             paths.append(self.llamacpp_source)
         if self.weights:
             paths.append(self.weights)
-        return paths
+        return paths + self.vendor_files
 
 
 def check_relative(path: str) -> str:

@@ -187,6 +187,9 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
     for arch, packages in sorted(by_arch.items()):
         log(f"apt: {len(set(packages))} packages and their closure for {arch}")
         repos[arch] = write_apt_mirrors(out, sorted(set(packages)), arch, cache / "debs")
+    for entry in vendor.index.get("repositories", []):
+        for name in entry["hosts"]:
+            needs[name].vendor_files = sorted({*needs[name].vendor_files, *entry["files"]})
     for plan in plans:
         host = needs[plan.host]
         host.apt_repos = repos[plan.accelerator.cpu_arch[0]]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from glmstack.bundle import host_directory
 from glmstack.checks import mirror_url
 
 if TYPE_CHECKING:
@@ -52,10 +53,12 @@ def bundle_source(config: HostConfig) -> str | None:
 
 
 def bundle_url(config: HostConfig) -> str | None:
-    """The http(s) URL the hosts reach the host data's bundle at, or None. The vendors' packages
-    then come from its partial mirrors (glmstack.vendor_bundle)."""
-    bundle = bundle_source(config)
-    return bundle if bundle and bundle.startswith(("http://", "https://")) else None
+    """Where a host given a bundle reads the vendors' partial mirrors (glmstack.vendor_bundle): the
+    bundle's files it needs are placed on it (uploaded or fetched) and checked against the
+    manifest by the base role, so apt, dnf and curl read them as file:// URLs. None: no bundle."""
+    if bundle_source(config) is None:
+        return None
+    return f"file://{host_directory(config.base_prefix)}"
 
 
 def vendor_base(repo_url: str, bundle: str | None, repo_id: str, family: str) -> str:

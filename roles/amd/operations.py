@@ -23,6 +23,7 @@ from glmstack.ops import distribution, ensure_packages, installed_packages, pack
 from glmstack.quoting import sed_substitution, shell_word
 from glmstack.templating import role_templates
 from glmstack.vendor_keys import GPG_PACKAGE, deb_keys_check, rpm_key_import, rpm_signature_check
+from roles.base.operations import BUNDLE_SOURCES_DIR
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 from roles.vendor_plan import vendor_base
 
@@ -36,6 +37,8 @@ GRUB_DROP_IN = "/etc/default/grub.d/glmstack-amd.cfg"
 # Where amdgpu-install writes the amdgpu and rocm package sources.
 SOURCES_GLOB = {"deb": "/etc/apt/sources.list.d/amdgpu*.list /etc/apt/sources.list.d/rocm*.list",
                 "rpm": "/etc/yum.repos.d/amdgpu*.repo /etc/yum.repos.d/rocm*.repo"}
+# Their copies where apt reads a bundle's sources only.
+BUNDLE_AMD_SOURCES = ("amdgpu*.list", "rocm*.list")
 LIBRARY_CONFIG = "/etc/ld.so.conf.d/glmstack-rocm.conf"
 # The groups whose device nodes (/dev/kfd, /dev/dri/renderD*) ROCm opens.
 DEVICE_GROUPS = ["render", "video"]
@@ -126,6 +129,19 @@ def sources_on_mirror(amd: AmdPlan):
 
 
 @operation()
+def sources_for_bundle(amd: AmdPlan):
+    """With a bundle apt reads only the bundle's sources directory (roles/base): AMD's sources, on the
+    bundle's copy of its repositories by now, are listed there too (still signed-by ROCm's key)."""
+    base = repo_base(amd)
+    wanted = " ".join(f"{BUNDLE_SOURCES_DIR}/{name}" for name in BUNDLE_AMD_SOURCES)
+    if host.get_fact(FindInFile, path=wanted, pattern=base):
+        host.noop(f"the bundle's apt sources list AMD's repositories at {base}")
+        return
+    yield (f"mkdir -p {BUNDLE_SOURCES_DIR} && for f in {SOURCES_GLOB['deb']}; do "
+           f'[ -f "$f" ] && cp "$f" {BUNDLE_SOURCES_DIR}/; done; true')
+
+
+@operation()
 def hold(packages: list[str]):
     """Holds (apt) or version locks (dnf), so unattended upgrades cannot split driver and userspace."""
     rpm = package_family() == "rpm"
@@ -177,6 +193,8 @@ def install_amd(plan: DeployPlan) -> None:
     ensure_packages("GnuPG, to check AMD's key", [GPG_PACKAGE])
     install_installer(name=f"amdgpu-install for ROCm {amd.rocm}", plan=plan)
     sources_on_mirror(name="AMD's package sources on the mirror", amd=amd)
+    if amd.bundle_url and not rpm:
+        sources_for_bundle(name="AMD's package sources in the bundle's", amd=amd)
     ensure_packages("Kernel headers", kernel_packages)
     ensure_packages("amdgpu DKMS driver", list(amd.platform.driver_packages))
     parameters = " ".join(amd.platform.kernel_parameters)

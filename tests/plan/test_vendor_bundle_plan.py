@@ -1,9 +1,10 @@
 """Plan tests: deploys from a bundle take the vendors' packages from its partial mirrors and the
 Ascend set from its copy, still checked with the vendor's key and the set's sums.
 
-The host data's `bundle` setting belongs to the bundle's deploy side; until it is there these
-tests give the roles the bundle through roles.vendor_plan.bundle_source, the one place they read
-it from. Plan-tested only: no NVIDIA, AMD or Ascend machine installs from a bundle here.
+The base role places the bundle's files a host needs in its bundle directory, checked against the
+manifest (the bundle's own tests); these tests give the vendor roles a bundle through
+roles.vendor_plan.bundle_source, the one place they read the host data's `bundle` from, and check
+what they do with it. Plan-tested only: no NVIDIA, AMD or Ascend machine installs from a bundle here.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from gpu_states import RHEL_9, AmdHost, AscendHost, NvidiaHost
 from glmstack.catalog import load_catalog
 from glmstack.config import InventoryError, resolve_inventory
 from glmstack.lab.ascend import write_package_set
+from roles.base.operations import BUNDLE_SOURCES_DIR
 
 BUNDLE = "http://10.0.0.1:8090/bundle"
+# Where the base role puts the bundle's files on a host (default base_prefix), read as file:// URLs.
+ON_HOST = "file:///opt/glmstack/bundle"
 CATALOG = load_catalog()
 NVIDIA_KEY = CATALOG.nvidia.repository.key_fingerprint
 H200 = {"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm"}
@@ -54,13 +58,15 @@ def test_nvidia_on_debian_takes_the_keyring_and_packages_from_the_bundles_apt_mi
     with_bundle(monkeypatch, BUNDLE)
     run = run_deploy(H200, NvidiaHost(H200).responses())
     keyring = next(c for c in run.commands if "cuda-keyring_1.1-1_all.deb" in c)
-    assert f"{BUNDLE}/apt/nvidia/debian12/x86_64/cuda-keyring_1.1-1_all.deb" in keyring
+    assert f"{ON_HOST}/apt/nvidia/debian12/x86_64/cuda-keyring_1.1-1_all.deb" in keyring
     # The keyring package's key is still required to be NVIDIA's before dpkg runs it.
     assert keyring.index(f"grep -qx {NVIDIA_KEY}") < keyring.index("dpkg -i")
     (source,) = {s for s in sources if s.startswith("deb ") and "/x86_64/" in s}  # the host's, not plan checks
-    assert source == (f"deb [signed-by={CATALOG.nvidia.repository.keyring_file}] "
-                      f"{BUNDLE}/apt/nvidia/debian12/x86_64/ /\n")
+    # Still signed-by NVIDIA's keyring; the bundle's lists are as old as the bundle: no Valid-Until check.
+    assert source == (f"deb [signed-by={CATALOG.nvidia.repository.keyring_file} check-valid-until=no] "
+                      f"{ON_HOST}/apt/nvidia/debian12/x86_64/ /\n")
     assert "trusted=yes" not in source
+    assert run.ran(f"mkdir -p {BUNDLE_SOURCES_DIR}")  # where apt reads a bundle's sources only
     assert not any(CATALOG.nvidia.repository.base_url in c for c in run.commands)
 
 
@@ -68,10 +74,10 @@ def test_nvidia_on_rhel_takes_the_key_by_its_sum_and_a_gpgchecked_repository_fro
     with_bundle(monkeypatch, BUNDLE)
     run = run_deploy(H200, NvidiaHost(H200).rhel().responses())
     key = next(c for c in run.commands if "D42D0685.pub" in c)
-    assert f"{BUNDLE}/dnf/nvidia/rhel9/x86_64/D42D0685.pub" in key
+    assert f"{ON_HOST}/dnf/nvidia/rhel9/x86_64/D42D0685.pub" in key
     assert key.index(f"{CATALOG.nvidia.repository.rpm_key_sha256}  ") < key.index("rpm --import")
     (repo,) = {s for s in sources if s.startswith("[") and "/x86_64" in s}
-    assert f"baseurl={BUNDLE}/dnf/nvidia/rhel9/x86_64\n" in repo and "gpgcheck=1\n" in repo
+    assert f"baseurl={ON_HOST}/dnf/nvidia/rhel9/x86_64\n" in repo and "gpgcheck=1\n" in repo
     assert "gpgcheck=0" not in repo
     assert not any(CATALOG.nvidia.repository.base_url in c for c in run.commands)
 
@@ -83,10 +89,11 @@ def test_amd_takes_the_installer_and_its_sources_from_the_bundle(monkeypatch):
         f"grep -lsF {upstream}", ["/etc/apt/sources.list.d/amdgpu.list", "/etc/apt/sources.list.d/rocm.list"])
     run = run_deploy(MI300X, state.responses(), allow_failure=True)
     installer = next(c for c in run.commands if "amdgpu-install_" in c and "curl" in c)
-    assert f"{BUNDLE}/apt/amd/amdgpu-install/7.2.1/ubuntu/noble/" in installer
+    assert f"{ON_HOST}/apt/amd/amdgpu-install/7.2.1/ubuntu/noble/" in installer
     assert installer.index(f"grep -qx {CATALOG.amd.repository.key_fingerprint}") < installer.index("dpkg -i")
-    rewrite = run.index_of(f"sed -i 's|https://repo\\.radeon\\.com|{BUNDLE}/apt/amd|g'")
-    assert run.index_of("dpkg -i /tmp/glmstack-amdgpu-install.deb") < rewrite < run.index_of("amdgpu-dkms")
+    rewrite = run.index_of(f"sed -i 's|https://repo\\.radeon\\.com|{ON_HOST}/apt/amd|g'")
+    listed = run.index_of(f"cp \"$f\" {BUNDLE_SOURCES_DIR}/")
+    assert run.index_of("dpkg -i /tmp/glmstack-amdgpu-install.deb") < rewrite < listed < run.index_of("amdgpu-dkms")
     assert not any(upstream in c for c in vendor_downloads(run))
 
 
@@ -94,9 +101,10 @@ def test_amd_on_rhel_imports_rocms_key_from_the_bundles_dnf_tree(monkeypatch):
     with_bundle(monkeypatch, BUNDLE)
     state = AmdHost(MI300X, RHEL_9).answer(STOP, [], success=False)
     run = run_deploy(MI300X, state.responses(), allow_failure=True)
-    run.assert_in_order([f"{BUNDLE}/dnf/amd/rocm/rocm.gpg.key",
+    run.assert_in_order([f"{ON_HOST}/dnf/amd/rocm/rocm.gpg.key",
                          f"grep -qx {CATALOG.amd.repository.key_fingerprint}",
-                         f"{BUNDLE}/dnf/amd/amdgpu-install/7.2.1/rhel/9.6/", "rpm -K /tmp/glmstack-amdgpu-install.rpm"])
+                         f"{ON_HOST}/dnf/amd/amdgpu-install/7.2.1/rhel/9.6/",
+                         "rpm -K /tmp/glmstack-amdgpu-install.rpm"])
 
 
 def test_ascend_installs_the_bundles_copy_of_its_set_checked_against_its_manifest(monkeypatch, tmp_path):
