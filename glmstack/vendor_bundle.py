@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from glmstack.ascend import file_sha256
-from glmstack.bundle import BundleError
+from glmstack.bundle import BundleError, bundle_source, read_manifest
 from glmstack.catalog import load_catalog
 from glmstack.vendor_mirror import Fetcher, MirrorError, mirror_repo
 from glmstack.vendor_repos import VendorRepo, vendor_repos
@@ -228,3 +228,26 @@ def distribution_packages(parts: VendorParts, distribution: str | None) -> list[
     """What the vendors' packages need from `distribution`'s own repositories, as package names
     (alternatives and file or library requirements left to the distribution's resolver)."""
     return sorted(name for name in parts.from_distribution.get(distribution or "", set()) if DEB_NAME.match(name))
+
+
+def inventory_problems(plans: Iterable[DeployPlan]) -> list[str]:
+    """Error lines for hosts whose bundle (a directory on this machine) lacks or holds altered what
+    their vendors' part needs: checked when the inventory loads, before any host is touched. A
+    bundle at an http(s) URL is checked by the hosts (the manifest's sums, apt's and dnf's
+    signatures)."""
+    errors, documents = [], {}
+    for plan in plans:
+        if plan.config.bundle is None or (plan.nvidia is None and plan.amd is None):
+            continue
+        source = bundle_source(plan.config.bundle)
+        if source.kind != "path":
+            continue
+        try:
+            document = documents.get(source.value) or read_manifest(Path(source.value))
+        except BundleError as error:
+            errors.append(f"host {plan.host}: field bundle: {error}")
+            continue
+        documents[source.value] = document
+        errors += [f"host {plan.host}: field {name}: {message}"
+                   for name, message in bundle_vendor_problems(plan, Path(source.value), document)]
+    return errors
