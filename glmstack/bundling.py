@@ -19,7 +19,13 @@ from glmstack.catalog import load_catalog
 from glmstack.lab.artifacts import llamacpp_source
 from glmstack.planning import plan_inventory
 from glmstack.uv import DEFAULT_INDEX, TORCH_BACKEND_INDEX, UV_PACKAGE
-from glmstack.vendor_bundle import VENDOR_INDEX, distribution_packages, this_distribution, write_vendor_parts
+from glmstack.vendor_bundle import (
+    VENDOR_INDEX,
+    distribution_packages,
+    this_distribution,
+    vendor_files_by_host,
+    write_vendor_parts,
+)
 from glmstack.vendor_mirror import Fetcher
 from roles.base.operations import BASE_PACKAGES
 from roles.engine.plan import EnvTarget, environment_targets
@@ -187,9 +193,8 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
     for arch, packages in sorted(by_arch.items()):
         log(f"apt: {len(set(packages))} packages and their closure for {arch}")
         repos[arch] = write_apt_mirrors(out, sorted(set(packages)), arch, cache / "debs")
-    for entry in vendor.index.get("repositories", []):
-        for name in entry["hosts"]:
-            needs[name].vendor_files = sorted({*needs[name].vendor_files, *entry["files"]})
+    for name, files in vendor_files_by_host(vendor.index).items():
+        needs[name].vendor_files = files
     for plan in plans:
         host = needs[plan.host]
         host.apt_repos = repos[plan.accelerator.cpu_arch[0]]

@@ -145,6 +145,15 @@ def write_vendor_parts(plans: list[DeployPlan], out: Path, fetch: Fetcher | None
     return parts
 
 
+def vendor_files_by_host(index: dict) -> dict[str, list[str]]:
+    """host -> the vendor part's files its deploy installs from (the manifest's per-host needs)."""
+    files: dict[str, set[str]] = {}
+    for entry in index.get("repositories", []):
+        for host_name in entry["hosts"]:
+            files.setdefault(host_name, set()).update(entry["files"])
+    return {host_name: sorted(names) for host_name, names in files.items()}
+
+
 # ---- a deploy from a bundle ----
 
 

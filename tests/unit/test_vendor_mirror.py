@@ -441,3 +441,4 @@ def test_an_ascend_host_without_its_set_cannot_be_bundled(vendor, tmp_path):
     with pytest.raises(VendorBundleError) as error:
         write_vendor_parts([resolve("a3-9", A3)], tmp_path)
     assert str(error.value).startswith("host a3-9: field ascend_packages: a bundle carries the Ascend package set")
+
