@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterable
+import subprocess
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -233,10 +234,35 @@ def this_distribution(os_release: Path = Path("/etc/os-release")) -> str | None:
     return f"{os_id}-{version}" if os_id and version else None
 
 
-def distribution_packages(parts: VendorParts, distribution: str | None) -> list[str]:
-    """What the vendors' packages need from `distribution`'s own repositories, as package names
-    (alternatives and file or library requirements left to the distribution's resolver)."""
-    return sorted(name for name in parts.from_distribution.get(distribution or "", set()) if DEB_NAME.match(name))
+def distribution_packages(parts: VendorParts, distribution: str | None,
+                          known: Callable[[list[str]], set[str]] | None = None) -> list[str]:
+    """What the vendors' packages need from `distribution`'s own repositories, as package names for
+    its mirror: of alternatives, the first the distribution has (`known`: the names its apt knows;
+    None: this machine's apt-cache). File and library requirements (rpm) are left to dnf."""
+    clauses = [[name.strip() for name in clause.split("|")]
+               for clause in parts.from_distribution.get(distribution or "", set())]
+    names = sorted({name for clause in clauses for name in clause if DEB_NAME.match(name)})
+    if not names:
+        return []
+    have = (known or apt_known)(names)
+    chosen = {next((name for name in clause if name in have), None) for clause in clauses}
+    return sorted(name for name in chosen if name)
+
+
+def apt_known(names: list[str]) -> set[str]:
+    """The names this machine's apt has a package (or a provider) for."""
+    if shutil.which("apt-cache") is None:
+        return set(names)
+    shown = subprocess.run(["apt-cache", "show", "--no-all-versions", *names], capture_output=True, text=True,
+                           check=False).stdout
+    found = {line.split(":", 1)[1].strip() for line in shown.splitlines() if line.startswith("Package:")}
+    provided = subprocess.run(["apt-cache", "showpkg", *sorted(set(names) - found)], capture_output=True, text=True,
+                              check=False).stdout if set(names) - found else ""
+    for block in provided.split("Package: ")[1:]:
+        name, _, rest = block.partition("\n")
+        if "Reverse Provides:" in rest and rest.split("Reverse Provides:", 1)[1].strip():
+            found.add(name.strip())
+    return found
 
 
 def inventory_problems(plans: Iterable[DeployPlan]) -> list[str]:

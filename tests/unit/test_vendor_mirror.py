@@ -442,3 +442,12 @@ def test_an_ascend_host_without_its_set_cannot_be_bundled(vendor, tmp_path):
         write_vendor_parts([resolve("a3-9", A3)], tmp_path)
     assert str(error.value).startswith("host a3-9: field ascend_packages: a bundle carries the Ascend package set")
 
+
+def test_what_the_vendors_packages_need_from_the_distribution_is_what_it_has():
+    from glmstack.vendor_bundle import VendorParts, distribution_packages
+
+    parts = VendorParts(from_distribution={"debian-12": {"dkms", "libc6", "nvidia-kernel-dkms | dkms-alt | dkms",
+                                                         "ubuntu-only-package", "/bin/sh"}})
+    have = {"dkms", "libc6"}
+    assert distribution_packages(parts, "debian-12", lambda names: have & set(names)) == ["dkms", "libc6"]
+    assert distribution_packages(parts, "ubuntu-24.04", lambda names: set(names)) == []
