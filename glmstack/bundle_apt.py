@@ -151,7 +151,11 @@ def _gpgv(keyrings: list[Path], signed: list[Path]) -> None:
 
 def _copy(src: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # Renaming a link onto another link of the same file does nothing (POSIX): the .partial would stay.
+    if dest.exists() and os.path.samefile(src, dest):
+        return
     partial = dest.with_name(dest.name + ".partial")
+    partial.unlink(missing_ok=True)
     try:
         os.link(src, partial)
     except OSError:

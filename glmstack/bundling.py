@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from glmstack.bundle import PYTHON, TOOLS, BundleError, HostNeeds, bundle_llamacpp_path, write_manifest
+from glmstack.bundle import MANIFEST, PARTS, PYTHON, TOOLS, BundleError, HostNeeds, bundle_llamacpp_path, write_manifest
 from glmstack.bundle_apt import release_codename, write_apt_mirrors
 from glmstack.catalog import load_catalog
 from glmstack.lab.artifacts import llamacpp_source
@@ -34,6 +34,8 @@ from roles.model.operations import HUB_CLIENTS
 if TYPE_CHECKING:
     from glmstack.plan import DeployPlan
 
+# Left in OUT from the first run on: a later run may replace what is there.
+MARKER = ".glmstack-bundle"
 DEFAULT_CACHE = Path.home() / ".cache" / "glmstack" / "bundle"
 UV = Path(sys.executable).parent / "uv"
 
@@ -173,8 +175,15 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
     cache = cache or DEFAULT_CACHE
     started = time.monotonic()
     plans = plan_inventory(inventory)
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file() and not (out / MARKER).is_file():
+        raise BundleError(f"{out} is a directory with other files, not a bundle; give a new or empty directory")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "manifest.json").unlink(missing_ok=True)  # half-written from here on
+    (out / MARKER).touch()
+    (out / MANIFEST).unlink(missing_ok=True)  # half-written from here on
+    # Every part is made again from the cache (links and copies): nothing of an earlier run stays.
+    for part in PARTS:
+        if (out / part).is_dir():
+            shutil.rmtree(out / part)
     needs = {plan.host: HostNeeds() for plan in plans}
     # The vendors' repositories and Ascend sets (glmstack.vendor_bundle), for this machine's
     # distribution: what their packages need from it joins the distribution's mirror below.

@@ -24,10 +24,11 @@ def uv_binary(prefix: str) -> str:
     return posixpath.join(prefix, "venvs", "uv", "bin", "uv")
 
 
-def ensure_uv_commands(prefix: str) -> list[str]:
+def ensure_uv_commands(prefix: str, bundle_dir: str | None = None) -> list[str]:
     """Shell lines that leave a working uv at uv_binary(prefix), made once, trusting what the host
-    trusts (glmstack/templates/ensure-uv.sh.j2)."""
+    trusts (glmstack/templates/ensure-uv.sh.j2); with a bundle on the host (bundle_dir), from its
+    tools/ and with uv kept offline."""
     uv_env = posixpath.join(prefix, "venvs", "uv")
     return shared_templates().get_template("ensure-uv.sh.j2").render(
         ca_bundle=SYSTEM_CA_BUNDLE, uv_env_parent=posixpath.dirname(uv_env), uv_env=uv_env, uv=uv_binary(prefix),
-        package=UV_PACKAGE).splitlines()
+        package=UV_PACKAGE, bundle_tools=posixpath.join(bundle_dir, "tools") if bundle_dir else None).splitlines()

@@ -132,3 +132,24 @@ def test_a_set_is_resolved_for_its_target_with_hashes():
     assert "--hash=sha256:" in lock
     # The aarch64 target's own wheels: hf-xet publishes per platform.
     assert lock.count("--hash=sha256:") > lock.count("==")
+
+
+def test_bundle_refuses_a_directory_that_is_not_one(tmp_path):
+    from glmstack.bundling import make_bundle
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(BundleError, match="is a directory with other files, not a bundle"):
+        make_bundle("inventory/cpu.py", tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_link_onto_itself_leaves_no_partial(tmp_path):
+    """A second run links each cached .deb onto the link already there (rename does nothing then)."""
+    from glmstack.bundle_apt import _copy
+
+    cached = tmp_path / "cache.deb"
+    cached.write_bytes(b"deb")
+    dest = tmp_path / "apt/r/pool/a.deb"
+    _copy(cached, dest)
+    _copy(cached, dest)
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["a.deb"]
