@@ -178,7 +178,9 @@ def bundle_vendor_problems(plan: DeployPlan, bundle: Path, document: dict,
     repos = vendor_repos([plan])
     if not repos and plan.ascend is None:
         return problems
-    index = document.get(VENDOR_INDEX) or {}
+    if VENDOR_INDEX not in document:
+        return problems  # not written by glmstack bundle (it always records its vendor part, even empty)
+    index = document[VENDOR_INDEX] or {}
     files = document.get("files", {})
     entries = {entry["key"]: entry for entry in index.get("repositories", [])}
     carried = {entry["distribution"] for entry in entries.values()}
