@@ -750,6 +750,9 @@ def mirror_repo(repo: VendorRepo, out: Path, fetch: Fetcher, upstream_url: str) 
                 if name.endswith((".gpg", ".asc", ".key")):
                     require_fingerprint(data, repo.key_fingerprint, f"{repo.base_url}/{installer} ({name})")
             sources = apt_sources_of(members, repo.base_url, upstream_url)
+            if not sources:
+                raise MirrorError(f"{repo.base_url}/{installer}: ships no apt sources (etc/apt/sources.list.d), so "
+                                  "the repositories it installs from are unknown; not bundled")
         else:
             sources = []
     for relative, data in plain.items():
@@ -760,11 +763,16 @@ def mirror_repo(repo: VendorRepo, out: Path, fetch: Fetcher, upstream_url: str) 
         bundled = mirror_dnf(repo, [repo.path], keyring, out, fetch, result)
     else:
         paths = rpm_repo_files(rpm_members(plain[repo.files[0]]), upstream_url, repo.arch)
+        if not paths:
+            raise MirrorError(f"{repo.base_url}/{repo.files[0]}: ships no .repo files (etc/yum.repos.d), so the "
+                              "repositories it installs from are unknown; not bundled")
         bundled = mirror_dnf(repo, paths, keyring, out, fetch, result)
     for pin in repo.packages:
         if pin.name in bundled:
             continue
         if pin.version is not None:
             raise _missing(repo, pin)
-        result.from_distribution.add(pin.name)
+        result.from_distribution.add(pin.name)  # python3-setuptools, infiniband-diags: the distribution's
+    if not bundled:
+        raise _missing(repo, repo.packages[0])  # none of them: not the vendor's repository at all
     return result

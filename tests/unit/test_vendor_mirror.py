@@ -451,3 +451,21 @@ def test_what_the_vendors_packages_need_from_the_distribution_is_what_it_has():
     have = {"dkms", "libc6"}
     assert distribution_packages(parts, "debian-12", lambda names: have & set(names)) == ["dkms", "libc6"]
     assert distribution_packages(parts, "ubuntu-24.04", lambda names: set(names)) == []
+
+
+def test_an_amd_installer_without_apt_sources_is_refused(vendor, tmp_path):
+    url, site, signer = vendor
+    copy = tmp_path / "site"
+    shutil.copytree(site / "radeon", copy)
+    installer = copy / "amdgpu-install" / ROCM / "ubuntu" / "jammy"
+    for deb in installer.glob("*.deb"):
+        deb.unlink()
+    for built in installer.glob("build-*"):
+        shutil.rmtree(built)
+    build_deb(installer, "amdgpu-install", ROCM_VERSION, "all", files={"etc/apt/keyrings/rocm.gpg": signer.binary()})
+    served, server = serve(copy)
+    try:
+        with pytest.raises(MirrorError, match=r"amdgpu-install_.*_all.deb: ships no apt sources"):
+            mirror_repo(amd_repo(vendor, base_url=served), tmp_path / "out", Fetcher(), served)
+    finally:
+        server.shutdown()
