@@ -168,8 +168,9 @@ def write_llamacpp(out: Path, plan: DeployPlan, cache: Path) -> str:
 
 
 def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, weights: bool = False,
-                log=print) -> Path:
-    """Write the bundle for every host of the inventory; the manifest's path."""
+                log=print, vendor_distributions: list[str] | None = None) -> Path:
+    """Write the bundle for every host of the inventory; the manifest's path. vendor_distributions:
+    the os-release ID-VERSION_IDs whose vendor repositories it carries (None: this machine's)."""
     if weights:
         raise BundleError("--weights: not built yet; weights come from the lab's own source (see docs/offline.md)")
     cache = cache or DEFAULT_CACHE
@@ -191,7 +192,7 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
     supported = load_catalog().packages.distributions
     log("vendor: NVIDIA and AMD partial mirrors, Ascend package sets")
     vendor = write_vendor_parts(plans, out, Fetcher(cache=cache / "vendor"),
-                                distributions=[own] if own in supported else None)
+                                distributions=vendor_distributions or ([own] if own in supported else None))
     from_vendor = distribution_packages(vendor, own)
     by_arch: dict[str, list[str]] = {}
     for plan in plans:

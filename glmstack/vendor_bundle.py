@@ -114,6 +114,10 @@ def write_vendor_parts(plans: list[DeployPlan], out: Path, fetch: Fetcher | None
     os-release ID-VERSION_IDs to carry (None: every one glmstack supports)."""
     catalog = catalog or load_catalog()
     fetch = fetch or Fetcher()
+    unknown = sorted(set(distributions or []) - set(catalog.packages.distributions))
+    if unknown:
+        raise BundleError(f"vendor distribution {', '.join(unknown)}: not one glmstack supports; allowed: "
+                          f"{', '.join(sorted(catalog.packages.distributions))}")
     sets, problems = ascend_sets(plans)
     if problems:
         raise VendorBundleError(problems)

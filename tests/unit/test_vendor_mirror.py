@@ -469,3 +469,13 @@ def test_an_amd_installer_without_apt_sources_is_refused(vendor, tmp_path):
             mirror_repo(amd_repo(vendor, base_url=served), tmp_path / "out", Fetcher(), served)
     finally:
         server.shutdown()
+
+
+def test_a_distribution_glmstack_does_not_support_is_refused_before_anything_is_fetched(tmp_path):
+    from glmstack.bundle import BundleError
+    from glmstack.vendor_bundle import write_vendor_parts
+
+    with pytest.raises(BundleError, match=r"^vendor distribution debian12: not one glmstack supports; allowed: "
+                                          r"debian-12, rhel-9, ubuntu-22.04, ubuntu-24.04$"):
+        write_vendor_parts([resolve("h200-1", H200)], tmp_path, distributions=["debian12"])
+    assert not any(tmp_path.iterdir())
