@@ -94,3 +94,40 @@ def test_second_deploy_from_the_bundle_changes_nothing(offline_lab, first_deploy
     second = run_deploy(offline_lab["inventory"])
     assert second.returncode == 0, second.stderr[-4000:]
     assert second.results["totals"]["success"] == 0, f"changed on rerun: {second.changed_operations}"
+
+
+def test_a_bundle_served_over_http_is_fetched_by_the_node(offline_lab, first_deploy):
+    """The same bundle from a URL on the lab network: the node fetches and checks its files itself."""
+    assert first_deploy.returncode == 0
+    node(offline_lab).run_expect([0], "rm -rf /opt/glmstack/bundle")
+    paths = offline_lab["paths"]
+    with serve_directory(offline_lab["bundle"]) as url:
+        inventory = lab.write_inventory(paths, extra_data={**offline_lab["data"], "bundle": url},
+                                        output=paths.state_dir / "url-inventory.py")
+        fetched = run_deploy(inventory)
+    assert fetched.returncode == 0, fetched.stderr[-4000:]
+    assert fetched.changed_operations == ["glmstack base | Bundle files for this host"], fetched.changed_operations
+    document = verify_bundle(offline_lab["bundle"])
+    host = document["hosts"][offline_lab["node"]["address"]]
+    wanted = [path for path in document["files"] if any(path.startswith(part) for part in
+                                                         [f"apt/{repo}/" for repo in host["apt_repos"]]
+                                                         + [host["llamacpp_source"]])]
+    verified = node(offline_lab).check_output("cat /opt/glmstack/bundle/.verified").splitlines()
+    assert sorted(line.split("  ", 1)[1] for line in verified) == sorted(wanted)
+
+
+def test_an_altered_file_stops_the_deploy_naming_it(offline_lab, first_deploy):
+    assert first_deploy.returncode == 0
+    document = verify_bundle(offline_lab["bundle"])
+    tarball = offline_lab["bundle"] / document["hosts"][offline_lab["node"]["address"]]["llamacpp_source"]
+    original = tarball.read_bytes()
+    tarball.unlink()  # a file of its own: the bundle's .debs are links into the download cache
+    tarball.write_bytes(original + b"x")
+    try:
+        refused = run_deploy(offline_lab["inventory"])
+    finally:
+        tarball.unlink()
+        tarball.write_bytes(original)
+    assert refused.returncode != 0
+    assert (f"field bundle: {offline_lab['bundle']}: file {tarball.relative_to(offline_lab['bundle'])} does not "
+            "match the manifest's sha256") in refused.stderr + refused.stdout

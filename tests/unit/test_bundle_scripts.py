@@ -106,6 +106,15 @@ def test_the_host_checks_each_file_and_records_what_passed(tmp_path):
     assert "llama.cpp/l.tar.gz: FAILED" in refused.stdout + refused.stderr
 
 
+def test_a_host_fetching_from_a_url_makes_the_directory_first():
+    """The lab's URL deploy stopped at "cd: can't cd to /opt/glmstack/bundle" on a host that had none."""
+    script = _templates.get_template("bundle-fetch.sh.j2").render(
+        directory="/opt/glmstack/bundle", fetch=["apt/r/pool/a.deb"], url="http://10.213.0.1:1/b",
+        sums="0" * 64 + "  apt/r/pool/a.deb\n")
+    lines = script.splitlines()
+    assert lines.index("mkdir -p /opt/glmstack/bundle") < lines.index("cd /opt/glmstack/bundle")
+
+
 def test_the_host_scripts_pass_shellcheck(bundle, tmp_path):
     plan = resolve("h1", {"accelerator": "h200", "model": "glm-5.2-fp8", "engine": "vllm", "bundle": bundle})
     fetch = _templates.get_template("bundle-fetch.sh.j2").render(
