@@ -131,14 +131,17 @@ def sources_on_mirror(amd: AmdPlan):
 @operation()
 def sources_for_bundle(amd: AmdPlan):
     """With a bundle apt reads only the bundle's sources directory (roles/base): AMD's sources, on the
-    bundle's copy of its repositories by now, are listed there too (still signed-by ROCm's key)."""
+    bundle's copy of its repositories by now, are listed there too (still signed-by ROCm's key; their
+    lists are as old as the bundle, so not checked for Valid-Until, as the bundle's own)."""
     base = repo_base(amd)
     wanted = " ".join(f"{BUNDLE_SOURCES_DIR}/{name}" for name in BUNDLE_AMD_SOURCES)
     if host.get_fact(FindInFile, path=wanted, pattern=base):
         host.noop(f"the bundle's apt sources list AMD's repositories at {base}")
         return
     yield (f"mkdir -p {BUNDLE_SOURCES_DIR} && for f in {SOURCES_GLOB['deb']}; do "
-           f'[ -f "$f" ] && cp "$f" {BUNDLE_SOURCES_DIR}/; done; true')
+           "[ -f \"$f\" ] && sed -E -e 's/^deb \\[/deb [check-valid-until=no /' "
+           "-e 's/^deb ([^[])/deb [check-valid-until=no] \\1/' "
+           f'"$f" > {BUNDLE_SOURCES_DIR}/"$(basename "$f")"; done; true')
 
 
 @operation()

@@ -92,7 +92,8 @@ def test_amd_takes_the_installer_and_its_sources_from_the_bundle(monkeypatch):
     assert f"{ON_HOST}/apt/amd/amdgpu-install/7.2.1/ubuntu/noble/" in installer
     assert installer.index(f"grep -qx {CATALOG.amd.repository.key_fingerprint}") < installer.index("dpkg -i")
     rewrite = run.index_of(f"sed -i 's|https://repo\\.radeon\\.com|{ON_HOST}/apt/amd|g'")
-    listed = run.index_of(f"cp \"$f\" {BUNDLE_SOURCES_DIR}/")
+    listed = run.index_of(f"> {BUNDLE_SOURCES_DIR}/\"$(basename \"$f\")\"")
+    assert "s/^deb \\[/deb [check-valid-until=no /" in run.commands[listed]
     assert run.index_of("dpkg -i /tmp/glmstack-amdgpu-install.deb") < rewrite < listed < run.index_of("amdgpu-dkms")
     assert not any(upstream in c for c in vendor_downloads(run))
 
