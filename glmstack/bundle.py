@@ -32,7 +32,9 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 # The parts of a bundle, each a top-level directory.
 APT, PYTHON, TOOLS, LLAMACPP, WEIGHTS = "apt", "python", "tools", "llama.cpp", "weights"
-PARTS = (APT, PYTHON, TOOLS, LLAMACPP, WEIGHTS)
+# The vendors' dnf partial mirrors and the Ascend package sets (glmstack.vendor_bundle).
+DNF, ASCEND = "dnf", "ascend"
+PARTS = (APT, DNF, ASCEND, PYTHON, TOOLS, LLAMACPP, WEIGHTS)
 # What a relative path inside a bundle may be made of: no "..", no leading "/", printable words.
 SAFE_PATH = re.compile(r"^[A-Za-z0-9_.+~:-]+(/[A-Za-z0-9_.+~:%-]+)*$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -52,10 +54,13 @@ class HostNeeds:
     tools: list[str] = field(default_factory=list)
     llamacpp_source: str | None = None
     weights: str | None = None
+    # The vendors' partial mirrors this host installs from (glmstack.vendor_bundle): their files.
+    vendor_files: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"apt_packages": self.apt_packages, "apt_repos": self.apt_repos, "python_sets": self.python_sets,
-                "tools": self.tools, "llamacpp_source": self.llamacpp_source, "weights": self.weights}
+                "tools": self.tools, "llamacpp_source": self.llamacpp_source, "weights": self.weights,
+                "vendor_files": self.vendor_files}
 
     def parts(self) -> list[str]:
         """The directories (relative to the bundle) this host's deploy reads."""
@@ -65,7 +70,7 @@ class HostNeeds:
             paths.append(self.llamacpp_source)
         if self.weights:
             paths.append(self.weights)
-        return paths
+        return paths + self.vendor_files
 
 
 def for_pythons(parts: list[str], pythons: set[str]) -> list[str]:

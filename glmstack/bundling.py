@@ -19,6 +19,14 @@ from glmstack.catalog import load_catalog
 from glmstack.lab.artifacts import llamacpp_source
 from glmstack.planning import plan_inventory
 from glmstack.uv import DEFAULT_INDEX, TORCH_BACKEND_INDEX, UV_PACKAGE
+from glmstack.vendor_bundle import (
+    VENDOR_INDEX,
+    distribution_packages,
+    this_distribution,
+    vendor_files_by_host,
+    write_vendor_parts,
+)
+from glmstack.vendor_mirror import Fetcher
 from roles.base.operations import BASE_PACKAGES
 from roles.engine.plan import EnvTarget, environment_targets
 from roles.model.operations import HUB_CLIENTS
@@ -160,8 +168,9 @@ def write_llamacpp(out: Path, plan: DeployPlan, cache: Path) -> str:
 
 
 def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, weights: bool = False,
-                log=print) -> Path:
-    """Write the bundle for every host of the inventory; the manifest's path."""
+                log=print, vendor_distributions: list[str] | None = None) -> Path:
+    """Write the bundle for every host of the inventory; the manifest's path. vendor_distributions:
+    the os-release ID-VERSION_IDs whose vendor repositories it carries (None: this machine's)."""
     if weights:
         raise BundleError("--weights: not built yet; weights come from the lab's own source (see docs/offline.md)")
     cache = cache or DEFAULT_CACHE
@@ -177,14 +186,25 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
         if (out / part).is_dir():
             shutil.rmtree(out / part)
     needs = {plan.host: HostNeeds() for plan in plans}
+    # The vendors' repositories and Ascend sets (glmstack.vendor_bundle), for this machine's
+    # distribution: what their packages need from it joins the distribution's mirror below.
+    own = this_distribution()
+    supported = load_catalog().packages.distributions
+    log("vendor: NVIDIA and AMD partial mirrors, Ascend package sets")
+    vendor = write_vendor_parts(plans, out, Fetcher(cache=cache / "vendor"),
+                                distributions=vendor_distributions or ([own] if own in supported else None))
+    from_vendor = distribution_packages(vendor, own)
     by_arch: dict[str, list[str]] = {}
     for plan in plans:
-        by_arch.setdefault(plan.accelerator.cpu_arch[0], []).extend(apt_packages(plan))
-        needs[plan.host].apt_packages = apt_packages(plan)
+        packages = apt_packages(plan) + (from_vendor if plan.nvidia or plan.amd else [])
+        by_arch.setdefault(plan.accelerator.cpu_arch[0], []).extend(packages)
+        needs[plan.host].apt_packages = packages
     repos: dict[str, list[str]] = {}
     for arch, packages in sorted(by_arch.items()):
         log(f"apt: {len(set(packages))} packages and their closure for {arch}")
         repos[arch] = write_apt_mirrors(out, sorted(set(packages)), arch, cache / "debs")
+    for name, files in vendor_files_by_host(vendor.index).items():
+        needs[name].vendor_files = files
     for plan in plans:
         host = needs[plan.host]
         host.apt_repos = repos[plan.accelerator.cpu_arch[0]]
@@ -205,7 +225,8 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
         if plan.llamacpp:
             host.llamacpp_source = write_llamacpp(out, plan, cache)
     manifest = write_manifest(out, str(inventory), needs,
-                              extra={"apt_release": release_codename(), "seconds": round(time.monotonic() - started)})
+                              extra={"apt_release": release_codename(), "seconds": round(time.monotonic() - started),
+                                     VENDOR_INDEX: vendor.index})
     return manifest
 
 

@@ -374,7 +374,8 @@ def _bundle(args: argparse.Namespace) -> int:
         return 2
     try:
         manifest = make_bundle(args.inventory, out, cache=Path(args.cache) if args.cache else None,
-                               weights=args.weights, log=lambda line: console.print(escape(line)))
+                               weights=args.weights, log=lambda line: console.print(escape(line)),
+                               vendor_distributions=args.vendor_distribution)
     except (InventoryError, BundleError) as error:
         console.print(escape(str(error)), style="red")
         return 2
@@ -471,6 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--vault-password-file", help=VAULT_HELP)
     bundle.add_argument("--weights", action="store_true", help="also the model's files, checked against the lock")
     bundle.add_argument("--cache", help="where downloads are kept between runs (default ~/.cache/glmstack/bundle)")
+    bundle.add_argument("--vendor-distribution", action="append", metavar="ID-VERSION",
+                        help="carry NVIDIA's and AMD's repositories for this distribution (debian-12, rhel-9; "
+                             "repeatable; default: this machine's)")
     bundle.set_defaults(func=_bundle)
 
     render = commands.add_parser("render", help="the files the deploy would install on one host")

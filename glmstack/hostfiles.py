@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from glmstack.quoting import Unrepresentable, sed_substitution
+from roles.vendor_plan import vendor_base
 
 if TYPE_CHECKING:
     from glmstack.plan import DeployPlan
@@ -38,13 +39,18 @@ def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:
     if plan.nvidia:
         repository = plan.nvidia.platform.repository
         distributions = sorted(repository.distributions.items())
-        url = f"{plan.nvidia.repo_url}/{distributions[0][1] if distributions else 'os'}"
-        makers += [lambda: nvidia.yum_repository("cuda", url, repository.rpm_key_file),
-                   lambda: nvidia.apt_source(url, repository.keyring_file),
-                   lambda: nvidia.preferences(plan.nvidia)]
+        directory = distributions[0][1] if distributions else "os"
+        # The repository or the host data's mirror; with a bundle, its partial mirrors of each family.
+        for family in ("deb", "rpm"):
+            url = f"{vendor_base(plan.nvidia.repo_url, plan.nvidia.bundle_url, 'nvidia', family)}/{directory}"
+            makers += [lambda url=url: nvidia.yum_repository("cuda", url, repository.rpm_key_file),
+                       lambda url=url: nvidia.apt_source(url, repository.keyring_file)]
+        makers.append(lambda: nvidia.preferences(plan.nvidia))
     if plan.amd:
-        makers += [lambda: amd.grub_drop_in(plan.amd), lambda: amd.library_config(plan.amd),
-                   lambda: sed_substitution(plan.amd.upstream_url, plan.amd.repo_url, "amd_repo_url")]
+        makers += [lambda: amd.grub_drop_in(plan.amd), lambda: amd.library_config(plan.amd)]
+        makers += [lambda family=family: sed_substitution(
+            plan.amd.upstream_url, vendor_base(plan.amd.repo_url, plan.amd.bundle_url, "amd", family),
+            "bundle" if plan.amd.bundle_url else "amd_repo_url") for family in ("deb", "rpm")]
     if plan.llamacpp:
         makers.append(lambda: llamacpp.build_script(plan.llamacpp))
     if plan.engine_env:

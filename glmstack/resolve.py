@@ -28,6 +28,7 @@ from glmstack.topology import (
 )
 from glmstack.validate import validated_host
 from glmstack.values import host_port
+from glmstack.vendor_bundle import inventory_problems
 from roles.amd.plan import AmdPlan, plan_amd
 from roles.ascend.plan import AscendPlan, plan_ascend
 from roles.engine.plan import EngineEnvPlan, engine_requirement_problems, plan_engine_env
@@ -322,6 +323,8 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
         plans = link_gateway_groups(plans)
     if not errors:
         errors = _unrepresentable(plans)
+    if not errors:
+        errors = inventory_problems(plans)  # a bundle's vendor part: what these hosts install from it
     if errors:
         raise InventoryError("\n".join(errors))
     return plans

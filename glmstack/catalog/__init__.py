@@ -58,6 +58,9 @@ class Accelerator(Strict):
     # NVIDIA only: the GPU generation (Blackwell fabrics need NVLink5 tooling) and the CUDA line
     # hosts get unless they name another (nvidia_cuda).
     nvidia_arch: Literal["hopper", "blackwell"] | None = None
+    # NVIDIA only: an HGX board whose GPUs share NVSwitches (the fabric manager runs there). The
+    # deploy finds them on the PCI bus; a bundle carries the fabric manager's packages where true.
+    nvswitch: bool = False
     device_name: str | None = None
     # AMD only: the GPU architecture AITER and the ROCm libraries are built for.
     gfx_arch: str | None = None

@@ -23,7 +23,9 @@ from glmstack.ops import distribution, ensure_packages, installed_packages, pack
 from glmstack.quoting import sed_substitution, shell_word
 from glmstack.templating import role_templates
 from glmstack.vendor_keys import GPG_PACKAGE, deb_keys_check, rpm_key_import, rpm_signature_check
+from roles.base.operations import BUNDLE_SOURCES_DIR
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
+from roles.vendor_plan import vendor_base
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.plan import DeployPlan
@@ -35,6 +37,8 @@ GRUB_DROP_IN = "/etc/default/grub.d/glmstack-amd.cfg"
 # Where amdgpu-install writes the amdgpu and rocm package sources.
 SOURCES_GLOB = {"deb": "/etc/apt/sources.list.d/amdgpu*.list /etc/apt/sources.list.d/rocm*.list",
                 "rpm": "/etc/yum.repos.d/amdgpu*.repo /etc/yum.repos.d/rocm*.repo"}
+# Their copies where apt reads a bundle's sources only.
+BUNDLE_AMD_SOURCES = ("amdgpu*.list", "rocm*.list")
 LIBRARY_CONFIG = "/etc/ld.so.conf.d/glmstack-rocm.conf"
 # The groups whose device nodes (/dev/kfd, /dev/dri/renderD*) ROCm opens.
 DEVICE_GROUPS = ["render", "video"]
@@ -51,12 +55,18 @@ def installer_codename(plan: DeployPlan) -> str:
     return codenames[key]
 
 
+def repo_base(amd: AmdPlan) -> str:
+    """AMD's tree for this host: repo.radeon.com, the host data's mirror, or the bundle's partial
+    mirror of this host's package family (the same paths below each)."""
+    return vendor_base(amd.repo_url, amd.bundle_url, "amd", package_family())
+
+
 def installer_url(plan: DeployPlan) -> str:
     amd = plan.amd
-    repository, version = amd.platform.repository, amd.release.package_version
+    repository, version, base = amd.platform.repository, amd.release.package_version, repo_base(plan.amd)
     if package_family() == "rpm":
-        return repository.installer_rpm.format(base=amd.repo_url, rocm=amd.rocm, package_version=version)
-    return repository.installer_deb.format(base=amd.repo_url, rocm=amd.rocm, codename=installer_codename(plan),
+        return repository.installer_rpm.format(base=base, rocm=amd.rocm, package_version=version)
+    return repository.installer_deb.format(base=base, rocm=amd.rocm, codename=installer_codename(plan),
                                            package_version=version)
 
 
@@ -91,7 +101,7 @@ def install_installer(plan: DeployPlan):
         # fingerprint checked), then check the package with it before installing.
         rpm = "/tmp/glmstack-amdgpu-install.rpm"
         repository = amd.platform.repository
-        yield rpm_key_import(amd.key_url, repository.key_fingerprint, repository.rpm_key_file, "AMD")
+        yield rpm_key_import(amd.key_url(repo_base(amd)), repository.key_fingerprint, repository.rpm_key_file, "AMD")
         yield (f"curl -fsSL --retry 3 -o {rpm} {shell_word(installer_url(plan))} && "
                f"{{ {rpm_signature_check(rpm, 'AMD')}; }} && dnf install -y {rpm} && rm -f {rpm}")
         return
@@ -105,15 +115,33 @@ def install_installer(plan: DeployPlan):
 @operation()
 def sources_on_mirror(amd: AmdPlan):
     """The apt sources amdgpu-install writes name AMD's host: point them at the mirror the host data gives."""
-    if amd.repo_url == amd.upstream_url:
+    base = repo_base(amd)
+    if base == amd.upstream_url:
         host.noop("AMD's own repository is used")
         return
     sources = SOURCES_GLOB[package_family()]
     if not host.get_fact(FindInFile, path=sources, pattern=amd.upstream_url):
-        host.noop(f"AMD's package sources point at {amd.repo_url}")
+        host.noop(f"AMD's package sources point at {base}")
         return
     # The sources' glob stays unquoted (the shell expands it); the URLs are literal text to sed.
-    yield f"sed -i {sed_substitution(amd.upstream_url, amd.repo_url, 'amd_repo_url')} {sources}"
+    setting = "bundle" if amd.bundle_url else "amd_repo_url"
+    yield f"sed -i {sed_substitution(amd.upstream_url, base, setting)} {sources}"
+
+
+@operation()
+def sources_for_bundle(amd: AmdPlan):
+    """With a bundle apt reads only the bundle's sources directory (roles/base): AMD's sources, on the
+    bundle's copy of its repositories by now, are listed there too (still signed-by ROCm's key; their
+    lists are as old as the bundle, so not checked for Valid-Until, as the bundle's own)."""
+    base = repo_base(amd)
+    wanted = " ".join(f"{BUNDLE_SOURCES_DIR}/{name}" for name in BUNDLE_AMD_SOURCES)
+    if host.get_fact(FindInFile, path=wanted, pattern=base):
+        host.noop(f"the bundle's apt sources list AMD's repositories at {base}")
+        return
+    yield (f"mkdir -p {BUNDLE_SOURCES_DIR} && for f in {SOURCES_GLOB['deb']}; do "
+           "[ -f \"$f\" ] && sed -E -e 's/^deb \\[/deb [check-valid-until=no /' "
+           "-e 's/^deb ([^[])/deb [check-valid-until=no] \\1/' "
+           f'"$f" > {BUNDLE_SOURCES_DIR}/"$(basename "$f")"; done; true')
 
 
 @operation()
@@ -168,6 +196,8 @@ def install_amd(plan: DeployPlan) -> None:
     ensure_packages("GnuPG, to check AMD's key", [GPG_PACKAGE])
     install_installer(name=f"amdgpu-install for ROCm {amd.rocm}", plan=plan)
     sources_on_mirror(name="AMD's package sources on the mirror", amd=amd)
+    if amd.bundle_url and not rpm:
+        sources_for_bundle(name="AMD's package sources in the bundle's", amd=amd)
     ensure_packages("Kernel headers", kernel_packages)
     ensure_packages("amdgpu DKMS driver", list(amd.platform.driver_packages))
     parameters = " ".join(amd.platform.kernel_parameters)

@@ -25,14 +25,15 @@ class AmdPlan:
     gfx_arch: str
     allow_reboot: bool
     reboot_timeout: int
+    bundle_url: str | None = None  # the host data's bundle: its partial mirror replaces repo_url
 
     @property
     def upstream_url(self) -> str:
         return self.platform.repository.base_url.rstrip("/")
 
-    @property
-    def key_url(self) -> str:
-        return f"{self.repo_url.rstrip('/')}/{self.platform.repository.key_path}"
+    def key_url(self, base: str) -> str:
+        """ROCm's key below `base` (operations.repo_base: the repository, its mirror or the bundle's)."""
+        return f"{base.rstrip('/')}/{self.platform.repository.key_path}"
 
     # The names the plan tests read (tests/plan/gpu_states.py), each through the catalog entry.
     @property
@@ -68,7 +69,7 @@ def plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan | 
     platform = catalog.amd
     accelerator = catalog.accelerators[config.accelerator]
 
-    def build(rocm: str, repo_url: str) -> AmdPlan:
+    def build(rocm: str, repo_url: str, bundle_url: str | None) -> AmdPlan:
         return AmdPlan(
             platform=platform,
             release=platform.rocm_releases[rocm],
@@ -77,6 +78,7 @@ def plan_amd(config: HostConfig, catalog: Catalog, problems: list) -> AmdPlan | 
             gfx_arch=accelerator.gfx_arch or "",
             allow_reboot=config.amd_allow_reboot,
             reboot_timeout=config.amd_reboot_timeout,
+            bundle_url=bundle_url,
         )
 
     return plan_vendor_stack(config, catalog, problems, AMD, config.amd_rocm or platform.default_rocm,

@@ -13,7 +13,7 @@ from glmstack.ascend import check_package_set, load_manifest
 from glmstack.catalog import ASCEND_COMPONENTS, PythonWheels
 from glmstack.checks import credentials_in_url, is_ip_address, is_netmask, mirror_url
 from glmstack.fill import requirement_name
-from roles.vendor_plan import settings_of_other_vendors
+from roles.vendor_plan import ascend_bundle_source, bundle_source, settings_of_other_vendors
 
 if TYPE_CHECKING:
     from glmstack.ascend import AscendPackage
@@ -194,13 +194,24 @@ def plan_ascend(config: HostConfig, catalog: Catalog, problems: list, nodes: int
     platform = catalog.ascend
     cann = platform.vllm_ascend[catalog.release_for_host(config).version].cann
     source, manifest_path, packages, arch = config.ascend_packages, config.ascend_manifest, (), None
+    bundle = bundle_source(config)
+    if bundle and source:
+        problems.append(("ascend_packages", "given with bundle, which carries the Ascend package set: give one of "
+                                            "them (the bundle is made from the set this names)"))
+        return None
+    if bundle:
+        # The bundle's copy of the set (glmstack bundle wrote it with its manifest, checked).
+        source, bundled_manifest = ascend_bundle_source(bundle, config.accelerator)
+        manifest_path = manifest_path or bundled_manifest
     local = bool(source) and source.startswith("/")
     if source and not local and credentials_in_url(source):
         problems.append(("ascend_packages", "credentials in a URL end up in command lines and logs; give the "
                                             "mirror without them"))
         return None
     if local and not Path(source).is_dir():
-        problems.append(("ascend_packages", f"{source} is not a directory on this machine"))
+        problems.append(("bundle", f"{source}: not in the bundle, which carries no Ascend package set for "
+                                   f"{config.accelerator}; make it again from this inventory (glmstack bundle)")
+                        if bundle else ("ascend_packages", f"{source} is not a directory on this machine"))
         return None
     if source and manifest_path is None:
         if not local:
@@ -216,7 +227,8 @@ def plan_ascend(config: HostConfig, catalog: Catalog, problems: list, nodes: int
         set_problems, arch = check_package_set(manifest, catalog, config.accelerator, cann,
                                                Path(source) if local else None)
         if set_problems:
-            problems += set_problems
+            # A bundle's copy of the set: the bundle is what the host data names.
+            problems += [("bundle", f"{source}: {message}") for _, message in set_problems] if bundle else set_problems
             return None
         packages = tuple(ascend_package(platform.components[p.component], p, arch,
                                          cann=p.component in platform.cann_components)

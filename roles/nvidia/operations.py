@@ -37,7 +37,9 @@ from glmstack.ops import distribution, ensure_packages, installed_packages, pack
 from glmstack.quoting import shell_word
 from glmstack.templating import role_templates
 from glmstack.vendor_keys import deb_keys_check, rpm_key_import_by_sum
+from roles.base.operations import BUNDLE_SOURCES_DIR
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
+from roles.vendor_plan import vendor_base
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.plan import DeployPlan
@@ -75,8 +77,11 @@ def repository_distribution(plan: DeployPlan) -> str:
 
 
 def repository_url(plan: DeployPlan, directory: str) -> str:
+    """NVIDIA's repository of this host's OS and CPU: the vendor's, the host data's mirror, or the
+    bundle's partial mirror of it (the same path below each)."""
     arch = host.get_fact(Arch)
-    return f"{plan.nvidia.repo_url}/{directory}/{dict(plan.nvidia.platform.repository.architectures)[arch]}"
+    base = vendor_base(plan.nvidia.repo_url, plan.nvidia.bundle_url, "nvidia", package_family())
+    return f"{base}/{directory}/{dict(plan.nvidia.platform.repository.architectures)[arch]}"
 
 
 def has_nvswitch(plan: DeployPlan) -> bool:
@@ -252,9 +257,10 @@ def yum_repository(name: str, url: str, key_file: str) -> str:
     return _templates.get_template("cuda.repo.j2").render(name=name, url=url, key_file=key_file)
 
 
-def apt_source(url: str, keyring_file: str) -> str:
-    """The one-line apt source of NVIDIA's repository at `url` (the host data's mirror)."""
-    return _templates.get_template("cuda.list.j2").render(url=url, keyring_file=keyring_file)
+def apt_source(url: str, keyring_file: str, bundled: bool = False) -> str:
+    """The one-line apt source of NVIDIA's repository at `url` (the host data's mirror, or the
+    bundle's partial mirror: `bundled`)."""
+    return _templates.get_template("cuda.list.j2").render(url=url, keyring_file=keyring_file, bundled=bundled)
 
 
 def _repository(plan: DeployPlan, url: str, directory: str) -> None:
@@ -270,8 +276,11 @@ def _repository(plan: DeployPlan, url: str, directory: str) -> None:
         return
     install_keyring(name="NVIDIA repository key", plan=plan, url=url)
     # The keyring package ships a source under this very name; ours replaces it with the chosen base URL.
-    files.put(name="NVIDIA repository", dest=f"/etc/apt/sources.list.d/{name}.list",
-              src=StringIO(apt_source(url, nvidia.platform.repository.keyring_file)), mode="644")
+    # With a bundle apt reads only the bundle's sources (roles/base): the bundle's copy is listed there.
+    bundled = nvidia.bundle_url is not None
+    sources = BUNDLE_SOURCES_DIR if bundled else "/etc/apt/sources.list.d"
+    files.put(name="NVIDIA repository", dest=f"{sources}/{name}.list", create_remote_dir=bundled,
+              src=StringIO(apt_source(url, nvidia.platform.repository.keyring_file, bundled)), mode="644")
     files.put(name="Pin the driver version", dest=PREFERENCES_FILE, src=StringIO(preferences(nvidia)), mode="644")
 
 

@@ -29,6 +29,7 @@ class NvidiaPlan:
     allow_reboot: bool
     reboot_timeout: int
     dcgm_package: str | None
+    bundle_url: str | None = None  # the host data's bundle: its partial mirror replaces repo_url
 
     # The names the plan tests read (tests/plan/gpu_states.py), each through the catalog entry.
     @property
@@ -123,7 +124,7 @@ def plan_nvidia(config: HostConfig, catalog: Catalog, problems: list) -> NvidiaP
         driver.extend([found] if found else [])
         return found is not None
 
-    def build(line: str, repo_url: str) -> NvidiaPlan:
+    def build(line: str, repo_url: str, bundle_url: str | None) -> NvidiaPlan:
         (branch, version, pinned), cuda = driver[0], platform.cuda_lines[line]
         cuda_major = line.split(".")[0]
         return NvidiaPlan(
@@ -138,6 +139,7 @@ def plan_nvidia(config: HostConfig, catalog: Catalog, problems: list) -> NvidiaP
             allow_reboot=config.nvidia_allow_reboot,
             reboot_timeout=config.nvidia_reboot_timeout,
             dcgm_package=platform.dcgm_package.format(cuda_major=cuda_major) if config.nvidia_dcgm else None,
+            bundle_url=bundle_url,
         )
 
     return plan_vendor_stack(config, catalog, problems, NVIDIA, config.nvidia_cuda or accelerator.cuda_default,

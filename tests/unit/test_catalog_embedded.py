@@ -40,7 +40,7 @@ def test_the_amd_plan_embeds_the_catalog_entry_and_the_chosen_release():
     assert not plan_fields(AmdPlan) & catalog_fields(catalog.amd, catalog.amd.repository, amd.release)
     # What the plan derives from the entry and the host data's mirror.
     assert amd.upstream_url == catalog.amd.repository.base_url.rstrip("/")
-    assert amd.key_url == f"{amd.repo_url.rstrip('/')}/{catalog.amd.repository.key_path}"
+    assert amd.key_url(amd.repo_url) == f"{amd.repo_url.rstrip('/')}/{catalog.amd.repository.key_path}"
 
 
 def test_the_ascend_plan_embeds_the_catalog_entry_and_each_installers_two_entries(tmp_path):

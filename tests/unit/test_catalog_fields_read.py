@@ -95,6 +95,7 @@ def _exercise_every_recipe(tmp: Path) -> None:
     from glmstack.examples import recipe_hosts
     from glmstack.lab.ascend import write_package_set
     from glmstack.planning import plan_inventory
+    from glmstack.vendor_repos import vendor_repos
 
     plain_answer = _module(INFRA / "test_engine.py").plain_answer
 
@@ -112,6 +113,7 @@ def _exercise_every_recipe(tmp: Path) -> None:
         for name, _ in hosts:
             assert _quietly(cli.main, ["render", str(inventory), name]) == 0, (recipe, name)
         plans = {plan.host: plan for plan in plan_inventory(str(inventory))}
+        vendor_repos(plans.values())  # what `glmstack bundle` carries from the vendors' repositories
         _deploy_to_fake_hosts(recipe, hosts, plans)
         for plan in plans.values():
             plain_answer(plan)  # tests/infra asks the served model for a plain answer this way
