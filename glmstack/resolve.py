@@ -18,6 +18,7 @@ from glmstack.plan import DeployPlan
 from glmstack.shape import SAFE_LABEL, entry_problems
 from glmstack.sizing import size
 from glmstack.topology import (
+    link_fanout,
     link_weights_seeds,
     peer_address_problems,
     plan_ray,
@@ -306,6 +307,7 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
         errors = roce_conflicts(plans)
     if not errors:
         plans, errors = link_weights_seeds(plans, members)
+        plans = link_fanout(plans)
     if not errors:
         errors = _unrepresentable(plans)
     if errors:

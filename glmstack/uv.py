@@ -24,10 +24,16 @@ def uv_binary(prefix: str) -> str:
     return posixpath.join(prefix, "venvs", "uv", "bin", "uv")
 
 
-def ensure_uv_commands(prefix: str) -> list[str]:
+def ensure_uv_commands(prefix: str, find_links: str | None = None) -> list[str]:
     """Shell lines that leave a working uv at uv_binary(prefix), made once, trusting what the host
-    trusts (glmstack/templates/ensure-uv.sh.j2)."""
+    trusts (glmstack/templates/ensure-uv.sh.j2); `find_links`: installed from that URL alone, its
+    requirements.txt's hashes required (a wheelhouse another host serves), not the index."""
     uv_env = posixpath.join(prefix, "venvs", "uv")
     return shared_templates().get_template("ensure-uv.sh.j2").render(
         ca_bundle=SYSTEM_CA_BUNDLE, uv_env_parent=posixpath.dirname(uv_env), uv_env=uv_env, uv=uv_binary(prefix),
-        package=UV_PACKAGE).splitlines()
+        package=UV_PACKAGE, find_links=find_links).splitlines()
+
+
+def uv_pip(prefix: str) -> str:
+    """The pip of uv's own environment (the host's python3 -m venv gives it one)."""
+    return posixpath.join(prefix, "venvs", "uv", "bin", "pip")
