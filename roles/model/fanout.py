@@ -46,7 +46,8 @@ class LlamaCppSource:
 
     @property
     def part(self) -> str:
-        digest = hashlib.sha256("\n".join([self.kind, self.source, self.version]).encode()).hexdigest()[:12]
+        material = [self.kind, self.source, self.version, self.sha256 or ""]
+        digest = hashlib.sha256("\n".join(material).encode()).hexdigest()[:12]
         return f"llama.cpp/{self.version[:24]}-{digest}"
 
 

@@ -60,7 +60,10 @@ def fetch_script(plan: DeployPlan) -> str:
     fanout = plan.fanout
     assert fanout is not None and fanout.fetches
     prefix = plan.config.base_prefix
-    proxies = plan.engine_env.proxy_env if plan.engine_env else ()
+    config = plan.config
+    proxies = [(name, value) for name, value in (("http_proxy", config.base_http_proxy),
+                                                 ("https_proxy", config.base_https_proxy),
+                                                 ("no_proxy", config.base_no_proxy)) if value]
     return _templates.get_template("fetch-packages.sh.j2").render(
         peers=[name for name, _ in fanout.peers], unit=PACKAGES_UNIT, share=SHARE_UNIT, root=fanout.root,
         failed=FAILED, ready=READY, lock=LOCK_FILE, source_file=SOURCE_FILE, proxy_env=proxies,
