@@ -104,3 +104,16 @@ def test_a_cpu_group_takes_llamacpps_source_from_the_host_passing_the_weights_on
     # Without the group, each host clones for itself as before.
     alone = resolve_inventory([("cpu-9", PLAN_DATA)])[0]
     assert alone.fanout is None and "git -C" in build_script(alone.llamacpp, alone.fanout)
+
+
+def test_the_engine_environments_deploy_fans_out_the_same_way():
+    """deploys/engine_envs.py (`make test-slow`, `make bench-envs`): rank 0 fetches, both install from it."""
+    hosts = [(name, {**data, "lab_engines": ["vllm"]}, responses) for name, data, responses in h100_pair(H100_RAY)]
+    runs, timeline = run_deploy_on(hosts, deploy="engine_envs.py")
+    assert runs[HEAD].ran("systemctl start --no-block glmstack-packages.service")
+    for host in (HEAD, WORKER):
+        assert runs[host].ran(f"--no-index --find-links {SEED_URL}/python/vllm-0.23.0-")
+        assert first(timeline, host, PACKAGES_POLL) < first(timeline, host, "--find-links")
+    assert first(timeline, WORKER, f"--find-links {SEED_URL}/python/") < max(
+        index for index, (name, command) in enumerate(timeline)
+        if name == HEAD and command.endswith("systemctl stop glmstack-packages-share.service"))
