@@ -27,7 +27,7 @@ console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def _lab_up(args: argparse.Namespace) -> int:
-    records = lab.up(args.nodes)
+    records = lab.up(args.nodes, route_out=not args.no_route_out)
     table = Table("node", "address", "nspawn pid", title="lab nodes")
     for record in records:
         table.add_row(record["name"], record["address"], str(record["pid"]))
@@ -275,6 +275,27 @@ def _lock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    from glmstack.bundle import BundleError
+    from glmstack.bundling import make_bundle
+
+    out = Path(args.out)
+    if any(not ch.isprintable() for ch in args.out):
+        console.print("[red]bundle: OUT holds a control character; give a plain directory path[/]")
+        return 2
+    try:
+        manifest = make_bundle(args.inventory, out, cache=Path(args.cache) if args.cache else None,
+                               weights=args.weights, log=lambda line: console.print(escape(line)))
+    except (InventoryError, BundleError) as error:
+        console.print(escape(str(error)), style="red")
+        return 2
+    document = json.loads(manifest.read_text())
+    size = sum(entry["size"] for entry in document["files"].values())
+    console.print(f"wrote {manifest}: {len(document['files'])} files, {size / 1e6:,.0f} MB, for "
+                  f"{len(document['hosts'])} host(s) in {document['seconds']} s")
+    return 0
+
+
 INVENTORY_HELP = "a pyinfra inventory (.py) or an Ansible inventory (INI or YAML file, or a directory)"
 VAULT_HELP = f"an Ansible inventory's vault password file (default: ${VAULT_PASSWORD_FILE_ENV})"
 
@@ -313,6 +334,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="exit 1 when the lock is missing, lacks a model, or a branch has moved; writes nothing")
     lock.set_defaults(func=_lock)
 
+    bundle = commands.add_parser(
+        "bundle", help="write OUT: everything INVENTORY's deploy needs from outside, for a lab without internet")
+    bundle.add_argument("inventory", help=INVENTORY_HELP)
+    bundle.add_argument("out", help="the bundle's directory (made; parts already there are reused)")
+    bundle.add_argument("--vault-password-file", help=VAULT_HELP)
+    bundle.add_argument("--weights", action="store_true", help="also the model's files, checked against the lock")
+    bundle.add_argument("--cache", help="where downloads are kept between runs (default ~/.cache/glmstack/bundle)")
+    bundle.set_defaults(func=_bundle)
+
     render = commands.add_parser("render", help="the files the deploy would install on one host")
     render.add_argument("inventory", help=INVENTORY_HELP)
     render.add_argument("--vault-password-file", help=VAULT_HELP)
@@ -325,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = lab_commands.add_parser("up", help="boot lab nodes (kept if already running)")
     up.add_argument("--nodes", type=int, default=1, help="how many nodes (default 1)")
+    up.add_argument("--no-route-out", action="store_true",
+                    help="no NAT: the nodes reach each other and this machine only (deploy them from a bundle)")
     up.set_defaults(func=_lab_up)
 
     down = lab_commands.add_parser("down", help="stop the nodes and remove all the lab made")

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from glmstack.bundle import bundle_source_problem
 from glmstack.secrets import SECRET_FILES_IN_WORDS, env_name_says_secret, plain_switch, redact
 from glmstack.shape import MAX_STRING
 from roles.registry import ROLES, Role, role_settings
@@ -62,6 +63,18 @@ class DeploymentSettings(BaseModel):
                     "'vllm @ https://host/vllm-....whl#sha256=<64 hex>' or "
                     "'vllm @ git+https://host/repo.git@<40-hex commit>' (a patched engine).")
     extra_env: dict[str, str] = Field({}, description="Extra environment for the engine (no secrets).")
+    bundle: str | None = Field(
+        None, description="A bundle (glmstack bundle): its directory on the control machine or its http(s) URL on "
+                          "the lab network; the deploy then takes every package, tool and source from it and "
+                          "contacts nothing outside the lab.")
+
+    @field_validator("bundle")
+    @classmethod
+    def _bundle_is_usable(cls, bundle: str | None) -> str | None:
+        problem = bundle_source_problem(bundle) if bundle is not None else None
+        if problem:
+            raise ValueError(problem)
+        return bundle
 
     @field_validator("extra_env")
     @classmethod

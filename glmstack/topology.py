@@ -242,11 +242,13 @@ def link_fanout(plans: list[DeployPlan]) -> list[DeployPlan]:
     linked = []
     for plan in plans:
         seed = by_name[plan.weights_seed_host] if plan.weights_seed_host else plan if plan.weights_peers else None
-        if seed is None or not (seed.config.model_fetch_packages and plan.config.model_fetch_packages):
+        # A host deployed from a bundle (host data's bundle) takes everything from it instead.
+        if seed is None or not (seed.config.model_fetch_packages and plan.config.model_fetch_packages) \
+                or seed.config.bundle or plan.config.bundle:
             linked.append(plan)
             continue
         members = [seed, *(by_name[name] for name, _ in seed.weights_peers
-                           if by_name[name].config.model_fetch_packages)]
+                           if by_name[name].config.model_fetch_packages and not by_name[name].config.bundle)]
         if not any(python_set(member) or member.llamacpp for member in members):
             linked.append(plan)  # nothing to fetch but the weights
             continue

@@ -80,8 +80,9 @@ def _ensure_key(paths: LabPaths) -> str:
     return paths.ssh_key.with_suffix(".pub").read_text()
 
 
-def up(count: int, paths: LabPaths | None = None) -> list[dict[str, Any]]:
-    """Boot nodes until `count` are running; already running nodes are kept as they are."""
+def up(count: int, paths: LabPaths | None = None, route_out: bool = True) -> list[dict[str, Any]]:
+    """Boot nodes until `count` are running; already running nodes are kept as they are. Without
+    route_out the lab has no NAT: its nodes reach each other and this machine, nothing outside."""
     if count < 1 or count > 200:
         raise LabError(f"--nodes must be between 1 and 200 (got {count})")
     _require_root()
@@ -94,7 +95,10 @@ def up(count: int, paths: LabPaths | None = None) -> list[dict[str, Any]]:
     public_key = _ensure_key(paths)
     try:
         network.bridge_up(state)
-        network.nat_up(state)
+        if route_out:
+            network.nat_up(state)
+        else:
+            network.no_route_out(state)
     finally:
         save_state(paths, state)
     tarball = cached_rootfs(paths.cache_dir)

@@ -28,6 +28,18 @@ table inet {NFT_TABLE} {{
 """
 
 
+# A lab with no route out (nat=False): what the nodes send beyond the lab subnet is refused at once
+# (nothing is masqueraded, and nothing is forwarded either, whatever the host's ip_forward says).
+NO_ROUTE_OUT_RULES = f"""
+table inet {NFT_TABLE} {{
+    chain forward {{
+        type filter hook forward priority filter; policy accept;
+        ip saddr {SUBNET} ip daddr != {SUBNET} reject with icmpx type admin-prohibited
+    }}
+}}
+"""
+
+
 def node_address(index: int) -> str:
     return str(SUBNET.network_address + FIRST_NODE_HOST + index)
 
@@ -52,9 +64,20 @@ def nat_up(state: dict) -> None:
     if "ip_forward_before" not in state:
         state["ip_forward_before"] = IP_FORWARD.read_text().strip()
     IP_FORWARD.write_text("1\n")
+    if state.pop("route_out", True) is False and nft_table_exists():  # the table of no_route_out
+        run(["nft", "delete", "table", "inet", NFT_TABLE])
     if not nft_table_exists():
         subprocess.run(["nft", "-f", "-"], input=NFT_RULES, text=True, check=True)
         state["nft_table"] = NFT_TABLE
+
+
+def no_route_out(state: dict) -> None:
+    """The lab's nodes reach each other and this machine, nothing else (the NAT of nat_up removed)."""
+    if nft_table_exists():
+        run(["nft", "delete", "table", "inet", NFT_TABLE])
+    subprocess.run(["nft", "-f", "-"], input=NO_ROUTE_OUT_RULES, text=True, check=True)
+    state["nft_table"] = NFT_TABLE
+    state["route_out"] = False
 
 
 def network_down(state: dict) -> None:

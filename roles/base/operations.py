@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import posixpath
+import urllib.request
 from io import StringIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyinfra import host
-from pyinfra.api import deploy
+from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, deploy, operation
 from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.files import FileContents
 from pyinfra.facts.server import Arch, Users
 from pyinfra.operations import files, server, systemd
 
+from glmstack import bundle as bundles
 from glmstack.catalog import load_catalog
 from glmstack.facts import ContainerVirtualization, NetworkInterfaces, PciDevices
 from glmstack.ops import distribution, ensure_packages, installed_packages, package_family, recover_package_manager
@@ -137,6 +141,89 @@ def trust_and_proxies(plan: DeployPlan) -> None:
         files.file(name="No apt proxy", path=proxy_file, present=False)
 
 
+# With a bundle, apt reads only the bundle's repositories: its sources in a directory of their own.
+BUNDLE_APT_CONF = "/etc/apt/apt.conf.d/94glmstack-bundle"
+BUNDLE_SOURCES_DIR = "/etc/apt/glmstack-bundle"
+
+
+def bundle_manifest(plan: DeployPlan) -> dict:
+    """The bundle's manifest, read on the control machine; for a directory, the files this host needs
+    are checked against it here, before anything is installed."""
+    source = bundles.bundle_source(plan.config.bundle)
+    try:
+        if source.kind == "path":
+            document = bundles.read_manifest(Path(source.value))
+        else:
+            with urllib.request.urlopen(source.join(bundles.MANIFEST), timeout=30) as response:
+                document = bundles.parse_manifest(response.read().decode(), source.join(bundles.MANIFEST))
+        needs = bundles.host_needs(document, host.name)
+        files = bundles.files_under(document, needs.parts())
+        if source.kind == "path":
+            bundles.verify_files(Path(source.value), files)
+    except (bundles.BundleError, OSError) as error:
+        raise DeployError(f"host {host.name}: field bundle: {error}") from None
+    codename = distribution().get("release_meta", {}).get("VERSION_CODENAME")
+    if needs.apt_repos and codename != document.get("apt_release"):
+        raise DeployError(f"host {host.name}: field bundle: its apt mirrors are for {document.get('apt_release')}, "
+                          f"this host runs {codename or 'another release'}; make the bundle on a machine of this "
+                          "host's release")
+    return {"document": document, "needs": needs, "files": files, "source": source}
+
+
+@operation()
+def bundle_files(source: bundles.BundleSource, files: dict, directory: str):
+    """The bundle's files this host needs, in `directory`: uploaded (a bundle on the control machine) or
+    fetched from its URL, then checked against the manifest's sums (templates/bundle-fetch.sh.j2)."""
+    verified = set(host.get_fact(FileContents, path=f"{directory}/.verified") or [])
+    missing = {path: entry for path, entry in files.items()
+               if f"{entry['sha256']}  {path}" not in verified}
+    if not missing:
+        host.noop(f"the bundle's {len(files)} files for this host are in {directory}, checked")
+        return
+    if source.kind == "path":
+        for folder in sorted({posixpath.dirname(path) for path in missing}):
+            yield StringCommand("mkdir", "-p", QuoteString(posixpath.join(directory, folder)))
+        for path in sorted(missing):
+            dest = posixpath.join(directory, path)
+            yield FileUploadCommand(source.join(path), dest, remote_temp_filename=host.get_temp_filename(dest))
+    yield _templates.get_template("bundle-fetch.sh.j2").render(
+        directory=directory, fetch=sorted(missing) if source.kind == "url" else [], url=source.value.rstrip("/"),
+        sums=bundles.host_manifest_lines(missing))
+
+
+def _bundle_repos(files: dict, directory: str, repo_ids: list[str]) -> list[dict]:
+    """Each apt mirror's suites, components and keyrings, read from the manifest's file paths."""
+    repos = []
+    for ident in repo_ids:
+        prefix = f"{bundles.APT}/{ident}/"
+        paths = [path[len(prefix):].split("/") for path in files if path.startswith(prefix)]
+        suites = sorted({p[1] for p in paths if p[0] == "dists" and len(p) > 2})
+        components = sorted({p[2] for p in paths if p[0] == "dists" and len(p) > 4})
+        keyrings = sorted(posixpath.join(directory, prefix, *p) for p in paths if p[0] == "keyring")
+        repos.append({"directory": posixpath.join(directory, bundles.APT, ident), "suites": suites,
+                      "components": components, "keyrings": keyrings})
+    return repos
+
+
+def bundle_sources(plan: DeployPlan) -> None:
+    """With a bundle: its files this host needs on the host, checked, and apt reading only its
+    mirrors. Without one: apt reads the host's own sources."""
+    if plan.config.bundle is None:
+        files.file(name="No bundle apt configuration", path=BUNDLE_APT_CONF, present=False)
+        return
+    taken = bundle_manifest(plan)
+    directory = bundles.host_directory(plan.config.base_prefix)
+    bundle_files(name="Bundle files for this host", source=taken["source"], files=taken["files"], directory=directory)
+    if package_family() != "deb" or not taken["needs"].apt_repos:
+        return
+    repos = _bundle_repos(taken["files"], directory, taken["needs"].apt_repos)
+    files.put(name="Bundle apt sources", src=StringIO(_templates.get_template("bundle.sources.j2").render(
+        repos=repos)), dest=f"{BUNDLE_SOURCES_DIR}/glmstack-bundle.sources", mode="644", create_remote_dir=True)
+    files.put(name="apt reads only the bundle", src=StringIO(_templates.get_template("bundle-apt.conf.j2").render(
+        source_list=f"{BUNDLE_SOURCES_DIR}/none.list", source_parts=f"{BUNDLE_SOURCES_DIR}/")),
+        dest=BUNDLE_APT_CONF, mode="644")
+
+
 def _account_not_ours(plan: DeployPlan) -> None:
     """Stop before `usermod` rewrites the home and shell of an account of the host's own: root, or a
     system account (uid below the catalog's first regular uid) whose home is not glmstack's state
@@ -200,6 +287,8 @@ def install_base(plan: DeployPlan, devices: bool = True) -> None:
     preflight(plan, devices=devices)
     if package_family() == "deb":
         recover_package_manager(name="Finish an interrupted package run")
+    # The bundle's sums are checked before anything is installed from it.
+    bundle_sources(plan)
     trust_and_proxies(plan)
     ensure_packages("Base packages", [*BASE_PACKAGES, *plan.config.base_packages])
     service_user(plan)

@@ -44,8 +44,9 @@ def install_script(env: EngineEnvPlan, gpu_checks: bool = True, python: str = "p
     version_check = env.version_check and (gpu_checks or not env.version_check_needs_gpu)
     return _templates.get_template("install-environment.sh.j2").render(
         final=final, final_parent=posixpath.dirname(final), marker=marker_path(env), install_key=env.install_key,
-        proxy_env=env.proxy_env, uv_commands=ensure_uv_commands(env.prefix, uv_from),
+        proxy_env=env.proxy_env, uv_commands=ensure_uv_commands(env.prefix, env.bundle_dir, uv_from),
         uv=shell_word(uv_binary(env.prefix)),
+        bundle_python=posixpath.join(env.bundle_dir, "python") if env.bundle_dir else None,
         python=env.python or python,  # a platform that needs a given Python gets it from uv
         build_env=env.build_env,
         source_platform=source_first_existing(env.source_files) if env.source_files else "",

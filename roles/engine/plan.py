@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from glmstack.bundle import host_directory
 from glmstack.catalog import load_catalog
 from glmstack.checks import credentials_in_url
 from glmstack.fill import fill, requirement_name
@@ -53,6 +54,8 @@ class EngineEnvPlan:
     build_requirements: tuple[str, ...] = ()
     # Packages of the set that only another index than PyPI publishes: (package, that index).
     index_only: tuple[tuple[str, str], ...] = ()
+    # Where the host keeps a bundle's files (host data's bundle): the set is installed from its wheels.
+    bundle_dir: str | None = None
 
     @property
     def label(self) -> str:
@@ -127,6 +130,7 @@ def plan_engine_env(config: HostConfig, catalog: Catalog, nvidia: NvidiaPlan | N
                               or requirement_name(config.engine_requirement) != name),
         build_requirements=tuple(wheels.build_requirements),
         index_only=tuple(sorted(wheels.index_only.items())),
+        bundle_dir=host_directory(config.base_prefix) if config.bundle else None,
     )
 
 

@@ -63,7 +63,7 @@ def build_script(plan: LlamaCppPlan, fanout: FanoutPlan | None = None) -> str:
         work=work, work_parent=posixpath.dirname(work), src=f"{work}/src", build=f"{work}/build", partial=partial,
         install_dir=plan.install_dir, info_file=f"{plan.install_dir}/BUILD-INFO", info=build_info(plan),
         ccache_dir=plan.ccache_dir, source_kind=plan.source_kind, source=plan.source, version=plan.version,
-        tarball=f"{work}/src.tar.gz" if plan.source_kind == "url" else uploaded_source_path(plan),
+        tarball={"url": f"{work}/src.tar.gz", "bundle": plan.source}.get(plan.source_kind, uploaded_source_path(plan)),
         source_sha256=plan.source_sha256, flags=(*COMMON_CMAKE_FLAGS, *plan.cmake_flags),
         binaries=("llama-server", *plan.extra_binaries),
         jobs=plan.build_jobs)  # none: every core the host has

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from glmstack.bundle import bundle_llamacpp_path, host_directory
 from glmstack.checks import credentials_in_url
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 class LlamaCppPlan:
     version: str
     source: str
-    source_kind: Literal["git", "url", "local"]
+    source_kind: Literal["git", "url", "local", "bundle"]
     source_sha256: str | None
     backend: str
     cmake_flags: tuple[str, ...]
@@ -50,11 +51,16 @@ def plan_llamacpp(config: HostConfig, catalog: Catalog, problems: list,
                          f"{backend!r} is not built here; allowed: {', '.join(sorted(engine.backends))}"))
         return None
     source = config.llamacpp_source or engine.source
-    if credentials_in_url(source.removeprefix("git+")):
+    version = config.llamacpp_version or catalog.release_for_host(config).version
+    if config.bundle is not None:
+        # A host given a bundle builds from the bundle's tarball, on the host once its sum is checked.
+        source = posixpath.join(host_directory(config.base_prefix), bundle_llamacpp_path(version))
+        kind = "bundle"
+    elif credentials_in_url(source.removeprefix("git+")):
         problems.append(("llamacpp_source", "credentials in a URL end up in command lines and logs; "
                                             "give the URL without them"))
         return None
-    if source.endswith(".git") or source.startswith("git+"):
+    elif source.endswith(".git") or source.startswith("git+"):
         kind = "git"
         source = source.removeprefix("git+")
     elif source.startswith(("http://", "https://")):
@@ -71,7 +77,7 @@ def plan_llamacpp(config: HostConfig, catalog: Catalog, problems: list,
         return None
     flags = (*engine.backends[backend].cmake_flags, *(rpc.cmake_flags if rpc else ()), *config.llamacpp_cmake_flags)
     return LlamaCppPlan(
-        version=config.llamacpp_version or catalog.release_for_host(config).version,
+        version=version,
         source=source,
         source_kind=kind,
         source_sha256=config.llamacpp_source_sha256,

@@ -16,6 +16,7 @@ from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.operations import files, server
 
+from glmstack.bundle import host_directory
 from glmstack.facts import WeightsState, files_signature_command
 from glmstack.ops import CURL_DOWNLOAD, ensure_packages, put_secret
 from glmstack.quoting import exec_word, shell_word, unit_setting
@@ -130,6 +131,7 @@ def _hub_values(plan: DeployPlan) -> dict | None:
     if model.kind not in HUB_CLIENTS or plan.weights_seed:
         return None
     client, prefix = HUB_CLIENTS[model.kind], plan.config.base_prefix
+    bundle_dir = host_directory(prefix) if plan.config.bundle else None
     return {
         "kind": model.kind, "cli": hub_cli(plan), "repo": model.source.split("://", 1)[1],
         "revision": model.revision,
@@ -142,8 +144,10 @@ def _hub_values(plan: DeployPlan) -> dict | None:
         # never on a command line.
         "token_name": client.token_name if model.token_file else None,
         # The client's own uv environment, made once (as root, before the fetch).
-        "uv_commands": ensure_uv_commands(prefix), "uv": uv_binary(prefix), "env": f"{prefix}/venvs/{client.venv}",
-        "package": client.package,
+        "uv_commands": ensure_uv_commands(prefix, bundle_dir), "uv": uv_binary(prefix),
+        "env": f"{prefix}/venvs/{client.venv}", "package": client.package,
+        # With a bundle: the client from its wheels (python/<venv>-cpXY-<platform>/), offline.
+        "bundle_python": posixpath.join(bundle_dir, "python") if bundle_dir else None, "set_name": client.venv,
         # glmstack lock's files and sums: the checker reads them instead of listing the hub.
         "locked": locked_files_path(plan) if model.locked is not None else None,
     }

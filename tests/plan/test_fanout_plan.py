@@ -117,3 +117,9 @@ def test_the_engine_environments_deploy_fans_out_the_same_way():
     assert first(timeline, WORKER, f"--find-links {SEED_URL}/python/") < max(
         index for index, (name, command) in enumerate(timeline)
         if name == HEAD and command.endswith("systemctl stop glmstack-packages-share.service"))
+
+
+def test_a_group_deployed_from_a_bundle_takes_nothing_from_the_host_passing_the_weights_on():
+    plans = resolve_inventory([(name, {**H100_RAY, "address": address, "bundle": "http://10.0.0.5/bundle"})
+                               for name, address in ADDRESSES.items()])
+    assert all(plan.fanout is None for plan in plans)

@@ -47,6 +47,8 @@ FUNCTION_LOCAL = {
     ("glmstack.cli", "glmstack.drift"),
     ("glmstack.cli", "glmstack.planning"),
     ("glmstack.cli", "glmstack.lock"),
+    ("glmstack.cli", "glmstack.bundle"),
+    ("glmstack.cli", "glmstack.bundling"),
     ("glmstack.cli", "glmstack.locking"),
     # Source-only helpers a fact and the model role need on one path.
     ("glmstack.facts", "glmstack.ascend"),

@@ -1,0 +1,5 @@
+# expect: host cpu-1.invalid: field bundle: /nonexistent/glmstack-bundle is not a directory on this machine
+from glmstack.inventory import group
+
+hosts = group([("cpu-1.invalid", {})], accelerator="cpu", model="glm-5.2-gguf", engine="llama.cpp",
+              model_source="http://10.0.0.1:8099", model_files={"m.gguf": "0" * 64}, bundle="/nonexistent/glmstack-bundle")

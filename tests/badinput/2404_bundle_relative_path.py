@@ -1,0 +1,5 @@
+# expect: host cpu-1.invalid: field bundle: 'srv/bundle': allowed: an absolute directory on this machine or an http(s) URL
+from glmstack.inventory import group
+
+hosts = group([("cpu-1.invalid", {})], accelerator="cpu", model="glm-5.2-gguf", engine="llama.cpp",
+              model_source="http://10.0.0.1:8099", model_files={"m.gguf": "0" * 64}, bundle="srv/bundle")
