@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv shellcheck test test-fast test-resolve test-lab test-slow test-conformance bench-drift bench-weights demo lab-down clean
+.PHONY: venv shellcheck test test-fast test-resolve test-lab test-slow test-conformance bench-drift bench-weights bench-envs demo lab-down clean
 
 venv: $(STAMP)
 
@@ -60,6 +60,11 @@ bench-drift: venv
 # Root, a few GB of disk: the weights download's throughput, fan-out to 3 nodes, time to serve.
 bench-weights: venv
 	$(BIN)/python -m benchmarks.bench_weights
+
+# Root, a few GB of disk per node (vLLM's wheels): the real vLLM environment onto 3 lab nodes, with and
+# without the once-per-lab fan-out, behind a throttled shared uplink; the ratio of 3 nodes to 1.
+bench-envs: venv
+	$(BIN)/python -m benchmarks.bench_envs
 
 demo: venv
 	$(BIN)/python -m glmstack.lab.demo

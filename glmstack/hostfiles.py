@@ -60,6 +60,17 @@ def _makers(plan: DeployPlan) -> list[Callable[[], Any]]:
                    lambda: gateway.health_command(plan)]
         if plan.gateway.key_file:
             makers.append(lambda: gateway.key_acl_command(plan))
+    if plan.fanout is not None:
+        from roles.model import fanout_operations as fanout
+
+        fan = plan.fanout
+        if fan.fetches:
+            makers += [lambda: fanout.fetch_script(plan), lambda: fanout.share_unit_text(plan)]
+        if fan.python_set:
+            makers.append(lambda: install_script(fan.python_set, wheelhouse=fan.part_url(fan.python_part(
+                fan.python_set)), uv_from=fan.part_url(fan.uv_part)))
+        if plan.llamacpp and fan.llamacpp:
+            makers.append(lambda: llamacpp.build_script(plan.llamacpp, fan))
     return makers
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from roles.engine.plan import EngineEnvPlan
     from roles.gateway.plan import GatewayPlan
     from roles.llamacpp.plan import LlamaCppPlan
+    from roles.model.fanout import FanoutPlan
     from roles.model.plan import ModelPlan
     from roles.nvidia.plan import NvidiaPlan
     from roles.service.plan import ApiKeyPlan
@@ -80,6 +81,9 @@ class DeployPlan:
     weights_seed: str | None = None
     weights_seed_host: str | None = None
     weights_peers: tuple[tuple[str, str], ...] = ()
+    # The rest of what the host downloads from outside, from the host passing the weights on
+    # (roles/model/fanout.py), or None: from the source itself.
+    fanout: FanoutPlan | None = None
     ready_timeout: int = 900
     # A multi-node deployment over RPC workers (llama.cpp): on a worker, the address the head
     # connects from (it runs the RPC server, not the engine, and needs no weights); on the head,

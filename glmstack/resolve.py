@@ -19,6 +19,7 @@ from glmstack.shape import SAFE_LABEL, entry_problems
 from glmstack.sizing import size
 from glmstack.topology import (
     host_ports,
+    link_fanout,
     link_weights_seeds,
     peer_address_problems,
     plan_ray,
@@ -319,6 +320,7 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
         errors = roce_conflicts(plans)
     if not errors:
         plans, errors = link_weights_seeds(plans, members)
+        plans = link_fanout(plans)
     if not errors:
         plans = link_gateway_groups(plans)
     if not errors:

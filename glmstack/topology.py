@@ -15,12 +15,14 @@ from glmstack.hostdata import HostDataError
 from glmstack.plan import RayPlan
 from glmstack.shape import ip_address_of
 from glmstack.values import is_ipv6, url_host
+from roles.model.fanout import FanoutPlan, LlamaCppSource
 
 if TYPE_CHECKING:
     from glmstack.catalog import Engine, RayCluster, Recipe, RpcWorker
     from glmstack.hostdata import HostConfig
     from glmstack.plan import DeployPlan
     from roles.engine.plan import EngineEnvPlan
+    from roles.llamacpp.plan import LlamaCppPlan
 
 
 def roce_conflicts(plans: list[DeployPlan]) -> list[str]:
@@ -108,6 +110,11 @@ def port_problems(config: HostConfig, engine: Engine, nodes: int, rpc: RpcWorker
         return [("port", f"the API port {api} is also one of {cluster[0]}, {allowed}")]
     if cluster and share in cluster[1]:
         return [("model_share_port", f"{share} is also one of {cluster[0]}, {allowed}")]
+    packages = config.model_packages_port
+    taken = [(api, "the API port"), (share, "model_share_port"), *([(0, cluster[0])] if cluster else [])]
+    for port, what in taken:
+        if packages == port or (port == 0 and cluster and packages in cluster[1]):
+            return [("model_packages_port", f"{packages} is also {what if port else 'one of ' + what}, {allowed}")]
     return []
 
 
@@ -217,3 +224,56 @@ def rank_address_problems(validated: dict[str, tuple[HostConfig, Recipe]], membe
                               f"each node of deployment {deployment!r} needs an address of its own")
             seen.setdefault(normal, f"{name} (rank {rank})")
     return errors
+
+
+def fanout_root(plan: DeployPlan) -> str:
+    return posixpath.join(plan.config.base_state_dir, "downloads")
+
+
+def python_set(plan: DeployPlan) -> EngineEnvPlan | None:
+    """The engine environment installed from a wheelhouse: one whose packages are all wheels or
+    sdists the lock names (not one built here from source against itself)."""
+    env = plan.engine_env
+    if env is None or env.source_packages or env.build is not None:
+        return None
+    return env
+
+
+def llamacpp_source(llamacpp: LlamaCppPlan | None) -> LlamaCppSource | None:
+    if llamacpp is None:
+        return None
+    return LlamaCppSource(llamacpp.source_kind, llamacpp.source, llamacpp.version, llamacpp.source_sha256)
+
+
+def link_fanout(plans: list[DeployPlan]) -> list[DeployPlan]:
+    """Once per lab (roles/model/fanout.py): every host that gets its weights from another (and the
+    one passing them on) gets the rest of its downloads from it too, unless that host's
+    model_fetch_packages is False (or this host's)."""
+    by_name = {plan.host: plan for plan in plans}
+    linked = []
+    for plan in plans:
+        seed = by_name[plan.weights_seed_host] if plan.weights_seed_host else plan if plan.weights_peers else None
+        # A host deployed from a bundle (host data's bundle) takes everything from it instead.
+        if seed is None or not (seed.config.model_fetch_packages and plan.config.model_fetch_packages) \
+                or seed.config.bundle or plan.config.bundle:
+            linked.append(plan)
+            continue
+        members = [seed, *(by_name[name] for name, _ in seed.weights_peers
+                           if by_name[name].config.model_fetch_packages and not by_name[name].config.bundle)]
+        if not any(python_set(member) or member.llamacpp for member in members):
+            linked.append(plan)  # nothing to fetch but the weights
+            continue
+        fanout = FanoutPlan(
+            seed_host=seed.host, seed_address=seed.node_address, port=seed.config.model_packages_port,
+            root=fanout_root(seed), arch=(plan.engine_env.arch if plan.engine_env else plan.accelerator_cpu_arch[0]),
+            timeout=plan.config.model_fetch_from_timeout, python_set=python_set(plan),
+            llamacpp=llamacpp_source(plan.llamacpp))
+        if plan is seed:
+            sets = {env.install_key: env for env in (python_set(member) for member in members) if env}
+            sources = {source.part: source for source in (llamacpp_source(m.llamacpp) for m in members) if source}
+            fanout = dataclasses.replace(fanout, python_sets=tuple(sets.values()),
+                                         llamacpp_sources=tuple(sources.values()),
+                                         peers=tuple((m.host, m.node_address) for m in members[1:]),
+                                         members=tuple((m.host, python_set(m), m.llamacpp) for m in members))
+        linked.append(dataclasses.replace(plan, fanout=fanout))
+    return linked

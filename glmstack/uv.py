@@ -24,11 +24,18 @@ def uv_binary(prefix: str) -> str:
     return posixpath.join(prefix, "venvs", "uv", "bin", "uv")
 
 
-def ensure_uv_commands(prefix: str, bundle_dir: str | None = None) -> list[str]:
+def ensure_uv_commands(prefix: str, bundle_dir: str | None = None, find_links: str | None = None) -> list[str]:
     """Shell lines that leave a working uv at uv_binary(prefix), made once, trusting what the host
     trusts (glmstack/templates/ensure-uv.sh.j2); with a bundle on the host (bundle_dir), from its
-    tools/ and with uv kept offline."""
+    tools/ and with uv kept offline; `find_links`: installed from that URL alone, its
+    requirements.txt's hashes required (the wheelhouse the host passing the weights on serves)."""
     uv_env = posixpath.join(prefix, "venvs", "uv")
     return shared_templates().get_template("ensure-uv.sh.j2").render(
         ca_bundle=SYSTEM_CA_BUNDLE, uv_env_parent=posixpath.dirname(uv_env), uv_env=uv_env, uv=uv_binary(prefix),
-        package=UV_PACKAGE, bundle_tools=posixpath.join(bundle_dir, "tools") if bundle_dir else None).splitlines()
+        package=UV_PACKAGE, bundle_tools=posixpath.join(bundle_dir, "tools") if bundle_dir else None,
+        find_links=find_links).splitlines()
+
+
+def uv_pip(prefix: str) -> str:
+    """The pip of uv's own environment (the host's python3 -m venv gives it one)."""
+    return posixpath.join(prefix, "venvs", "uv", "bin", "pip")

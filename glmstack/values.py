@@ -226,7 +226,7 @@ def value_problems(config: Any, catalog: Catalog) -> list[tuple[str, str]]:
         if dashed:
             problems.append((name, f"{dashed[0][:64]!r} starts with '-', which the download tool reads as an "
                                    "option; allowed: file patterns such as *.safetensors or config.json"))
-    for name in ("port", "model_share_port"):
+    for name in ("port", "model_share_port", "model_packages_port"):
         value = getattr(config, name)
         if value is not None and value < rules.lowest_port:
             problems.append((name, f"{value} is below {rules.lowest_port}, which the unprivileged engine cannot "

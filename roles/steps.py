@@ -19,6 +19,7 @@ from roles.base import operations as base
 from roles.engine.operations import install_engine as install_engine_env
 from roles.gateway.operations import run_gateway as start_gateway
 from roles.llamacpp.operations import install_llamacpp as build_llamacpp
+from roles.model import fanout_operations as fanout
 from roles.model.operations import finish_model_download, graft_weights, start_model_download, weights_parts
 from roles.nvidia import operations as nvidia
 from roles.ray.operations import form_cluster as form_ray_cluster
@@ -35,6 +36,7 @@ class DeployState:
     weights: list = field(default_factory=list)  # the parts whose download runs as a unit of its own
     weights_units_changed: list[bool] = field(default_factory=list)
     weights_refetched: bool = False
+    serving_packages: bool = False  # the host fetches the group's packages and serves them in this run
     # The engine restarts when what it runs on changed under it (CANN's environment, the RoCE ports).
     runtime_changed: bool = False
 
@@ -66,6 +68,11 @@ def start_weights(plan: DeployPlan, state: DeployState) -> None:
     state.weights_units_changed = [start_model_download(part) for part in host.loop(state.weights)]
 
 
+def start_packages(plan: DeployPlan, state: DeployState) -> None:
+    # Once per lab: the host passing the weights on fetches the group's other downloads meanwhile.
+    state.serving_packages = fanout.start_fetching(plan)
+
+
 def install_nvidia(plan: DeployPlan, state: DeployState) -> None:
     if plan.nvidia is not None:
         nvidia.install_nvidia(plan)
@@ -92,7 +99,7 @@ def install_llamacpp(plan: DeployPlan, state: DeployState) -> None:
 
 def install_engine(plan: DeployPlan, state: DeployState) -> None:
     if plan.engine_env is not None:
-        install_engine_env(plan.engine_env)
+        install_engine_env(plan.engine_env, fanout=plan.fanout)
 
 
 def finish_weights(plan: DeployPlan, state: DeployState) -> None:
@@ -101,6 +108,10 @@ def finish_weights(plan: DeployPlan, state: DeployState) -> None:
     if plan.model.graft is not None:
         state.weights_refetched = graft_weights(plan, parts_refetched=state.weights_refetched) or \
             state.weights_refetched
+
+
+def finish_packages(plan: DeployPlan, state: DeployState) -> None:
+    fanout.finish_serving(plan, state.serving_packages)  # every host installed by now
 
 
 def form_cluster(plan: DeployPlan, state: DeployState) -> None:

@@ -50,6 +50,14 @@ class ModelSettings(BaseModel):
     model_share_port: int = Field(8097, ge=1, le=65535,
                                   description="Port a host passing weights to others serves them on, "
                                               "only while they fetch.")
+    model_fetch_packages: bool = Field(
+        True, description="The host passing the weights on also fetches, once, what the other hosts' installs take "
+                          "from outside (uv, each engine environment's Python packages with a lock of their hashes, "
+                          "llama.cpp's source) and serves it to them over the lab network; False: each host "
+                          "fetches its own.")
+    model_packages_port: int = Field(8098, ge=1, le=65535,
+                                     description="Port the host passing the weights on serves those packages on, "
+                                                 "only while the hosts install.")
     model_dir: str | None = Field(
         None, pattern=r"^/[\w./-]+$", json_schema_extra={"host_path": True},
         description="Where weights are placed; None: <state_dir>/models/<model>.")

@@ -1,6 +1,8 @@
 """Weights downloaded once per lab: of three nodes, one fetches from the mirror and the other two
 receive each file from it over the lab network as soon as it is verified, checked against the same
-sums; when the fetching node fails, the others stop waiting and say so."""
+sums; when the fetching node fails, the others stop waiting and say so. The same node takes
+llama.cpp's source once (the control machine uploads it to that node alone) and the others build
+from its copy (roles/model/fanout.py); when that fails, all stop at once, naming it."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from glmstack.lab import lab
 from glmstack.lab.exposure import exposure
 from glmstack.lab.profile import MODEL_PORT, TINY_MODEL, cpu_profile_data, models_dir, run_deploy
 from glmstack.lab.serve import serve_directory
+from roles.model.fanout_operations import PACKAGES_UNIT, SHARE_UNIT
 from roles.model.operations import ready_marker, share_unit, weights_unit
 
 pytestmark = pytest.mark.lab
@@ -44,6 +47,23 @@ def test_three_nodes_get_the_weights_with_one_download_from_the_mirror(tmp_path)
         seed_host = lab.node_connection(seed, paths)
         assert seed_host.run(f"systemctl is-active {share_unit(plans[seed])}").stdout.strip() != "active"
 
+        # llama.cpp's source reached the control machine's uplink once: uploaded to the seed alone,
+        # and every node (the seed too) took the seed's copy, by its sum, from the seed's server.
+        assert "glmstack model | Upload llama.cpp source (once, for the group)" in first.changed_operations
+        assert "glmstack llama.cpp | Upload llama.cpp source" not in first.changed_operations
+        part = plans[seed].fanout.llamacpp.part
+        served = seed_host.check_output(f"journalctl -u {SHARE_UNIT} --no-pager -o cat")
+        for node in nodes:
+            assert f'{node["address"]} - - ' in served and f'"GET /{part}/source.tar.gz HTTP/1.1" 200' in served, \
+                served[-2000:]
+            assert served.count(f'{node["address"]} - - ') >= 2  # its sum, then the source
+        assert seed_host.run(f"systemctl is-active {SHARE_UNIT}").stdout.strip() != "active"
+        assert seed_host.run(f"systemctl is-active {PACKAGES_UNIT}").stdout.strip() != "failed"
+        for node in nodes[1:]:
+            peer = lab.node_connection(node["address"], paths)
+            assert not peer.file(plans[seed].fanout.root).exists  # nothing fetched on the peers
+            assert peer.file(f"{plans[node['address']].llamacpp.install_dir}/bin/llama-server").exists
+
         # The weights units are sandboxed like the engine's: systemd's own score, on the nodes.
         receiver = lab.node_connection(nodes[1]["address"], paths)
         scores = {"engine": exposure(seed_host, f"{plans[seed].unit_name}.service"),
@@ -60,10 +80,12 @@ def test_three_nodes_get_the_weights_with_one_download_from_the_mirror(tmp_path)
         again = run_deploy(inventory)
         assert again.returncode == 0 and again.results["totals"]["success"] == 0, again.changed_operations
 
-        # The fetching node fails (the mirror's file does not match its sum): the receiving nodes
-        # stop waiting at once and say why, long before their timeout.
+        # The fetching node fails (the mirror's file does not match its sum, and so does llama.cpp's
+        # source of another build): the receiving nodes stop waiting at once and say why, long
+        # before their timeout, each naming it and what failed in one line.
         broken = {**data, "model_files": {TINY_MODEL: "0" * 64}, "model_fetch_from_timeout": 300,
-                  "model_dir": "/var/lib/glmstack/models/broken"}
+                  "model_dir": "/var/lib/glmstack/models/broken", "llamacpp_source_sha256": "0" * 64,
+                  "llamacpp_cmake_flags": ["-DGGML_RPC=OFF"]}
         inventory = lab.write_inventory(paths, extra_data=broken, output=tmp_path / "broken.py")
         started = time.monotonic()
         with serve_directory(models_dir(paths), port=MODEL_PORT):
@@ -72,8 +94,16 @@ def test_three_nodes_get_the_weights_with_one_download_from_the_mirror(tmp_path)
         assert failed.returncode != 0
         assert elapsed < 240, f"the deploy took {elapsed:.0f} s: the receiving nodes waited for their timeout"
         for node in nodes[1:]:
-            journal = lab.node_connection(node["address"], paths).check_output(
-                f"journalctl -u {weights_unit(plans[node['address']])} --no-pager -o cat")
+            line = (f"host {seed}: fetching llama.cpp's source {plans[seed].llamacpp.version} from "
+                    f"{data['llamacpp_source']} failed (exit 1; journalctl -u {PACKAGES_UNIT}); {node['address']} "
+                    "installs from it, so it stops too (rerun once it is fixed)")
+            assert line in failed.stderr, failed.stderr[-4000:]
+            journal, waited = "", 0
+            while f"{seed} failed to fetch them" not in journal and waited < 60:  # its unit, in the background
+                time.sleep(2 if journal else 0)
+                waited += 2
+                journal = lab.node_connection(node["address"], paths).check_output(
+                    f"journalctl -u {weights_unit(plans[node['address']])} --no-pager -o cat")
             assert f"{seed} failed to fetch them" in journal, journal[-2000:]
 
         # The fetching node is out of reach (its sshd stopped; this connection stays) and the server

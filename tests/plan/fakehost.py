@@ -21,6 +21,8 @@ from glmstack.paths import DEPLOYS
 
 HOST = "@fake/node1"
 WEIGHTS_STATUS = "echo state=$(systemctl is-active glmstack-weights-"
+# The poll of the host serving a group's packages (roles/model/fanout_wait.poll_command).
+PACKAGES_POLL = 'echo "failed $f"'
 
 
 @dataclass
@@ -137,7 +139,9 @@ def _weights_unit_done(responses: dict) -> dict:
     """The deploy polls the weights unit while it runs (not a fact, so never captured): unless a
     test answers otherwise, it has finished and marked the weights ready."""
     done = {"stdout": ["state=inactive jobs=0 ready=yes"], "stderr": [], "success": True}
-    return {WEIGHTS_STATUS: done, **responses}  # first, as the fake answers with the first match
+    # The same for the packages a host installs from the one passing the weights on: served.
+    served = {"stdout": ["ready"], "stderr": [], "success": True}
+    return {WEIGHTS_STATUS: done, PACKAGES_POLL: served, **responses}  # first: the fake answers with the first match
 
 
 def _switch_answers_after(host, fragment: str, later: dict) -> None:

@@ -62,9 +62,12 @@ def test_the_ray_head_starts_first_then_its_worker_then_the_engine_on_the_head_a
     # Ray workers load their share from the node's own disk).
     assert not runs[WORKER].ran("vllm.service") and not runs[WORKER].ran("api-key")
     assert runs[WORKER].ran("systemctl start --no-block glmstack-weights-glm-5.2-fp8.service")
-    # Every node's engine environment has the same pinned Ray.
+    # Every node's engine environment has the same pinned Ray: the one wheelhouse the head fetched
+    # for both (tests/plan/test_fanout_plan.py), locked from the engine's requirements.
+    plans = resolve_inventory([(name, {**H100_RAY, "address": address}) for name, address in ADDRESSES.items()])
+    assert all("ray[cgraph]==2.60.0" in plan.engine_env.requirements for plan in plans)
     for run in runs.values():
-        assert run.ran("'ray[cgraph]==2.60.0'")
+        assert run.ran(f"--find-links http://{ADDRESSES[HEAD]}:8098/python/{plans[0].engine_env.install_key}")
 
 
 def test_every_ray_node_is_checked_for_its_nic_before_any_change():

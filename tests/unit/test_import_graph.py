@@ -43,6 +43,7 @@ FUNCTION_LOCAL = {
     ("glmstack.hostfiles", "roles.llamacpp.operations"),
     ("glmstack.hostfiles", "roles.nvidia.operations"),
     ("glmstack.hostfiles", "roles.service.operations"),
+    ("glmstack.hostfiles", "roles.model.fanout_operations"),
     # Each CLI command loads what it runs, so `glmstack --help` stays quick.
     ("glmstack.cli", "glmstack.drift"),
     ("glmstack.cli", "glmstack.planning"),

@@ -67,8 +67,8 @@ def test_the_deploy_runs_the_steps_in_the_order_it_always_has():
     """deploys/glm52.py walks deploy_steps(): the order it had when it listed the calls by hand."""
     assert [step.function.split(":")[1] for step in deploy_steps()] == [
         "install_base", "nvidia_preflight", "amd_preflight", "ascend_preflight", "start_weights",
-        "install_nvidia", "install_amd", "install_ascend", "install_llamacpp", "install_engine",
-        "finish_weights", "form_cluster", "run_service", "run_gateway"]
+        "start_packages", "install_nvidia", "install_amd", "install_ascend", "install_llamacpp", "install_engine",
+        "finish_weights", "finish_packages", "form_cluster", "run_service", "run_gateway"]
     deploy = (REPO_ROOT / "deploys" / "glm52.py").read_text()
     assert "deploy_steps()" in deploy and "roles import" not in deploy
 

@@ -1,8 +1,9 @@
 """Every shell script the deploy writes to a host or runs there, rendered for every catalog recipe,
 passes Debian's shellcheck (`-S warning`: errors and warnings; `make test` installs shellcheck).
 
-What is checked, each in the shell that runs it: the weights unit's fetch script and the graft
-script (/bin/bash), the llama.cpp build and the engine install scripts and the readiness wait
+What is checked, each in the shell that runs it: the weights unit's fetch script, the graft
+script and the packages unit's fetch script (/bin/bash), the llama.cpp build and the engine install
+scripts (each also as it installs from the host passing the weights on) and the readiness wait
 (operations: pyinfra runs them with sh), every `/bin/bash -c` script of a rendered unit's Exec*
 lines, AMD's GRUB drop-in (sourced by grub-mkconfig's sh), and any static roles/*/files/*.sh.
 """
@@ -23,6 +24,7 @@ from glmstack.resolve import resolve_inventory
 from roles.amd import operations as amd
 from roles.engine.operations import install_script
 from roles.llamacpp import operations as llamacpp
+from roles.model import fanout_operations as fanout
 from roles.model import operations as model
 from roles.service import operations as service
 from roles.service.render import rendered_files
@@ -84,10 +86,19 @@ def recipe_scripts(label: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
             found.append((f"{host}-graft-weights.sh", "bash", model.graft_script(plan), ()))
         if plan.llamacpp:
             found.append((f"{host}-llamacpp-build.sh", "sh", llamacpp.build_script(plan.llamacpp), ()))
+            if plan.fanout and plan.fanout.llamacpp:
+                found.append((f"{host}-llamacpp-build-fanout.sh", "sh",
+                              llamacpp.build_script(plan.llamacpp, plan.fanout), ()))
         if plan.engine_env:
             for gpu_checks in (True, False):
                 found.append((f"{host}-engine-install-{gpu_checks}.sh", "sh",
                               install_script(plan.engine_env, gpu_checks=gpu_checks), excluded("engine-install")))
+            if plan.fanout and plan.fanout.python_set:
+                found.append((f"{host}-engine-install-fanout.sh", "sh", install_script(
+                    plan.engine_env, wheelhouse=plan.fanout.part_url(plan.fanout.python_part(plan.engine_env)),
+                    uv_from=plan.fanout.part_url(plan.fanout.uv_part)), excluded("engine-install")))
+        if plan.fanout and plan.fanout.fetches:
+            found.append((f"{host}-fetch-packages.sh", "bash", fanout.fetch_script(plan), ()))
         if plan.amd:
             found.append((f"{host}-grub-amd.cfg", "sh", amd.grub_drop_in(plan.amd), excluded("grub")))
         for unit in node_unit_specs(plan):
