@@ -17,10 +17,13 @@ $(STAMP): pyproject.toml
 # Debian's shellcheck, which tests/unit/test_shellcheck.py runs on every rendered shell script:
 # installed once (as root, or with sudo), nothing to do when it is there.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# Also dpkg-dev and gpg: the vendor-mirror tests build and sign apt repositories of their own.
 shellcheck:
-	@command -v shellcheck >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
-	  $(SUDO) apt-get install -y --no-install-recommends shellcheck || \
-	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends shellcheck; }; }
+	@command -v shellcheck >/dev/null && command -v dpkg-scanpackages >/dev/null && command -v gpgv >/dev/null \
+	  && command -v gpg >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+	  PKGS="shellcheck dpkg-dev gpg gpgv"; \
+	  $(SUDO) apt-get install -y --no-install-recommends $$PKGS || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$PKGS; }; }
 
 # Every tier: unit, plan (@fake hosts), resolve (network: the package index) and the lab
 # end-to-end tier (root; boots real nodes).

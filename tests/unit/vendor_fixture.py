@@ -6,6 +6,7 @@ hand-made primary.xml.gz, repomd.xml and its detached .asc (createrepo_c is not 
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import hashlib
 import http.server
@@ -42,6 +43,8 @@ class Signer:
 
 def make_signer(home: Path, name: str = "Test Vendor") -> Signer:
     home.mkdir(mode=0o700, parents=True)
+    # gpg starts an agent for this home that outlives the test run: end exactly that one at exit.
+    atexit.register(subprocess.run, ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
     env = {**os.environ, "GNUPGHOME": str(home)}
     subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", f"{name} <vendor@example.invalid>",
                     "ed25519", "sign", "never"], env=env, capture_output=True, check=True)
