@@ -17,10 +17,8 @@ import io
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from glmstack.catalog import BenchResult, ServingBenchmark, load_catalog
+from glmstack.once import build_once
 from glmstack.planning import inventory_hosts
 from glmstack.templating import shared_templates
 from glmstack.uv import UV_PACKAGE, ensure_uv_commands, uv_binary
@@ -201,20 +200,6 @@ def _run(command: list[str], log: Path, env: dict[str, str] | None = None) -> No
                          + " | ".join(tail))
 
 
-def _once(directory: Path, build) -> Path:
-    """Build `directory` unless a finished build is there (its .done stamp); a failed one is redone."""
-    stamp = directory / ".done"
-    if stamp.exists():
-        return directory
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
-    started = time.monotonic()
-    build(directory)
-    stamp.write_text(f"built in {time.monotonic() - started:.0f}s\n")
-    return directory
-
-
 def _uv(cache: Path) -> Path:
     """The nodes' pinned uv (glmstack.uv): the one beside this Python when it is that release, else
     one installed once into the cache."""
@@ -228,7 +213,7 @@ def _uv(cache: Path) -> Path:
         _run([sys.executable, "-m", "venv", str(directory)], directory / "build.log")
         _run([str(directory / "bin" / "pip"), "install", "--quiet", UV_PACKAGE], directory / "build.log")
 
-    return _once(cache / f"tools-{UV_PACKAGE.replace('==', '-')}", build) / "bin" / "uv"
+    return build_once(cache / f"tools-{UV_PACKAGE.replace('==', '-')}", build) / "bin" / "uv"
 
 
 def _helper():
@@ -274,7 +259,7 @@ def vllm_tool(cache: Path = CACHE) -> Path:
         requirements = tool_requirements((dist / "METADATA").read_text(), imports)
         _run([str(uv), "pip", "install", "--quiet", "--python", str(python), *requirements], log, env)
 
-    return _once(cache / name, build) / "venv" / "bin" / "vllm"
+    return build_once(cache / name, build) / "venv" / "bin" / "vllm"
 
 
 # --- the result -----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 from glmstack.bundle import APT, BundleError, repo_id
 from glmstack.digests import sha256_of
+from glmstack.vendor_mirror import control_stanzas
 
 DEB_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 APT_HELPER = "/usr/lib/apt/apt-helper"
@@ -39,23 +40,6 @@ class IndexTarget:
     sources_entry: str
 
 
-def _paragraphs(text: str) -> list[dict[str, str]]:
-    records, record, last = [], {}, None
-    for line in text.splitlines():
-        if not line.strip():
-            if record:
-                records.append(record)
-            record, last = {}, None
-        elif line[0] in " \t" and last:
-            record[last] += "\n" + line.strip()
-        elif ":" in line and not line.startswith("#"):
-            last, _, value = line.partition(":")
-            record[last] = value.strip()
-    if record:
-        records.append(record)
-    return records
-
-
 def _apt(*args: str, cwd: Path | None = None) -> str:
     process = subprocess.run(["apt-get", *args], capture_output=True, text=True, cwd=cwd)
     if process.returncode != 0:
@@ -67,7 +51,7 @@ def _apt(*args: str, cwd: Path | None = None) -> str:
 def index_targets(arch: str) -> list[IndexTarget]:
     """This machine's Packages lists for one architecture that apt has fetched."""
     targets = []
-    for record in _paragraphs(_apt("indextargets", "--no-release-info", "Created-By: Packages")):
+    for record in control_stanzas(_apt("indextargets", "--no-release-info", "Created-By: Packages")):
         if record.get("Architecture") not in (arch, "all") or record.get("Target-Of") != "deb":
             continue
         filename = Path(record["Filename"])
@@ -125,7 +109,7 @@ def _keyrings(target: IndexTarget) -> list[Path]:
     """The key(s) apt verifies this repository with: its sources entry's Signed-By, else apt's trusted keys."""
     entry_file, _, index = target.sources_entry.rpartition(":")
     if entry_file.endswith(".sources") and Path(entry_file).is_file():
-        stanzas = [p for p in _paragraphs(Path(entry_file).read_text()) if "URIs" in p]
+        stanzas = [p for p in control_stanzas(Path(entry_file).read_text()) if "URIs" in p]
         for stanza in stanzas:
             if target.repo_uri.rstrip("/") in [uri.rstrip("/") for uri in stanza["URIs"].split()]:
                 signed_by = stanza.get("Signed-By", "")

@@ -230,7 +230,7 @@ def control_stanzas(text: str) -> list[dict[str, str]]:
             current, last = {}, None
         elif line[0] in " \t" and last:
             current[last] += "\n" + line.strip()
-        elif ":" in line:
+        elif ":" in line and not line.startswith("#"):  # deb822 .sources files hold comments
             last, _, value = line.partition(":")
             current[last] = value.strip()
     if current:

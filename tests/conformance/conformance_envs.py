@@ -23,13 +23,13 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from glmstack.catalog import load_catalog
 from glmstack.config import EngineEnvPlan
+from glmstack.once import build_once
 from glmstack.uv import UV_PACKAGE
 
 HERE = Path(__file__).resolve().parent
@@ -59,20 +59,6 @@ def _run(command: list[str], log: Path, **kwargs) -> None:
         raise BuildError(f"{' '.join(command[:4])} ... failed ({result.returncode}); {log}:\n" + "\n".join(tail))
 
 
-def _once(directory: Path, build) -> Path:
-    """Build `directory` unless a finished build is there (its .done stamp); a failed one is redone."""
-    stamp = directory / ".done"
-    if stamp.exists():
-        return directory
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
-    started = time.monotonic()
-    build(directory)
-    stamp.write_text(f"built in {time.monotonic() - started:.0f}s\n")
-    return directory
-
-
 def uv() -> Path:
     """The pinned uv the nodes use (glmstack.uv), in a tools environment of the cache."""
     tools = CACHE / f"tools-{UV_PACKAGE.replace('==', '-')}"
@@ -81,7 +67,7 @@ def uv() -> Path:
         _run([sys.executable, "-m", "venv", str(directory)], directory / "build.log")
         _run([str(directory / "bin" / "pip"), "install", "--quiet", UV_PACKAGE], directory / "build.log")
 
-    return _once(tools, build) / "bin" / "uv"
+    return build_once(tools, build) / "bin" / "uv"
 
 
 def _uv_env() -> dict[str, str]:
@@ -119,8 +105,8 @@ def vllm(engine_env: EngineEnvPlan) -> VllmEnv:
         _venv(directory)
         _install(directory, requirements, *options)
 
-    directory = _once(CACHE / name, build)
-    stub = _once(CACHE / f"stub-driver-{_key((HERE / 'stub_driver.c').read_text())}", _build_stub)
+    directory = build_once(CACHE / name, build)
+    stub = build_once(CACHE / f"stub-driver-{_key((HERE / 'stub_driver.c').read_text())}", _build_stub)
     ascend_version = load_catalog().engines["vllm-ascend"].version
     return VllmEnv(directory / "venv" / "bin" / "python", stub, vllm_ascend_source(ascend_version), ascend_version)
 
@@ -142,7 +128,7 @@ def vllm_ascend_source(version: str) -> Path:
                                                    if n.startswith("vllm_ascend/") and n.endswith(".py")])
         shutil.rmtree(directory / "dl")
 
-    return _once(CACHE / f"vllm-ascend-{version}-src", build) / "src"
+    return build_once(CACHE / f"vllm-ascend-{version}-src", build) / "src"
 
 
 def sglang(engine_env: EngineEnvPlan) -> Path:
@@ -155,7 +141,7 @@ def sglang(engine_env: EngineEnvPlan) -> Path:
         _install(directory, requirements, "--no-deps")
         _install(directory, SGLANG_IMPORTS)
 
-    return _once(CACHE / name, build) / "venv" / "bin" / "python"
+    return build_once(CACHE / name, build) / "venv" / "bin" / "python"
 
 
 @dataclass(frozen=True)
@@ -192,7 +178,7 @@ def llamacpp(version: str) -> LlamaCpp:
         _run(["cmake", "-S", str(project(directory)), "-B", str(directory / "build"), f"-DLLAMA_SOURCE={source}",
               "-DCMAKE_BUILD_TYPE=Release", *launcher], directory / "build.log")
 
-    directory = _once(CACHE / f"llama.cpp-{version[:12]}-{configuration}", configure)
+    directory = build_once(CACHE / f"llama.cpp-{version[:12]}-{configuration}", configure)
     project(directory)
     _run(["cmake", "--build", str(directory / "build"), "--parallel", str(os.cpu_count() or 2),
           "--target", "llama-parse-args", "ggml-rpc-server"], directory / "build.log")
