@@ -20,7 +20,13 @@ from roles.engine.operations import install_engine as install_engine_env
 from roles.gateway.operations import run_gateway as start_gateway
 from roles.llamacpp.operations import install_llamacpp as build_llamacpp
 from roles.model import fanout_operations as fanout
-from roles.model.operations import finish_model_download, graft_weights, start_model_download, weights_parts
+from roles.model.operations import (
+    finish_model_download,
+    graft_weights,
+    keep_weights,
+    start_model_download,
+    weights_parts,
+)
 from roles.nvidia import operations as nvidia
 from roles.ray.operations import form_cluster as form_ray_cluster
 from roles.service.operations import run_service as start_service
@@ -64,6 +70,8 @@ def start_weights(plan: DeployPlan, state: DeployState) -> None:
     # The weights download runs as its own unit while drivers and engines install (it dominates the
     # time to serve); a reboot for the driver interrupts it, and finish_weights starts it again.
     # (A grafted model's two parts each download this way.)
+    # Before anything is fetched: the verified weights a change replaces, kept until it is ready.
+    keep_weights(plan)
     state.weights = weights_parts(plan)
     state.weights_units_changed = [start_model_download(part) for part in host.loop(state.weights)]
 

@@ -201,6 +201,67 @@ def weights_ready(plan: DeployPlan) -> bool:
     return state["fingerprint"] == plan.model.fingerprint and state["intact"]
 
 
+@dataclass(frozen=True)
+class KeptWeights:
+    """Where a host keeps the weights of a model directory while a change of them is tried: a
+    hard-linked copy beside the directory, and a root-only record (their ready marker, signature,
+    and `for`: the fingerprint of the weights they were kept for)."""
+
+    directory: str
+    copy: str
+    record: str
+
+
+def kept_weights(plan: DeployPlan) -> KeptWeights:
+    directory = plan.model.directory.rstrip("/")
+    return KeptWeights(directory, f"{directory}.previous",
+                       posixpath.join(plan.config.base_state_dir, "models", "previous", plan.config.model))
+
+
+def keep_weights_script(plan: DeployPlan) -> str:
+    kept = kept_weights(plan)
+    return _templates.get_template("keep-weights.sh.j2").render(
+        directory=kept.directory, copy=kept.copy, record=kept.record, marker=ready_marker(plan),
+        signature=weights_signature_file(plan), signature_command=files_signature_command(kept.directory),
+        fingerprint=plan.model.fingerprint).strip() + "\n"
+
+
+def restore_weights_functions(plan: DeployPlan) -> str:
+    """The shell functions restore_weights and drop_kept_weights (templates/restore-weights.sh.j2),
+    for the engine's wait after a change of these weights."""
+    kept = kept_weights(plan)
+    return _templates.get_template("restore-weights.sh.j2").render(
+        directory=kept.directory, copy=kept.copy, record=kept.record, replaced=f"{kept.directory}.replaced",
+        marker=ready_marker(plan), signature=weights_signature_file(plan),
+        fingerprint=plan.model.fingerprint).strip() + "\n"
+
+
+def keeps_weights(plan: DeployPlan) -> bool:
+    """Whether this model's weights are fetched into a directory of glmstack's (not a path given on
+    the host, not an RPC worker's), so that a change of them can be kept and rolled back."""
+    return plan.model.kind != "path" and not plan.rpc_worker
+
+
+@operation()
+def keep_previous_weights(plan: DeployPlan):
+    """Before other weights are fetched into the model directory: keep the verified ones there now
+    (templates/keep-weights.sh.j2), until the engine on the new ones is ready."""
+    state = host.get_fact(WeightsState, marker=ready_marker(plan), signature_file=weights_signature_file(plan),
+                          directory=plan.model.directory)
+    if not state["fingerprint"] or not state["intact"] or state["fingerprint"] == plan.model.fingerprint:
+        host.noop(f"model {plan.config.model}: no other verified weights to keep")
+        return
+    yield keep_weights_script(plan)
+
+
+@deploy("glmstack model")
+def keep_weights(plan: DeployPlan) -> None:
+    """First of the model's steps: keep the weights a change of them replaces (keep_previous_weights)."""
+    if keeps_weights(plan):
+        keep_previous_weights(name=f"Keep {plan.config.model}'s verified weights until the change is ready",
+                              plan=plan)
+
+
 @operation()
 def start_fetching(plan: DeployPlan, reload: bool = False):
     """Start the weights unit unless the weights are in place or it is already at work."""

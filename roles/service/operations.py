@@ -27,6 +27,7 @@ from glmstack.facts import (
 from glmstack.ops import ensure_packages, put_secret
 from glmstack.quoting import shell_word
 from glmstack.values import host_port
+from roles.model.operations import keeps_weights, restore_weights_functions
 from roles.service.render import (
     FINGERPRINT_VARIABLE,
     deployed_fingerprint,
@@ -58,7 +59,8 @@ UNIT_STATE = ("ActiveState", "SubState", "Result", "ExecMainCode", "ExecMainStat
 JOURNAL_LINES = 30
 
 
-def wait_script(unit: UnitSpec | DeployPlan, rollback_host: str | None = None, weights_changed: bool = False) -> str:
+def wait_script(unit: UnitSpec | DeployPlan, rollback_host: str | None = None, weights_changed: bool = False,
+                weights: str | None = None) -> str:
     """Poll the readiness check until it passes; fail as soon as systemd reports that the unit's
     process has exited, naming the unit and printing its journal's tail.
 
@@ -75,7 +77,10 @@ def wait_script(unit: UnitSpec | DeployPlan, rollback_host: str | None = None, w
     unit restarts on them (its previous engine environment and weights directory: never removed)
     and is waited for; the last line names the host, the unit, what failed and the rollback's
     outcome. `weights_changed`: the weights (or the accelerator's runtime) were replaced in place in
-    this run, and are not kept: the rolled-back engine runs on them, and the line says so.
+    this run in place: unless their previous ones were kept for this change, the rolled-back
+    engine runs on them, and the line says so. `weights`: the model role's restore_weights and
+    drop_kept_weights shell functions (roles/model restore_weights_functions): the wait puts the
+    kept weights back with the unit's files, or drops them once the changed engine is ready.
 
     What is printed holds no secret: the API key reaches the engine only through a root-only
     EnvironmentFile, never its command line; systemd logs neither, and the engines do not print
@@ -90,6 +95,7 @@ def wait_script(unit: UnitSpec | DeployPlan, rollback_host: str | None = None, w
         rollback = {"host": rollback_host, "note": note}
     return render_template("wait-ready.sh.j2", name=unit.name, timeout=unit.ready_timeout, check=check,
                            target=target, state_keys=UNIT_STATE, journal_lines=JOURNAL_LINES, rollback=rollback,
+                           weights=weights,
                            kept=kept_configuration(unit), deployed=deployed_fingerprint(unit),
                            call=False).removesuffix("\n")
 
@@ -176,7 +182,8 @@ def keep_running_configuration(unit: UnitSpec, running: str | None):
 
 
 @operation()
-def restart_in_turn(unit: UnitSpec, stale: bool = False, changed: bool = False, weights_changed: bool = False):
+def restart_in_turn(unit: UnitSpec, stale: bool = False, changed: bool = False, weights_changed: bool = False,
+                    weights: str | None = None):
     """Restart a unit running a configuration other than the deployed one, and wait until it is
     ready (run host by host: `_serial`). `changed`: a change of configuration (not only a restart):
     if it does not become ready, the host rolls back to the configuration kept for it. Within a
@@ -187,7 +194,8 @@ def restart_in_turn(unit: UnitSpec, stale: bool = False, changed: bool = False, 
     if unit.rollout_group is not None:
         yield FunctionCommand(_take_down_in_turn, (unit,), {})
     yield f"systemctl restart {shell_word(unit.name)}.service"
-    yield wait_script(unit, rollback_host=host.name if changed else None, weights_changed=weights_changed)
+    yield wait_script(unit, rollback_host=host.name if changed else None, weights_changed=weights_changed,
+                      weights=weights)
     if unit.rollout_group is not None:
         yield FunctionCommand(_back_in_service, (unit,), {})
 
@@ -246,11 +254,13 @@ def install_api_key(unit: UnitSpec) -> bool:
 
 def run_service(plan: DeployPlan, weights_refetched: bool = False) -> None:
     """The host's engine (or, on an RPC worker, its RPC server): run_unit with its UnitSpec."""
-    run_unit(serving_unit_spec(plan), restart=weights_refetched)
+    # The weights a change of them kept (roles/model keep_previous_weights): put back on a rollback.
+    weights = restore_weights_functions(plan) if keeps_weights(plan) else None
+    run_unit(serving_unit_spec(plan), restart=weights_refetched, weights=weights)
 
 
 @deploy("glmstack service")
-def run_unit(unit: UnitSpec, restart: bool = False) -> None:
+def run_unit(unit: UnitSpec, restart: bool = False, weights: str | None = None) -> None:
     """Install and start the unit; restart it whenever it runs anything but this configuration (or
     `restart`: what it reads at start changed, such as its weights).
 
@@ -291,9 +301,11 @@ def run_unit(unit: UnitSpec, restart: bool = False) -> None:
     # by the Ray role's order instead.
     if unit.rank > 0:
         restart_in_turn(name=f"Restart {unit.name} in turn, ready before the next", unit=unit,
-                        stale=stale, changed=changed, weights_changed=restart, _serial=True)
+                        stale=stale, changed=changed, weights_changed=restart, weights=weights,
+                        _serial=True)
     if unit.rank == 0:
         restart_in_turn(name=f"Restart {unit.name} in turn, ready before the next", unit=unit,
-                        stale=stale, changed=changed, weights_changed=restart, _serial=True)
+                        stale=stale, changed=changed, weights_changed=restart, weights=weights,
+                        _serial=True)
     wait_until_healthy(name=f"Wait for {unit.name} to be healthy", unit=unit,
                        changed=started.will_change and not stale)

@@ -220,7 +220,8 @@ def test_converged_host_with_its_engine_down_is_started_and_waited_for():
 def test_new_weights_restart_the_engine():
     # Same host, but the operator pinned different bytes for the model file.
     run = deploy(captured("debian12-converged"), model_files={"glm-5.2-tiny-test.gguf": "0" * 64})
-    assert run.changed == ["glmstack model | Weights fetch script",
+    assert run.changed == ["glmstack model | Keep glm-5.2-gguf's verified weights until the change is ready",
+                           "glmstack model | Weights fetch script",
                            "glmstack model | Start fetching glm-5.2-gguf",
                            "glmstack model | Wait for glm-5.2-gguf to be fetched and verified",
                            # What runs is kept until the changed engine is ready (its rollback).
@@ -331,7 +332,8 @@ def test_hub_source_keeps_the_token_out_of_commands(tmp_path):
            "model_entry": "UD-IQ2_XXS/GLM-5.2-UD-IQ2_XXS-00001-of-00005.gguf", "model_hf_token_file": str(token),
            "model_hf_endpoint": "http://hub.lab.example:8080", "model_exclude": ["*.md"]}
     run = deploy(captured("debian12-converged"), **hub)
-    assert run.changed[:4] == ["glmstack model | Python for the hub client",
+    assert run.changed[:5] == ["glmstack model | Keep glm-5.2-gguf's verified weights until the change is ready",
+                               "glmstack model | Python for the hub client",
                                "glmstack model | Hub token (0600, root only)",
                                "glmstack model | Hub download checker", "glmstack model | Weights fetch script"]
     script = fetch_script(resolve("n", {**PLAN_DATA, **hub}))
@@ -359,7 +361,8 @@ def test_modelscope_source_uses_its_own_client_and_keeps_the_token_out_of_comman
               "model_modelscope_endpoint": "http://ms.lab.example:8080/", "model_include": ["*.gguf", "*.json"],
               "model_download_jobs": 6}
     run = deploy(captured("debian12-converged"), **source)
-    assert run.changed[:4] == ["glmstack model | Python for the hub client",
+    assert run.changed[:5] == ["glmstack model | Keep glm-5.2-gguf's verified weights until the change is ready",
+                               "glmstack model | Python for the hub client",
                                "glmstack model | Hub token (0600, root only)",
                                "glmstack model | Hub download checker", "glmstack model | Weights fetch script"]
     script = fetch_script(resolve("n", {**PLAN_DATA, **source}))

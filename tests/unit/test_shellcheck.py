@@ -82,6 +82,8 @@ def recipe_scripts(label: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
         for part in model.weights_parts(plan):
             found.append((f"{host}-fetch-weights-{part.config.model}.sh", "bash", model.fetch_script(part),
                           excluded("fetch-weights")))
+        if model.keeps_weights(plan):
+            found.append((f"{host}-keep-weights.sh", "sh", model.keep_weights_script(plan), ()))
         if plan.model.graft is not None and not plan.rpc_worker:
             found.append((f"{host}-graft-weights.sh", "bash", model.graft_script(plan), ()))
         if plan.llamacpp:
@@ -106,6 +108,9 @@ def recipe_scripts(label: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
             found.append((f"{host}-{name}-wait-ready.sh", "sh", service.wait_script(unit), ()))
             found += [(f"{host}-{name}-wait-or-roll-back.sh", "sh",
                        service.wait_script(unit, rollback_host=host, weights_changed=True), ()),
+                      (f"{host}-{name}-wait-or-roll-back-weights.sh", "sh",
+                       service.wait_script(unit, rollback_host=host, weights_changed=True,
+                                           weights=model.restore_weights_functions(plan)), ()),
                       (f"{host}-{name}-keep-running.sh", "sh", service.keep_script(unit, "0" * 16), ()),
                       (f"{host}-{name}-restore-previous.sh", "sh", service.restore_script(unit), ())]
             for path, (text, _) in rendered_files(unit).items():

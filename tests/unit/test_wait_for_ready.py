@@ -20,6 +20,7 @@ import pytest
 from hostdata import CPU_MIRROR
 
 from glmstack.config import resolve, resolve_inventory
+from roles.model.operations import kept_weights, restore_weights_functions
 from roles.service.operations import wait_script
 from roles.service.render import deployed_fingerprint, kept_configuration
 from roles.service.units import serving_unit_spec
@@ -247,3 +248,41 @@ def test_a_change_that_becomes_ready_puts_nothing_back(engine, tmp_path):
                          script=wait_script(unit, rollback_host="node1"))
     assert result.returncode == 0, result.stderr
     assert ran(tmp_path) == []
+
+
+def test_a_rollback_puts_back_the_weights_kept_for_the_change_before_the_restart(engine, tmp_path):
+    """The model role's restore_weights in the wait (its paths moved under tmp_path): the kept copy
+    renamed back into place, its marker and signature copied back, then the previous unit restarts."""
+    unit = kept_for(engine, tmp_path)
+    state = tmp_path / "state"
+    kept = kept_weights(engine)
+    model, copy, record = (Path(path.replace("/var/lib/glmstack", str(state)))
+                           for path in (kept.directory, kept.copy, kept.record))
+    model.mkdir(parents=True)
+    (model / "w.gguf").write_text("new\n")
+    copy.mkdir()
+    (copy / "w.gguf").write_text("old\n")
+    record.mkdir(parents=True)
+    (record / "for").write_text(f"{engine.model.fingerprint}\n")
+    weights = restore_weights_functions(engine).replace("/var/lib/glmstack", str(state))
+    result, _ = run_wait(unit, [RUNNING, WAITING_TO_RESTART], tmp_path, after_restart=[
+        ROLLED_BACK, {**ROLLED_BACK, "ready": True}], script=wait_script(unit, rollback_host="node1",
+                                                                          weights_changed=True, weights=weights))
+    assert result.stderr.splitlines()[-1] == FAILED_LINE + (
+        "rolled back to the previous unit, environment file, engine and weights, ready again on "
+        "http://127.0.0.1:8080/health")
+    assert (model / "w.gguf").read_text() == "old\n" and not copy.exists() and not record.exists()
+    marker = f"{state}/models/{engine.config.model}.ready"
+    # After the unit's files (restore_previous), before the restart.
+    assert ran(tmp_path)[-4:] == ["systemctl daemon-reload", f"cp -p {record}/files {marker}.files",
+                                  f"cp -p {record}/ready {marker}", "systemctl restart llama-server.service"]
+
+
+def test_a_change_that_becomes_ready_drops_the_kept_weights(engine, tmp_path):
+    unit = kept_for(engine, tmp_path)
+    weights = "restore_weights() { echo restore >> \"$LOG\"; }\ndrop_kept_weights() { echo drop >> \"$LOG\"; }\n"
+    weights = weights.replace("$LOG", str(tmp_path / "ran"))
+    result, _ = run_wait(unit, [STARTING, {**RUNNING, "ready": True}], tmp_path,
+                         script=wait_script(unit, rollback_host="node1", weights=weights))
+    assert result.returncode == 0, result.stderr
+    assert ran(tmp_path) == ["drop"]
