@@ -222,7 +222,8 @@ def keep_weights_script(plan: DeployPlan) -> str:
     kept = kept_weights(plan)
     return _templates.get_template("keep-weights.sh.j2").render(
         directory=kept.directory, copy=kept.copy, record=kept.record, marker=ready_marker(plan),
-        signature=weights_signature_file(plan), signature_command=files_signature_command(kept.directory),
+        model=plan.config.model, signature=weights_signature_file(plan),
+        signature_command=files_signature_command(kept.directory),
         fingerprint=plan.model.fingerprint).strip() + "\n"
 
 

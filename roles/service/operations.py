@@ -108,11 +108,12 @@ def keep_script(unit: UnitSpec, running: str) -> str:
                            deployed=deployed_fingerprint(unit))
 
 
-def restore_script(unit: UnitSpec) -> str:
+def restore_script(unit: UnitSpec, weights: str | None = None) -> str:
     """Put back the files kept for the change to this configuration, without a restart: what a
-    host of a stopped rollout runs, so that its files say what it still runs."""
+    host of a stopped rollout runs, so that its files say what it still runs (with `weights`, the
+    model role's restore functions: the weights kept for this change too)."""
     return render_template("restore-previous.sh.j2", kept=kept_configuration(unit), deployed=deployed_fingerprint(unit),
-                           call=True)
+                           call=True, weights=weights)
 
 
 def lost_rpc_workers(unit: UnitSpec) -> list[str]:
@@ -149,14 +150,14 @@ def wait_until_healthy(unit: UnitSpec, changed: bool = False):
 _restarting: WeakKeyDictionary[State, dict[str, str]] = WeakKeyDictionary()
 
 
-def _take_down_in_turn(state: State, host: Host, unit: UnitSpec) -> bool:
+def _take_down_in_turn(state: State, host: Host, unit: UnitSpec, weights: str | None = None) -> bool:
     """Before a host of a rollout group goes down: refuse while an earlier host of the group did
     not come back ready in this run (its restart failed), putting this host's kept files back so
     that they say what it still runs."""
     restarting = _restarting.setdefault(state, {})
     other = restarting.get(unit.rollout_group)
     if other is not None and other != host.name:
-        host.run_shell_command(StringCommand(restore_script(unit)))
+        host.run_shell_command(StringCommand(restore_script(unit, weights)))
         host.log_styled(f"host {host.name}: {unit.name}.service: not restarted: host {other} of rollout group "
                         f"{unit.rollout_group} failed its restart in this run (above), so the rollout stops before "
                         "this host goes down; it still runs its previous configuration", fg="red",
@@ -192,7 +193,7 @@ def restart_in_turn(unit: UnitSpec, stale: bool = False, changed: bool = False, 
         host.noop(f"{unit.name} runs the deployed configuration")
         return
     if unit.rollout_group is not None:
-        yield FunctionCommand(_take_down_in_turn, (unit,), {})
+        yield FunctionCommand(_take_down_in_turn, (unit,), {"weights": weights})
     yield f"systemctl restart {shell_word(unit.name)}.service"
     yield wait_script(unit, rollback_host=host.name if changed else None, weights_changed=weights_changed,
                       weights=weights)

@@ -4,7 +4,10 @@ once the changed engine is ready. Nothing is kept when the weights do not change
 
 from __future__ import annotations
 
+from fakehost import run_deploy_on
 from test_cpu_plan import captured, deploy
+from test_multinode_plan import HEAD, WORKER
+from test_rollback_plan import mp_pair_running_another_configuration
 
 KEEP_OP = "glmstack model | Keep glm-5.2-gguf's verified weights until the change is ready"
 KEEP = "cp -al \"$dir\" \"$copy\""
@@ -42,3 +45,11 @@ def test_a_converged_host_keeps_nothing():
     run = deploy(captured("debian12-converged"))
     assert run.changed == []
     assert not run.ran(KEEP) and not run.ran(RESTORE)
+
+
+def test_a_host_of_a_stopped_rollout_puts_back_its_kept_weights_too():
+    """Its engine was never restarted: it still runs on the weights kept for the change."""
+    runs, _ = run_deploy_on(mp_pair_running_another_configuration(failing=WORKER), allow_failure=True)
+    restored = runs[HEAD].commands[runs[HEAD].index_of("restore_previous || true")]
+    assert restored.index("restore_previous || true") < restored.index("restore_weights || true")
+    assert "restore_weights() {" in restored and "systemctl restart" not in restored

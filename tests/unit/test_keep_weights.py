@@ -127,3 +127,18 @@ def test_weights_changed_since_they_were_verified_are_not_kept(host):
     kept = run(host, keep_weights_script(other_weights(host["plan"])))
     assert kept.returncode == 0, kept.stderr
     assert not Path(str(host["model"]) + ".previous").exists()
+
+
+def test_weights_that_cannot_be_linked_beside_are_not_kept_and_the_deploy_goes_on(host, tmp_path):
+    """A model directory that is a filesystem of its own (cp -al fails across devices)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "cp").write_text('#!/bin/sh\n[ "$1" != -al ] || { mkdir -p "$3/half"; exit 1; }\nexec /bin/cp "$@"\n')
+    (bin_dir / "cp").chmod(0o755)
+    script = keep_weights_script(other_weights(host["plan"])).replace(STATE, str(host["state"]))
+    kept = subprocess.run(["/bin/bash", "-c", script], env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, timeout=30,
+                          capture_output=True, text=True)
+    assert kept.returncode == 0, kept.stderr
+    assert "weights glm-5.2-gguf: not kept for a rollback" in kept.stderr
+    assert not Path(str(host["model"]) + ".previous").exists()
+    assert not (host["state"] / "models" / "previous").exists()

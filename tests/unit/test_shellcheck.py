@@ -112,7 +112,9 @@ def recipe_scripts(label: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
                        service.wait_script(unit, rollback_host=host, weights_changed=True,
                                            weights=model.restore_weights_functions(plan)), ()),
                       (f"{host}-{name}-keep-running.sh", "sh", service.keep_script(unit, "0" * 16), ()),
-                      (f"{host}-{name}-restore-previous.sh", "sh", service.restore_script(unit), ())]
+                      (f"{host}-{name}-restore-previous.sh", "sh", service.restore_script(unit), ()),
+                      (f"{host}-{name}-restore-previous-weights.sh", "sh",
+                       service.restore_script(unit, model.restore_weights_functions(plan)), ())]
             for path, (text, _) in rendered_files(unit).items():
                 if path.endswith(".service"):
                     found += [(f"{host}-{Path(path).stem}-exec-{n}.sh", "bash", script, excluded("unit-exec"))
