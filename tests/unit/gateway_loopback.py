@@ -1,7 +1,8 @@
 """Two replica gateways on loopback: HAProxy 2.6 processes rendered from roles/gateway's
 haproxy.cfg.j2 (TLS and the chroot/user lines taken out: plain HTTP, own process) and two fake
-engines (python http.server) that restart like llama-server. Used by test_gateway_drain.py; run it
-as a script to print counts: `python tests/unit/gateway_loopback.py CASE [drain]`."""
+engines (python http.server) that restart like llama-server. Used by test_gateway_loopback.py; run it
+as a script to print counts: `python tests/unit/gateway_loopback.py CASE [REPLACEMENT-FOR-BUFFER-LINE]`
+(THROUGH=a: through the restarted replica's own gateway)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -108,10 +110,6 @@ class Replica:
     def __post_init__(self):
         self.engine = FakeEngine(self.address, self.engine_port)
 
-    @property
-    def socket_path(self) -> Path:
-        return self.workdir / f"{self.name}.sock"
-
     def config(self, peer: Replica) -> str:
         gateway = GatewayPlan(
             port=self.port, address=self.address, engine_address=self.address, engine_port=self.engine_port,
@@ -124,9 +122,6 @@ class Replica:
         text = re.sub(r"^\s*(chroot|user|group|ssl-default-bind-options) .*\n", "", text, flags=re.M)
         text = re.sub(r" ssl crt \S+", "", text)
         text = text.replace("0.0.0.0:", f"{self.address}:")
-        stats = re.search(r"^\s*stats socket (\S+)", text, flags=re.M)
-        if stats:
-            text = text.replace(stats.group(1), f"'{self.socket_path}'")
         return text
 
     def start_gateway(self, peer: Replica) -> None:
@@ -216,9 +211,11 @@ def restart(engine: FakeEngine, case: str, down_s: float = 2.0, loading_s: float
     engine.state = "up"
 
 
-def run(case: str, drain=None, workdir: Path | None = None, before_s: float = 1.0, edit=None) -> dict:
-    """Requests through b's gateway while a's engine restarts; their statuses counted."""
-    workdir = workdir or Path("/tmp/drain")
+def run(case: str, workdir: Path | None = None, before_s: float = 1.0, edit=None,
+        through: str = "b") -> dict:
+    """Requests through b's gateway (or a's, the restarted replica's own) while a's engine
+    restarts; their statuses counted."""
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="gateway-loopback-"))
     workdir.mkdir(parents=True, exist_ok=True)
     statuses: list = []
     with Pair(workdir, edit) as pair:
@@ -226,27 +223,24 @@ def run(case: str, drain=None, workdir: Path | None = None, before_s: float = 1.
 
         def loop():
             while not done.is_set():
-                statuses.append((time.monotonic(), pair.chat(pair.b)))
+                statuses.append((time.monotonic(), pair.chat(getattr(pair, through))))
 
         threads = [threading.Thread(target=loop) for _ in range(2)]
         for t in threads:
             t.start()
         time.sleep(before_s)
-        if drain is not None:
-            drain.before(pair)
         restart(pair.a.engine, case)
-        if drain is not None:
-            drain.after(pair)
         time.sleep(1.0)
         done.set()
         for t in threads:
             t.join()
     failed = [s for _, s in statuses if s != 200]
-    return {"case": case, "requests": len(statuses), "failed": len(failed), "statuses": sorted(set(map(str, failed)))}
+    return {"case": case, "through": through, "requests": len(statuses), "failed": len(failed),
+            "statuses": sorted(set(map(str, failed)))}
 
 
 if __name__ == "__main__":
     edit = None
     if len(sys.argv) > 2:
         edit = lambda t: t.replace("option http-buffer-request", sys.argv[2])  # noqa: E731
-    print(run(sys.argv[1], edit=edit))
+    print(run(sys.argv[1], edit=edit, through=os.environ.get("THROUGH", "b")))

@@ -19,8 +19,14 @@ def test_no_request_fails_through_the_peer_while_an_engine_restarts(case, tmp_pa
     assert outcome["failed"] == 0, outcome
 
 
+def test_no_request_fails_through_the_restarted_replicas_own_gateway(tmp_path):
+    outcome = loop.run("close", workdir=tmp_path, through="a")  # its engine closes, then loads
+    assert outcome["requests"] > 50, outcome
+    assert outcome["failed"] == 0, outcome
+
+
 def test_without_the_buffered_request_a_peers_503_reaches_the_client(tmp_path):
     # What the lab's replica runs before h-gw's b48048c saw: the request is not kept, so no retry.
     outcome = loop.run("refuse", workdir=tmp_path,
                        edit=lambda text: text.replace("option http-buffer-request", "# removed"))
-    assert outcome["failed"] > 0 and outcome["statuses"] == ["503"], outcome
+    assert outcome["failed"] > 0 and "503" in outcome["statuses"], outcome
