@@ -43,7 +43,7 @@ def test_haproxy_checks_the_key_everywhere_but_health_and_reaches_the_engine_on_
     assert "if !health !key_given" in config and "if !health !key_ok" in config
     assert "server local 127.0.0.1:18443" in config
     assert "option httpchk GET '/health'" in config
-    assert "retry-on conn-failure empty-response 503" in config and "option redispatch" in config
+    assert "retry-on conn-failure empty-response 502 503" in config and "option redispatch" in config
     assert "option http-buffer-request" in config and "tune.bufsize 262144" in config
     assert "frontend group" not in config
 

@@ -101,11 +101,12 @@ def test_a_refused_flag_rolls_back_the_first_replica_and_never_takes_the_other_d
         assert fingerprint in after[address]["Environment"].split()  # both run the previous settings
         unit_file = front_door.connection(address).file(f"/etc/systemd/system/{unit}").content_string
         assert BAD_FLAG not in unit_file  # and their files say so
-    # Requests one at a time, through both gateways: only those sent in the seconds before the
-    # gateways' checks (every 1 s, down after 2 failures) see the restarted engine down may fail
-    # (the 503 a peer's gateway answers then is not retried: the gateway's part, not fixed here).
+    # Requests one at a time, through both gateways: a peer's 503 (its engine down or loading) or
+    # 502 (its engine accepted and closed) is retried on the other replica, so at most the one
+    # request in flight on the stopping engine may fail (loopback proof of each way an engine
+    # restarts: tests/unit/test_gateway_loopback.py).
     assert len(outcomes) > 10
-    assert window <= 5, not_ok
+    assert len(not_ok) <= 1, not_ok
     assert all(chat_status(front_door, address) == 200 for address in front_door.addresses)
 
     rerun = run_deploy(front_door.inventory)
