@@ -54,6 +54,8 @@ def apt_packages(plan: DeployPlan) -> list[str]:
         packages.append("python3-venv")
     if plan.nodes > 1:
         packages.append("nftables")
+    if plan.gateway:
+        packages += plan.gateway.packages
     return list(dict.fromkeys(packages))
 
 

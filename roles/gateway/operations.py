@@ -103,7 +103,7 @@ def reload_gateway(plan: DeployPlan, reload: bool = False, restart: bool = False
 def run_gateway(plan: DeployPlan) -> None:
     """HAProxy in front of the engine: its package, TLS files, key ACL, configuration, sandbox."""
     gateway = plan.gateway
-    ensure_packages("HAProxy and openssl, for the gateway", ["haproxy", "openssl"])
+    ensure_packages("HAProxy and openssl (nftables in a group), for the gateway", list(gateway.packages))
     files.directory(name="Gateway directory (root only)", path=gateway.tls_dir, user="root", group="root",
                     mode="700")
     if gateway.made_tls:
@@ -128,7 +128,6 @@ def run_gateway(plan: DeployPlan) -> None:
     rendered = rendered_files(plan)
     firewall_changed = False
     if gateway.group:
-        ensure_packages("nftables, for the replica group's port filter", ["nftables"])
         firewall_changed = files.put(name="Gateway group port filter", src=StringIO(rendered[gateway.firewall_file][0]),
                                      dest=gateway.firewall_file, user="root", group="root", mode="644").will_change
         load_firewall(name="Load the gateway group port filter", path=gateway.firewall_file, changed=firewall_changed)

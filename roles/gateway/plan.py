@@ -65,6 +65,11 @@ class GatewayPlan:
     host_name: str = ""  # this host's inventory name
 
     @property
+    def packages(self) -> tuple[str, ...]:
+        """The OS packages the gateway installs (run_gateway; a bundle carries the same)."""
+        return ("haproxy", "openssl", "nftables") if self.group else ("haproxy", "openssl")
+
+    @property
     def url(self) -> str:
         """What clients use: https://<address>:<port>."""
         return f"https://{url_host(self.address)}:{self.port}"
