@@ -295,6 +295,18 @@ def _pinned_choice(candidates: list, version_of: Callable, compare: Callable, na
     return best
 
 
+def _pinned_packages(pins, by_name: dict, version_of: Callable, compare: Callable, repo: VendorRepo):
+    """Each pin's chosen package in this repository (_pinned_choice); a pinned name the repository
+    lacks is skipped (the caller decides: another repository of the vendor, or the distribution)."""
+    for pin in pins:
+        if pin.name not in by_name:
+            continue
+        best = _pinned_choice(by_name[pin.name], version_of, compare, pin.name, repo, pin.version)
+        if best is None:
+            raise _missing(repo, pin)
+        yield best
+
+
 def _missing(repo: VendorRepo, pin: PackagePin) -> MirrorError:
     """A package a host installs that the vendor's repository does not have (at its pin)."""
     what = f"{pin.name} {pin.version}" if pin.version else pin.name
@@ -442,12 +454,7 @@ def _apt_closure(repo: VendorRepo, stanzas: list[dict[str, str]], pins, result: 
             todo.append(stanza)
 
     version_of = (lambda s: s["Version"])  # noqa: E731
-    for pin in pins:
-        if pin.name not in by_name:
-            continue  # the caller decides: another repository of the vendor, or the distribution
-        best = _pinned_choice(by_name[pin.name], version_of, deb_version_compare, pin.name, repo, pin.version)
-        if best is None:
-            raise _missing(repo, pin)
+    for best in _pinned_packages(pins, by_name, version_of, deb_version_compare, repo):
         add(best)
     while todo:
         stanza = todo.pop()
@@ -652,12 +659,7 @@ def _dnf_closure(repo: VendorRepo, packages: list[RpmPackage], pins, result: Mir
         return evr_compare(("0", *a.rsplit("-", 1)), ("0", *b.rsplit("-", 1)))
 
     version_of = (lambda p: p.version)  # noqa: E731
-    for pin in pins:
-        if pin.name not in by_name:
-            continue
-        best = _pinned_choice(by_name[pin.name], version_of, compare, pin.name, repo, pin.version)
-        if best is None:
-            raise _missing(repo, pin)
+    for best in _pinned_packages(pins, by_name, version_of, compare, repo):
         add(best)
     while todo:
         package = todo.pop()
