@@ -108,8 +108,7 @@ def test_a_cpu_group_takes_llamacpps_source_from_the_host_passing_the_weights_on
 
 def test_the_engine_environments_deploy_fans_out_the_same_way():
     """deploys/engine_envs.py (`make test-slow`, `make bench-envs`): rank 0 fetches, both install from it."""
-    hosts = [(name, {**data, "lab_engines": ["vllm"]}, responses) for name, data, responses in h100_pair(H100_RAY)]
-    runs, timeline = run_deploy_on(hosts, deploy="engine_envs.py")
+    runs, timeline = run_deploy_on(h100_pair(H100_RAY), deploy="engine_envs.py")
     assert runs[HEAD].ran("systemctl start --no-block glmstack-packages.service")
     for host in (HEAD, WORKER):
         assert runs[host].ran(f"--no-index --find-links {SEED_URL}/python/vllm-0.23.0-")
