@@ -130,7 +130,7 @@ def make_bundle(nodes: list[dict]) -> tuple[float, int]:
 def point_at_mirror(host) -> None:
     """The node's pip and uv take packages from the mirror's index alone."""
     url = f"http://{GATEWAY}:{MIRROR_PORT}/simple/"
-    pip = f"[global]\nindex-url = {url}\ncert = /etc/ssl/certs/ca-certificates.crt\n"
+    pip = f"[global]\nindex-url = {url}\ntrusted-host = {GATEWAY}\ncert = /etc/ssl/certs/ca-certificates.crt\n"
     uv = f'index-url = "{url}"\n'
     host.run_expect([0], f"printf %s {shlex.quote(pip)} > /etc/pip.conf && mkdir -p /etc/uv && "
                          f"printf %s {shlex.quote(uv)} > /etc/uv/uv.toml")

@@ -34,7 +34,8 @@ def test_rank_0_fetches_the_vllm_wheels_once_and_both_nodes_install_them_from_it
     for host in (HEAD, WORKER):
         run = runs[host]
         # uv itself from rank 0's wheel, by its hash; the environment from rank 0's wheels alone.
-        assert run.ran(f"--no-index --find-links {SEED_URL}/tools/uv/x86_64 --require-hashes "
+        # pip skips a plain-HTTP source it is not told to trust ("not a trusted or secure host").
+        assert run.ran(f"--no-index --trusted-host 10.0.0.11 --find-links {SEED_URL}/tools/uv/x86_64 --require-hashes "
                        f"-r {SEED_URL}/tools/uv/x86_64/requirements.txt")
         assert run.ran(f"curl -fsS --retry 5 --retry-delay 2 -o /opt/glmstack/venvs/{env.install_key}.requirements.txt "
                        f"{wheelhouse}/requirements.txt")
