@@ -17,7 +17,7 @@ from pyinfra import host, inventory
 
 from glmstack.ops import ensure_packages
 from glmstack.resolve import resolve_inventory
-from roles.base.operations import bundle_sources, trust_and_proxies
+from roles.base.operations import bundle_sources, directories, service_user, trust_and_proxies
 from roles.engine.operations import install_engine
 from roles.model.fanout_operations import finish_serving, start_fetching
 
@@ -27,6 +27,9 @@ plan = next(each for each in resolve_inventory([(each.name, each.data.dict()) fo
 # Not the whole base role: its preflight rightly refuses a node without the accelerator's GPUs.
 ensure_packages("Trust store", ["ca-certificates"])
 trust_and_proxies(plan)
+# The account and directories the host fetching for the others serves them from, as the base role makes them.
+service_user(plan)
+directories(plan)
 # With a bundle, uv and the environment's wheels come from it (its files checked on the host first).
 bundle_sources(plan)
 serving = start_fetching(plan)

@@ -12,7 +12,7 @@ from test_multinode_plan import ADDRESSES, H100_RAY, HEAD, WORKER, first, h100_p
 
 from glmstack.config import resolve_inventory
 from roles.llamacpp.operations import build_script
-from roles.model.fanout_operations import fetch_script
+from roles.model.fanout_operations import fetch_script, unit_text
 
 SEED_URL = f"http://{ADDRESSES[HEAD]}:8098"
 
@@ -117,6 +117,18 @@ def test_the_engine_environments_deploy_fans_out_the_same_way():
     assert first(timeline, WORKER, f"--find-links {SEED_URL}/python/") < max(
         index for index, (name, command) in enumerate(timeline)
         if name == HEAD and command.endswith("systemctl stop glmstack-packages-share.service"))
+    # The server runs as the service user: this deploy (no base role) makes it first.
+    assert first(timeline, HEAD, "useradd") < first(timeline, HEAD, "systemctl start --no-block glmstack-packages")
+
+
+def test_the_fetch_unit_keeps_uv_and_pip_caches_where_its_sandbox_lets_it_write():
+    """ProtectHome=yes hides root's ~/.cache: uv failed there ("Failed to initialize cache at
+    /root/.cache/uv ... Read-only file system") on a lab node before the unit had a cache directory."""
+    plan = next(plan for plan in resolve_inventory([(name, {**H100_RAY, "address": address})
+                                                    for name, address in ADDRESSES.items()]) if plan.host == HEAD)
+    unit = unit_text(plan)
+    assert "ProtectHome=yes" in unit and "CacheDirectory=glmstack-packages" in unit
+    assert "Environment=UV_CACHE_DIR=%C/glmstack-packages/uv PIP_CACHE_DIR=%C/glmstack-packages/pip" in unit
 
 
 def test_a_group_deployed_from_a_bundle_takes_nothing_from_the_host_passing_the_weights_on():
