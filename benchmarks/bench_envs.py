@@ -162,7 +162,9 @@ def timed_deploy(paths, nodes: list[dict], extra: dict, name: str) -> float:
         result = run_deploy(inventory, deploy="engine_envs.py")
     elapsed = time.monotonic() - started
     if result.returncode != 0:
-        raise SystemExit(f"deploy {name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        journal = hosts[0].run("journalctl -u glmstack-packages.service --no-pager | tail -30").stdout
+        raise SystemExit(f"deploy {name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n"
+                         f"the first node's packages unit:\n{journal}")
     for host in hosts:  # the environment is there and works
         host.run_expect([0], "/opt/glmstack/venvs/vllm-*/bin/python -c 'import vllm.entrypoints.cli.main'")
     return elapsed

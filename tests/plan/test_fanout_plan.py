@@ -128,7 +128,11 @@ def test_the_fetch_unit_keeps_uv_and_pip_caches_where_its_sandbox_lets_it_write(
                                                     for name, address in ADDRESSES.items()]) if plan.host == HEAD)
     unit = unit_text(plan)
     assert "ProtectHome=yes" in unit and "CacheDirectory=glmstack-packages" in unit
-    assert "Environment=UV_CACHE_DIR=%C/glmstack-packages/uv PIP_CACHE_DIR=%C/glmstack-packages/pip" in unit
+    # pip keeps a set's wheels in TMPDIR until the end: 4.3 GB for vLLM's, which filled the lab node's
+    # private /tmp ("OSError: [Errno 28] No space left on device").
+    assert ("Environment=UV_CACHE_DIR=%C/glmstack-packages/uv PIP_CACHE_DIR=%C/glmstack-packages/pip "
+            "TMPDIR=%C/glmstack-packages/tmp") in unit
+    assert 'mkdir -p "${TMPDIR:-/tmp}"' in fetch_script(plan)
 
 
 def test_a_group_deployed_from_a_bundle_takes_nothing_from_the_host_passing_the_weights_on():
