@@ -18,7 +18,8 @@ from pyinfra.operations import files, server
 
 from glmstack.bundle import host_directory
 from glmstack.facts import WeightsState, files_signature_command
-from glmstack.ops import CURL_DOWNLOAD, ensure_packages, put_secret
+from glmstack.ops import CURL_DOWNLOAD, install_step, put_secret
+from glmstack.os_packages import package_step
 from glmstack.quoting import exec_word, shell_word, unit_setting
 from glmstack.templating import role_templates
 from glmstack.uv import ensure_uv_commands, uv_binary
@@ -346,7 +347,7 @@ def start_model_download(plan: DeployPlan) -> bool:
     """Early in the deploy: the weights unit starts fetching while everything else installs. True when
     its files changed (systemd must reload them before it starts)."""
     if plan.model.kind in HUB_CLIENTS:
-        ensure_packages("Python for the hub client", ["python3-venv"])
+        install_step(package_step(plan, "hub-client"))
         if plan.model.token_file:
             put_secret(name="Hub token (0600, root only)", src=str(plan.model.token_file), dest=token_path(plan))
         files.put(name="Hub download checker", src=str(VERIFY_HUB), dest=verify_hub_script(plan),
