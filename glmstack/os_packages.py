@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from glmstack.vendor_keys import GPG_PACKAGE
+from roles.model.plan import HUB_CLIENTS
 
 if TYPE_CHECKING:
     from glmstack.plan import DeployPlan
@@ -63,8 +64,6 @@ def os_packages(plan: DeployPlan) -> dict[str, PackageStep]:
     """Every step of the host's deploy that installs OS packages, by key, in the order the deploy
     runs them. A step absent here is one the plan rules out; the roles look their steps up by key,
     so a role cannot install a step this list lacks."""
-    from roles.model.operations import HUB_CLIENTS
-
     config = plan.config
     steps: dict[str, PackageStep] = {
         "base": PackageStep("base", "Base packages", (*BASE_PACKAGES, *config.base_packages)),
