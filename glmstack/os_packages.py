@@ -2,11 +2,11 @@
 (each role's ensure_packages call reads its step here) and `glmstack bundle` carries
 (glmstack.bundling.apt_packages reads bundle_packages), so neither restates the other.
 
-A pure function of the host's DeployPlan: nothing here contacts the host. The NVIDIA driver's
-pinned packages are not here: the nvidia role installs them at their pin itself, and
-glmstack.vendor_repos names them for the bundle. Whatever only the host
+A pure function of the host's DeployPlan: nothing here contacts the host. Whatever only the host
 can tell (a container, a time daemon already there, RHEL's package names, the running kernel) is
-decided by the role at run time; this list says what the step would install, and when.
+decided by the role at run time; this list says what the step would install, and when. The NVIDIA
+driver's pinned packages are not here: the nvidia role installs them at their pin itself, and
+glmstack.vendor_repos names them for the bundle.
 """
 
 from __future__ import annotations
