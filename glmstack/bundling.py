@@ -17,6 +17,7 @@ from glmstack.bundle import MANIFEST, PARTS, PYTHON, TOOLS, BundleError, HostNee
 from glmstack.bundle_apt import release_codename, write_apt_mirrors
 from glmstack.catalog import load_catalog
 from glmstack.lab.artifacts import llamacpp_source
+from glmstack.os_packages import bundle_packages
 from glmstack.planning import plan_inventory
 from glmstack.uv import DEFAULT_INDEX, TORCH_BACKEND_INDEX, UV_PACKAGE
 from glmstack.vendor_bundle import (
@@ -27,7 +28,6 @@ from glmstack.vendor_bundle import (
     write_vendor_parts,
 )
 from glmstack.vendor_mirror import Fetcher
-from roles.base.operations import BASE_PACKAGES
 from roles.engine.plan import EnvTarget, environment_targets
 from roles.model.operations import HUB_CLIENTS
 
@@ -41,22 +41,9 @@ UV = Path(sys.executable).parent / "uv"
 
 
 def apt_packages(plan: DeployPlan) -> list[str]:
-    """The OS packages a host's deploy installs (what the roles give ensure_packages), Debian names."""
-    config = plan.config
-    packages = [*BASE_PACKAGES, *config.base_packages]
-    if config.base_time_sync:
-        packages.append("systemd-timesyncd")
-    if plan.llamacpp:
-        packages += plan.llamacpp.build_packages
-    if plan.engine_env:
-        packages += [*plan.engine_env.system_packages, "python3-venv"]
-    if plan.model.kind in HUB_CLIENTS:
-        packages.append("python3-venv")
-    if plan.nodes > 1:
-        packages.append("nftables")
-    if plan.gateway:
-        packages += plan.gateway.packages
-    return list(dict.fromkeys(packages))
+    """The OS packages a host's deploy installs, Debian names: the roles' own list
+    (glmstack.os_packages), which their ensure_packages calls read too."""
+    return bundle_packages(plan)
 
 
 def python_targets(plan: DeployPlan) -> list[EnvTarget]:

@@ -18,18 +18,16 @@ from pyinfra.operations import files, server
 
 from glmstack.bundle import host_directory
 from glmstack.facts import WeightsState, files_signature_command
-from glmstack.ops import CURL_DOWNLOAD, ensure_packages, put_secret
+from glmstack.ops import CURL_DOWNLOAD, install_step, put_secret
+from glmstack.os_packages import package_step
 from glmstack.quoting import exec_word, shell_word, unit_setting
 from glmstack.templating import role_templates
 from glmstack.uv import ensure_uv_commands, uv_binary
+from roles.model.plan import HUB_CLIENTS  # the plan's: glmstack.os_packages reads them too
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.plan import DeployPlan
 
-HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
-# modelscope 1.40 is the hub client modelscope-hub plus plugins; its `modelscope download` comes from
-# modelscope-hub, pinned here on its own.
-MODELSCOPE_CLI_PACKAGE = "modelscope-hub==0.5.1"
 VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
 # What the role writes to a host is a template in its folder (glmstack.templating).
 _templates = role_templates(__file__)
@@ -48,24 +46,6 @@ def ready_marker(plan: DeployPlan) -> str:
 
 def fetch_lock(plan: DeployPlan) -> str:
     return ready_marker(plan) + ".lock"
-
-
-@dataclass(frozen=True)
-class HubClient:
-    """A hub's own download client, run on the node from a uv environment of its own."""
-
-    package: str
-    venv: str  # under <prefix>/venvs
-    command: str
-    endpoint_variable: str
-    token_name: str  # the token's file in the config directory
-
-
-HUB_CLIENTS = {
-    "hf": HubClient(HF_CLI_PACKAGE, "hf", "hf", "HF_ENDPOINT", "hf-token"),
-    "modelscope": HubClient(MODELSCOPE_CLI_PACKAGE, "modelscope", "modelscope", "MODELSCOPE_ENDPOINT",
-                            "modelscope-token"),
-}
 
 
 def token_path(plan: DeployPlan) -> str:
@@ -346,7 +326,7 @@ def start_model_download(plan: DeployPlan) -> bool:
     """Early in the deploy: the weights unit starts fetching while everything else installs. True when
     its files changed (systemd must reload them before it starts)."""
     if plan.model.kind in HUB_CLIENTS:
-        ensure_packages("Python for the hub client", ["python3-venv"])
+        install_step(package_step(plan, "hub-client"))
         if plan.model.token_file:
             put_secret(name="Hub token (0600, root only)", src=str(plan.model.token_file), dest=token_path(plan))
         files.put(name="Hub download checker", src=str(VERIFY_HUB), dest=verify_hub_script(plan),
