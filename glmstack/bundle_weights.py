@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from glmstack.bundle import WEIGHTS, BundleError, files_under
+from glmstack.bundle import WEIGHTS, BundleError, bundle_source, files_under, host_needs, read_manifest
 from glmstack.digests import BLOCK
 
 if TYPE_CHECKING:
@@ -103,8 +104,6 @@ def bundled_files(plan: DeployPlan, document: dict[str, Any], part: str) -> list
 def inventory_problems(plans: list[DeployPlan]) -> list[str]:
     """Error lines for hosts whose bundle (a directory on this machine) carries weights other than
     those host data pins: checked when the inventory loads. An http(s) bundle is checked at deploy."""
-    from glmstack.bundle import bundle_source, host_needs, read_manifest
-
     errors, documents = [], {}
     for plan in plans:
         if plan.config.bundle is None or bundle_source(plan.config.bundle).kind != "path":
@@ -180,9 +179,12 @@ class WeightsCache:
 
 def _token(path: Path | None) -> str | None:
     """A hub token from its 0600 file (host data's), for the request alone: never printed or written."""
-    from glmstack.locking import _token as read_token
-
-    return read_token(path)
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        raise BundleError(f"{path}: a token file must be readable by its owner only (chmod 600)")
+    return path.read_text().strip()
 
 
 def _get(url: str, dest: Path, token: str | None = None) -> None:

@@ -24,6 +24,7 @@ from glmstack.ops import CURL_DOWNLOAD, ensure_packages, put_secret
 from glmstack.quoting import exec_word, shell_word, unit_setting
 from glmstack.templating import role_templates
 from glmstack.uv import ensure_uv_commands, uv_binary
+from roles.base.operations import bundle_manifest
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.plan import DeployPlan
@@ -131,9 +132,7 @@ def bundled_weights(plan: DeployPlan) -> dict | None:
     carries them (glmstack bundle --weights; glmstack.bundle_weights), else None: from the source."""
     if plan.config.bundle is None or not takes_weights(plan):
         return None
-    from roles.base.operations import bundle_manifest  # read once per host, with the base role's files
-
-    taken = bundle_manifest(plan)
+    taken = bundle_manifest(plan)  # read once per host, with the base role's files
     part = taken["needs"].weights
     if not part:
         return None

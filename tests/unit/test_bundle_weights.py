@@ -261,3 +261,15 @@ def test_the_manifest_carries_the_hosts_weights_part(tmp_path):
     document = json.loads((tmp_path / MANIFEST).read_text())
     assert document["hosts"]["n"]["weights"] == "weights/m-1"
     assert document["files"]["weights/m-1/a.gguf"]["sha256"] == SUM
+
+
+def test_a_host_receiving_the_weights_from_another_gets_none_in_the_bundle(mirror, tmp_path):
+    """model_fetch_from: node-1 fetches for node-2. Only node-1 takes them from the bundle; node-2 still
+    receives them from node-1 over the lab network, as without a bundle."""
+    inventory = mirror_inventory(tmp_path / "lab.py", mirror, {"tiny.gguf": SUM})
+    text = inventory.read_text().replace("max_model_len=4096", "max_model_len=4096, model_fetch_from='node-1'")
+    inventory.write_text(text)
+    plans = plan_inventory(inventory)
+    assert [plan.weights_seed for plan in plans] == [None, "node-1"]
+    hosts, _ = write_weights(tmp_path / "out", plans, tmp_path / "cache", str(inventory), print)
+    assert list(hosts) == ["node-1"]
