@@ -28,6 +28,7 @@ from glmstack.cli import main
 from glmstack.config import resolve, resolve_inventory
 from glmstack.hostdata import InventoryError
 from glmstack.lab.hub import serve_hub
+from glmstack.lab.modelscope import serve_modelscope
 from glmstack.lab.serve import serve_directory
 from glmstack.planning import plan_inventory
 from roles.model.operations import fetch_script, weights_unit_text
@@ -273,3 +274,20 @@ def test_a_host_receiving_the_weights_from_another_gets_none_in_the_bundle(mirro
     assert [plan.weights_seed for plan in plans] == [None, "node-1"]
     hosts, _ = write_weights(tmp_path / "out", plans, tmp_path / "cache", str(inventory), print)
     assert list(hosts) == ["node-1"]
+
+
+def test_a_modelscope_model_is_fetched_by_its_clients_route_and_checked_against_the_lock(tmp_path):
+    root = tmp_path / "hub"
+    (root / REPO / "Q2").mkdir(parents=True)
+    for index, name in enumerate(SHARDS):
+        (root / REPO / name).write_bytes(bytes([index + 3]) * 4096)
+    with serve_modelscope(root, address="127.0.0.1") as (url, _):
+        inventory = hub_inventory(tmp_path / "lab.py", url)
+        inventory.write_text(inventory.read_text().replace(f"hf://{REPO}", f"modelscope://{REPO}").replace(
+            "model_hf_endpoint=", "model_modelscope_endpoint="))
+        assert main(["lock", str(inventory)]) == 0
+        hosts, known = write_weights(tmp_path / "out", plan_inventory(inventory), tmp_path / "cache",
+                                     str(inventory), print)
+    for name in SHARDS:
+        assert (tmp_path / "out" / hosts["node-1"] / name).read_bytes() == (root / REPO / name).read_bytes()
+    assert len(known) == len(SHARDS)
