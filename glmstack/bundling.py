@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from glmstack.bundle import MANIFEST, PARTS, PYTHON, TOOLS, BundleError, HostNeeds, bundle_llamacpp_path, write_manifest
 from glmstack.bundle_apt import release_codename, write_apt_mirrors
+from glmstack.bundle_weights import write_weights
 from glmstack.catalog import load_catalog
 from glmstack.lab.artifacts import llamacpp_source
 from glmstack.os_packages import bundle_packages
@@ -29,7 +30,7 @@ from glmstack.vendor_bundle import (
 )
 from glmstack.vendor_mirror import Fetcher
 from roles.engine.plan import EnvTarget, environment_targets
-from roles.model.operations import HUB_CLIENTS
+from roles.model.plan import HUB_CLIENTS
 
 if TYPE_CHECKING:
     from glmstack.plan import DeployPlan
@@ -160,8 +161,6 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
                 log=print, vendor_distributions: list[str] | None = None) -> Path:
     """Write the bundle for every host of the inventory; the manifest's path. vendor_distributions:
     the os-release ID-VERSION_IDs whose vendor repositories it carries (None: this machine's)."""
-    if weights:
-        raise BundleError("--weights: not built yet; weights come from the lab's own source (see docs/offline.md)")
     cache = cache or DEFAULT_CACHE
     started = time.monotonic()
     plans = plan_inventory(inventory)
@@ -175,6 +174,12 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
         if (out / part).is_dir():
             shutil.rmtree(out / part)
     needs = {plan.host: HostNeeds() for plan in plans}
+    # First: a model without pinned sums stops it before anything is fetched (glmstack.bundle_weights).
+    weights_sums: dict = {}
+    if weights:
+        by_host, weights_sums = write_weights(out, plans, cache, str(inventory), log)
+        for name, part in by_host.items():
+            needs[name].weights = part
     # The vendors' repositories and Ascend sets (glmstack.vendor_bundle), for this machine's
     # distribution: what their packages need from it joins the distribution's mirror below.
     own = this_distribution()
@@ -215,7 +220,7 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
             host.llamacpp_source = write_llamacpp(out, plan, cache)
     manifest = write_manifest(out, str(inventory), needs,
                               extra={"apt_release": release_codename(), "seconds": round(time.monotonic() - started),
-                                     VENDOR_INDEX: vendor.index})
+                                     VENDOR_INDEX: vendor.index}, known=weights_sums)
     return manifest
 
 

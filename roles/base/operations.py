@@ -157,9 +157,20 @@ def _host_pythons(plan: DeployPlan) -> set[str]:
     return pythons
 
 
+# Read once per host and deploy: the base role takes the bundle's files, the model role its weights.
+_MANIFESTS: dict[tuple[str, str], dict] = {}
+
+
 def bundle_manifest(plan: DeployPlan) -> dict:
     """The bundle's manifest, read on the control machine; for a directory, the files this host needs
     are checked against it here, before anything is installed."""
+    key = (host.name, plan.config.bundle)
+    if key not in _MANIFESTS:
+        _MANIFESTS[key] = _read_bundle_manifest(plan)
+    return _MANIFESTS[key]
+
+
+def _read_bundle_manifest(plan: DeployPlan) -> dict:
     source = bundles.bundle_source(plan.config.bundle)
     try:
         if source.kind == "path":
