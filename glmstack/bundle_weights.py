@@ -26,13 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from glmstack.bundle import WEIGHTS, BundleError, bundle_source, files_under, host_needs, read_manifest
 from glmstack.digests import BLOCK
+from roles.model.plan import MODELSCOPE_ENDPOINT
 
 if TYPE_CHECKING:
     from glmstack.plan import DeployPlan
     from roles.model.plan import ModelPlan
-
-MODELSCOPE_ENDPOINT = "https://www.modelscope.cn"
-
 
 @dataclass(frozen=True)
 class PinnedFile:

@@ -29,6 +29,9 @@ HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
 MODELSCOPE_CLI_PACKAGE = "modelscope-hub==0.5.1"
 
 
+# Where the ModelScope client downloads from when the host data names no endpoint (its default).
+MODELSCOPE_ENDPOINT = "https://www.modelscope.cn"
+
 @dataclass(frozen=True)
 class HubClient:
     """A hub's own download client, run on the node from a uv environment of its own."""
