@@ -10,7 +10,8 @@ Layout (docs/offline.md; the manifest is the contract, written last):
                             its lock with hashes
     tools/uv/<target>/      uv's wheel for each target platform
     llama.cpp/              the pinned llama.cpp source tarball
-    weights/<model>/        optional: the model's files, checked against the inventory's lock
+    weights/<model>-<key>/  optional (--weights): the model's files, checked against their pinned sums
+                            (glmstack.bundle_weights)
 
 Nothing here contacts a host: writing a bundle is glmstack.bundling, taking one the roles'.
 """
@@ -95,9 +96,10 @@ def check_relative(path: str) -> str:
     return path
 
 
-def file_entries(root: Path) -> dict[str, dict[str, Any]]:
-    """Every file under the bundle's parts: relative path -> sha256 and size."""
-    entries = {}
+def file_entries(root: Path, known: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Every file under the bundle's parts: relative path -> sha256 and size. `known`: sums already
+    computed while the file was checked (weights: not read a second time), taken when the size agrees."""
+    entries, known = {}, known or {}
     for part in PARTS:
         base = root / part
         if not base.is_dir():
@@ -107,19 +109,23 @@ def file_entries(root: Path) -> dict[str, dict[str, Any]]:
                 raise BundleError(f"{path}: a bundle holds plain files, not links")
             if path.is_file():
                 relative = check_relative(path.relative_to(root).as_posix())
-                entries[relative] = {"sha256": sha256_of(path), "size": path.stat().st_size}
+                size = path.stat().st_size
+                entry = known.get(relative)
+                entries[relative] = ({"sha256": entry["sha256"], "size": size} if entry and entry["size"] == size
+                                     else {"sha256": sha256_of(path), "size": size})
     return entries
 
 
 def write_manifest(root: Path, inventory: str, hosts: dict[str, HostNeeds], extra: dict[str, Any] | None = None,
-                   files: dict[str, dict[str, Any]] | None = None) -> Path:
+                   files: dict[str, dict[str, Any]] | None = None,
+                   known: dict[str, dict[str, Any]] | None = None) -> Path:
     """The manifest, written last and atomically: a bundle without one is half-written."""
     document = {
         "format": FORMAT,
         "inventory": inventory,
         "hosts": {name: needs.as_dict() for name, needs in sorted(hosts.items())},
         **(extra or {}),
-        "files": files if files is not None else file_entries(root),
+        "files": files if files is not None else file_entries(root, known),
     }
     manifest = root / MANIFEST
     partial = root / f".{MANIFEST}.partial"
@@ -166,13 +172,22 @@ def files_under(document: dict[str, Any], parts: list[str]) -> dict[str, dict[st
     return chosen
 
 
+# Files this process has read already (path, size, mtime -> sha256): hosts sharing a bundle's weights
+# (hundreds of GB) have them checked once per deploy, not once per host.
+_CHECKED: dict[tuple[str, int, int], str] = {}
+
+
 def verify_files(root: Path, files: dict[str, dict[str, Any]]) -> None:
     """Each file is there with its manifest's sha256; the first that is not is named."""
     for path, entry in sorted(files.items()):
         local = root / path
         if not local.is_file():
             raise BundleError(f"{root}: file {path} of the manifest is missing")
-        if local.stat().st_size != entry["size"] or sha256_of(local) != entry["sha256"]:
+        stat = local.stat()
+        seen = (str(local), stat.st_size, stat.st_mtime_ns)
+        if seen not in _CHECKED:
+            _CHECKED[seen] = sha256_of(local)
+        if stat.st_size != entry["size"] or _CHECKED[seen] != entry["sha256"]:
             raise BundleError(f"{root}: file {path} does not match the manifest's sha256 (altered or truncated)")
 
 

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from glmstack.bundle import MANIFEST, PARTS, PYTHON, TOOLS, BundleError, HostNeeds, bundle_llamacpp_path, write_manifest
 from glmstack.bundle_apt import release_codename, write_apt_mirrors
+from glmstack.bundle_weights import write_weights
 from glmstack.catalog import load_catalog
 from glmstack.lab.artifacts import llamacpp_source
+from glmstack.os_packages import bundle_packages
 from glmstack.planning import plan_inventory
 from glmstack.uv import DEFAULT_INDEX, TORCH_BACKEND_INDEX, UV_PACKAGE
 from glmstack.vendor_bundle import (
@@ -27,9 +29,8 @@ from glmstack.vendor_bundle import (
     write_vendor_parts,
 )
 from glmstack.vendor_mirror import Fetcher
-from roles.base.operations import BASE_PACKAGES
 from roles.engine.plan import EnvTarget, environment_targets
-from roles.model.operations import HUB_CLIENTS
+from roles.model.plan import HUB_CLIENTS
 
 if TYPE_CHECKING:
     from glmstack.plan import DeployPlan
@@ -41,22 +42,9 @@ UV = Path(sys.executable).parent / "uv"
 
 
 def apt_packages(plan: DeployPlan) -> list[str]:
-    """The OS packages a host's deploy installs (what the roles give ensure_packages), Debian names."""
-    config = plan.config
-    packages = [*BASE_PACKAGES, *config.base_packages]
-    if config.base_time_sync:
-        packages.append("systemd-timesyncd")
-    if plan.llamacpp:
-        packages += plan.llamacpp.build_packages
-    if plan.engine_env:
-        packages += [*plan.engine_env.system_packages, "python3-venv"]
-    if plan.model.kind in HUB_CLIENTS:
-        packages.append("python3-venv")
-    if plan.nodes > 1:
-        packages.append("nftables")
-    if plan.gateway:
-        packages += plan.gateway.packages
-    return list(dict.fromkeys(packages))
+    """The OS packages a host's deploy installs, Debian names: the roles' own list
+    (glmstack.os_packages), which their ensure_packages calls read too."""
+    return bundle_packages(plan)
 
 
 def python_targets(plan: DeployPlan) -> list[EnvTarget]:
@@ -173,8 +161,6 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
                 log=print, vendor_distributions: list[str] | None = None) -> Path:
     """Write the bundle for every host of the inventory; the manifest's path. vendor_distributions:
     the os-release ID-VERSION_IDs whose vendor repositories it carries (None: this machine's)."""
-    if weights:
-        raise BundleError("--weights: not built yet; weights come from the lab's own source (see docs/offline.md)")
     cache = cache or DEFAULT_CACHE
     started = time.monotonic()
     plans = plan_inventory(inventory)
@@ -188,6 +174,12 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
         if (out / part).is_dir():
             shutil.rmtree(out / part)
     needs = {plan.host: HostNeeds() for plan in plans}
+    # First: a model without pinned sums stops it before anything is fetched (glmstack.bundle_weights).
+    weights_sums: dict = {}
+    if weights:
+        by_host, weights_sums = write_weights(out, plans, cache, str(inventory), log)
+        for name, part in by_host.items():
+            needs[name].weights = part
     # The vendors' repositories and Ascend sets (glmstack.vendor_bundle), for this machine's
     # distribution: what their packages need from it joins the distribution's mirror below.
     own = this_distribution()
@@ -228,7 +220,7 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
             host.llamacpp_source = write_llamacpp(out, plan, cache)
     manifest = write_manifest(out, str(inventory), needs,
                               extra={"apt_release": release_codename(), "seconds": round(time.monotonic() - started),
-                                     VENDOR_INDEX: vendor.index})
+                                     VENDOR_INDEX: vendor.index}, known=weights_sums)
     return manifest
 
 

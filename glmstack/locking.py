@@ -28,9 +28,9 @@ from glmstack.lock import DEFAULT_REF, Lock, LockedFile, LockEntry, lock_text, r
 from glmstack.paths import REPO_ROOT
 from glmstack.planning import inventory_hosts
 from glmstack.resolve import resolve_inventory
+from roles.model.plan import MODELSCOPE_ENDPOINT
 
 VERIFY_HUB = REPO_ROOT / "roles" / "model" / "files" / "verify_hub.py"
-MODELSCOPE_ENDPOINT = "https://www.modelscope.cn"
 SPLIT_SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 
 

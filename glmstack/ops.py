@@ -18,6 +18,7 @@ from pyinfra.operations import apt, dnf
 
 from glmstack.catalog import load_catalog
 from glmstack.facts import DpkgState
+from glmstack.os_packages import PackageStep
 
 # pyinfra 3 asks the host again for every fact read; the OS does not change during a deploy.
 _distributions: WeakKeyDictionary = WeakKeyDictionary()
@@ -69,6 +70,12 @@ def ensure_packages(name: str, packages: list[str] | tuple[str, ...]) -> None:
 def engine_python() -> str:
     """The interpreter engines' virtual environments are made with on this host."""
     return load_catalog().packages.python[package_family()]
+
+
+def install_step(step: PackageStep, **values: str) -> None:
+    """ensure_packages for one step of glmstack.os_packages, in this host's family's names;
+    `values` name what only the host knows ({kernel})."""
+    ensure_packages(step.name, step.for_family(package_family(), **values))
 
 
 @operation()

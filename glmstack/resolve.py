@@ -10,6 +10,7 @@ import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glmstack.bundle_weights import inventory_problems as weights_problems
 from glmstack.catalog import Catalog, Engine, Parallelism, Recipe, load_catalog
 from glmstack.command import effective_tunables, engine_limitations, render_serve_command
 from glmstack.fill import fill
@@ -327,6 +328,7 @@ def resolve_inventory(hosts: list[tuple[str, dict[str, Any]]], catalog: Catalog 
         errors = _unrepresentable(plans)
     if not errors:
         errors = inventory_problems(plans)  # a bundle's vendor part: what these hosts install from it
+        errors += weights_problems(plans)  # and its weights: exactly those host data (or the lock) pins
     if errors:
         raise InventoryError("\n".join(errors))
     return plans

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from glmstack.catalog import load_catalog
+from glmstack.os_packages import vendor_packages
 
 if TYPE_CHECKING:
     from glmstack.catalog import Catalog
@@ -114,7 +115,7 @@ def _amd_repos(plan: DeployPlan, catalog: Catalog) -> list[VendorRepo]:
     amd = plan.amd
     platform = amd.platform
     repository = platform.repository
-    names = [*platform.driver_packages, *platform.rocm_packages, *platform.held_packages]
+    names = [*vendor_packages(plan), *platform.held_packages]
     base = amd.repo_url.rstrip("/")
     repos = []
     for arch in plan.accelerator.cpu_arch:

@@ -19,10 +19,11 @@ from pyinfra.facts.server import KernelVersion
 from pyinfra.operations import files, server
 
 from glmstack.facts import AmdgpuDriver, AptHeldPackages, DnfVersionLocks, FindInFile
-from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
+from glmstack.ops import distribution, ensure_packages, install_step, installed_packages, package_family
+from glmstack.os_packages import package_step
 from glmstack.quoting import sed_substitution, shell_word
 from glmstack.templating import role_templates
-from glmstack.vendor_keys import GPG_PACKAGE, deb_keys_check, rpm_key_import, rpm_signature_check
+from glmstack.vendor_keys import deb_keys_check, rpm_key_import, rpm_signature_check
 from roles.base.operations import BUNDLE_SOURCES_DIR
 from roles.dkms import check_secure_boot, once_per_content, reboot_or_stop
 from roles.vendor_plan import vendor_base
@@ -186,20 +187,18 @@ def install_amd(plan: DeployPlan) -> None:
     config = plan.config
     kernel = host.get_fact(KernelVersion)
     rpm = package_family() == "rpm"
-    if rpm:
-        kernel_packages = [p.format(kernel=kernel) for p in amd.platform.rpm_kernel_packages]
-    else:
+    headers = package_step(plan, "amd-kernel")
+    kernel_packages = headers.for_family(package_family(), kernel=kernel)
+    if not rpm and distribution().get("name") != "Ubuntu":
         # linux-modules-extra is Ubuntu's split of the kernel's modules; Debian ships them in one package.
-        ubuntu = distribution().get("name") == "Ubuntu"
-        kernel_packages = [p.format(kernel=kernel) for p in amd.platform.kernel_packages
-                           if ubuntu or not p.startswith("linux-modules-extra")]
-    ensure_packages("GnuPG, to check AMD's key", [GPG_PACKAGE])
+        kernel_packages = [p for p in kernel_packages if not p.startswith("linux-modules-extra")]
+    install_step(package_step(plan, "amd-gnupg"))
     install_installer(name=f"amdgpu-install for ROCm {amd.rocm}", plan=plan)
     sources_on_mirror(name="AMD's package sources on the mirror", amd=amd)
     if amd.bundle_url and not rpm:
         sources_for_bundle(name="AMD's package sources in the bundle's", amd=amd)
-    ensure_packages("Kernel headers", kernel_packages)
-    ensure_packages("amdgpu DKMS driver", list(amd.platform.driver_packages))
+    ensure_packages(headers.name, kernel_packages)
+    install_step(package_step(plan, "amd-driver"))
     parameters = " ".join(amd.platform.kernel_parameters)
     if rpm:
         once_per_content(name=f"Boot with {parameters}", content=parameters,
@@ -213,9 +212,9 @@ def install_amd(plan: DeployPlan) -> None:
     if amd.release.split_driver:
         # ROCm 7: the driver runs before the userspace goes in.
         run_installed_driver(name="Run the installed amdgpu", amd=amd)
-    ensure_packages(f"ROCm {amd.rocm}", list(amd.platform.rocm_packages))
+    install_step(package_step(plan, "amd-rocm"))
     if rpm:
-        ensure_packages("dnf versionlock", [amd.platform.rpm_versionlock_package])
+        install_step(package_step(plan, "amd-versionlock"))
     hold(name="Hold amdgpu and ROCm", packages=list(amd.platform.held_packages))
     libraries = library_config(amd)
     files.put(name="ROCm library paths", dest=LIBRARY_CONFIG, src=StringIO(libraries), mode="644")

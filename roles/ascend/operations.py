@@ -26,7 +26,8 @@ from pyinfra.facts.server import Arch
 from pyinfra.operations import files, server
 
 from glmstack.facts import AscendVersions, BootId, CannEnvironment, NpuRoceAddresses, cann_environment_command
-from glmstack.ops import CURL_DOWNLOAD, ensure_packages
+from glmstack.ops import CURL_DOWNLOAD, install_step
+from glmstack.os_packages import package_step
 from glmstack.quoting import shell_word
 from roles.dkms import reboot_or_stop
 from roles.service.render import unit_paths
@@ -173,7 +174,7 @@ def install_packages(plan: DeployPlan) -> list[AscendPackagePlan]:
     needed = [package for package, _ in steps]
     if needed:
         if not ascend.local:
-            ensure_packages("curl, to fetch the installers", ["curl"])
+            install_step(package_step(plan, "ascend-curl"))
         if ascend.local:
             for package in needed:
                 files.put(name=f"Upload {package.file}", src=posixpath.join(ascend.source, package.file),

@@ -18,7 +18,8 @@ from pyinfra.operations import files, server, systemd
 from glmstack import bundle as bundles
 from glmstack.catalog import load_catalog
 from glmstack.facts import ContainerVirtualization, NetworkInterfaces, PciDevices
-from glmstack.ops import distribution, ensure_packages, installed_packages, package_family, recover_package_manager
+from glmstack.ops import distribution, install_step, installed_packages, package_family, recover_package_manager
+from glmstack.os_packages import package_step
 from glmstack.quoting import Unrepresentable, ini_value, refuse_control_characters
 from glmstack.templating import role_templates
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
 
 # What the role writes to a host: templates/ in its folder.
 _templates = role_templates(__file__)
-BASE_PACKAGES = ("ca-certificates", "curl", "coreutils", "openssl", "tar", "gzip")
 # Where extra CA certificates go, and the command that rebuilds the trust store, per package family.
 TRUST_STORE = {"deb": ("/usr/local/share/ca-certificates/glmstack/{name}.crt", "update-ca-certificates"),
                "rpm": ("/etc/pki/ca-trust/source/anchors/glmstack-{name}.crt", "update-ca-trust")}
@@ -157,9 +157,20 @@ def _host_pythons(plan: DeployPlan) -> set[str]:
     return pythons
 
 
+# Read once per host and deploy: the base role takes the bundle's files, the model role its weights.
+_MANIFESTS: dict[tuple[str, str], dict] = {}
+
+
 def bundle_manifest(plan: DeployPlan) -> dict:
     """The bundle's manifest, read on the control machine; for a directory, the files this host needs
     are checked against it here, before anything is installed."""
+    key = (host.name, plan.config.bundle)
+    if key not in _MANIFESTS:
+        _MANIFESTS[key] = _read_bundle_manifest(plan)
+    return _MANIFESTS[key]
+
+
+def _read_bundle_manifest(plan: DeployPlan) -> dict:
     source = bundles.bundle_source(plan.config.bundle)
     try:
         if source.kind == "path":
@@ -289,7 +300,7 @@ def _time_sync(plan: DeployPlan) -> None:
     if present:
         host.noop(f"time sync left to {present[0]}, which this host already has")
         return
-    ensure_packages("Time sync package", ["systemd-timesyncd"])
+    install_step(package_step(plan, "time-sync"))
     systemd.service(name="Time sync", service=TIME_SERVICE[package_family()], running=True, enabled=True)
 
 
@@ -301,7 +312,7 @@ def install_base(plan: DeployPlan, devices: bool = True) -> None:
     # The bundle's sums are checked before anything is installed from it.
     bundle_sources(plan)
     trust_and_proxies(plan)
-    ensure_packages("Base packages", [*BASE_PACKAGES, *plan.config.base_packages])
+    install_step(package_step(plan, "base"))
     service_user(plan)
     directories(plan)
     _time_sync(plan)

@@ -16,7 +16,8 @@ from pyinfra.api import deploy, operation
 from pyinfra.facts.files import FileContents
 
 from glmstack.ascend import source_first_existing
-from glmstack.ops import engine_python, ensure_packages
+from glmstack.ops import engine_python, install_step
+from glmstack.os_packages import engine_step
 from glmstack.quoting import shell_word
 from glmstack.templating import role_templates
 from glmstack.uv import ensure_uv_commands, uv_binary
@@ -77,7 +78,7 @@ def install_environment(env: EngineEnvPlan, gpu_checks: bool = True, fanout: Fan
 @deploy("glmstack engine")
 def install_engine(env: EngineEnvPlan, gpu_checks: bool = True, fanout: FanoutPlan | None = None) -> None:
     """`fanout`: the host's downloads come from the host passing the weights on (roles/model/fanout.py)."""
-    ensure_packages("Engine runtime packages", env.system_packages)
+    install_step(engine_step(env))
     if fanout is not None and fanout.python_set != env:
         fanout = None  # an environment of its own: from the index
     if fanout is not None and not is_installed(env):

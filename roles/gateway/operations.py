@@ -13,7 +13,8 @@ from pyinfra.api import deploy, operation
 from pyinfra.operations import files, systemd
 
 from glmstack.facts import GatewayKeyAcl, GatewayTlsState, UnitNeedsDaemonReload
-from glmstack.ops import ensure_packages, put_secret
+from glmstack.ops import install_step, put_secret
+from glmstack.os_packages import package_step
 from glmstack.quoting import shell_word
 from roles.gateway.render import (
     DROP_IN,
@@ -103,7 +104,7 @@ def reload_gateway(plan: DeployPlan, reload: bool = False, restart: bool = False
 def run_gateway(plan: DeployPlan) -> None:
     """HAProxy in front of the engine: its package, TLS files, key ACL, configuration, sandbox."""
     gateway = plan.gateway
-    ensure_packages("HAProxy and openssl (nftables in a group), for the gateway", list(gateway.packages))
+    install_step(package_step(plan, "gateway"))
     files.directory(name="Gateway directory (root only)", path=gateway.tls_dir, user="root", group="root",
                     mode="700")
     if gateway.made_tls:

@@ -11,7 +11,8 @@ from pyinfra.api import deploy, operation
 from pyinfra.facts.files import File, FileContents
 from pyinfra.operations import files
 
-from glmstack.ops import ensure_packages
+from glmstack.ops import install_step
+from glmstack.os_packages import package_step
 from glmstack.templating import role_templates
 from roles.model.fanout import SOURCE_FILE
 from roles.model.fanout_wait import wait_for_part
@@ -83,7 +84,7 @@ def install_llamacpp(plan: DeployPlan) -> None:
     llamacpp = plan.llamacpp
     assert llamacpp is not None
     fanout = plan.fanout if plan.fanout and plan.fanout.llamacpp else None
-    ensure_packages("llama.cpp build packages", llamacpp.build_packages)
+    install_step(package_step(plan, "llamacpp"))
     built = is_built(llamacpp)
     if fanout is not None and not built:
         wait_for_part(name=f"Wait for llama.cpp's source from {fanout.seed_host}", fanout=fanout,

@@ -13,7 +13,8 @@ from pyinfra.api import deploy
 from pyinfra.facts.files import File, FileContents
 from pyinfra.operations import files, server
 
-from glmstack.ops import CURL_DOWNLOAD, ensure_packages
+from glmstack.ops import CURL_DOWNLOAD, install_step
+from glmstack.os_packages import package_step
 from glmstack.quoting import exec_word, shell_word, unit_setting
 from glmstack.templating import role_templates
 from glmstack.uv import UV_PACKAGE, ensure_uv_commands, uv_binary, uv_pip
@@ -122,7 +123,7 @@ def start_fetching(plan: DeployPlan) -> bool:
     server.shell(name="Stop serving the packages of an earlier run",
                  commands=[f"systemctl stop {SHARE_UNIT} 2>/dev/null || true"])
     if any(source.kind == "git" for source in fanout.llamacpp_sources):
-        ensure_packages("git, for llama.cpp's source", ["git"])
+        install_step(package_step(plan, "fanout-git"))
     for source in fanout.llamacpp_sources:
         if source.kind == "local" and not _part_ready(fanout, source.part):
             files.put(name="Upload llama.cpp source (once, for the group)", src=source.source,

@@ -14,22 +14,23 @@ from typing import TYPE_CHECKING
 import gevent
 from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
+from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, server
 
-from glmstack.bundle import host_directory
+from glmstack.bundle import BundleError, host_directory
+from glmstack.bundle_weights import bundled_files, takes_weights
 from glmstack.facts import WeightsState, files_signature_command
-from glmstack.ops import CURL_DOWNLOAD, ensure_packages, put_secret
+from glmstack.ops import CURL_DOWNLOAD, install_step, put_secret
+from glmstack.os_packages import package_step
 from glmstack.quoting import exec_word, shell_word, unit_setting
 from glmstack.templating import role_templates
 from glmstack.uv import ensure_uv_commands, uv_binary
+from roles.base.operations import bundle_manifest
+from roles.model.plan import HUB_CLIENTS  # the plan's: glmstack.os_packages reads them too
 
 if TYPE_CHECKING:  # the schema imports each role's defaults, so only for typing
     from glmstack.plan import DeployPlan
 
-HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
-# modelscope 1.40 is the hub client modelscope-hub plus plugins; its `modelscope download` comes from
-# modelscope-hub, pinned here on its own.
-MODELSCOPE_CLI_PACKAGE = "modelscope-hub==0.5.1"
 VERIFY_HUB = Path(__file__).resolve().parent / "files" / "verify_hub.py"
 # What the role writes to a host is a template in its folder (glmstack.templating).
 _templates = role_templates(__file__)
@@ -48,24 +49,6 @@ def ready_marker(plan: DeployPlan) -> str:
 
 def fetch_lock(plan: DeployPlan) -> str:
     return ready_marker(plan) + ".lock"
-
-
-@dataclass(frozen=True)
-class HubClient:
-    """A hub's own download client, run on the node from a uv environment of its own."""
-
-    package: str
-    venv: str  # under <prefix>/venvs
-    command: str
-    endpoint_variable: str
-    token_name: str  # the token's file in the config directory
-
-
-HUB_CLIENTS = {
-    "hf": HubClient(HF_CLI_PACKAGE, "hf", "hf", "HF_ENDPOINT", "hf-token"),
-    "modelscope": HubClient(MODELSCOPE_CLI_PACKAGE, "modelscope", "modelscope", "MODELSCOPE_ENDPOINT",
-                            "modelscope-token"),
-}
 
 
 def token_path(plan: DeployPlan) -> str:
@@ -124,11 +107,27 @@ def weights_script(plan: DeployPlan) -> str:
     return posixpath.join(plan.config.base_prefix, "lib", f"fetch-weights-{plan.config.model}.sh")
 
 
-def _hub_values(plan: DeployPlan) -> dict | None:
+def bundled_weights(plan: DeployPlan) -> dict | None:
+    """Where this host's weights are in its bundle, on the host, and each file's sums, when its bundle
+    carries them (glmstack bundle --weights; glmstack.bundle_weights), else None: from the source."""
+    if plan.config.bundle is None or not takes_weights(plan):
+        return None
+    taken = bundle_manifest(plan)  # read once per host, with the base role's files
+    part = taken["needs"].weights
+    if not part:
+        return None
+    try:
+        files_ = bundled_files(plan, taken["document"], part)
+    except BundleError as error:
+        raise DeployError(f"host {host.name}: field bundle: {error}") from None
+    return {"directory": posixpath.join(host_directory(plan.config.base_prefix), part), "files": files_}
+
+
+def _hub_values(plan: DeployPlan, bundled: dict | None = None) -> dict | None:
     """What the hub client's lines in the fetch script are made of (templates/fetch-weights.sh.j2,
-    each value quoted there), or None for other sources."""
+    each value quoted there), or None for other sources (and weights taken from a bundle)."""
     model = plan.model
-    if model.kind not in HUB_CLIENTS or plan.weights_seed:
+    if model.kind not in HUB_CLIENTS or plan.weights_seed or bundled:
         return None
     client, prefix = HUB_CLIENTS[model.kind], plan.config.base_prefix
     bundle_dir = host_directory(prefix) if plan.config.bundle else None
@@ -153,13 +152,13 @@ def _hub_values(plan: DeployPlan) -> dict | None:
     }
 
 
-def fetch_script(plan: DeployPlan) -> str:
+def fetch_script(plan: DeployPlan, bundled: dict | None = None) -> str:
     """The weights unit's script (templates/fetch-weights.sh.j2), in three steps: `prepare` and
     `finish` run as root outside the sandbox (the directory handed to the fetching user, the hub
     client installed, the server passing the weights on started; the ready marker), `fetch` as that
-    user inside it."""
+    user inside it. `bundled` (bundled_weights): the files are taken from the host's bundle instead."""
     model = plan.model
-    hub = _hub_values(plan)
+    hub = _hub_values(plan, bundled)
     return _templates.get_template("fetch-weights.sh.j2").render(
         model=plan.config.model, unit=weights_unit(plan), user=weights_user(plan),
         group=plan.config.base_service_group, kind=model.kind, directory=model.directory,
@@ -168,20 +167,21 @@ def fetch_script(plan: DeployPlan) -> str:
         signature_command=files_signature_command(model.directory), peers=bool(plan.weights_peers),
         seed=plan.weights_seed, share_url=plan.weights_share_url if plan.weights_seed else None,
         timeout=plan.config.model_fetch_from_timeout, jobs=plan.config.model_download_jobs,
-        source=model.source, files=model.files, entry=model.entry, hub=hub,
+        source=model.source, files=model.files, entry=model.entry, hub=hub, bundled=bundled,
         curl_download=CURL_DOWNLOAD,
         meta={"dir": META, "manifest": MANIFEST, "total": TOTAL, "arrived": ARRIVED, "failed": FAILED,
               "serving": SERVING})
 
 
-def weights_unit_text(plan: DeployPlan) -> str:
+def weights_unit_text(plan: DeployPlan, bundled: dict | None = None) -> str:
+    hub = plan.model.kind in HUB_CLIENTS and not plan.weights_seed and not bundled
     token = None
-    if plan.model.kind in HUB_CLIENTS and plan.model.token_file and not plan.weights_seed:
+    if hub and plan.model.token_file:
         token = {"name": HUB_CLIENTS[plan.model.kind].token_name, "path": token_path(plan)}
     writable = [] if plan.model.kind == "path" else [plan.model.directory]
     return _templates.get_template("weights.service.j2").render(
         model=plan.config.model, user=weights_user(plan), group=plan.config.base_service_group,
-        peers=bool(plan.weights_peers), hub=plan.model.kind in HUB_CLIENTS and not plan.weights_seed,
+        peers=bool(plan.weights_peers), hub=hub,
         script=weights_script(plan), token=token, writable=[*writable, fetch_lock(plan)],
         # RemoveIPC= clears the user's IPC objects when the unit stops: never the engine's.
         remove_ipc=weights_user(plan) != plan.config.base_service_user)
@@ -344,9 +344,11 @@ def wait_for_weights(plan: DeployPlan):
 @deploy("glmstack model")
 def start_model_download(plan: DeployPlan) -> bool:
     """Early in the deploy: the weights unit starts fetching while everything else installs. True when
-    its files changed (systemd must reload them before it starts)."""
-    if plan.model.kind in HUB_CLIENTS:
-        ensure_packages("Python for the hub client", ["python3-venv"])
+    its files changed (systemd must reload them before it starts). A host whose bundle carries its
+    weights takes them from there (no hub client, no token on the host)."""
+    bundled = bundled_weights(plan)
+    if plan.model.kind in HUB_CLIENTS and not bundled:
+        install_step(package_step(plan, "hub-client"))
         if plan.model.token_file:
             put_secret(name="Hub token (0600, root only)", src=str(plan.model.token_file), dest=token_path(plan))
         files.put(name="Hub download checker", src=str(VERIFY_HUB), dest=verify_hub_script(plan),
@@ -359,9 +361,10 @@ def start_model_download(plan: DeployPlan) -> bool:
         server.user(name="Weights user", user=WEIGHTS_USER, group=plan.config.base_service_group, system=True,
                     home="/nonexistent", shell="/usr/sbin/nologin", create_home=False, ensure_home=False)
     # Read by the fetching user (in the service group) for its sandboxed step; it holds no secret.
-    script = files.put(name="Weights fetch script", src=StringIO(fetch_script(plan)), dest=weights_script(plan),
-                       user="root", group=plan.config.base_service_group, mode="750", create_remote_dir=True)
-    unit = files.put(name="Weights unit", src=StringIO(weights_unit_text(plan)),
+    script = files.put(name="Weights fetch script", src=StringIO(fetch_script(plan, bundled)),
+                       dest=weights_script(plan), user="root", group=plan.config.base_service_group, mode="750",
+                       create_remote_dir=True)
+    unit = files.put(name="Weights unit", src=StringIO(weights_unit_text(plan, bundled)),
                      dest=f"/etc/systemd/system/{weights_unit(plan)}", user="root", group="root", mode="644")
     reload = unit.will_change or script.will_change
     if plan.weights_peers:

@@ -23,6 +23,31 @@ if TYPE_CHECKING:
 
 
 HUB_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
+HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
+# modelscope 1.40 is the hub client modelscope-hub plus plugins; its `modelscope download` comes from
+# modelscope-hub, pinned here on its own.
+MODELSCOPE_CLI_PACKAGE = "modelscope-hub==0.5.1"
+
+
+# Where the ModelScope client downloads from when the host data names no endpoint (its default).
+MODELSCOPE_ENDPOINT = "https://www.modelscope.cn"
+
+@dataclass(frozen=True)
+class HubClient:
+    """A hub's own download client, run on the node from a uv environment of its own."""
+
+    package: str
+    venv: str  # under <prefix>/venvs
+    command: str
+    endpoint_variable: str
+    token_name: str  # the token's file in the config directory
+
+
+HUB_CLIENTS = {
+    "hf": HubClient(HF_CLI_PACKAGE, "hf", "hf", "HF_ENDPOINT", "hf-token"),
+    "modelscope": HubClient(MODELSCOPE_CLI_PACKAGE, "modelscope", "modelscope", "MODELSCOPE_ENDPOINT",
+                            "modelscope-token"),
+}
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from glmstack.facts import (
     NvidiaDriver,
     PciDevices,
 )
-from glmstack.ops import distribution, ensure_packages, installed_packages, package_family
+from glmstack.ops import distribution, install_step, installed_packages, package_family
+from glmstack.os_packages import package_step
 from glmstack.quoting import shell_word
 from glmstack.templating import role_templates
 from glmstack.vendor_keys import deb_keys_check, rpm_key_import_by_sum
@@ -271,7 +272,7 @@ def _repository(plan: DeployPlan, url: str, directory: str) -> None:
         import_rpm_key(name="NVIDIA repository key", nvidia=nvidia, url=url)
         files.put(name="NVIDIA repository", dest=f"/etc/yum.repos.d/{name}.repo", mode="644",
                   src=StringIO(yum_repository(name, url, nvidia.platform.repository.rpm_key_file)))
-        ensure_packages("dnf versionlock", [nvidia.platform.rpm_versionlock_package])
+        install_step(package_step(plan, "nvidia-versionlock"))
         driver_module_stream(name=f"Driver branch {nvidia.driver_branch} (dnf module)", nvidia=nvidia)
         return
     install_keyring(name="NVIDIA repository key", plan=plan, url=url)
@@ -285,10 +286,7 @@ def _repository(plan: DeployPlan, url: str, directory: str) -> None:
 
 
 def _kernel_side(plan: DeployPlan) -> None:
-    kernel = host.get_fact(KernelVersion)
-    headers = ([f"kernel-devel-{kernel}", "kernel-headers"] if package_family() == "rpm"
-               else [f"linux-headers-{kernel}"])
-    ensure_packages("Kernel headers and DKMS", [*headers, *plan.nvidia.platform.build_packages])
+    install_step(package_step(plan, "nvidia-kernel"), kernel=host.get_fact(KernelVersion))
 
 
 def _blacklist_nouveau(plan: DeployPlan) -> None:

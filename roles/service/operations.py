@@ -24,7 +24,8 @@ from glmstack.facts import (
     UnitNeedsDaemonReload,
     tcp_listening_command,
 )
-from glmstack.ops import ensure_packages, put_secret
+from glmstack.ops import install_step, put_secret
+from glmstack.os_packages import FIREWALL_STEP
 from glmstack.quoting import shell_word
 from glmstack.values import host_port
 from roles.model.operations import keeps_weights, restore_weights_functions
@@ -278,7 +279,7 @@ def run_unit(unit: UnitSpec, restart: bool = False, weights: str | None = None) 
     # The very files `glmstack render` shows.
     rendered = rendered_files(unit)
     if unit.firewall:
-        ensure_packages("nftables, for the deployment's port filter", ["nftables"])
+        install_step(FIREWALL_STEP)
         files.put(name=f"{unit.name}: the deployment's port filter", src=StringIO(rendered[paths["firewall"]][0]),
                   dest=paths["firewall"], user="root", group="root", mode="644")
     env_text, env_mode = rendered[paths["env_file"]]

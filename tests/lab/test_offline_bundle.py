@@ -4,6 +4,8 @@ changes nothing.
 The lab's NAT is removed (glmstack lab up --no-route-out): a node reaches this machine and nothing else,
 which the first test proves against the package index's own address. The bundle (glmstack bundle) is made
 here for the lab's inventory and kept in the lab cache: a rerun reuses its parts and downloads nothing.
+It is made with --weights: the tiny GGUF comes from the bundle too, and nothing serves the model's mirror
+while the node deploys.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from glmstack.bundle import verify_bundle
 from glmstack.bundling import make_bundle
 from glmstack.config import resolve
 from glmstack.lab import lab
-from glmstack.lab.profile import MODEL_PORT, cpu_profile_data, models_dir, run_deploy
+from glmstack.lab.profile import MODEL_PORT, TINY_MODEL, cpu_profile_data, models_dir, run_deploy
 from glmstack.lab.serve import serve_directory
 from glmstack.uv import DEFAULT_INDEX
 
@@ -35,7 +37,9 @@ def offline_lab():
         plain = lab.write_inventory(paths, extra_data=data, output=paths.state_dir / "bundle-source-inventory.py")
         out = paths.cache_dir / "bundle-cpu"
         started = time.monotonic()
-        make_bundle(plain, out, cache=paths.cache_dir / "bundle-downloads", log=lambda line: None)
+        # --weights: the model's mirror (the lab's own, on this machine) is read here, once, never by the node.
+        with serve_directory(models_dir(paths), port=MODEL_PORT):
+            make_bundle(plain, out, cache=paths.cache_dir / "bundle-downloads", weights=True, log=lambda line: None)
         seconds = time.monotonic() - started
         inventory = lab.write_inventory(paths, extra_data={**data, "bundle": str(out)})
         yield {"paths": paths, "node": node, "inventory": inventory, "bundle": out, "bundle_seconds": seconds,
@@ -46,8 +50,8 @@ def offline_lab():
 
 @pytest.fixture(scope="module")
 def first_deploy(offline_lab):
-    with serve_directory(models_dir(offline_lab["paths"]), port=MODEL_PORT):
-        return run_deploy(offline_lab["inventory"])
+    # The model's mirror is not served: the weights can only come from the bundle.
+    return run_deploy(offline_lab["inventory"])
 
 
 def node(offline_lab):
@@ -66,7 +70,8 @@ def test_the_node_has_no_route_out(offline_lab):
 def test_the_bundle_is_whole_and_small(offline_lab):
     document = verify_bundle(offline_lab["bundle"])
     host = document["hosts"][offline_lab["node"]["address"]]
-    assert host["apt_repos"] and host["llamacpp_source"]
+    assert host["apt_repos"] and host["llamacpp_source"] and host["weights"]
+    assert f"{host['weights']}/{TINY_MODEL}" in document["files"]
     size = sum(entry["size"] for entry in document["files"].values())
     seconds = offline_lab["bundle_seconds"]
     print(f"\nbundle: {len(document['files'])} files, {size / 1e6:.0f} MB, made in {seconds:.0f} s")
@@ -87,6 +92,14 @@ def test_deploy_from_the_bundle_converges(offline_lab, first_deploy):
     plan = resolve(offline_lab["node"]["address"], offline_lab["data"])
     node(offline_lab).run_expect([0], f"systemctl is-active {plan.unit_name}.service")
     node(offline_lab).run_expect([0], f"curl -fsS -o /dev/null --max-time 10 {plan.health_url}")
+    # The model file is the bundle's (one inode: linked, not copied), with the pinned sum, marked ready.
+    part = verify_bundle(offline_lab["bundle"])["hosts"][offline_lab["node"]["address"]]["weights"]
+    model = f"{plan.model.directory}/{TINY_MODEL}"
+    node(offline_lab).run_expect([0], f"test {model} -ef /opt/glmstack/bundle/{part}/{TINY_MODEL}")
+    assert node(offline_lab).check_output(f"sha256sum {model}").split()[0] == offline_lab["data"]["model_files"][
+        TINY_MODEL]
+    assert node(offline_lab).check_output(f"cat /var/lib/glmstack/models/{plan.config.model}.ready").strip() == \
+        plan.model.fingerprint
 
 
 def test_second_deploy_from_the_bundle_changes_nothing(offline_lab, first_deploy):
@@ -111,7 +124,7 @@ def test_a_bundle_served_over_http_is_fetched_by_the_node(offline_lab, first_dep
     host = document["hosts"][offline_lab["node"]["address"]]
     wanted = [path for path in document["files"] if any(path.startswith(part) for part in
                                                          [f"apt/{repo}/" for repo in host["apt_repos"]]
-                                                         + [host["llamacpp_source"]])]
+                                                         + [host["llamacpp_source"], host["weights"] + "/"])]
     verified = node(offline_lab).check_output("cat /opt/glmstack/bundle/.verified").splitlines()
     assert sorted(line.split("  ", 1)[1] for line in verified) == sorted(wanted)
 
