@@ -158,8 +158,10 @@ def timed_deploy(paths, nodes: list[dict], extra: dict, name: str) -> float:
     inventory = REPO_ROOT / ".bench" / f"envs-{name}.py"
     inventory.parent.mkdir(parents=True, exist_ok=True)
     inventory.write_text(f"from glmstack.inventory import group\n\nlab = group({entries!r})\n")
+    uplink: dict = {}
     started = time.monotonic()
-    with serve_directory(MIRROR, port=MIRROR_PORT, uplink=UPLINK), serve_directory(BUNDLE, port=BUNDLE_PORT):
+    with (serve_directory(MIRROR, port=MIRROR_PORT, uplink=UPLINK, stats=uplink),
+          serve_directory(BUNDLE, port=BUNDLE_PORT)):
         result = run_deploy(inventory, deploy="engine_envs.py")
     elapsed = time.monotonic() - started
     if result.returncode != 0:
@@ -168,6 +170,7 @@ def timed_deploy(paths, nodes: list[dict], extra: dict, name: str) -> float:
                          f"the first node's packages unit:\n{journal}")
     for host in hosts:  # the environment is there and works
         host.run_expect([0], "/opt/glmstack/venvs/vllm-*/bin/python -c 'import vllm.entrypoints.cli.main'")
+    print(f"    ({name}: {uplink.get('bytes_sent', 0) / 1e9:.2f} GB through the uplink)", flush=True)
     return elapsed
 
 
