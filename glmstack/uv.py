@@ -7,6 +7,7 @@ dependency sets quickly and takes the index configuration the host already has.
 from __future__ import annotations
 
 import posixpath
+from urllib.parse import urlsplit
 
 from glmstack.templating import shared_templates
 
@@ -33,7 +34,7 @@ def ensure_uv_commands(prefix: str, bundle_dir: str | None = None, find_links: s
     return shared_templates().get_template("ensure-uv.sh.j2").render(
         ca_bundle=SYSTEM_CA_BUNDLE, uv_env_parent=posixpath.dirname(uv_env), uv_env=uv_env, uv=uv_binary(prefix),
         package=UV_PACKAGE, bundle_tools=posixpath.join(bundle_dir, "tools") if bundle_dir else None,
-        find_links=find_links).splitlines()
+        find_links=find_links, trusted_host=urlsplit(find_links).hostname if find_links else None).splitlines()
 
 
 def uv_pip(prefix: str) -> str:

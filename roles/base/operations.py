@@ -192,6 +192,10 @@ def _read_bundle_manifest(plan: DeployPlan) -> dict:
     return {"document": document, "needs": needs, "files": files, "source": source}
 
 
+# The fetch-and-check script, written beside the bundle's files on the host for its one run.
+FETCH_SCRIPT = ".fetch.sh"
+
+
 @operation()
 def bundle_files(source: bundles.BundleSource, files: dict, directory: str):
     """The bundle's files this host needs, in `directory`: uploaded (a bundle on the control machine) or
@@ -208,9 +212,16 @@ def bundle_files(source: bundles.BundleSource, files: dict, directory: str):
         for path in sorted(missing):
             dest = posixpath.join(directory, path)
             yield FileUploadCommand(source.join(path), dest, remote_temp_filename=host.get_temp_filename(dest))
-    yield _templates.get_template("bundle-fetch.sh.j2").render(
+    script = _templates.get_template("bundle-fetch.sh.j2").render(
         directory=directory, fetch=sorted(missing) if source.kind == "url" else [], url=source.value.rstrip("/"),
         sums=bundles.host_manifest_lines(missing))
+    # A file, not a command line: an engine's wheels and a GPU host's apt closure make a script
+    # longer than one argument may be (bash -c: "Argument list too long", seen at 256 files).
+    fetch = posixpath.join(directory, FETCH_SCRIPT)
+    yield StringCommand("mkdir", "-p", QuoteString(directory))
+    yield FileUploadCommand(StringIO(script), fetch, remote_temp_filename=host.get_temp_filename(fetch))
+    yield StringCommand("bash", QuoteString(fetch))
+    yield StringCommand("rm", "-f", QuoteString(fetch))
 
 
 def _bundle_repos(files: dict, directory: str, repo_ids: list[str]) -> list[dict]:

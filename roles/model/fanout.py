@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from roles.llamacpp.plan import LlamaCppPlan
 
 FAILED = "failed"
+# The seed's units: the fetch (root: it starts the server) and the server (the service user).
+PACKAGES_UNIT = "glmstack-packages.service"
+SHARE_UNIT = "glmstack-packages-share.service"
 READY = "ready"
 LOCK_FILE = "requirements.txt"
 SOURCE_FILE = "source.tar.gz"

@@ -20,7 +20,7 @@ from glmstack.templating import role_templates
 from glmstack.uv import UV_PACKAGE, ensure_uv_commands, uv_binary, uv_pip
 from roles.engine.operations import marker_path
 from roles.llamacpp.operations import build_info
-from roles.model.fanout import FAILED, LOCK_FILE, READY, SOURCE_FILE
+from roles.model.fanout import FAILED, LOCK_FILE, PACKAGES_UNIT, READY, SHARE_UNIT, SOURCE_FILE
 
 if TYPE_CHECKING:
     from glmstack.plan import DeployPlan
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 _templates = role_templates(__file__)
 _templates.filters.update(unit_text=unit_setting, unit_word=exec_word, sh=shell_word)
 
-PACKAGES_UNIT = "glmstack-packages.service"
-SHARE_UNIT = "glmstack-packages-share.service"
 # uv's own --torch-backend, for pip's download: PyTorch's index of that backend.
 TORCH_BACKEND_INDEX = "https://download.pytorch.org/whl/{backend}"
 

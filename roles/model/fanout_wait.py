@@ -12,19 +12,23 @@ from pyinfra import logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from glmstack.values import host_port
-from roles.model.fanout import FAILED, READY
+from roles.model.fanout import FAILED, READY, SHARE_UNIT
 
 if TYPE_CHECKING:
     from roles.model.fanout import FanoutPlan
 
 
-def poll_command(fanout: FanoutPlan, parts: tuple[str, ...]) -> str:
+def poll_command(fanout: FanoutPlan, parts: tuple[str, ...], on_seed: bool = False) -> str:
     """One line: "failed <what>" when the fetching host gave up, "ready" when every part is there,
-    else "waiting" (or "unanswered": its server does not answer)."""
+    else "waiting" (or "unanswered": its server does not answer). On the fetching host itself, a
+    server that stopped is a failure at once: its peers cannot read the fetch's failure from it, and
+    stop when this host fails in the run."""
     url = f"http://{host_port(fanout.seed_address, fanout.port)}"
+    server = (f"if systemctl is-failed --quiet {SHARE_UNIT}; then "
+              f'echo "failed its packages server stopped (journalctl -u {SHARE_UNIT})"; el' if on_seed else "")
     checks = " && ".join(f"curl -fsS -o /dev/null --max-time 10 {shlex.quote(f'{url}/{part}/{READY}')}"
                          for part in parts)
-    return (f"if f=$(curl -fsS --max-time 10 {shlex.quote(f'{url}/{FAILED}')} 2>/dev/null); then "
+    return (f"{server}if f=$(curl -fsS --max-time 10 {shlex.quote(f'{url}/{FAILED}')} 2>/dev/null); then "
             f'echo "failed $f"; elif {checks} 2>/dev/null; then echo ready; '
             f"elif curl -fsS -o /dev/null --max-time 10 {shlex.quote(url + '/')} 2>/dev/null; then echo waiting; "
             "else echo unanswered; fi")
@@ -45,7 +49,7 @@ def _wait_for_part(state, host, fanout: FanoutPlan, parts: tuple[str, ...], poll
             host.log_styled(failure_line(fanout, "failed in this run (its errors are above)", host.name), fg="red",
                             log_func=logger.error)
             return False
-        ok, output = host.run_shell_command(StringCommand(poll_command(fanout, parts)))
+        ok, output = host.run_shell_command(StringCommand(poll_command(fanout, parts, fanout.seed_host == host.name)))
         line = output.stdout_lines[0] if ok and output.stdout_lines else "unanswered"
         if line == "ready":
             return True

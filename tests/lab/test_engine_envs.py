@@ -38,15 +38,16 @@ def node(tmp_path_factory):
         lab.down(paths)
 
 
-def deploy_engines(node, engines: list[str]):
+def deploy_engine(node, engine: str):
+    """deploys/engine_envs.py installs the host's own engine's environment."""
     address, paths, scratch = node[0]["address"], node[1], node[2]
-    inventory = lab.write_inventory(paths, output=scratch / f"{'-'.join(engines)}.py",
-                                    extra_data={**NVIDIA_DATA, "lab_engines": engines})
+    inventory = lab.write_inventory(paths, output=scratch / f"{engine}.py",
+                                    extra_data={**NVIDIA_DATA, "engine": engine})
     return run_deploy(inventory, deploy="engine_envs.py"), lab.node_connection(address, paths)
 
 
 def test_vllm_pin_installs_and_imports(node):
-    first, host = deploy_engines(node, ["vllm"])
+    first, host = deploy_engine(node, "vllm")
     assert first.returncode == 0, first.stderr[-4000:]
     vllm = resolve(node[0]["address"], NVIDIA_DATA).engine_env
     python = f"{shlex.quote(vllm.directory)}/bin/python"
@@ -54,7 +55,7 @@ def test_vllm_pin_installs_and_imports(node):
         load_catalog().engines["vllm"].version
     without_gpu = host.run(f"{shlex.quote(vllm.directory)}/bin/vllm --version")
     assert without_gpu.rc != 0 and "Failed to infer device type" in without_gpu.stderr
-    second, _ = deploy_engines(node, ["vllm"])
+    second, _ = deploy_engine(node, "vllm")
     assert second.returncode == 0 and second.changed_operations == []
 
 
@@ -62,7 +63,7 @@ def test_sglang_pin_installs_and_imports(node):
     host = lab.node_connection(node[0]["address"], node[1])
     if host.run(f"curl -sS -o /dev/null --max-time 15 {NVIDIA_INDEX}").rc != 0:
         pytest.skip(f"SGLang 0.5.21 needs {NVIDIA_INDEX} (cuda-tile), which this machine cannot reach")
-    first, host = deploy_engines(node, ["sglang"])
+    first, host = deploy_engine(node, "sglang")
     assert first.returncode == 0, first.stderr[-4000:]
     sglang = resolve(node[0]["address"], {**NVIDIA_DATA, "engine": "sglang"}).engine_env
     assert host.check_output(

@@ -15,7 +15,7 @@ from glmstack.lab import lab
 from glmstack.lab.exposure import exposure
 from glmstack.lab.profile import MODEL_PORT, TINY_MODEL, cpu_profile_data, models_dir, run_deploy
 from glmstack.lab.serve import serve_directory
-from roles.model.fanout_operations import PACKAGES_UNIT, SHARE_UNIT
+from roles.model.fanout import PACKAGES_UNIT, SHARE_UNIT
 from roles.model.operations import ready_marker, share_unit, weights_unit
 
 pytestmark = pytest.mark.lab

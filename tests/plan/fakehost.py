@@ -156,3 +156,20 @@ def _switch_answers_after(host, fragment: str, later: dict) -> None:
         return result
 
     connector.run_shell_command = run_shell_command
+
+
+def record_uploads(monkeypatch) -> dict[str, str]:
+    """What the deploy uploads from memory (a rendered script or file), by destination, filled as
+    the deploy runs: the fake connector keeps no record of uploads."""
+    import pyinfra.connectors.fake
+
+    put: dict[str, str] = {}
+    original = pyinfra.connectors.fake.FakeConnector.put_file
+
+    def recording(self, filename_or_io, remote_filename, *args, **kwargs):
+        if hasattr(filename_or_io, "getvalue"):
+            put[remote_filename] = filename_or_io.getvalue()
+        return original(self, filename_or_io, remote_filename, *args, **kwargs)
+
+    monkeypatch.setattr(pyinfra.connectors.fake.FakeConnector, "put_file", recording)
+    return put

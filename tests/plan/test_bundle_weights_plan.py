@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fakehost import run_deploy  # first: pyinfra's CLI patches threads and sockets (gevent)
+from fakehost import record_uploads, run_deploy  # first: pyinfra's CLI patches threads and sockets (gevent)
 from plan_data import PLAN_DATA
 
 import roles.model.operations
@@ -37,6 +37,11 @@ def scripts(monkeypatch):
     return rendered
 
 
+@pytest.fixture
+def uploads(monkeypatch):
+    return record_uploads(monkeypatch)
+
+
 def bundle(root: Path, host: str, weights: bool) -> str:
     part = weights_part("glm-5.2-gguf", pinned_files(resolve(host, DATA).model))
     if weights:
@@ -47,7 +52,7 @@ def bundle(root: Path, host: str, weights: bool) -> str:
 
 
 @pytest.mark.parametrize("weights", [True, False])
-def test_a_host_takes_its_weights_from_a_bundle_that_carries_them(tmp_path, scripts, weights):
+def test_a_host_takes_its_weights_from_a_bundle_that_carries_them(tmp_path, scripts, uploads, weights):
     from fakehost import HOST
 
     part = bundle(tmp_path, HOST, weights)
@@ -61,5 +66,6 @@ def test_a_host_takes_its_weights_from_a_bundle_that_carries_them(tmp_path, scri
                        "files": [{"name": MODEL, "sha256": DATA["model_files"][MODEL], "git_blob": None}]}
     assert f"place {MODEL}" in script and "base=" not in script
     # The file reaches the host's bundle directory, checked against the manifest's sum, before the unit runs.
-    checked = next(c for c in run.commands if "sha256sum -c" in c and f"{part}/{MODEL}" in c)
-    run.assert_in_order([checked, "systemctl start --no-block glmstack-weights-glm-5.2-gguf.service"])
+    fetch = "/opt/glmstack/bundle/.fetch.sh"
+    assert "sha256sum -c" in uploads[fetch] and f"{part}/{MODEL}" in uploads[fetch]
+    run.assert_in_order([f"bash {fetch}", "systemctl start --no-block glmstack-weights-glm-5.2-gguf.service"])

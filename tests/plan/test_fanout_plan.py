@@ -12,7 +12,7 @@ from test_multinode_plan import ADDRESSES, H100_RAY, HEAD, WORKER, first, h100_p
 
 from glmstack.config import resolve_inventory
 from roles.llamacpp.operations import build_script
-from roles.model.fanout_operations import fetch_script
+from roles.model.fanout_operations import fetch_script, unit_text
 
 SEED_URL = f"http://{ADDRESSES[HEAD]}:8098"
 
@@ -34,7 +34,8 @@ def test_rank_0_fetches_the_vllm_wheels_once_and_both_nodes_install_them_from_it
     for host in (HEAD, WORKER):
         run = runs[host]
         # uv itself from rank 0's wheel, by its hash; the environment from rank 0's wheels alone.
-        assert run.ran(f"--no-index --find-links {SEED_URL}/tools/uv/x86_64 --require-hashes "
+        # pip skips a plain-HTTP source it is not told to trust ("not a trusted or secure host").
+        assert run.ran(f"--no-index --trusted-host 10.0.0.11 --find-links {SEED_URL}/tools/uv/x86_64 --require-hashes "
                        f"-r {SEED_URL}/tools/uv/x86_64/requirements.txt")
         assert run.ran(f"curl -fsS --retry 5 --retry-delay 2 -o /opt/glmstack/venvs/{env.install_key}.requirements.txt "
                        f"{wheelhouse}/requirements.txt")
@@ -108,8 +109,7 @@ def test_a_cpu_group_takes_llamacpps_source_from_the_host_passing_the_weights_on
 
 def test_the_engine_environments_deploy_fans_out_the_same_way():
     """deploys/engine_envs.py (`make test-slow`, `make bench-envs`): rank 0 fetches, both install from it."""
-    hosts = [(name, {**data, "lab_engines": ["vllm"]}, responses) for name, data, responses in h100_pair(H100_RAY)]
-    runs, timeline = run_deploy_on(hosts, deploy="engine_envs.py")
+    runs, timeline = run_deploy_on(h100_pair(H100_RAY), deploy="engine_envs.py")
     assert runs[HEAD].ran("systemctl start --no-block glmstack-packages.service")
     for host in (HEAD, WORKER):
         assert runs[host].ran(f"--no-index --find-links {SEED_URL}/python/vllm-0.23.0-")
@@ -117,6 +117,22 @@ def test_the_engine_environments_deploy_fans_out_the_same_way():
     assert first(timeline, WORKER, f"--find-links {SEED_URL}/python/") < max(
         index for index, (name, command) in enumerate(timeline)
         if name == HEAD and command.endswith("systemctl stop glmstack-packages-share.service"))
+    # The server runs as the service user: this deploy (no base role) makes it first.
+    assert first(timeline, HEAD, "useradd") < first(timeline, HEAD, "systemctl start --no-block glmstack-packages")
+
+
+def test_the_fetch_unit_keeps_uv_and_pip_caches_where_its_sandbox_lets_it_write():
+    """ProtectHome=yes hides root's ~/.cache: uv failed there ("Failed to initialize cache at
+    /root/.cache/uv ... Read-only file system") on a lab node before the unit had a cache directory."""
+    plan = next(plan for plan in resolve_inventory([(name, {**H100_RAY, "address": address})
+                                                    for name, address in ADDRESSES.items()]) if plan.host == HEAD)
+    unit = unit_text(plan)
+    assert "ProtectHome=yes" in unit and "CacheDirectory=glmstack-packages" in unit
+    # pip keeps a set's wheels in TMPDIR until the end: 4.3 GB for vLLM's, which filled the lab node's
+    # private /tmp ("OSError: [Errno 28] No space left on device").
+    assert ("Environment=UV_CACHE_DIR=%C/glmstack-packages/uv PIP_CACHE_DIR=%C/glmstack-packages/pip "
+            "TMPDIR=%C/glmstack-packages/tmp") in unit
+    assert 'mkdir -p "${TMPDIR:-/tmp}"' in fetch_script(plan)
 
 
 def test_a_group_deployed_from_a_bundle_takes_nothing_from_the_host_passing_the_weights_on():

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fakehost import HOST, run_deploy  # first: pyinfra's CLI patches threads and sockets (gevent)
+from fakehost import HOST, record_uploads, run_deploy  # first: pyinfra's CLI patches threads and sockets (gevent)
 from gpu_states import NvidiaHost
 
 from glmstack.bundle import HostNeeds, write_manifest
@@ -47,13 +47,15 @@ def bundle(tmp_path_factory):
     return out, url
 
 
-def test_the_host_installs_nvidias_packages_from_the_bundle_only(bundle):
+def test_the_host_installs_nvidias_packages_from_the_bundle_only(bundle, monkeypatch):
     out, url = bundle
     data = {**H200, "bundle": str(out)}
+    uploads = record_uploads(monkeypatch)
     run = run_deploy(data, NvidiaHost(data).responses())
-    checked = next(c for c in run.commands if "sha256sum" in c and "apt/nvidia/debian12/x86_64/InRelease" in c)
-    assert f"apt/nvidia/debian12/x86_64/nvidia-open-580_{PIN}-1_amd64.deb" in checked
-    run.assert_in_order([checked, "file:///opt/glmstack/bundle/apt/nvidia/debian12/x86_64/cuda-keyring_1.1-1_all.deb",
+    fetch = "/opt/glmstack/bundle/.fetch.sh"  # the bundle's files checked by sha256sum on the host
+    assert "sha256sum" in uploads[fetch] and "apt/nvidia/debian12/x86_64/InRelease" in uploads[fetch]
+    assert f"apt/nvidia/debian12/x86_64/nvidia-open-580_{PIN}-1_amd64.deb" in uploads[fetch]
+    run.assert_in_order([f"bash {fetch}", "file:///opt/glmstack/bundle/apt/nvidia/debian12/x86_64/cuda-keyring_1.1-1_all.deb",
                          "nvidia-open-580 cuda-drivers-580"])
     assert not any(url in c or load_catalog().nvidia.repository.base_url in c for c in run.commands)
 

@@ -83,3 +83,28 @@ def test_the_poll_reads_the_failure_before_the_parts():
     command = fanout_operations.poll_command(FANOUT, PARTS)
     assert command.index("http://10.0.0.1:8098/failed") < command.index("http://10.0.0.1:8098/tools/uv/x86_64/ready")
     assert "http://10.0.0.1:8098/python/vllm-0.23.0-7696d2e1/ready" in command
+
+
+def test_on_the_fetching_host_a_stopped_server_is_a_failure_at_once(tmp_path):
+    """Its peers poll its server, so they cannot read a failure from a server that stopped; the
+    fetching host itself sees it in systemd and fails, which stops them (failed_hosts)."""
+    import subprocess
+
+    (tmp_path / "systemctl").write_text('#!/bin/sh\n[ "$1 $2 $3" = "is-failed --quiet '
+                                        'glmstack-packages-share.service" ]\n')
+    (tmp_path / "systemctl").chmod(0o755)
+    (tmp_path / "curl").write_text("#!/bin/sh\nexit 7\n")  # nothing answers
+    (tmp_path / "curl").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+
+    def poll(on_seed: bool) -> str:
+        command = fanout_operations.poll_command(FANOUT, PARTS, on_seed=on_seed)
+        return subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True).stdout.strip()
+
+    assert poll(on_seed=True) == ("failed its packages server stopped "
+                                  "(journalctl -u glmstack-packages-share.service)")
+    assert poll(on_seed=False) == "unanswered"
+    seed = Peer(["failed its packages server stopped (journalctl -u glmstack-packages-share.service)"], name="cpu-1")
+    assert wait(seed) is False and seed.polls == 1
+    assert seed.logged == ["host cpu-1: its packages server stopped (journalctl -u glmstack-packages-share.service); "
+                           "cpu-1 installs from it, so it stops too (rerun once it is fixed)"]
