@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import stat
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from glmstack.bundle import WEIGHTS, BundleError, bundle_source, files_under, host_needs, read_manifest
 from glmstack.digests import BLOCK
-from roles.model.plan import MODELSCOPE_ENDPOINT
+from roles.model.plan import MODELSCOPE_ENDPOINT, hub_token
 
 if TYPE_CHECKING:
     from glmstack.plan import DeployPlan
@@ -175,15 +174,6 @@ class WeightsCache:
         partial.replace(self.record_path)
 
 
-def _token(path: Path | None) -> str | None:
-    """A hub token from its 0600 file (host data's), for the request alone: never printed or written."""
-    if path is None:
-        return None
-    path = Path(path).expanduser()
-    if stat.S_IMODE(path.stat().st_mode) & 0o077:
-        raise BundleError(f"{path}: a token file must be readable by its owner only (chmod 600)")
-    return path.read_text().strip()
-
 
 def _get(url: str, dest: Path, token: str | None = None) -> None:
     request = urllib.request.Request(url)
@@ -206,7 +196,7 @@ def download(model: ModelPlan, item: PinnedFile, dest: Path, staging: Path) -> N
         local = staging / "hf" / repo.replace("/", "--") / str(model.revision)
         try:
             got = hf_hub_download(repo, item.name, revision=model.revision, local_dir=local,
-                                  endpoint=model.endpoint, token=_token(model.token_file) or False)
+                                  endpoint=model.endpoint, token=hub_token(model.token_file, BundleError) or False)
         except (HfHubHTTPError, OSError) as error:
             raise BundleError(f"could not fetch {item.name} from {model.source}@{model.revision}: "
                               f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
@@ -215,7 +205,7 @@ def download(model: ModelPlan, item: PinnedFile, dest: Path, staging: Path) -> N
         base = (model.endpoint or MODELSCOPE_ENDPOINT).rstrip("/")
         repo = model.source.split("://", 1)[1]
         query = urllib.parse.urlencode({"Revision": model.revision, "FilePath": item.name})
-        _get(f"{base}/api/v1/models/{repo}/repo?{query}", dest, _token(model.token_file))
+        _get(f"{base}/api/v1/models/{repo}/repo?{query}", dest, hub_token(model.token_file, BundleError))
     else:
         _get(f"{model.source}/{urllib.parse.quote(item.name)}", dest)
 

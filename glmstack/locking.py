@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import stat
 import sys
 import urllib.error
 import urllib.parse
@@ -28,7 +27,7 @@ from glmstack.lock import DEFAULT_REF, Lock, LockedFile, LockEntry, lock_text, r
 from glmstack.paths import REPO_ROOT
 from glmstack.planning import inventory_hosts
 from glmstack.resolve import resolve_inventory
-from roles.model.plan import MODELSCOPE_ENDPOINT
+from roles.model.plan import MODELSCOPE_ENDPOINT, hub_token
 
 VERIFY_HUB = REPO_ROOT / "roles" / "model" / "files" / "verify_hub.py"
 SPLIT_SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
@@ -98,20 +97,12 @@ def wanted_models(inventory: str | Path) -> dict[tuple, Wanted]:
     return wanted
 
 
-def _token(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    path = Path(path).expanduser()
-    if stat.S_IMODE(path.stat().st_mode) & 0o077:
-        raise LockError(f"{path}: a token file must be readable by its owner only (chmod 600)")
-    return path.read_text().strip()
-
 
 def _hf_listing(item: Wanted) -> tuple[str, list[LockedFile]]:
     from huggingface_hub import HfApi
     from huggingface_hub.hf_api import RepoFile
 
-    api = HfApi(endpoint=item.endpoint, token=_token(item.token_file) or False)
+    api = HfApi(endpoint=item.endpoint, token=hub_token(item.token_file, LockError) or False)
     commit = item.pinned or api.model_info(item.repo, revision=item.ref).sha
     files = [LockedFile(entry.path, entry.size, entry.lfs.sha256 if entry.lfs is not None else None,
                         None if entry.lfs is not None else entry.blob_id)
@@ -123,7 +114,7 @@ def _hf_listing(item: Wanted) -> tuple[str, list[LockedFile]]:
 def _modelscope_get(item: Wanted, path: str, query: dict) -> dict:
     base = (item.endpoint or MODELSCOPE_ENDPOINT).rstrip("/")
     request = urllib.request.Request(f"{base}{path}?{urllib.parse.urlencode(query)}")
-    token = _token(item.token_file)
+    token = hub_token(item.token_file, LockError)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:

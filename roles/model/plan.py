@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -31,6 +32,17 @@ MODELSCOPE_CLI_PACKAGE = "modelscope-hub==0.5.1"
 
 # Where the ModelScope client downloads from when the host data names no endpoint (its default).
 MODELSCOPE_ENDPOINT = "https://www.modelscope.cn"
+
+
+def hub_token(path: Path | None, error: type[Exception]) -> str | None:
+    """A hub token from its file (host data's token_file), for a request on the control machine
+    alone: never printed or written. A file others may read is refused with `error`."""
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        raise error(f"{path}: a token file must be readable by its owner only (chmod 600)")
+    return path.read_text().strip()
 
 @dataclass(frozen=True)
 class HubClient:
