@@ -130,7 +130,7 @@ def test_the_fetch_unit_keeps_uv_and_pip_caches_where_its_sandbox_lets_it_write(
     assert "ProtectHome=yes" in unit and "CacheDirectory=glmstack-packages" in unit
     # pip keeps a set's wheels in TMPDIR until the end: 4.3 GB for vLLM's, which filled the lab node's
     # private /tmp ("OSError: [Errno 28] No space left on device").
-    assert ("Environment=UV_CACHE_DIR=%C/glmstack-packages/uv PIP_CACHE_DIR=%C/glmstack-packages/pip "
+    assert ("Environment=UV_CACHE_DIR=%C/glmstack-packages/uv PIP_NO_CACHE_DIR=1 "
             "TMPDIR=%C/glmstack-packages/tmp") in unit
     assert 'mkdir -p "${TMPDIR:-/tmp}"' in fetch_script(plan)
 
