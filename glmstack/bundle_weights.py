@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from glmstack.plan import DeployPlan
     from roles.model.plan import ModelPlan
 
+
 @dataclass(frozen=True)
 class PinnedFile:
     """One file of a model as pinned: by sha256, or (a small hub file outside LFS) by its git blob id."""
@@ -172,7 +173,6 @@ class WeightsCache:
         partial = self.record_path.with_suffix(".partial")
         partial.write_text(json.dumps(self.record, indent=1, sort_keys=True) + "\n")
         partial.replace(self.record_path)
-
 
 
 def _get(url: str, dest: Path, token: str | None = None) -> None:

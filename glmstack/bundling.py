@@ -41,12 +41,6 @@ DEFAULT_CACHE = Path.home() / ".cache" / "glmstack" / "bundle"
 UV = Path(sys.executable).parent / "uv"
 
 
-def apt_packages(plan: DeployPlan) -> list[str]:
-    """The OS packages a host's deploy installs, Debian names: the roles' own list
-    (glmstack.os_packages), which their ensure_packages calls read too."""
-    return bundle_packages(plan)
-
-
 def python_targets(plan: DeployPlan) -> list[EnvTarget]:
     if plan.engine_env:
         return environment_targets(plan.engine_env)
@@ -190,7 +184,7 @@ def make_bundle(inventory: str | Path, out: Path, cache: Path | None = None, wei
     from_vendor = distribution_packages(vendor, own)
     by_arch: dict[str, list[str]] = {}
     for plan in plans:
-        packages = apt_packages(plan) + (from_vendor if plan.nvidia or plan.amd else [])
+        packages = bundle_packages(plan) + (from_vendor if plan.nvidia or plan.amd else [])
         by_arch.setdefault(plan.accelerator.cpu_arch[0], []).extend(packages)
         needs[plan.host].apt_packages = packages
     repos: dict[str, list[str]] = {}

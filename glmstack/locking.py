@@ -97,7 +97,6 @@ def wanted_models(inventory: str | Path) -> dict[tuple, Wanted]:
     return wanted
 
 
-
 def _hf_listing(item: Wanted) -> tuple[str, list[LockedFile]]:
     from huggingface_hub import HfApi
     from huggingface_hub.hf_api import RepoFile

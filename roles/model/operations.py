@@ -123,11 +123,17 @@ def bundled_weights(plan: DeployPlan) -> dict | None:
     return {"directory": posixpath.join(host_directory(plan.config.base_prefix), part), "files": files_}
 
 
+def _runs_hub_client(plan: DeployPlan, bundled: dict | None) -> bool:
+    """Whether the weights unit fetches with the hub's client: a hub model this host fetches itself,
+    not received from another host nor taken from its bundle."""
+    return plan.model.kind in HUB_CLIENTS and not plan.weights_seed and not bundled
+
+
 def _hub_values(plan: DeployPlan, bundled: dict | None = None) -> dict | None:
     """What the hub client's lines in the fetch script are made of (templates/fetch-weights.sh.j2,
     each value quoted there), or None for other sources (and weights taken from a bundle)."""
     model = plan.model
-    if model.kind not in HUB_CLIENTS or plan.weights_seed or bundled:
+    if not _runs_hub_client(plan, bundled):
         return None
     client, prefix = HUB_CLIENTS[model.kind], plan.config.base_prefix
     bundle_dir = host_directory(prefix) if plan.config.bundle else None
@@ -174,7 +180,7 @@ def fetch_script(plan: DeployPlan, bundled: dict | None = None) -> str:
 
 
 def weights_unit_text(plan: DeployPlan, bundled: dict | None = None) -> str:
-    hub = plan.model.kind in HUB_CLIENTS and not plan.weights_seed and not bundled
+    hub = _runs_hub_client(plan, bundled)
     token = None
     if hub and plan.model.token_file:
         token = {"name": HUB_CLIENTS[plan.model.kind].token_name, "path": token_path(plan)}

@@ -28,8 +28,6 @@ HF_CLI_PACKAGE = "huggingface_hub==2.4.0"
 # modelscope 1.40 is the hub client modelscope-hub plus plugins; its `modelscope download` comes from
 # modelscope-hub, pinned here on its own.
 MODELSCOPE_CLI_PACKAGE = "modelscope-hub==0.5.1"
-
-
 # Where the ModelScope client downloads from when the host data names no endpoint (its default).
 MODELSCOPE_ENDPOINT = "https://www.modelscope.cn"
 
@@ -43,6 +41,7 @@ def hub_token(path: Path | None, error: type[Exception]) -> str | None:
     if stat.S_IMODE(path.stat().st_mode) & 0o077:
         raise error(f"{path}: a token file must be readable by its owner only (chmod 600)")
     return path.read_text().strip()
+
 
 @dataclass(frozen=True)
 class HubClient:

@@ -3,7 +3,7 @@
 Each shipped inventory (inventory/*.py) and the lab's CPU profile is deployed to fresh @fake hosts
 (tests/plan/fakehost.py, the hosts of gpu_states.py) with pyinfra's apt and dnf operations
 recorded; every package name they are given must be in what `glmstack bundle` carries for that
-host: glmstack.bundling.apt_packages (the distribution's mirror) and, for NVIDIA and AMD, the
+host: glmstack.os_packages.bundle_packages (the distribution's mirror) and, for NVIDIA and AMD, the
 vendor repositories' packages (glmstack.vendor_repos; what those lack comes from the
 distribution's mirror). The one exception is named: packages of the host's running kernel, which
 no bundle can know (glmstack.os_packages.bundle_packages says why).
@@ -16,10 +16,9 @@ from fakehost import run_deploy_on
 from gpu_states import KERNEL, UBUNTU_2404, UBUNTU_KERNEL, AmdHost, AscendHost, NvidiaHost, captured
 from plan_data import PLAN_DATA
 
-from glmstack.bundling import apt_packages
 from glmstack.config import resolve_inventory
 from glmstack.lab.ascend import write_package_set
-from glmstack.os_packages import os_packages
+from glmstack.os_packages import bundle_packages, os_packages
 from glmstack.paths import REPO_ROOT
 from glmstack.planning import inventory_hosts
 from glmstack.vendor_repos import vendor_repos
@@ -115,7 +114,7 @@ def _fresh_state(data: dict, plan, rebooted: bool):
 
 def bundle_carries(plan) -> set[str]:
     from_vendors = {pin.name for repo in vendor_repos([plan]) for pin in repo.packages}
-    return set(apt_packages(plan)) | from_vendors
+    return set(bundle_packages(plan)) | from_vendors
 
 
 def of_the_running_kernel(packages: set[str]) -> set[str]:

@@ -137,7 +137,7 @@ def test_haproxy_quoting_refuses_what_its_syntax_cannot_hold():
 def test_a_bundle_carries_the_gateways_packages():
     """A lab without a route out installs HAProxy from the bundle: its apt closure starts from them
     (the CPU bundle lacked haproxy once the gateway was on by default)."""
-    from glmstack.bundling import apt_packages
+    from glmstack.os_packages import bundle_packages
 
-    assert {"haproxy", "openssl"} <= set(apt_packages(resolve("node1", CPU_MIRROR)))
-    assert "haproxy" not in apt_packages(resolve("node1", {**CPU_MIRROR, "gateway_enabled": False}))
+    assert {"haproxy", "openssl"} <= set(bundle_packages(resolve("node1", CPU_MIRROR)))
+    assert "haproxy" not in bundle_packages(resolve("node1", {**CPU_MIRROR, "gateway_enabled": False}))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hostdata import CPU_MIRROR
 
-from glmstack.bundling import apt_packages
 from glmstack.config import resolve, resolve_inventory
 from glmstack.os_packages import bundle_packages, kernel_packages, os_packages, vendor_packages
 from glmstack.vendor_repos import vendor_repos
@@ -16,16 +15,16 @@ MI300X = {"accelerator": "mi300x", "model": "glm-5.2-fp8", "engine": "vllm"}
 def test_the_bundle_carries_time_sync_though_only_the_host_knows_whether_it_installs_it():
     plan = resolve("node1", CPU_MIRROR)
     assert os_packages(plan)["time-sync"].when  # a container, or a time daemon already there: skipped
-    assert "systemd-timesyncd" in apt_packages(plan)
+    assert "systemd-timesyncd" in bundle_packages(plan)
     off = resolve("node1", {**CPU_MIRROR, "base_time_sync": False})
-    assert "time-sync" not in os_packages(off) and "systemd-timesyncd" not in apt_packages(off)
+    assert "time-sync" not in os_packages(off) and "systemd-timesyncd" not in bundle_packages(off)
 
 
 def test_the_bundle_is_every_step_and_the_roles_steps_are_the_bundles():
     plan = resolve("node1", {**CPU_MIRROR, "base_packages": ["htop"]})
     steps = os_packages(plan)
     assert list(steps) == ["base", "time-sync", "llamacpp", "gateway"]
-    assert apt_packages(plan) == list(dict.fromkeys(name for step in steps.values() for name in step.packages))
+    assert bundle_packages(plan) == list(dict.fromkeys(name for step in steps.values() for name in step.packages))
     assert "htop" in steps["base"].packages
 
 
